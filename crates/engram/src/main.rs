@@ -1,0 +1,3 @@
+fn main() {
+    println!("engram {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,148 @@
+//! The environment interface, with Gymnasium 1.x semantics.
+
+use crate::rng::EnvRng;
+use crate::space::{Action, Space};
+
+/// What one `step` returns besides the observation (which is written into the caller's buffer).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Step {
+    /// Gymnasium rewards are Python floats: kept as `f64` so parity checks are exact.
+    pub reward: f64,
+    /// The episode reached a terminal state of the MDP (do not bootstrap).
+    pub terminated: bool,
+    /// The episode was cut short, e.g. by a time limit (bootstrap from the last observation).
+    pub truncated: bool,
+}
+
+impl Step {
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
+/// A value in an environment's `info` dictionary.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InfoValue {
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+    Ints(Vec<i64>),
+    Floats(Vec<f64>),
+}
+
+/// Gymnasium's `info`: built only on request (see [`Env::info`]), never on the stepping path.
+pub type Info = Vec<(&'static str, InfoValue)>;
+
+/// A rendered frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Render {
+    /// Toy text's `ansi` mode.
+    Text(String),
+    /// Classic control's `rgb_array` mode: `height x width x 3` bytes, row-major.
+    Rgb { width: usize, height: usize, pixels: Vec<u8> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenderMode {
+    Text,
+    Rgb,
+}
+
+/// Everything that can go wrong when using an environment. Messages name the problem and the fix.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum EnvError {
+    #[error("action {action} is outside the action space {space}")]
+    InvalidAction { action: String, space: String },
+    #[error("step() called after the episode ended (terminated or truncated): call reset() first")]
+    NeedsReset,
+    #[error("step() called before the first reset(): call reset() first")]
+    NotReset,
+    #[error("unknown environment id `{id}`{suggestion}")]
+    UnknownId { id: String, suggestion: String },
+    #[error("environment `{id}`: {message}")]
+    BadOption { id: String, message: String },
+    #[error("{0} is not supported by this environment")]
+    Unsupported(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An environment: Gymnasium's `Env`, with observations written into caller-owned buffers.
+///
+/// Observations use the flat encoding of [`Space`]: the caller passes a buffer of
+/// `observation_space().flat_dim()` `f32`s. `Send` so that each A3C worker can own one.
+pub trait Env: Send {
+    fn observation_space(&self) -> &Space;
+    fn action_space(&self) -> &Space;
+
+    /// Starts an episode. `Some(seed)` reseeds the environment's RNG exactly as Gymnasium's
+    /// `reset(seed=seed)` does; `None` continues the current stream.
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError>;
+
+    /// Advances one step. Errors on an action outside the space and on stepping a finished
+    /// episode (Gymnasium's `OrderEnforcing`/`PassiveEnvChecker`, as errors instead of panics).
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError>;
+
+    /// The `info` dict of the last reset/step (e.g. toy text's `prob`, Taxi's `action_mask`).
+    fn info(&self) -> Info {
+        Info::new()
+    }
+
+    /// Valid actions in the current state, for masked policies; `None` when all are valid.
+    fn action_mask(&self) -> Option<&[bool]> {
+        None
+    }
+
+    fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
+        Err(EnvError::Unsupported(format!("render mode {mode:?}")))
+    }
+
+    /// The unwrapped environment's internal state as Gymnasium exposes it (`env.unwrapped.state`),
+    /// for parity tests and debugging.
+    fn state(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// Overwrites the internal state (the inverse of [`Env::state`]).
+    fn set_state(&mut self, _state: &[f64]) -> Result<(), EnvError> {
+        Err(EnvError::Unsupported("set_state".into()))
+    }
+
+    /// The random source the environment draws from, so that a replay can inject recorded draws.
+    fn rng_mut(&mut self) -> Option<&mut EnvRng> {
+        None
+    }
+}
+
+impl<E: Env + ?Sized> Env for Box<E> {
+    fn observation_space(&self) -> &Space {
+        (**self).observation_space()
+    }
+    fn action_space(&self) -> &Space {
+        (**self).action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
+        (**self).reset(seed, obs)
+    }
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
+        (**self).step(action, obs)
+    }
+    fn info(&self) -> Info {
+        (**self).info()
+    }
+    fn action_mask(&self) -> Option<&[bool]> {
+        (**self).action_mask()
+    }
+    fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
+        (**self).render(mode)
+    }
+    fn state(&self) -> Option<Vec<f64>> {
+        (**self).state()
+    }
+    fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
+        (**self).set_state(state)
+    }
+    fn rng_mut(&mut self) -> Option<&mut EnvRng> {
+        (**self).rng_mut()
+    }
+}

@@ -1,0 +1,15 @@
+//! # engram-env
+//!
+//! Environments with Gymnasium 1.x semantics, in Rust: spaces, the [`Env`] trait, wrappers,
+//! vector environments, a registry of Gymnasium ids, and built-in classic control and toy text
+//! environments that replay Gymnasium's reference trajectories bit for bit.
+//!
+//! It knows nothing of networks.
+
+pub mod env;
+pub mod rng;
+pub mod space;
+
+pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use rng::EnvRng;
+pub use space::{Action, Space};

@@ -1,0 +1,15 @@
+//! # engram-nn
+//!
+//! The numerical core of engram. It knows nothing of reinforcement learning: it is a small,
+//! fast toolkit for the networks RL uses (MLP, LSTM and GRU actor-critics, batch 1 to a few
+//! hundred), with explicit forward and backward passes over one flat parameter buffer.
+//!
+//! Kernels run on the calling thread: there is no hidden thread pool. Parallelism comes from
+//! the caller's workers (A3C), which is what RL at these sizes wants.
+
+pub mod gradcheck;
+pub mod init;
+pub mod params;
+
+pub use init::Init;
+pub use params::{ParamLayout, ParamSpec, Slot};
