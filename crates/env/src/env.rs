@@ -39,7 +39,11 @@ pub enum Render {
     /// Toy text's `ansi` mode.
     Text(String),
     /// Classic control's `rgb_array` mode: `height x width x 3` bytes, row-major.
-    Rgb { width: usize, height: usize, pixels: Vec<u8> },
+    Rgb {
+        width: usize,
+        height: usize,
+        pixels: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,11 @@ pub enum Space {
     /// `{start, ..., start + n - 1}`.
     Discrete { n: u64, start: i64 },
     /// A box of `f32` with per-component bounds (may be infinite), C-order `shape`.
-    Box { low: Vec<f32>, high: Vec<f32>, shape: Vec<usize> },
+    Box {
+        low: Vec<f32>,
+        high: Vec<f32>,
+        shape: Vec<usize>,
+    },
     /// Independent components, component i in `{0, ..., nvec[i] - 1}`.
     MultiDiscrete { nvec: Vec<u64> },
     /// A fixed sequence of spaces.
@@ -31,12 +35,20 @@ impl Space {
     /// A box with the same bounds for every component.
     pub fn uniform_box(low: f32, high: f32, shape: &[usize]) -> Space {
         let len = shape.iter().product();
-        Space::Box { low: vec![low; len], high: vec![high; len], shape: shape.to_vec() }
+        Space::Box {
+            low: vec![low; len],
+            high: vec![high; len],
+            shape: shape.to_vec(),
+        }
     }
 
     /// A box with per-component bounds (1-D).
     pub fn bounded_box(low: Vec<f32>, high: Vec<f32>) -> Space {
-        assert_eq!(low.len(), high.len(), "box bounds must have the same length");
+        assert_eq!(
+            low.len(),
+            high.len(),
+            "box bounds must have the same length"
+        );
         let shape = vec![low.len()];
         Space::Box { low, high, shape }
     }
@@ -80,9 +92,10 @@ impl Space {
                 let v = x[0];
                 v.fract() == 0.0 && (v as i64) >= *start && (v as i64) < *start + *n as i64
             }
-            Space::Box { low, high, .. } => {
-                x.iter().zip(low.iter().zip(high)).all(|(v, (lo, hi))| v >= lo && v <= hi)
-            }
+            Space::Box { low, high, .. } => x
+                .iter()
+                .zip(low.iter().zip(high))
+                .all(|(v, (lo, hi))| v >= lo && v <= hi),
             Space::MultiDiscrete { nvec } => nvec
                 .iter()
                 .zip(x)
@@ -144,7 +157,11 @@ impl Space {
             Space::Discrete { n, start } => format!("Discrete({n}, start={start})"),
             Space::Box { low, high, shape } => {
                 let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-                let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+                let shape = if dims.len() == 1 {
+                    format!("({},)", dims[0])
+                } else {
+                    format!("({})", dims.join(", "))
+                };
                 let same = |v: &[f32]| v.iter().all(|x| x.to_bits() == v[0].to_bits());
                 if !low.is_empty() && same(low) && same(high) {
                     format!("Box({:?}, {:?}, {shape}, float32)", low[0], high[0])
@@ -193,7 +210,9 @@ impl Action<'_> {
     /// Whether the action belongs to `space`.
     pub fn is_in(&self, space: &Space) -> bool {
         match (self, space) {
-            (Action::Discrete(a), Space::Discrete { n, start }) => *a >= *start && *a < *start + *n as i64,
+            (Action::Discrete(a), Space::Discrete { n, start }) => {
+                *a >= *start && *a < *start + *n as i64
+            }
             (Action::MultiDiscrete(a), Space::MultiDiscrete { nvec }) => {
                 a.len() == nvec.len() && a.iter().zip(nvec).all(|(&v, &n)| v >= 0 && (v as u64) < n)
             }

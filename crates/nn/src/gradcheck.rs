@@ -15,7 +15,11 @@ pub fn check_gradient(
     tol: f64,
     floor: f64,
 ) -> Result<f64, String> {
-    assert_eq!(x.len(), analytic.len(), "gradient length differs from input length");
+    assert_eq!(
+        x.len(),
+        analytic.len(),
+        "gradient length differs from input length"
+    );
     let mut probe = x.to_vec();
     let mut worst = 0.0f64;
     for i in 0..x.len() {

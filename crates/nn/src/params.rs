@@ -64,7 +64,13 @@ impl ParamLayout {
     }
 
     /// Registers a matrix of `rows x cols` (row-major; PyTorch's `[out, in]` for weights).
-    pub fn matrix(&mut self, name: impl Into<String>, rows: usize, cols: usize, init: Init) -> Slot {
+    pub fn matrix(
+        &mut self,
+        name: impl Into<String>,
+        rows: usize,
+        cols: usize,
+        init: Init,
+    ) -> Slot {
         self.push(name.into(), vec![rows, cols], rows, cols, init)
     }
 
@@ -73,14 +79,30 @@ impl ParamLayout {
         self.push(name.into(), vec![len], len, 1, init)
     }
 
-    fn push(&mut self, name: String, shape: Vec<usize>, rows: usize, cols: usize, init: Init) -> Slot {
+    fn push(
+        &mut self,
+        name: String,
+        shape: Vec<usize>,
+        rows: usize,
+        cols: usize,
+        init: Init,
+    ) -> Slot {
         assert!(
             !self.specs.iter().any(|s| s.name == name),
             "parameter name `{name}` registered twice: give each layer a distinct prefix"
         );
-        let slot = Slot { offset: self.len, rows, cols };
+        let slot = Slot {
+            offset: self.len,
+            rows,
+            cols,
+        };
         self.len += rows * cols;
-        self.specs.push(ParamSpec { name, shape, slot, init });
+        self.specs.push(ParamSpec {
+            name,
+            shape,
+            slot,
+            init,
+        });
         slot
     }
 
@@ -106,7 +128,12 @@ impl ParamLayout {
     pub fn initialize<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f32> {
         let mut buf = vec![0.0; self.len];
         for spec in &self.specs {
-            spec.init.fill(spec.slot.of_mut(&mut buf), spec.slot.rows, spec.slot.cols, rng);
+            spec.init.fill(
+                spec.slot.of_mut(&mut buf),
+                spec.slot.rows,
+                spec.slot.cols,
+                rng,
+            );
         }
         buf
     }
