@@ -6,10 +6,13 @@
 //!
 //! It knows nothing of networks.
 
+mod builtin;
 pub mod env;
+pub mod registry;
 pub mod rng;
 pub mod space;
 
 pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use registry::{EnvSpec, Options};
 pub use rng::EnvRng;
 pub use space::{Action, Space};
