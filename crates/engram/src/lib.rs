@@ -4,5 +4,12 @@
 //! training runtime (workers, rollouts, checkpoints, logging) and the `engram` command line,
 //! connecting [`engram_nn`] (networks) and [`engram_env`] (environments).
 
+pub mod advantage;
+pub mod checkpoint;
+pub mod config;
+pub mod defaults;
+pub mod progress;
+pub mod run;
+
 pub use engram_env as env;
 pub use engram_nn as nn;
