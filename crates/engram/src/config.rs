@@ -182,8 +182,8 @@ pub struct TrainConfig {
     pub vf_coef: f64,
     pub ent_coef: f64,
     pub max_grad_norm: f64,
-    pub normalize_observations: bool,
-    pub normalize_rewards: bool,
+    /// Rewards are multiplied by this before learning (returns are reported unscaled).
+    pub reward_scale: f64,
     /// Evaluate the greedy policy every this many environment steps (0 = never).
     pub eval_interval: u64,
     pub eval_episodes: usize,
@@ -225,8 +225,7 @@ impl Default for TrainConfig {
             vf_coef: 0.5,
             ent_coef: 0.01,
             max_grad_norm: 40.0,
-            normalize_observations: false,
-            normalize_rewards: false,
+            reward_scale: 1.0,
             eval_interval: 50_000,
             eval_episodes: 10,
             log_interval: 10_000,
@@ -435,6 +434,7 @@ impl TrainConfig {
         non_negative("vf_coef", self.vf_coef)?;
         non_negative("ent_coef", self.ent_coef)?;
         positive("max_grad_norm", self.max_grad_norm)?;
+        positive("reward_scale", self.reward_scale)?;
         if self.eval_interval > 0 && self.eval_episodes == 0 {
             return Err(invalid(
                 "eval_episodes",

@@ -46,7 +46,7 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
             c.lr_schedule = LrSchedule::Linear;
             c.ent_coef = 0.0;
             c.max_grad_norm = 0.5;
-            c.normalize_observations = true;
+            c.reward_scale = 0.1;
             true
         }
         _ => false,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod defaults;
 pub mod progress;
 pub mod run;
+pub mod runtime;
 
 pub use engram_env as env;
 pub use engram_nn as nn;

@@ -1,0 +1,414 @@
+//! What every training run shares, whatever the algorithm: counters, the episode window and the
+//! solved-threshold bookkeeping, metrics rows, progress, stop requests and the NaN guard.
+//!
+//! A3C's workers share one [`Monitor`] through an `Arc`; A2C's single loop owns one. Counters are
+//! atomics (they are bumped once per rollout); the rarely touched rest sits behind mutexes.
+
+use crate::config::TrainConfig;
+use crate::progress::{stop_requested, Progress};
+use crate::run::{CsvLog, EpisodeWindow, EvalRow, MetricsRow};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Counters that a checkpoint carries over to a resumed run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub env_steps: u64,
+    pub episodes: u64,
+    pub updates: u64,
+}
+
+/// Losses and diagnostics of one update, summed until the next metrics row.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UpdateStats {
+    pub policy_loss: f64,
+    pub value_loss: f64,
+    pub entropy: f64,
+    pub grad_norm: f64,
+}
+
+#[derive(Default)]
+struct StatsSum {
+    sum: UpdateStats,
+    count: u64,
+}
+
+/// When the 100-episode training mean first reached the threshold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdHit {
+    pub env_steps: u64,
+    pub wall_seconds: f64,
+}
+
+/// The part of a [`Monitor`] a checkpoint saves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorState {
+    pub counters: Counters,
+    pub window: EpisodeWindow,
+    pub threshold_hit: Option<ThresholdHit>,
+    pub best_eval: Option<EvalRow>,
+    /// The next env-step counts at which to log, checkpoint and evaluate.
+    pub next_log: u64,
+    pub next_checkpoint: u64,
+    pub next_eval: u64,
+}
+
+pub struct Monitor {
+    pub config: TrainConfig,
+    pub reward_threshold: Option<f64>,
+    env_steps: AtomicU64,
+    episodes: AtomicU64,
+    updates: AtomicU64,
+    window: Mutex<EpisodeWindow>,
+    threshold_hit: Mutex<Option<ThresholdHit>>,
+    pub best_eval: Mutex<Option<EvalRow>>,
+    stats: Mutex<StatsSum>,
+    schedule: Mutex<(u64, u64, u64)>,
+    metrics: Mutex<CsvLog>,
+    evals: Mutex<CsvLog>,
+    pub progress: Progress,
+    started: Instant,
+    /// Wall seconds already spent before this process (resumed runs).
+    wall_offset: f64,
+    last_row: Mutex<(Instant, u64)>,
+    stop: AtomicBool,
+    /// Set when training must end with an error (non-finite loss): the message for the user.
+    failure: Mutex<Option<String>>,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    Budget,
+    Threshold,
+    Interrupted,
+    Failed,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Budget => "budget",
+            StopReason::Threshold => "threshold",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Failed => "failed",
+        }
+    }
+}
+
+impl Monitor {
+    pub fn new(
+        config: TrainConfig,
+        reward_threshold: Option<f64>,
+        run_dir: &Path,
+        resumed: Option<MonitorState>,
+        wall_offset: f64,
+        quiet: bool,
+    ) -> std::io::Result<Monitor> {
+        let state = resumed.unwrap_or_else(|| MonitorState {
+            counters: Counters::default(),
+            window: EpisodeWindow::new(100),
+            threshold_hit: None,
+            best_eval: None,
+            next_log: config.log_interval,
+            next_checkpoint: config.checkpoint_interval,
+            next_eval: if config.eval_interval > 0 {
+                config.eval_interval
+            } else {
+                u64::MAX
+            },
+        });
+        let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
+        Ok(Monitor {
+            reward_threshold,
+            env_steps: AtomicU64::new(state.counters.env_steps),
+            episodes: AtomicU64::new(state.counters.episodes),
+            updates: AtomicU64::new(state.counters.updates),
+            window: Mutex::new(state.window),
+            threshold_hit: Mutex::new(state.threshold_hit),
+            best_eval: Mutex::new(state.best_eval),
+            stats: Mutex::new(StatsSum::default()),
+            schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
+            metrics: Mutex::new(CsvLog::open(
+                &run_dir.join("metrics.csv"),
+                MetricsRow::HEADER,
+            )?),
+            evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"), EvalRow::HEADER)?),
+            progress,
+            started: Instant::now(),
+            wall_offset,
+            last_row: Mutex::new((Instant::now(), state.counters.env_steps)),
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            config,
+        })
+    }
+
+    pub fn wall_seconds(&self) -> f64 {
+        self.wall_offset + self.started.elapsed().as_secs_f64()
+    }
+
+    pub fn counters(&self) -> Counters {
+        Counters {
+            env_steps: self.env_steps.load(Ordering::Relaxed),
+            episodes: self.episodes.load(Ordering::Relaxed),
+            updates: self.updates.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn env_steps(&self) -> u64 {
+        self.env_steps.load(Ordering::Relaxed)
+    }
+
+    pub fn state(&self) -> MonitorState {
+        let (next_log, next_checkpoint, next_eval) = *lock(&self.schedule);
+        MonitorState {
+            counters: self.counters(),
+            window: lock(&self.window).clone(),
+            threshold_hit: *lock(&self.threshold_hit),
+            best_eval: lock(&self.best_eval).clone(),
+            next_log,
+            next_checkpoint,
+            next_eval,
+        }
+    }
+
+    /// Progress through the budget in [0, 1], for learning-rate schedules.
+    pub fn progress_fraction(&self) -> f64 {
+        (self.env_steps() as f64 / self.config.total_steps as f64).min(1.0)
+    }
+
+    /// Records a finished episode; checks the solved threshold.
+    pub fn episode_done(&self, episode_return: f64, length: u64) {
+        self.episodes.fetch_add(1, Ordering::Relaxed);
+        let mut window = lock(&self.window);
+        window.push(episode_return, length);
+        if let (Some(threshold), true) = (self.reward_threshold, window.is_full()) {
+            let mean = window.mean_return().unwrap_or(f64::NEG_INFINITY);
+            let mut hit = lock(&self.threshold_hit);
+            if mean >= threshold && hit.is_none() {
+                *hit = Some(ThresholdHit {
+                    env_steps: self.env_steps(),
+                    wall_seconds: self.wall_seconds(),
+                });
+                if self.config.stop_at_threshold {
+                    self.stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Accounts one update of `steps` new environment steps. Returns which periodic duties
+    /// (log, checkpoint, evaluate) fell due; the caller that receives a duty performs it, so
+    /// each happens once however many workers race here.
+    pub fn update_done(&self, steps: u64, stats: UpdateStats) -> Duties {
+        self.updates.fetch_add(1, Ordering::Relaxed);
+        let now = self.env_steps.fetch_add(steps, Ordering::Relaxed) + steps;
+        {
+            let mut s = lock(&self.stats);
+            s.sum.policy_loss += stats.policy_loss;
+            s.sum.value_loss += stats.value_loss;
+            s.sum.entropy += stats.entropy;
+            s.sum.grad_norm += stats.grad_norm;
+            s.count += 1;
+        }
+        let mut schedule = lock(&self.schedule);
+        let (next_log, next_checkpoint, next_eval) = &mut *schedule;
+        let mut duties = Duties {
+            env_steps: now,
+            ..Duties::default()
+        };
+        if now >= *next_log {
+            duties.log = true;
+            *next_log = advance(*next_log, now, self.config.log_interval);
+        }
+        if now >= *next_checkpoint {
+            duties.checkpoint = true;
+            *next_checkpoint = advance(*next_checkpoint, now, self.config.checkpoint_interval);
+        }
+        if now >= *next_eval {
+            duties.evaluate = true;
+            *next_eval = advance(*next_eval, now, self.config.eval_interval);
+        }
+        duties
+    }
+
+    /// Writes a metrics row from the stats gathered since the last one.
+    pub fn log_row(&self, learning_rate: f64) -> MetricsRow {
+        let counters = self.counters();
+        let stats = std::mem::take(&mut *lock(&self.stats));
+        let n = stats.count.max(1) as f64;
+        let (mean_return, mean_length) = {
+            let w = lock(&self.window);
+            (w.mean_return(), w.mean_length())
+        };
+        let steps_per_second = {
+            let mut last = lock(&self.last_row);
+            let dt = last.0.elapsed().as_secs_f64();
+            let rate = if dt > 0.0 {
+                (counters.env_steps - last.1) as f64 / dt
+            } else {
+                0.0
+            };
+            *last = (Instant::now(), counters.env_steps);
+            rate
+        };
+        let row = MetricsRow {
+            env_steps: counters.env_steps,
+            wall_seconds: self.wall_seconds(),
+            episodes: counters.episodes,
+            updates: counters.updates,
+            mean_return,
+            mean_length,
+            policy_loss: stats.sum.policy_loss / n,
+            value_loss: stats.sum.value_loss / n,
+            entropy: stats.sum.entropy / n,
+            grad_norm: stats.sum.grad_norm / n,
+            learning_rate,
+            steps_per_second,
+        };
+        if let Err(e) = lock(&self.metrics).row(&row.to_csv()) {
+            self.progress
+                .println(&format!("warning: cannot write metrics.csv: {e}"));
+        }
+        self.progress.update(&row);
+        row
+    }
+
+    /// Records an evaluation; returns true if it is the best so far.
+    pub fn record_eval(&self, row: EvalRow) -> bool {
+        if let Err(e) = lock(&self.evals).row(&row.to_csv()) {
+            self.progress
+                .println(&format!("warning: cannot write evals.csv: {e}"));
+        }
+        let mut best = lock(&self.best_eval);
+        let improved = best
+            .as_ref()
+            .is_none_or(|b| row.mean_return > b.mean_return);
+        self.progress.println(&format!(
+            "eval at {:>9} steps: return {:.2} ± {:.2} over {} episodes{}",
+            row.env_steps,
+            row.mean_return,
+            row.std_return,
+            row.episodes,
+            if improved { "  (best so far)" } else { "" }
+        ));
+        if improved {
+            *best = Some(row);
+        }
+        improved
+    }
+
+    pub fn best_eval(&self) -> Option<EvalRow> {
+        lock(&self.best_eval).clone()
+    }
+
+    pub fn threshold_hit(&self) -> Option<ThresholdHit> {
+        *lock(&self.threshold_hit)
+    }
+
+    pub fn mean_return(&self) -> Option<f64> {
+        lock(&self.window).mean_return()
+    }
+
+    /// Ends training with an error message (e.g. a non-finite loss); workers stop at once.
+    pub fn fail(&self, message: String) {
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            *failure = Some(message);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failure).clone()
+    }
+
+    /// Whether workers should stop now, and why.
+    pub fn should_stop(&self) -> Option<StopReason> {
+        if lock(&self.failure).is_some() {
+            return Some(StopReason::Failed);
+        }
+        if stop_requested().load(Ordering::Relaxed) {
+            return Some(StopReason::Interrupted);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return Some(StopReason::Threshold);
+        }
+        if self.env_steps() >= self.config.total_steps {
+            return Some(StopReason::Budget);
+        }
+        None
+    }
+}
+
+/// Duties that fell due with one update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Duties {
+    pub env_steps: u64,
+    pub log: bool,
+    pub checkpoint: bool,
+    pub evaluate: bool,
+}
+
+/// The next multiple of `interval` past `now`, stepping from `due`.
+fn advance(due: u64, now: u64, interval: u64) -> u64 {
+    let skipped = (now - due) / interval + 1;
+    due.saturating_add(skipped.saturating_mul(interval))
+}
+
+/// Locks a mutex, recovering the data if a worker panicked while holding it (the panic itself
+/// is reported when the worker is joined).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duties_fall_due_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainConfig {
+            log_interval: 100,
+            checkpoint_interval: 250,
+            eval_interval: 0,
+            total_steps: 1000,
+            ..TrainConfig::default()
+        };
+        let m = Monitor::new(config, None, dir.path(), None, 0.0, true).unwrap();
+        let mut logs = 0;
+        let mut checkpoints = 0;
+        for _ in 0..50 {
+            let d = m.update_done(20, UpdateStats::default());
+            logs += d.log as u32;
+            checkpoints += d.checkpoint as u32;
+            assert!(!d.evaluate);
+        }
+        assert_eq!(m.env_steps(), 1000);
+        assert_eq!(logs, 10);
+        assert_eq!(checkpoints, 4);
+        assert_eq!(m.should_stop(), Some(StopReason::Budget));
+    }
+
+    #[test]
+    fn threshold_needs_a_full_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainConfig {
+            stop_at_threshold: true,
+            ..TrainConfig::default()
+        };
+        let m = Monitor::new(config, Some(475.0), dir.path(), None, 0.0, true).unwrap();
+        for _ in 0..99 {
+            m.episode_done(500.0, 500);
+        }
+        assert!(m.threshold_hit().is_none());
+        m.episode_done(500.0, 500);
+        assert!(m.threshold_hit().is_some());
+        assert_eq!(m.should_stop(), Some(StopReason::Threshold));
+    }
+}
