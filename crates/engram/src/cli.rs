@@ -1,0 +1,39 @@
+//! Small command-line subcommands: `engram envs` and `engram env replay`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `engram envs`: every registered id with its spaces, time limit and reward threshold.
+pub fn print_envs() {
+    println!("{:<40} {:<36} {:<28} {:>6} {:>9}", "id", "observation space", "action space", "limit", "threshold");
+    for spec in engram_env::registry::specs() {
+        let (obs, act) = match engram_env::registry::make(&spec.id, Default::default()) {
+            Ok(env) => (env.observation_space().to_string(), env.action_space().to_string()),
+            Err(e) => (format!("(cannot make: {e})"), String::new()),
+        };
+        let limit = spec.max_episode_steps.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        let threshold = spec.reward_threshold.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+        println!("{:<40} {:<36} {:<28} {:>6} {:>9}", spec.id, obs, act, limit, threshold);
+    }
+}
+
+/// `engram env replay FILE...`: exit 0 only if every file matched.
+pub fn replay(files: &[PathBuf]) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if files.is_empty() {
+        return Err("give one or more reference trajectory files (rl-golden/1 JSON)".into());
+    }
+    let mut all_matched = true;
+    for file in files {
+        match engram_env::golden::replay_file(file) {
+            Ok(report) => {
+                print!("{report}");
+                all_matched &= report.all_matched();
+            }
+            Err(e) => {
+                println!("{}: {e}", file.display());
+                all_matched = false;
+            }
+        }
+    }
+    Ok(if all_matched { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,524 @@
+//! The actor-critic: observation encoding -> `nn::Network` (encoder -> LSTM/GRU/none) -> a policy
+//! head and a value head, with the action distribution the action space calls for.
+//!
+//! * Box observations go in as they are; Discrete and MultiDiscrete parts (also inside Tuples)
+//!   are one-hot encoded, or looked up in learned embeddings (`discrete_encoding = "embedding"`).
+//! * Discrete actions: a categorical; MultiDiscrete: independent categoricals (one per
+//!   component); Box: a diagonal Gaussian with a state-independent log-std parameter.
+//!
+//! [`Actor`] acts one step at a time (no allocation), [`Learner`] runs the whole rollout forward
+//! and backward through time. The recurrent state travels as a flat `[batch * state_size]`
+//! buffer (`h` then `c` per row), so collectors can store, reset and checkpoint it per row.
+
+use crate::config::{Activation, DiscreteEncoding, PolicyKind, TrainConfig};
+use crate::rollout::Rollout;
+use crate::runtime::UpdateStats;
+use crate::train::TrainError;
+use engram_env::Space;
+use engram_nn::activation::Activation as NnActivation;
+use engram_nn::dist::{Categorical, DiagGaussian, MultiCategorical};
+use engram_nn::embedding::Embedding;
+use engram_nn::loss::{entropy_bonus, policy_gradient_loss, value_mse_loss, Reduction};
+use engram_nn::network::{CoreInit, Network, NetworkConfig, NetworkStepScratch, NetworkTape};
+use engram_nn::recurrent::RecurrentState;
+use engram_nn::{Init, ParamLayout, Slot};
+use rand::Rng;
+
+/// The action distribution, from the action space.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    Categorical { n: usize, start: i64 },
+    MultiCategorical { nvec: Vec<usize> },
+    Gaussian { dim: usize, low: Vec<f32>, high: Vec<f32> },
+}
+
+/// How one piece of the flat observation becomes network input.
+#[derive(Clone, Debug)]
+enum Segment {
+    Copy { len: usize },
+    OneHot { n: usize, start: i64 },
+    Embed { n: usize, start: i64, table: Embedding },
+}
+
+impl Segment {
+    fn flat_len(&self) -> usize {
+        match self {
+            Segment::Copy { len } => *len,
+            _ => 1,
+        }
+    }
+
+    fn input_len(&self) -> usize {
+        match self {
+            Segment::Copy { len } => *len,
+            Segment::OneHot { n, .. } => *n,
+            Segment::Embed { table, .. } => table.dim,
+        }
+    }
+}
+
+/// The actor-critic network and its parameter layout.
+pub struct ActorCritic {
+    pub layout: ParamLayout,
+    pub net: Network,
+    pub action_kind: ActionKind,
+    segments: Vec<Segment>,
+    log_std: Option<Slot>,
+    obs_dim: usize,
+    input_dim: usize,
+    action_dim: usize,
+    hidden: usize,
+    has_cell: bool,
+}
+
+const POLICY_HEAD: usize = 0;
+const VALUE_HEAD: usize = 1;
+
+impl ActorCritic {
+    pub fn new(obs_space: &Space, action_space: &Space, c: &TrainConfig) -> Result<ActorCritic, TrainError> {
+        let mut layout = ParamLayout::new();
+        let mut segments = Vec::new();
+        let mut embed_index = 0;
+        encode_space(obs_space, c, &mut layout, &mut segments, &mut embed_index)?;
+        let input_dim: usize = segments.iter().map(Segment::input_len).sum();
+        let (action_kind, head_size, action_dim) = match action_space {
+            Space::Discrete { n, start } => {
+                (ActionKind::Categorical { n: *n as usize, start: *start }, *n as usize, 1)
+            }
+            Space::MultiDiscrete { nvec } => {
+                let nvec: Vec<usize> = nvec.iter().map(|&n| n as usize).collect();
+                let width = nvec.iter().sum();
+                let len = nvec.len();
+                (ActionKind::MultiCategorical { nvec }, width, len)
+            }
+            Space::Box { low, high, shape } => {
+                let dim = shape.iter().product();
+                (ActionKind::Gaussian { dim, low: low.clone(), high: high.clone() }, dim, dim)
+            }
+            Space::Tuple(_) => {
+                return Err(TrainError::Policy(format!(
+                    "action space {action_space} is not supported: use Discrete, MultiDiscrete or Box actions"
+                )))
+            }
+        };
+        let activation = match c.activation {
+            Activation::Tanh => NnActivation::Tanh,
+            Activation::Relu => NnActivation::Relu,
+            Activation::Elu => NnActivation::Elu { alpha: 1.0 },
+        };
+        let hidden_gain = std::f32::consts::SQRT_2;
+        let mut net_config = NetworkConfig::new(input_dim)
+            .encoder(&c.encoder_layers, activation, Init::Orthogonal { gain: hidden_gain })
+            .head("pi", head_size, Init::Orthogonal { gain: 0.01 })
+            .head("vf", 1, Init::Orthogonal { gain: 1.0 });
+        net_config = match c.policy {
+            PolicyKind::Lstm => net_config.lstm(c.hidden_size).core_init(CoreInit {
+                weight_ih: Init::UniformFanIn,
+                weight_hh: Init::UniformFanIn,
+                bias: Init::LstmBias { forget: 1.0 },
+            }),
+            PolicyKind::Gru => net_config.gru(c.hidden_size),
+            PolicyKind::Mlp => net_config,
+        };
+        let net = Network::new(&mut layout, "net", &net_config).map_err(|e| TrainError::Policy(e.to_string()))?;
+        let log_std = match &action_kind {
+            ActionKind::Gaussian { dim, .. } => Some(layout.vector("log_std", *dim, Init::ZEROS)),
+            _ => None,
+        };
+        let has_cell = c.policy == PolicyKind::Lstm;
+        Ok(ActorCritic {
+            obs_dim: obs_space.flat_dim(),
+            input_dim,
+            action_dim,
+            hidden: net.state_size(),
+            has_cell,
+            layout,
+            net,
+            action_kind,
+            segments,
+            log_std,
+        })
+    }
+
+    /// Floats in one flat observation.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Floats in one flat action.
+    pub fn action_dim(&self) -> usize {
+        self.action_dim
+    }
+
+    /// Floats of recurrent state per environment (`h`, and `c` for an LSTM).
+    pub fn state_size(&self) -> usize {
+        self.hidden * if self.has_cell { 2 } else { 1 }
+    }
+
+    /// Network input of `rows` flat observations.
+    fn encode(&self, p: &[f32], obs: &[f32], rows: usize, input: &mut [f32]) {
+        let mut at_obs = 0;
+        let mut at_in = 0;
+        for seg in &self.segments {
+            for r in 0..rows {
+                let src = &obs[r * self.obs_dim + at_obs..];
+                let dst = &mut input[r * self.input_dim + at_in..r * self.input_dim + at_in + seg.input_len()];
+                match seg {
+                    Segment::Copy { len } => dst.copy_from_slice(&src[..*len]),
+                    Segment::OneHot { n, start } => {
+                        dst.fill(0.0);
+                        dst[index_of(src[0], *start, *n)] = 1.0;
+                    }
+                    Segment::Embed { n, start, table } => {
+                        let i = index_of(src[0], *start, *n);
+                        dst.copy_from_slice(&table.weight.of(p)[i * table.dim..(i + 1) * table.dim]);
+                    }
+                }
+            }
+            at_obs += seg.flat_len();
+            at_in += seg.input_len();
+        }
+    }
+
+    /// Accumulates the embeddings' gradients from the gradient of the network input.
+    fn encode_backward(&self, g: &mut [f32], obs: &[f32], rows: usize, d_input: &[f32]) {
+        let mut at_obs = 0;
+        let mut at_in = 0;
+        for seg in &self.segments {
+            if let Segment::Embed { n, start, table } = seg {
+                let gw = table.weight.of_mut(g);
+                for r in 0..rows {
+                    let i = index_of(obs[r * self.obs_dim + at_obs], *start, *n);
+                    let d = &d_input[r * self.input_dim + at_in..r * self.input_dim + at_in + table.dim];
+                    for (w, dv) in gw[i * table.dim..(i + 1) * table.dim].iter_mut().zip(d) {
+                        *w += dv;
+                    }
+                }
+            }
+            at_obs += seg.flat_len();
+            at_in += seg.input_len();
+        }
+    }
+
+    fn has_embeddings(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Embed { .. }))
+    }
+
+    fn load_state(&self, flat: &[f32], rows: usize, state: &mut RecurrentState) {
+        let (h, s) = (self.hidden, self.state_size());
+        for r in 0..rows {
+            state.h[r * h..(r + 1) * h].copy_from_slice(&flat[r * s..r * s + h]);
+            if self.has_cell {
+                state.c[r * h..(r + 1) * h].copy_from_slice(&flat[r * s + h..(r + 1) * s]);
+            }
+        }
+    }
+
+    fn store_state(&self, state: &RecurrentState, rows: usize, flat: &mut [f32]) {
+        let (h, s) = (self.hidden, self.state_size());
+        for r in 0..rows {
+            flat[r * s..r * s + h].copy_from_slice(&state.h[r * h..(r + 1) * h]);
+            if self.has_cell {
+                flat[r * s + h..(r + 1) * s].copy_from_slice(&state.c[r * h..(r + 1) * h]);
+            }
+        }
+    }
+}
+
+fn index_of(v: f32, start: i64, n: usize) -> usize {
+    let i = v as i64 - start;
+    debug_assert!(i >= 0 && (i as usize) < n, "discrete observation {v} outside its space");
+    i.clamp(0, n as i64 - 1) as usize
+}
+
+fn encode_space(
+    space: &Space,
+    c: &TrainConfig,
+    layout: &mut ParamLayout,
+    out: &mut Vec<Segment>,
+    embed_index: &mut usize,
+) -> Result<(), TrainError> {
+    match space {
+        Space::Box { shape, .. } => out.push(Segment::Copy { len: shape.iter().product() }),
+        Space::Discrete { n, start } => out.push(discrete_segment(*n as usize, *start, c, layout, embed_index)?),
+        Space::MultiDiscrete { nvec } => {
+            for &n in nvec {
+                out.push(discrete_segment(n as usize, 0, c, layout, embed_index)?);
+            }
+        }
+        Space::Tuple(parts) => {
+            for part in parts {
+                encode_space(part, c, layout, out, embed_index)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn discrete_segment(
+    n: usize,
+    start: i64,
+    c: &TrainConfig,
+    layout: &mut ParamLayout,
+    embed_index: &mut usize,
+) -> Result<Segment, TrainError> {
+    match c.discrete_encoding {
+        DiscreteEncoding::OneHot => Ok(Segment::OneHot { n, start }),
+        DiscreteEncoding::Embedding => {
+            let name = format!("embed.{embed_index}");
+            *embed_index += 1;
+            let table = Embedding::new(layout, &name, n, c.embedding_dim, Init::XavierUniform { gain: 1.0 })
+                .map_err(|e| TrainError::Policy(e.to_string()))?;
+            Ok(Segment::Embed { n, start, table })
+        }
+    }
+}
+
+/// Acting scratch for `batch` environments.
+pub struct Actor {
+    batch: usize,
+    input: Vec<f32>,
+    state: RecurrentState,
+    scratch: NetworkStepScratch,
+    log_probs: Vec<f32>,
+    indices: Vec<usize>,
+}
+
+impl Actor {
+    pub fn new(policy: &ActorCritic, batch: usize) -> Actor {
+        let width = match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => *n,
+            ActionKind::MultiCategorical { nvec } => nvec.iter().sum(),
+            ActionKind::Gaussian { dim, .. } => *dim,
+        };
+        Actor {
+            batch,
+            input: vec![0.0; batch * policy.input_dim],
+            state: policy.net.initial_state(batch),
+            scratch: policy.net.step_scratch(batch),
+            log_probs: vec![0.0; batch * width],
+            indices: vec![0; batch * policy.action_dim],
+        }
+    }
+
+    /// One step for all rows: advances `state`, writes flat `actions` and `values`.
+    /// `rng = None` acts greedily (argmax / Gaussian mean).
+    #[allow(clippy::too_many_arguments)]
+    pub fn act<R: Rng>(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        obs: &[f32],
+        state: &mut [f32],
+        rng: Option<&mut R>,
+        actions: &mut [f32],
+        values: &mut [f32],
+    ) {
+        let b = self.batch;
+        policy.encode(p, obs, b, &mut self.input);
+        policy.load_state(state, b, &mut self.state);
+        policy.net.step(p, &self.input, &mut self.state, &mut self.scratch);
+        policy.store_state(&self.state, b, state);
+        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
+        let out = self.scratch.head(POLICY_HEAD);
+        match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => {
+                let dist = Categorical::new(*n);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                match rng {
+                    Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
+                    None => dist.mode(&self.log_probs, &mut self.indices),
+                }
+                for (a, &i) in actions.iter_mut().zip(&self.indices) {
+                    *a = i as f32;
+                }
+            }
+            ActionKind::MultiCategorical { nvec } => {
+                let dist = MultiCategorical::new(nvec);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                match rng {
+                    Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
+                    None => dist.mode(&self.log_probs, &mut self.indices),
+                }
+                for (a, &i) in actions.iter_mut().zip(&self.indices) {
+                    *a = i as f32;
+                }
+            }
+            ActionKind::Gaussian { dim, .. } => {
+                let dist = DiagGaussian::new(*dim);
+                let log_std = policy.log_std.map(|s| s.of(p)).unwrap_or(&[]);
+                match rng {
+                    Some(rng) => dist.sample(out, log_std, rng, actions),
+                    None => dist.mode(out, actions),
+                }
+            }
+        }
+    }
+
+    /// `V(obs)` for all rows from `state`, which is left as it was.
+    pub fn values(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32], values: &mut [f32]) {
+        let b = self.batch;
+        policy.encode(p, obs, b, &mut self.input);
+        policy.load_state(state, b, &mut self.state);
+        policy.net.step(p, &self.input, &mut self.state, &mut self.scratch);
+        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
+    }
+
+    /// `V(obs)` of one observation with one row's state (the final observation of a truncated
+    /// episode).
+    pub fn value_one(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32]) -> f32 {
+        let mut v = [0.0];
+        if self.batch == 1 {
+            self.values(policy, p, obs, state, &mut v);
+        } else {
+            // Truncations are rare (once per episode): a small allocation is fine here.
+            Actor::new(policy, 1).values(policy, p, obs, state, &mut v);
+        }
+        v[0]
+    }
+}
+
+/// Loss weights.
+#[derive(Clone, Copy, Debug)]
+pub struct LossCoefs {
+    pub vf_coef: f32,
+    pub ent_coef: f32,
+    pub normalize_advantage: bool,
+}
+
+/// Forward and backward over whole rollouts of `t_max` steps of `batch` environments.
+pub struct Learner {
+    input: Vec<f32>,
+    d_input: Vec<f32>,
+    state: RecurrentState,
+    tape: NetworkTape,
+    log_probs: Vec<f32>,
+    indices: Vec<usize>,
+    logp: Vec<f32>,
+    entropy: Vec<f32>,
+    d_logp: Vec<f32>,
+    d_entropy: Vec<f32>,
+    d_values: Vec<f32>,
+    d_head: Vec<f32>,
+    d_log_std: Vec<f32>,
+    advantages: Vec<f32>,
+}
+
+impl Learner {
+    pub fn new(policy: &ActorCritic, t_max: usize, batch: usize) -> Learner {
+        let rows = t_max * batch;
+        let width = match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => *n,
+            ActionKind::MultiCategorical { nvec } => nvec.iter().sum(),
+            ActionKind::Gaussian { dim, .. } => *dim,
+        };
+        Learner {
+            input: vec![0.0; rows * policy.input_dim],
+            d_input: vec![0.0; if policy.has_embeddings() { rows * policy.input_dim } else { 0 }],
+            state: policy.net.initial_state(batch),
+            tape: policy.net.tape(t_max, batch),
+            log_probs: vec![0.0; rows * width],
+            indices: vec![0; rows * policy.action_dim],
+            logp: vec![0.0; rows],
+            entropy: vec![0.0; rows],
+            d_logp: vec![0.0; rows],
+            d_entropy: vec![0.0; rows],
+            d_values: vec![0.0; rows],
+            d_head: vec![0.0; rows * width],
+            d_log_std: vec![0.0; policy.log_std.map_or(0, |s| s.len())],
+            advantages: vec![0.0; rows],
+        }
+    }
+
+    /// Adds the gradient of `policy_loss + vf_coef * value_loss - ent_coef * entropy` over the
+    /// rollout to `g`. Means over all steps; `value_loss = 0.5 * mean((V - R)^2)`.
+    pub fn compute_gradients(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        rollout: &Rollout,
+        coefs: &LossCoefs,
+    ) -> UpdateStats {
+        let (t, b) = (rollout.t_max, rollout.n_envs);
+        let rows = t * b;
+        policy.encode(p, &rollout.obs, rows, &mut self.input);
+        policy.load_state(&rollout.initial_state, b, &mut self.state);
+        policy.net.forward_seq(p, &self.input, t, Some(&rollout.starts), &mut self.state, &mut self.tape);
+
+        self.advantages.copy_from_slice(&rollout.advantages);
+        if coefs.normalize_advantage {
+            crate::advantage::normalize(&mut self.advantages);
+        }
+        let values = self.tape.head(VALUE_HEAD);
+        let value_loss = value_mse_loss(values, &rollout.returns, Reduction::Mean, &mut self.d_values);
+        for d in &mut self.d_values {
+            *d *= coefs.vf_coef;
+        }
+        let out = self.tape.head(POLICY_HEAD);
+        let to_indices = |actions: &[f32], idx: &mut [usize]| {
+            for (i, a) in idx.iter_mut().zip(actions) {
+                *i = *a as usize;
+            }
+        };
+        let (policy_loss, entropy) = match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => {
+                let dist = Categorical::new(*n);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                to_indices(&rollout.actions, &mut self.indices);
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
+                dist.entropy(&self.log_probs, &mut self.entropy);
+                let (pl, ent) = self.policy_terms(coefs);
+                dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
+                (pl, ent)
+            }
+            ActionKind::MultiCategorical { nvec } => {
+                let dist = MultiCategorical::new(nvec);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                to_indices(&rollout.actions, &mut self.indices);
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
+                dist.entropy(&self.log_probs, &mut self.entropy);
+                let (pl, ent) = self.policy_terms(coefs);
+                dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
+                (pl, ent)
+            }
+            ActionKind::Gaussian { dim, .. } => {
+                let dist = DiagGaussian::new(*dim);
+                let slot = policy.log_std.expect("Gaussian policies have a log_std parameter");
+                let log_std = slot.of(p);
+                dist.log_prob(out, log_std, &rollout.actions, &mut self.logp);
+                dist.entropy(log_std, &mut self.entropy);
+                let (pl, ent) = self.policy_terms(coefs);
+                dist.backward(
+                    out,
+                    log_std,
+                    &rollout.actions,
+                    &self.d_logp,
+                    &self.d_entropy,
+                    &mut self.d_head,
+                    &mut self.d_log_std,
+                );
+                for (gv, d) in slot.of_mut(g).iter_mut().zip(&self.d_log_std) {
+                    *gv += d;
+                }
+                (pl, ent)
+            }
+        };
+        let d_input = if policy.has_embeddings() { Some(&mut self.d_input[..]) } else { None };
+        policy.net.backward_seq(p, g, &self.input, &[&self.d_head, &self.d_values], &mut self.tape, d_input, None);
+        if policy.has_embeddings() {
+            policy.encode_backward(g, &rollout.obs, rows, &self.d_input);
+        }
+        UpdateStats { policy_loss: policy_loss as f64, value_loss: value_loss as f64, entropy: entropy as f64, grad_norm: 0.0 }
+    }
+
+    /// Policy-gradient and entropy terms; fills `d_logp` and `d_entropy` (scaled by ent_coef).
+    fn policy_terms(&mut self, coefs: &LossCoefs) -> (f32, f32) {
+        let pl = policy_gradient_loss(&self.logp, &self.advantages, Reduction::Mean, &mut self.d_logp);
+        let neg_entropy = entropy_bonus(&self.entropy, Reduction::Mean, &mut self.d_entropy);
+        for d in &mut self.d_entropy {
+            *d *= coefs.ent_coef;
+        }
+        (pl, -neg_entropy)
+    }
+}
