@@ -13,3 +13,5 @@ pub mod params;
 
 pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
+pub mod optim;
+pub mod shared;
