@@ -13,5 +13,6 @@ pub mod params;
 
 pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
+pub mod dist;
 pub mod optim;
 pub mod shared;
