@@ -19,10 +19,16 @@ const LN_2: f32 = std::f32::consts::LN_2;
 /// sequence whatever the batch size).
 #[inline]
 pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f32 {
+    standard_normal_f64(rng) as f32
+}
+
+/// [`standard_normal`] in f64 (initialisers do their linear algebra in f64).
+#[inline]
+pub fn standard_normal_f64<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     // u1 in (0, 1] keeps ln finite.
     let u1 = 1.0 - rng.gen::<f64>();
     let u2 = rng.gen::<f64>();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Numerically stable `ln(1 + e^x)`.

@@ -14,5 +14,6 @@ pub mod params;
 pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
 pub mod dist;
+pub mod loss;
 pub mod optim;
 pub mod shared;
