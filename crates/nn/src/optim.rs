@@ -14,6 +14,30 @@
 
 use thiserror::Error;
 
+/// Defines `$name` calling the `#[inline(always)]` kernel `$imp`, compiled a second time with
+/// AVX2 enabled and picked at run time when the CPU has it, so the element loops vectorise
+/// 8-wide instead of SSE2's 4. Both versions do the same IEEE operations in the same order
+/// (Rust never contracts `a * b + c` into an FMA), so results are bit-identical.
+macro_rules! avx2_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident => $imp:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
+        }
+    };
+}
+
 /// A checkpointed optimizer state did not fit the optimizer it was loaded into.
 #[derive(Debug, Error, PartialEq)]
 pub enum StateError {
@@ -177,8 +201,13 @@ pub fn sgd_element(c: &SgdConfig, lr: f32, p: &mut f32, g: f32, momentum_buffer:
     *p -= lr * d;
 }
 
-/// SGD over slices; `momentum_buffer` may be empty when the config has no momentum.
-pub(crate) fn sgd_slices(c: &SgdConfig, lr: f32, p: &mut [f32], g: &[f32], buf: &mut [f32]) {
+avx2_dispatch! {
+    /// SGD over slices; `momentum_buffer` may be empty when the config has no momentum.
+    pub(crate) fn sgd_slices => sgd_kernel(c: &SgdConfig, lr: f32, p: &mut [f32], g: &[f32], buf: &mut [f32])
+}
+
+#[inline(always)]
+fn sgd_kernel(c: &SgdConfig, lr: f32, p: &mut [f32], g: &[f32], buf: &mut [f32]) {
     if c.has_momentum() {
         for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
             sgd_element(c, lr, p, g, b);
@@ -360,8 +389,21 @@ pub fn rmsprop_element(
     }
 }
 
-/// RMSProp over slices; `grad_avg` / `momentum_buffer` may be empty when unused.
-pub(crate) fn rmsprop_slices(
+avx2_dispatch! {
+    /// RMSProp over slices; `grad_avg` / `momentum_buffer` may be empty when unused.
+    pub(crate) fn rmsprop_slices => rmsprop_kernel(
+        c: &RmsPropConfig,
+        lr: f32,
+        p: &mut [f32],
+        g: &[f32],
+        sq: &mut [f32],
+        gavg: &mut [f32],
+        mom: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn rmsprop_kernel(
     c: &RmsPropConfig,
     lr: f32,
     p: &mut [f32],
@@ -583,7 +625,20 @@ pub fn adam_element(
     *p = *p * s.decay - s.step_size * m / denom;
 }
 
-pub(crate) fn adam_slices(
+avx2_dispatch! {
+    /// Adam over slices.
+    pub(crate) fn adam_slices => adam_kernel(
+        c: &AdamConfig,
+        s: &AdamScalars,
+        p: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn adam_kernel(
     c: &AdamConfig,
     s: &AdamScalars,
     p: &mut [f32],
@@ -1009,5 +1064,47 @@ mod tests {
         };
         assert_eq!(up.value(0.5), 2.0);
         assert_eq!(Schedule::Constant(0.1).value(0.7), 0.1);
+    }
+
+    #[test]
+    fn dispatched_and_portable_kernels_agree_bit_exactly() {
+        let n = 1003;
+        let g: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 101) as f32 * 0.01 - 0.5)
+            .collect();
+        let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.1).sin()).collect();
+        let run = |dispatched: bool| {
+            let mut p = p0.clone();
+            let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+            let (mut sq, mut avg, mut mom) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            let mut buf = vec![0.0; n];
+            for step in 1..4 {
+                let adam = AdamConfig::adamw(0.01);
+                let s = adam.scalars(step, 1e-3);
+                let rms = RmsPropConfig {
+                    centered: true,
+                    momentum: 0.9,
+                    ..RmsPropConfig::default()
+                };
+                let sgd = SgdConfig {
+                    momentum: 0.9,
+                    nesterov: true,
+                    weight_decay: 1e-4,
+                };
+                if dispatched {
+                    adam_slices(&adam, &s, &mut p, &g, &mut m, &mut v);
+                    rmsprop_slices(&rms, 1e-3, &mut p, &g, &mut sq, &mut avg, &mut mom);
+                    sgd_slices(&sgd, 1e-3, &mut p, &g, &mut buf);
+                } else {
+                    adam_kernel(&adam, &s, &mut p, &g, &mut m, &mut v);
+                    rmsprop_kernel(&rms, 1e-3, &mut p, &g, &mut sq, &mut avg, &mut mom);
+                    sgd_kernel(&sgd, 1e-3, &mut p, &g, &mut buf);
+                }
+            }
+            let all = [p, m, v, sq, avg, mom, buf];
+            assert!(all.iter().flatten().all(|x| x.is_finite()));
+            all
+        };
+        assert_eq!(run(true), run(false));
     }
 }
