@@ -243,7 +243,7 @@ impl Categorical {
         }
     }
 
-    /// Given `d_log_prob[b]` = dL/d log p(actions[b]) and `d_entropy[b]` = dL/dH[b], writes
+    /// Given `d_log_prob[b]` = `dL/d log p(actions[b])` and `d_entropy[b]` = `dL/dH[b]`, writes
     /// dL/d logits into `d_logits` `[B x n]` (overwriting). Pass zeros for either upstream
     /// to leave that term out.
     pub fn backward(
