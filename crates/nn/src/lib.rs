@@ -13,3 +13,15 @@ pub mod params;
 
 pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
+pub mod dist;
+pub mod loss;
+pub mod optim;
+pub mod shared;
+
+pub use dist::{Categorical, DiagGaussian, MultiCategorical, TanhGaussian};
+pub use loss::Reduction;
+pub use optim::{
+    clip_grad_norm, global_norm, Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState,
+    RmsProp, RmsPropConfig, RmsPropEps, Schedule, Sgd, SgdConfig, StateError,
+};
+pub use shared::{SharedAdam, SharedOptimizer, SharedParams, SharedRmsProp, SharedSgd};
