@@ -38,3 +38,16 @@ pub use network::{
     Core, CoreInit, CoreKind, HeadSpec, Network, NetworkConfig, NetworkStepScratch, NetworkTape,
 };
 pub use recurrent::RecurrentState;
+
+pub mod dist;
+pub mod loss;
+pub mod optim;
+pub mod shared;
+
+pub use dist::{Categorical, DiagGaussian, MultiCategorical, TanhGaussian};
+pub use loss::Reduction;
+pub use optim::{
+    clip_grad_norm, global_norm, Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState,
+    RmsProp, RmsPropConfig, RmsPropEps, Schedule, Sgd, SgdConfig, StateError,
+};
+pub use shared::{SharedAdam, SharedOptimizer, SharedParams, SharedRmsProp, SharedSgd};
