@@ -13,6 +13,32 @@ pub mod params;
 
 pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
+
+pub mod activation;
+pub mod embedding;
+pub mod error;
+pub mod gru;
+pub mod kernels;
+pub mod linear;
+pub mod lstm;
+pub mod mlp;
+pub mod network;
+pub mod recurrent;
+#[cfg(test)]
+mod testutil;
+
+pub use activation::Activation;
+pub use embedding::{one_hot, Embedding};
+pub use error::NnError;
+pub use gru::{Gru, GruStepScratch, GruTape};
+pub use linear::Linear;
+pub use lstm::{Lstm, LstmStepScratch, LstmTape};
+pub use mlp::{Layer, Sequential, SequentialTape};
+pub use network::{
+    Core, CoreInit, CoreKind, HeadSpec, Network, NetworkConfig, NetworkStepScratch, NetworkTape,
+};
+pub use recurrent::RecurrentState;
+
 pub mod dist;
 pub mod loss;
 pub mod optim;

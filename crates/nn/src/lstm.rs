@@ -1,0 +1,578 @@
+//! LSTM over a sequence with backprop through time, and a single-step acting path.
+//!
+//! Equations and gate order follow PyTorch's `nn.LSTM` (i, f, g, o):
+//! `gates = W_ih x + W_hh h + b`, `i, f, o = sigmoid(.)`, `g = tanh(.)`,
+//! `c' = f * c + i * g`, `h' = o * tanh(c')`. PyTorch's two biases are one here (`b_ih + b_hh`).
+//!
+//! Speed: the input projection of all `T` steps is one GEMM; per step only the recurrent
+//! product remains (a matrix-vector product at batch 1, a GEMM above); the non-linearities and
+//! the cell update are one fused pass; the backward sweep stores the gate gradients of all steps
+//! so that `dW_ih`, `dW_hh`, the bias and the input gradients are one GEMM each afterwards.
+
+use crate::error::{nonzero, NnError};
+use crate::kernels::{self, multiversion, sigmoid_approx, tanh_approx, Trans};
+use crate::recurrent::{masked_copy, record_starts, zero_rows, RecurrentState};
+use crate::{Init, ParamLayout, Slot};
+
+/// An LSTM layer. Parameters `{prefix}.weight_ih` `[4H, I]`, `{prefix}.weight_hh` `[4H, H]`,
+/// `{prefix}.bias` `[4H]`.
+#[derive(Clone, Debug)]
+pub struct Lstm {
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub weight_ih: Slot,
+    pub weight_hh: Slot,
+    pub bias: Slot,
+}
+
+/// Everything a forward pass over a sequence keeps for the backward pass, plus the backward
+/// pass's own scratch. Sized once for at most `t_max` steps of `batch_max` rows; reused.
+#[derive(Clone, Debug)]
+pub struct LstmTape {
+    t_max: usize,
+    batch_max: usize,
+    hidden: usize,
+    steps: usize,
+    batch: usize,
+    /// Post-activation gates `[T, B, 4H]` (i, f, g, o).
+    gates: Vec<f32>,
+    /// Incoming (already reset) states of each step, `[T, B, H]`.
+    h_in: Vec<f32>,
+    c_in: Vec<f32>,
+    /// `tanh(c')` of each step, `[T, B, H]`.
+    tanh_c: Vec<f32>,
+    /// Outputs `h'` of each step, `[T, B, H]`.
+    hs: Vec<f32>,
+    starts: Vec<bool>,
+    /// Pre-activation gate gradients of all steps `[T, B, 4H]`.
+    dgates: Vec<f32>,
+    dh: Vec<f32>,
+    dh_next: Vec<f32>,
+    dc: Vec<f32>,
+}
+
+impl LstmTape {
+    pub fn new(t_max: usize, batch_max: usize, hidden: usize) -> Self {
+        let rows = t_max * batch_max;
+        Self {
+            t_max,
+            batch_max,
+            hidden,
+            steps: 0,
+            batch: 0,
+            gates: vec![0.0; rows * 4 * hidden],
+            h_in: vec![0.0; rows * hidden],
+            c_in: vec![0.0; rows * hidden],
+            tanh_c: vec![0.0; rows * hidden],
+            hs: vec![0.0; rows * hidden],
+            starts: vec![false; rows],
+            dgates: vec![0.0; rows * 4 * hidden],
+            dh: vec![0.0; batch_max * hidden],
+            dh_next: vec![0.0; batch_max * hidden],
+            dc: vec![0.0; batch_max * hidden],
+        }
+    }
+
+    /// The outputs `h_t` of the last forward pass, `[steps, batch, hidden]`.
+    pub fn outputs(&self) -> &[f32] {
+        &self.hs[..self.steps * self.batch * self.hidden]
+    }
+
+    /// Steps and batch rows of the last forward pass.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.steps, self.batch)
+    }
+}
+
+/// Scratch for [`Lstm::step`], sized once for `batch_max` rows.
+#[derive(Clone, Debug)]
+pub struct LstmStepScratch {
+    batch_max: usize,
+    gates: Vec<f32>,
+    c_prev: Vec<f32>,
+    tanh_c: Vec<f32>,
+}
+
+impl LstmStepScratch {
+    pub fn new(batch_max: usize, hidden: usize) -> Self {
+        Self {
+            batch_max,
+            gates: vec![0.0; batch_max * 4 * hidden],
+            c_prev: vec![0.0; batch_max * hidden],
+            tanh_c: vec![0.0; batch_max * hidden],
+        }
+    }
+}
+
+multiversion! {
+    /// Gate non-linearities and cell update of `rows` rows, fused in one pass:
+    /// `gates` pre-activation in, post-activation out.
+    pub fn lstm_cell_forward(
+        gates: &mut [f32],
+        c_prev: &[f32],
+        c: &mut [f32],
+        tanh_c: &mut [f32],
+        h: &mut [f32],
+        rows: usize,
+        hidden: usize
+    ) {
+        let hd = hidden;
+        for r in 0..rows {
+            let gr = &mut gates[r * 4 * hd..(r + 1) * 4 * hd];
+            let (ifg, o) = gr.split_at_mut(3 * hd);
+            let (i_f, g) = ifg.split_at_mut(2 * hd);
+            let (i, f) = i_f.split_at_mut(hd);
+            let cp = &c_prev[r * hd..(r + 1) * hd];
+            let cr = &mut c[r * hd..(r + 1) * hd];
+            let tr = &mut tanh_c[r * hd..(r + 1) * hd];
+            let hr = &mut h[r * hd..(r + 1) * hd];
+            for k in 0..hd {
+                let iv = sigmoid_approx(i[k]);
+                let fv = sigmoid_approx(f[k]);
+                let gv = tanh_approx(g[k]);
+                let ov = sigmoid_approx(o[k]);
+                i[k] = iv;
+                f[k] = fv;
+                g[k] = gv;
+                o[k] = ov;
+                let cv = fv * cp[k] + iv * gv;
+                let tc = tanh_approx(cv);
+                cr[k] = cv;
+                tr[k] = tc;
+                hr[k] = ov * tc;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Backward through the gates and cell of `rows` rows: reads `dh` (total d loss / d h')
+    /// and `dc` (d loss / d c' from later steps), writes the pre-activation gate gradients and
+    /// replaces `dc` by d loss / d c (the incoming cell state).
+    pub fn lstm_cell_backward(
+        gates: &[f32],
+        c_prev: &[f32],
+        tanh_c: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        dgates: &mut [f32],
+        rows: usize,
+        hidden: usize
+    ) {
+        let hd = hidden;
+        for r in 0..rows {
+            let gr = &gates[r * 4 * hd..(r + 1) * 4 * hd];
+            let dg = &mut dgates[r * 4 * hd..(r + 1) * 4 * hd];
+            let (d_ifg, d_o) = dg.split_at_mut(3 * hd);
+            let (d_if, d_g) = d_ifg.split_at_mut(2 * hd);
+            let (d_i, d_f) = d_if.split_at_mut(hd);
+            let cp = &c_prev[r * hd..(r + 1) * hd];
+            let tr = &tanh_c[r * hd..(r + 1) * hd];
+            let dhr = &dh[r * hd..(r + 1) * hd];
+            let dcr = &mut dc[r * hd..(r + 1) * hd];
+            for k in 0..hd {
+                let iv = gr[k];
+                let fv = gr[hd + k];
+                let gv = gr[2 * hd + k];
+                let ov = gr[3 * hd + k];
+                let tc = tr[k];
+                let dhk = dhr[k];
+                let dct = dcr[k] + dhk * ov * (1.0 - tc * tc);
+                d_o[k] = dhk * tc * ov * (1.0 - ov);
+                d_i[k] = dct * gv * iv * (1.0 - iv);
+                d_g[k] = dct * iv * (1.0 - gv * gv);
+                d_f[k] = dct * cp[k] * fv * (1.0 - fv);
+                dcr[k] = dct * fv;
+            }
+        }
+    }
+}
+
+impl Lstm {
+    /// Registers the parameters with PyTorch's default initialisation (uniform in
+    /// `±1/sqrt(fan_in)`) and zero bias.
+    pub fn new(
+        layout: &mut ParamLayout,
+        prefix: &str,
+        input_size: usize,
+        hidden_size: usize,
+    ) -> Result<Self, NnError> {
+        Self::with_init(
+            layout,
+            prefix,
+            input_size,
+            hidden_size,
+            Init::UniformFanIn,
+            Init::UniformFanIn,
+            Init::ZEROS,
+        )
+    }
+
+    /// Registers the parameters with the given initialisers (e.g. orthogonal weights and
+    /// `Init::LstmBias { forget: 1.0 }`).
+    pub fn with_init(
+        layout: &mut ParamLayout,
+        prefix: &str,
+        input_size: usize,
+        hidden_size: usize,
+        weight_ih_init: Init,
+        weight_hh_init: Init,
+        bias_init: Init,
+    ) -> Result<Self, NnError> {
+        let ctx = format!("LSTM `{prefix}`");
+        nonzero(&ctx, "input_size", input_size)?;
+        nonzero(&ctx, "hidden_size", hidden_size)?;
+        let g = 4 * hidden_size;
+        Ok(Self {
+            input_size,
+            hidden_size,
+            weight_ih: layout.matrix(format!("{prefix}.weight_ih"), g, input_size, weight_ih_init),
+            weight_hh: layout.matrix(
+                format!("{prefix}.weight_hh"),
+                g,
+                hidden_size,
+                weight_hh_init,
+            ),
+            bias: layout.vector(format!("{prefix}.bias"), g, bias_init),
+        })
+    }
+
+    /// A tape for sequences of up to `t_max` steps and `batch_max` rows.
+    pub fn tape(&self, t_max: usize, batch_max: usize) -> LstmTape {
+        LstmTape::new(t_max, batch_max, self.hidden_size)
+    }
+
+    /// A zero initial state for `batch` rows.
+    pub fn zero_state(&self, batch: usize) -> RecurrentState {
+        RecurrentState::zeros(batch, self.hidden_size, true)
+    }
+
+    /// Runs `steps` steps over `xs` `[steps, batch, input]`. `state` holds the initial state on
+    /// entry and the final state on return. `starts[t * batch + b]` (optional) zeroes the state
+    /// entering step `t` in row `b`. Outputs are in [`LstmTape::outputs`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_seq(
+        &self,
+        p: &[f32],
+        xs: &[f32],
+        steps: usize,
+        starts: Option<&[bool]>,
+        state: &mut RecurrentState,
+        tape: &mut LstmTape,
+    ) {
+        let (hd, n_in, g) = (self.hidden_size, self.input_size, 4 * self.hidden_size);
+        let batch = state.batch;
+        state.check("Lstm::forward_seq", batch, hd, true);
+        assert!(
+            tape.hidden == hd && steps <= tape.t_max && batch <= tape.batch_max,
+            "Lstm::forward_seq: tape sized for {} steps x {} rows of hidden {}, called with {steps} x {batch} of {hd}",
+            tape.t_max,
+            tape.batch_max,
+            tape.hidden
+        );
+        let rows = steps * batch;
+        assert_eq!(
+            xs.len(),
+            rows * n_in,
+            "Lstm::forward_seq: xs must be [steps={steps}, batch={batch}, input={n_in}]"
+        );
+        record_starts("Lstm::forward_seq", starts, steps, batch, &mut tape.starts);
+        tape.steps = steps;
+        tape.batch = batch;
+        if steps == 0 {
+            return;
+        }
+        let w_ih = self.weight_ih.of(p);
+        let w_hh = self.weight_hh.of(p);
+        let bias = self.bias.of(p);
+
+        let gates = &mut tape.gates[..rows * g];
+        kernels::broadcast_rows(bias, rows, gates);
+        kernels::gemm(
+            Trans::No,
+            Trans::Yes,
+            rows,
+            g,
+            n_in,
+            1.0,
+            xs,
+            n_in,
+            w_ih,
+            n_in,
+            1.0,
+            gates,
+            g,
+        );
+
+        let bh = batch * hd;
+        for t in 0..steps {
+            let st = &tape.starts[t * batch..(t + 1) * batch];
+            let (hs_done, hs_rest) = tape.hs.split_at_mut(t * bh);
+            let h_prev: &[f32] = if t == 0 {
+                &state.h
+            } else {
+                &hs_done[(t - 1) * bh..]
+            };
+            let h_in = &mut tape.h_in[t * bh..(t + 1) * bh];
+            masked_copy(h_prev, h_in, st, hd);
+            let c_in = &mut tape.c_in[t * bh..(t + 1) * bh];
+            masked_copy(&state.c, c_in, st, hd);
+            let gates_t = &mut tape.gates[t * batch * g..(t + 1) * batch * g];
+            recurrent_product(w_hh, g, hd, h_in, batch, gates_t);
+            lstm_cell_forward(
+                gates_t,
+                c_in,
+                &mut state.c,
+                &mut tape.tanh_c[t * bh..(t + 1) * bh],
+                &mut hs_rest[..bh],
+                batch,
+                hd,
+            );
+        }
+        state
+            .h
+            .copy_from_slice(&tape.hs[(steps - 1) * bh..steps * bh]);
+    }
+
+    /// Backprop through time over the last [`forward_seq`](Self::forward_seq) recorded in
+    /// `tape`. `dys` `[steps, batch, hidden]` is d loss / d h_t for every step; `d_final`
+    /// (optional) the gradient w.r.t. the final state. Adds the parameter gradients into `g`,
+    /// d loss / d xs into `dxs` and d loss / d (initial state) into `d_initial` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_seq(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        xs: &[f32],
+        dys: &[f32],
+        d_final: Option<&RecurrentState>,
+        tape: &mut LstmTape,
+        dxs: Option<&mut [f32]>,
+        d_initial: Option<&mut RecurrentState>,
+    ) {
+        let (hd, n_in, gw) = (self.hidden_size, self.input_size, 4 * self.hidden_size);
+        let (steps, batch) = (tape.steps, tape.batch);
+        let rows = steps * batch;
+        let bh = batch * hd;
+        assert_eq!(
+            xs.len(),
+            rows * n_in,
+            "Lstm::backward_seq: xs differs from the forward pass"
+        );
+        assert_eq!(
+            dys.len(),
+            rows * hd,
+            "Lstm::backward_seq: dys must be [steps, batch, hidden]"
+        );
+        if steps == 0 {
+            return;
+        }
+        let w_ih = self.weight_ih.of(p);
+        let w_hh = self.weight_hh.of(p);
+        let dh_next = &mut tape.dh_next[..bh];
+        let dc = &mut tape.dc[..bh];
+        match d_final {
+            Some(s) => {
+                s.check("Lstm::backward_seq d_final", batch, hd, true);
+                dh_next.copy_from_slice(&s.h);
+                dc.copy_from_slice(&s.c);
+            }
+            None => {
+                dh_next.fill(0.0);
+                dc.fill(0.0);
+            }
+        }
+        for t in (0..steps).rev() {
+            let dh = &mut tape.dh[..bh];
+            for ((d, &a), &b) in dh.iter_mut().zip(&dys[t * bh..(t + 1) * bh]).zip(&*dh_next) {
+                *d = a + b;
+            }
+            let dgates_t = &mut tape.dgates[t * batch * gw..(t + 1) * batch * gw];
+            lstm_cell_backward(
+                &tape.gates[t * batch * gw..(t + 1) * batch * gw],
+                &tape.c_in[t * bh..(t + 1) * bh],
+                &tape.tanh_c[t * bh..(t + 1) * bh],
+                dh,
+                dc,
+                dgates_t,
+                batch,
+                hd,
+            );
+            // d loss / d h_in = dgates W_hh; rows that were reset pass nothing further back.
+            if batch == 1 {
+                kernels::gemv_t(w_hh, gw, hd, dgates_t, dh_next, false);
+            } else {
+                kernels::gemm(
+                    Trans::No,
+                    Trans::No,
+                    batch,
+                    hd,
+                    gw,
+                    1.0,
+                    dgates_t,
+                    gw,
+                    w_hh,
+                    hd,
+                    0.0,
+                    dh_next,
+                    hd,
+                );
+            }
+            let st = &tape.starts[t * batch..(t + 1) * batch];
+            zero_rows(dh_next, st, hd);
+            zero_rows(dc, st, hd);
+        }
+        if let Some(d0) = d_initial {
+            d0.check("Lstm::backward_seq d_initial", batch, hd, true);
+            d0.h.iter_mut().zip(&*dh_next).for_each(|(a, b)| *a += b);
+            d0.c.iter_mut().zip(&*dc).for_each(|(a, b)| *a += b);
+        }
+
+        let dgates = &tape.dgates[..rows * gw];
+        let h_in = &tape.h_in[..rows * hd];
+        kernels::gemm(
+            Trans::Yes,
+            Trans::No,
+            gw,
+            n_in,
+            rows,
+            1.0,
+            dgates,
+            gw,
+            xs,
+            n_in,
+            1.0,
+            self.weight_ih.of_mut(g),
+            n_in,
+        );
+        kernels::gemm(
+            Trans::Yes,
+            Trans::No,
+            gw,
+            hd,
+            rows,
+            1.0,
+            dgates,
+            gw,
+            h_in,
+            hd,
+            1.0,
+            self.weight_hh.of_mut(g),
+            hd,
+        );
+        kernels::add_column_sums(dgates, rows, self.bias.of_mut(g));
+        if let Some(dxs) = dxs {
+            assert_eq!(
+                dxs.len(),
+                rows * n_in,
+                "Lstm::backward_seq: dxs must match xs"
+            );
+            kernels::gemm(
+                Trans::No,
+                Trans::No,
+                rows,
+                n_in,
+                gw,
+                1.0,
+                dgates,
+                gw,
+                w_ih,
+                n_in,
+                1.0,
+                dxs,
+                n_in,
+            );
+        }
+    }
+
+    /// One step for acting: `x` `[batch, input]`, `state` updated in place (`state.h` is the
+    /// output). Allocates nothing. Reset rows beforehand with [`RecurrentState::reset_rows`].
+    pub fn step(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        state: &mut RecurrentState,
+        scratch: &mut LstmStepScratch,
+    ) {
+        let (hd, n_in, g) = (self.hidden_size, self.input_size, 4 * self.hidden_size);
+        let batch = state.batch;
+        state.check("Lstm::step", batch, hd, true);
+        assert!(
+            batch <= scratch.batch_max && scratch.gates.len() >= batch * g,
+            "Lstm::step: scratch sized for {} rows of hidden {}",
+            scratch.batch_max,
+            scratch.c_prev.len() / scratch.batch_max.max(1)
+        );
+        assert_eq!(
+            x.len(),
+            batch * n_in,
+            "Lstm::step: x must be [batch={batch}, input={n_in}]"
+        );
+        let gates = &mut scratch.gates[..batch * g];
+        let bias = self.bias.of(p);
+        if batch == 1 {
+            kernels::gemv(self.weight_ih.of(p), g, n_in, x, gates, false);
+            gates.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        } else {
+            kernels::broadcast_rows(bias, batch, gates);
+            kernels::gemm(
+                Trans::No,
+                Trans::Yes,
+                batch,
+                g,
+                n_in,
+                1.0,
+                x,
+                n_in,
+                self.weight_ih.of(p),
+                n_in,
+                1.0,
+                gates,
+                g,
+            );
+        }
+        recurrent_product(self.weight_hh.of(p), g, hd, &state.h, batch, gates);
+        let c_prev = &mut scratch.c_prev[..batch * hd];
+        c_prev.copy_from_slice(&state.c);
+        lstm_cell_forward(
+            gates,
+            c_prev,
+            &mut state.c,
+            &mut scratch.tanh_c[..batch * hd],
+            &mut state.h,
+            batch,
+            hd,
+        );
+    }
+}
+
+/// `gates[batch, g] += h[batch, hd] W_hh^T`: a matrix-vector product at batch 1, GEMM above.
+#[inline]
+pub(crate) fn recurrent_product(
+    w_hh: &[f32],
+    g: usize,
+    hd: usize,
+    h: &[f32],
+    batch: usize,
+    gates: &mut [f32],
+) {
+    if batch == 1 {
+        kernels::gemv(w_hh, g, hd, h, gates, true);
+    } else {
+        kernels::gemm(
+            Trans::No,
+            Trans::Yes,
+            batch,
+            g,
+            hd,
+            1.0,
+            h,
+            hd,
+            w_hh,
+            hd,
+            1.0,
+            gates,
+            g,
+        );
+    }
+}

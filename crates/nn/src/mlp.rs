@@ -1,0 +1,276 @@
+//! Feed-forward stacks: a [`Layer`] enum (Linear, activation; Conv2d joins it later as one more
+//! variant with its own tape scratch) and [`Sequential`], with an MLP builder.
+
+use crate::activation::Activation;
+use crate::error::{nonzero, NnError};
+use crate::linear::Linear;
+use crate::{Init, ParamLayout};
+
+/// One feed-forward layer acting on batch-major rows.
+#[derive(Clone, Debug)]
+pub enum Layer {
+    Linear(Linear),
+    Activation(Activation),
+}
+
+/// Layers applied in order. Parameter names follow PyTorch's `nn.Sequential` numbering
+/// (`{prefix}.0.weight`, `{prefix}.2.weight` with an activation at index 1).
+#[derive(Clone, Debug)]
+pub struct Sequential {
+    pub layers: Vec<Layer>,
+    pub in_size: usize,
+    pub out_size: usize,
+    prefix: String,
+}
+
+/// Stored outputs of every layer for up to `batch_max` rows, and backward scratch.
+#[derive(Clone, Debug)]
+pub struct SequentialTape {
+    batch_max: usize,
+    batch: usize,
+    outputs: Vec<Vec<f32>>,
+    grad_a: Vec<f32>,
+    grad_b: Vec<f32>,
+}
+
+impl SequentialTape {
+    /// Output of the last layer for the last forward pass, `[batch, out_size]`.
+    pub fn output(&self) -> &[f32] {
+        let out = self.outputs.last().expect("empty Sequential has no output");
+        let width = out.len() / self.batch_max.max(1);
+        &out[..self.batch * width]
+    }
+}
+
+impl Sequential {
+    /// An empty stack taking `in_size` inputs; add layers with the `push_*` methods.
+    pub fn new(prefix: &str, in_size: usize) -> Self {
+        Self {
+            layers: Vec::new(),
+            in_size,
+            out_size: in_size,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// An MLP: for each width in `hidden`, a Linear layer followed by `activation`.
+    /// Weights from `weight_init`, biases zero.
+    pub fn mlp(
+        layout: &mut ParamLayout,
+        prefix: &str,
+        in_size: usize,
+        hidden: &[usize],
+        activation: Activation,
+        weight_init: Init,
+    ) -> Result<Self, NnError> {
+        nonzero(&format!("MLP `{prefix}`"), "input size", in_size)?;
+        let mut s = Self::new(prefix, in_size);
+        for &h in hidden {
+            s.push_linear(layout, h, weight_init, Init::ZEROS)?;
+            s.push_activation(activation);
+        }
+        Ok(s)
+    }
+
+    /// Appends a Linear layer from the current output width to `out`.
+    pub fn push_linear(
+        &mut self,
+        layout: &mut ParamLayout,
+        out: usize,
+        weight_init: Init,
+        bias_init: Init,
+    ) -> Result<(), NnError> {
+        let name = join(&self.prefix, &self.layers.len().to_string());
+        let lin = Linear::new(layout, &name, self.out_size, out, weight_init, bias_init)?;
+        self.out_size = out;
+        self.layers.push(Layer::Linear(lin));
+        Ok(())
+    }
+
+    pub fn push_activation(&mut self, activation: Activation) {
+        self.layers.push(Layer::Activation(activation));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// A tape for up to `batch_max` rows.
+    pub fn tape(&self, batch_max: usize) -> SequentialTape {
+        let mut width = self.in_size;
+        let mut widest = width;
+        let mut outputs = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            if let Layer::Linear(l) = layer {
+                width = l.out_features;
+            }
+            widest = widest.max(width);
+            outputs.push(vec![0.0; batch_max * width]);
+        }
+        SequentialTape {
+            batch_max,
+            batch: 0,
+            outputs,
+            grad_a: vec![0.0; batch_max * widest],
+            grad_b: vec![0.0; batch_max * widest],
+        }
+    }
+
+    /// Runs the stack on `x` `[batch, in_size]`; the result is [`SequentialTape::output`].
+    pub fn forward(&self, p: &[f32], x: &[f32], batch: usize, tape: &mut SequentialTape) {
+        assert!(
+            !self.is_empty(),
+            "Sequential `{}` has no layers",
+            self.prefix
+        );
+        assert!(
+            batch <= tape.batch_max && tape.outputs.len() == self.layers.len(),
+            "Sequential `{}`: tape built for {} rows of another stack, called with {batch}",
+            self.prefix,
+            tape.batch_max
+        );
+        assert_eq!(
+            x.len(),
+            batch * self.in_size,
+            "Sequential `{}`: x must be [batch={batch}, {}]",
+            self.prefix,
+            self.in_size
+        );
+        tape.batch = batch;
+        let mut width = self.in_size;
+        for i in 0..self.layers.len() {
+            let (done, rest) = tape.outputs.split_at_mut(i);
+            let input: &[f32] = if i == 0 {
+                x
+            } else {
+                &done[i - 1][..batch * width]
+            };
+            match &self.layers[i] {
+                Layer::Linear(l) => {
+                    width = l.out_features;
+                    l.forward(p, input, batch, &mut rest[0][..batch * width]);
+                }
+                Layer::Activation(a) => a.forward(input, &mut rest[0][..batch * width]),
+            }
+        }
+    }
+
+    /// Backward through the last forward pass: adds parameter gradients into `g` and, if
+    /// given, d loss / d x into `dx`. `dy` is d loss / d output `[batch, out_size]`.
+    pub fn backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        x: &[f32],
+        tape: &mut SequentialTape,
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        let batch = tape.batch;
+        assert_eq!(
+            dy.len(),
+            batch * self.out_size,
+            "Sequential: dy must be [batch, out]"
+        );
+        assert_eq!(
+            x.len(),
+            batch * self.in_size,
+            "Sequential: x differs from the forward pass"
+        );
+        let mut cur = self.out_size;
+        tape.grad_a[..batch * cur].copy_from_slice(dy);
+        let mut dx = dx;
+        for i in (0..self.layers.len()).rev() {
+            let input: &[f32] = if i == 0 { x } else { &tape.outputs[i - 1] };
+            match &self.layers[i] {
+                Layer::Activation(a) => {
+                    let y = &tape.outputs[i][..batch * cur];
+                    a.backward_inplace(y, &mut tape.grad_a[..batch * cur]);
+                    if i == 0 {
+                        if let Some(dx) = dx.as_deref_mut() {
+                            dx.iter_mut()
+                                .zip(&tape.grad_a[..batch * cur])
+                                .for_each(|(a, b)| *a += b);
+                        }
+                    }
+                }
+                Layer::Linear(l) => {
+                    let n_in = l.in_features;
+                    let input = &input[..batch * n_in];
+                    if i == 0 {
+                        l.backward(
+                            p,
+                            g,
+                            input,
+                            &tape.grad_a[..batch * cur],
+                            batch,
+                            dx.as_deref_mut(),
+                        );
+                    } else {
+                        let gb = &mut tape.grad_b[..batch * n_in];
+                        gb.fill(0.0);
+                        l.backward(p, g, input, &tape.grad_a[..batch * cur], batch, Some(gb));
+                        std::mem::swap(&mut tape.grad_a, &mut tape.grad_b);
+                    }
+                    cur = n_in;
+                }
+            }
+        }
+    }
+}
+
+/// `prefix.name`, or `name` when the prefix is empty.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::check_gradient;
+    use crate::testutil::{fill_random, weighted_sum};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn mlp_names_shapes_and_gradients() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for act in [
+            Activation::Tanh,
+            Activation::ELU,
+            Activation::Sigmoid,
+            Activation::Relu,
+        ] {
+            let mut layout = ParamLayout::new();
+            let mlp = Sequential::mlp(&mut layout, "enc", 3, &[6, 4], act, Init::ZEROS).unwrap();
+            assert_eq!(mlp.out_size, 4);
+            assert_eq!(layout.get("enc.2.weight").unwrap().shape, vec![4, 6]);
+            let p = fill_random(layout.len(), 0.8, &mut rng);
+            let batch = 3;
+            let x = fill_random(batch * 3, 1.0, &mut rng);
+            let w = fill_random(batch * 4, 1.0, &mut rng);
+            let mut tape = mlp.tape(batch);
+            mlp.forward(&p, &x, batch, &mut tape);
+            let mut g = vec![0.0; layout.len()];
+            let mut dx = vec![0.0; x.len()];
+            mlp.backward(&p, &mut g, &x, &mut tape, &w, Some(&mut dx));
+            let mut t2 = mlp.tape(batch);
+            let mut loss_p = |p: &[f32]| {
+                mlp.forward(p, &x, batch, &mut t2);
+                weighted_sum(t2.output(), &w)
+            };
+            check_gradient(&mut loss_p, &p, &g, 5e-3, 1e-3, 5e-2)
+                .unwrap_or_else(|e| panic!("{act:?} params: {e}"));
+            let mut loss_x = |x: &[f32]| {
+                mlp.forward(&p, x, batch, &mut t2);
+                weighted_sum(t2.output(), &w)
+            };
+            check_gradient(&mut loss_x, &x, &dx, 5e-3, 1e-3, 5e-2)
+                .unwrap_or_else(|e| panic!("{act:?} inputs: {e}"));
+        }
+    }
+}

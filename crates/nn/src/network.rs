@@ -1,0 +1,525 @@
+//! Composition: encoder (MLP, optional) -> recurrent core (LSTM | GRU | none) -> linear heads.
+//!
+//! A [`Network`] knows nothing of RL: it maps observations to any number of head outputs
+//! (e.g. policy logits and a value) over a sequence ([`Network::forward_seq`] /
+//! [`Network::backward_seq`], for updates) or one step at a time ([`Network::step`], for acting).
+
+use crate::activation::Activation;
+use crate::error::{nonzero, NnError};
+use crate::gru::{Gru, GruStepScratch, GruTape};
+use crate::linear::Linear;
+use crate::lstm::{Lstm, LstmStepScratch, LstmTape};
+use crate::mlp::{join, Sequential, SequentialTape};
+use crate::recurrent::RecurrentState;
+use crate::{Init, ParamLayout};
+
+/// Which recurrent core sits between encoder and heads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreKind {
+    None,
+    Lstm { hidden: usize },
+    Gru { hidden: usize },
+}
+
+/// Initialisers of the recurrent core's tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CoreInit {
+    pub weight_ih: Init,
+    pub weight_hh: Init,
+    /// `Init::LstmBias { forget }` sets the LSTM forget-gate bias.
+    pub bias: Init,
+}
+
+impl Default for CoreInit {
+    /// PyTorch's defaults: uniform in `±1/sqrt(fan_in)`, zero bias.
+    fn default() -> Self {
+        Self {
+            weight_ih: Init::UniformFanIn,
+            weight_hh: Init::UniformFanIn,
+            bias: Init::ZEROS,
+        }
+    }
+}
+
+/// One linear output head.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadSpec {
+    pub name: String,
+    pub size: usize,
+    pub weight_init: Init,
+}
+
+/// Description of a [`Network`]; build with [`NetworkConfig::new`] and the builder methods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    pub input_size: usize,
+    /// Widths of the encoder's hidden layers (empty: observations go straight to the core).
+    pub encoder: Vec<usize>,
+    pub activation: Activation,
+    pub encoder_init: Init,
+    pub core: CoreKind,
+    pub core_init: CoreInit,
+    pub heads: Vec<HeadSpec>,
+}
+
+impl NetworkConfig {
+    pub fn new(input_size: usize) -> Self {
+        Self {
+            input_size,
+            encoder: Vec::new(),
+            activation: Activation::Relu,
+            encoder_init: Init::UniformFanIn,
+            core: CoreKind::None,
+            core_init: CoreInit::default(),
+            heads: Vec::new(),
+        }
+    }
+
+    pub fn encoder(mut self, hidden: &[usize], activation: Activation, init: Init) -> Self {
+        self.encoder = hidden.to_vec();
+        self.activation = activation;
+        self.encoder_init = init;
+        self
+    }
+
+    pub fn lstm(mut self, hidden: usize) -> Self {
+        self.core = CoreKind::Lstm { hidden };
+        self
+    }
+
+    pub fn gru(mut self, hidden: usize) -> Self {
+        self.core = CoreKind::Gru { hidden };
+        self
+    }
+
+    pub fn core_init(mut self, init: CoreInit) -> Self {
+        self.core_init = init;
+        self
+    }
+
+    pub fn head(mut self, name: &str, size: usize, weight_init: Init) -> Self {
+        self.heads.push(HeadSpec {
+            name: name.to_string(),
+            size,
+            weight_init,
+        });
+        self
+    }
+}
+
+/// The recurrent core of a [`Network`].
+#[derive(Clone, Debug)]
+pub enum Core {
+    None,
+    Lstm(Lstm),
+    Gru(Gru),
+}
+
+/// encoder -> core -> heads. Parameter names: `{prefix}.encoder.{i}.*`, `{prefix}.core.*`,
+/// `{prefix}.{head name}.*`.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub input_size: usize,
+    pub encoder: Option<Sequential>,
+    pub core: Core,
+    pub heads: Vec<Linear>,
+    pub head_names: Vec<String>,
+    /// Width of what the heads read (core hidden size, or encoder output without a core).
+    pub feature_size: usize,
+}
+
+enum CoreTape {
+    None,
+    Lstm(LstmTape),
+    Gru(GruTape),
+}
+
+/// Forward record and backward scratch of [`Network::forward_seq`], for up to `t_max` steps
+/// of `batch_max` rows. Build once with [`Network::tape`], reuse every update.
+pub struct NetworkTape {
+    t_max: usize,
+    batch_max: usize,
+    steps: usize,
+    batch: usize,
+    encoder: Option<SequentialTape>,
+    core: CoreTape,
+    heads: Vec<Vec<f32>>,
+    head_sizes: Vec<usize>,
+    d_features: Vec<f32>,
+    d_encoded: Vec<f32>,
+}
+
+impl NetworkTape {
+    /// Output of head `i` of the last forward pass, `[steps, batch, size_i]`.
+    pub fn head(&self, i: usize) -> &[f32] {
+        &self.heads[i][..self.steps * self.batch * self.head_sizes[i]]
+    }
+
+    /// Steps and batch rows of the last forward pass.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.steps, self.batch)
+    }
+}
+
+enum CoreStep {
+    None,
+    Lstm(LstmStepScratch),
+    Gru(GruStepScratch),
+}
+
+/// Scratch of [`Network::step`] for up to `batch_max` rows.
+pub struct NetworkStepScratch {
+    batch_max: usize,
+    batch: usize,
+    encoder: Option<SequentialTape>,
+    core: CoreStep,
+    heads: Vec<Vec<f32>>,
+    head_sizes: Vec<usize>,
+}
+
+impl NetworkStepScratch {
+    /// Output of head `i` of the last step, `[batch, size_i]`.
+    pub fn head(&self, i: usize) -> &[f32] {
+        &self.heads[i][..self.batch * self.head_sizes[i]]
+    }
+}
+
+impl Network {
+    /// Registers every parameter in `layout` and checks that the parts fit together.
+    pub fn new(
+        layout: &mut ParamLayout,
+        prefix: &str,
+        config: &NetworkConfig,
+    ) -> Result<Self, NnError> {
+        let ctx = format!("Network `{prefix}`");
+        nonzero(&ctx, "input_size", config.input_size)?;
+        if config.heads.is_empty() {
+            return Err(NnError::config(
+                &ctx,
+                "no output heads; add at least one with NetworkConfig::head",
+            ));
+        }
+        for (i, h) in config.heads.iter().enumerate() {
+            nonzero(&ctx, &format!("size of head `{}`", h.name), h.size)?;
+            if h.name.is_empty() || h.name == "encoder" || h.name == "core" {
+                return Err(NnError::config(
+                    &ctx,
+                    format!(
+                        "head name `{}` is empty or reserved (encoder, core)",
+                        h.name
+                    ),
+                ));
+            }
+            if config.heads[..i].iter().any(|o| o.name == h.name) {
+                return Err(NnError::config(
+                    &ctx,
+                    format!("two heads named `{}`", h.name),
+                ));
+            }
+        }
+        let encoder = if config.encoder.is_empty() {
+            None
+        } else {
+            Some(Sequential::mlp(
+                layout,
+                &join(prefix, "encoder"),
+                config.input_size,
+                &config.encoder,
+                config.activation,
+                config.encoder_init,
+            )?)
+        };
+        let encoded = encoder.as_ref().map_or(config.input_size, |e| e.out_size);
+        let ci = config.core_init;
+        let core_name = join(prefix, "core");
+        let (core, feature_size) = match config.core {
+            CoreKind::None => (Core::None, encoded),
+            CoreKind::Lstm { hidden } => (
+                Core::Lstm(Lstm::with_init(
+                    layout,
+                    &core_name,
+                    encoded,
+                    hidden,
+                    ci.weight_ih,
+                    ci.weight_hh,
+                    ci.bias,
+                )?),
+                hidden,
+            ),
+            CoreKind::Gru { hidden } => (
+                Core::Gru(Gru::with_init(
+                    layout,
+                    &core_name,
+                    encoded,
+                    hidden,
+                    ci.weight_ih,
+                    ci.weight_hh,
+                    ci.bias,
+                )?),
+                hidden,
+            ),
+        };
+        let mut heads = Vec::new();
+        for h in &config.heads {
+            heads.push(Linear::new(
+                layout,
+                &join(prefix, &h.name),
+                feature_size,
+                h.size,
+                h.weight_init,
+                Init::ZEROS,
+            )?);
+        }
+        Ok(Self {
+            input_size: config.input_size,
+            encoder,
+            core,
+            heads,
+            head_names: config.heads.iter().map(|h| h.name.clone()).collect(),
+            feature_size,
+        })
+    }
+
+    /// Index of the head called `name`.
+    pub fn head_index(&self, name: &str) -> Option<usize> {
+        self.head_names.iter().position(|n| n == name)
+    }
+
+    /// Hidden size of the core (0 without a core).
+    pub fn state_size(&self) -> usize {
+        match &self.core {
+            Core::None => 0,
+            Core::Lstm(l) => l.hidden_size,
+            Core::Gru(g) => g.hidden_size,
+        }
+    }
+
+    /// A zero recurrent state for `batch` rows (empty vectors without a core).
+    pub fn initial_state(&self, batch: usize) -> RecurrentState {
+        RecurrentState::zeros(batch, self.state_size(), matches!(self.core, Core::Lstm(_)))
+    }
+
+    /// A tape for sequences of up to `t_max` steps and `batch_max` rows.
+    pub fn tape(&self, t_max: usize, batch_max: usize) -> NetworkTape {
+        let rows = t_max * batch_max;
+        let encoded = self
+            .encoder
+            .as_ref()
+            .map_or(self.input_size, |e| e.out_size);
+        NetworkTape {
+            t_max,
+            batch_max,
+            steps: 0,
+            batch: 0,
+            encoder: self.encoder.as_ref().map(|e| e.tape(rows)),
+            core: match &self.core {
+                Core::None => CoreTape::None,
+                Core::Lstm(l) => CoreTape::Lstm(l.tape(t_max, batch_max)),
+                Core::Gru(g) => CoreTape::Gru(g.tape(t_max, batch_max)),
+            },
+            heads: self
+                .heads
+                .iter()
+                .map(|h| vec![0.0; rows * h.out_features])
+                .collect(),
+            head_sizes: self.heads.iter().map(|h| h.out_features).collect(),
+            d_features: vec![0.0; rows * self.feature_size],
+            d_encoded: vec![0.0; rows * encoded],
+        }
+    }
+
+    /// Scratch for [`step`](Self::step) with up to `batch_max` rows.
+    pub fn step_scratch(&self, batch_max: usize) -> NetworkStepScratch {
+        NetworkStepScratch {
+            batch_max,
+            batch: 0,
+            encoder: self.encoder.as_ref().map(|e| e.tape(batch_max)),
+            core: match &self.core {
+                Core::None => CoreStep::None,
+                Core::Lstm(l) => CoreStep::Lstm(LstmStepScratch::new(batch_max, l.hidden_size)),
+                Core::Gru(g) => CoreStep::Gru(GruStepScratch::new(batch_max, g.hidden_size)),
+            },
+            heads: self
+                .heads
+                .iter()
+                .map(|h| vec![0.0; batch_max * h.out_features])
+                .collect(),
+            head_sizes: self.heads.iter().map(|h| h.out_features).collect(),
+        }
+    }
+
+    /// Runs `steps` steps over `xs` `[steps, batch, input]` (`batch = state.batch`), from the
+    /// initial `state` (replaced by the final state), resetting row `b` before step `t` where
+    /// `starts[t * batch + b]`. Head outputs: [`NetworkTape::head`].
+    pub fn forward_seq(
+        &self,
+        p: &[f32],
+        xs: &[f32],
+        steps: usize,
+        starts: Option<&[bool]>,
+        state: &mut RecurrentState,
+        tape: &mut NetworkTape,
+    ) {
+        let batch = state.batch;
+        let rows = steps * batch;
+        assert!(
+            steps <= tape.t_max && batch <= tape.batch_max,
+            "Network::forward_seq: tape sized for {} steps x {} rows, called with {steps} x {batch}",
+            tape.t_max,
+            tape.batch_max
+        );
+        assert_eq!(
+            xs.len(),
+            rows * self.input_size,
+            "Network::forward_seq: xs must be [steps={steps}, batch={batch}, input={}]",
+            self.input_size
+        );
+        tape.steps = steps;
+        tape.batch = batch;
+        let encoded: &[f32] = match (&self.encoder, &mut tape.encoder) {
+            (Some(e), Some(t)) => {
+                e.forward(p, xs, rows, t);
+                t.output()
+            }
+            _ => xs,
+        };
+        let features: &[f32] = match (&self.core, &mut tape.core) {
+            (Core::Lstm(l), CoreTape::Lstm(t)) => {
+                l.forward_seq(p, encoded, steps, starts, state, t);
+                t.outputs()
+            }
+            (Core::Gru(g), CoreTape::Gru(t)) => {
+                g.forward_seq(p, encoded, steps, starts, state, t);
+                t.outputs()
+            }
+            _ => encoded,
+        };
+        for (head, out) in self.heads.iter().zip(tape.heads.iter_mut()) {
+            head.forward(p, features, rows, &mut out[..rows * head.out_features]);
+        }
+    }
+
+    /// Backward through the last [`forward_seq`](Self::forward_seq): `d_heads[i]` is
+    /// d loss / d (head i output), same shape as [`NetworkTape::head`]. Adds the parameter
+    /// gradients into `g`, d loss / d xs into `dxs` and d loss / d (initial state) into
+    /// `d_initial` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_seq(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        xs: &[f32],
+        d_heads: &[&[f32]],
+        tape: &mut NetworkTape,
+        dxs: Option<&mut [f32]>,
+        d_initial: Option<&mut RecurrentState>,
+    ) {
+        let (steps, batch) = (tape.steps, tape.batch);
+        let rows = steps * batch;
+        assert_eq!(
+            d_heads.len(),
+            self.heads.len(),
+            "Network::backward_seq: one gradient per head ({})",
+            self.heads.len()
+        );
+        assert_eq!(
+            xs.len(),
+            rows * self.input_size,
+            "Network::backward_seq: xs differs from the forward pass"
+        );
+        let encoded: &[f32] = match &tape.encoder {
+            Some(t) => t.output(),
+            None => xs,
+        };
+        let features: &[f32] = match &tape.core {
+            CoreTape::Lstm(t) => t.outputs(),
+            CoreTape::Gru(t) => t.outputs(),
+            CoreTape::None => encoded,
+        };
+        let d_features = &mut tape.d_features[..rows * self.feature_size];
+        d_features.fill(0.0);
+        for (i, head) in self.heads.iter().enumerate() {
+            assert_eq!(
+                d_heads[i].len(),
+                rows * head.out_features,
+                "Network::backward_seq: gradient of head `{}` must be [steps, batch, {}]",
+                self.head_names[i],
+                head.out_features
+            );
+            head.backward(p, g, features, d_heads[i], rows, Some(d_features));
+        }
+        let encoded_width = self
+            .encoder
+            .as_ref()
+            .map_or(self.input_size, |e| e.out_size);
+        let d_encoded: &[f32] = match (&self.core, &mut tape.core) {
+            (Core::Lstm(l), CoreTape::Lstm(t)) => {
+                let de = &mut tape.d_encoded[..rows * encoded_width];
+                de.fill(0.0);
+                l.backward_seq(p, g, encoded, d_features, None, t, Some(de), d_initial);
+                de
+            }
+            (Core::Gru(gru), CoreTape::Gru(t)) => {
+                let de = &mut tape.d_encoded[..rows * encoded_width];
+                de.fill(0.0);
+                gru.backward_seq(p, g, encoded, d_features, None, t, Some(de), d_initial);
+                de
+            }
+            _ => d_features,
+        };
+        match (&self.encoder, &mut tape.encoder) {
+            (Some(e), Some(t)) => e.backward(p, g, xs, t, d_encoded, dxs),
+            _ => {
+                if let Some(dxs) = dxs {
+                    dxs.iter_mut().zip(d_encoded).for_each(|(a, b)| *a += b);
+                }
+            }
+        }
+    }
+
+    /// One acting step on `x` `[batch, input]` (`batch = state.batch`): updates `state` and
+    /// writes the head outputs ([`NetworkStepScratch::head`]). Allocates nothing. Reset rows
+    /// where an episode starts beforehand with [`RecurrentState::reset_rows`].
+    pub fn step(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        state: &mut RecurrentState,
+        scratch: &mut NetworkStepScratch,
+    ) {
+        let batch = state.batch;
+        assert!(
+            batch <= scratch.batch_max,
+            "Network::step: scratch sized for {} rows, called with {batch}",
+            scratch.batch_max
+        );
+        assert_eq!(
+            x.len(),
+            batch * self.input_size,
+            "Network::step: x must be [batch={batch}, input={}]",
+            self.input_size
+        );
+        scratch.batch = batch;
+        let encoded: &[f32] = match (&self.encoder, &mut scratch.encoder) {
+            (Some(e), Some(t)) => {
+                e.forward(p, x, batch, t);
+                t.output()
+            }
+            _ => x,
+        };
+        let features: &[f32] = match (&self.core, &mut scratch.core) {
+            (Core::Lstm(l), CoreStep::Lstm(s)) => {
+                l.step(p, encoded, state, s);
+                &state.h
+            }
+            (Core::Gru(g), CoreStep::Gru(s)) => {
+                g.step(p, encoded, state, s);
+                &state.h
+            }
+            _ => encoded,
+        };
+        for (head, out) in self.heads.iter().zip(scratch.heads.iter_mut()) {
+            head.forward(p, features, batch, &mut out[..batch * head.out_features]);
+        }
+    }
+}
