@@ -207,7 +207,6 @@ fn check_spaces<E: Env>(envs: &[E]) -> Result<(Space, Space), EnvError> {
 /// N environments stepped one after another on the calling thread (Gymnasium's
 /// `SyncVectorEnv`). Generic over the sub-env type: `SyncVectorEnv<CartPole>` steps without
 /// dynamic dispatch; [`SyncVectorEnv::make`] builds a `SyncVectorEnv<Box<dyn Env>>` by id.
-#[derive(Debug)]
 pub struct SyncVectorEnv<E = Box<dyn Env>> {
     envs: Vec<E>,
     observation_space: Space,
@@ -224,6 +223,29 @@ pub struct SyncVectorEnv<E = Box<dyn Env>> {
     episode_lengths: Vec<u64>,
     buffers: Buffers,
     has_reset: bool,
+}
+
+impl<E> std::fmt::Debug for SyncVectorEnv<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncVectorEnv")
+            .field("num_envs", &self.envs.len())
+            .field("observation_space", &self.observation_space)
+            .field("action_space", &self.action_space)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Env + 'static> std::fmt::Debug for ThreadedVectorEnv<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadedVectorEnv")
+            .field("num_envs", &self.num_envs)
+            .field("num_threads", &self.ranges.len())
+            .field("observation_space", &self.observation_space)
+            .field("action_space", &self.action_space)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SyncVectorEnv<Box<dyn Env>> {

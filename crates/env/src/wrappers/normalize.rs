@@ -204,7 +204,8 @@ pub struct ReturnStatistics {
 /// algorithm exactly: `G <- G * gamma * (1 - terminated) + r`, the running variance of `G` is
 /// updated with each `G` (while updating is on), and the reward returned is
 /// `r / sqrt(var + epsilon)`. The mean is not subtracted (openai/baselines#538), and, as in
-/// Gymnasium, `G` is only cleared by termination, not by truncation or reset.
+/// Gymnasium, `terminated` is the flag of the current step (a terminal step restarts `G` from
+/// its own reward), and neither truncation nor reset clears `G`.
 #[derive(Clone, Debug)]
 pub struct NormalizeReward<E> {
     inner: E,
