@@ -6,13 +6,19 @@
 //!
 //! It knows nothing of networks.
 
+pub mod bench;
 mod builtin;
 pub mod env;
 pub mod registry;
 pub mod rng;
 pub mod space;
+pub mod vector;
+pub mod wrappers;
 
 pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use registry::{make, make_with, register};
 pub use registry::{EnvSpec, Options};
 pub use rng::EnvRng;
 pub use space::{Action, Space};
+pub use vector::{AutoresetMode, SyncVectorEnv, ThreadedVectorEnv, VectorEnv};
+pub use wrappers::EpisodeStats;
