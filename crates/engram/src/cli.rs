@@ -7,7 +7,7 @@ use std::process::ExitCode;
 pub fn print_envs() {
     println!("{:<40} {:<36} {:<28} {:>6} {:>9}", "id", "observation space", "action space", "limit", "threshold");
     for spec in engram_env::registry::specs() {
-        let (obs, act) = match engram_env::registry::make(&spec.id, Default::default()) {
+        let (obs, act) = match engram_env::registry::make(&spec.id, &Default::default()) {
             Ok(env) => (env.observation_space().to_string(), env.action_space().to_string()),
             Err(e) => (format!("(cannot make: {e})"), String::new()),
         };
@@ -24,7 +24,7 @@ pub fn replay(files: &[PathBuf]) -> Result<ExitCode, Box<dyn std::error::Error>>
     }
     let mut all_matched = true;
     for file in files {
-        match engram_env::golden::replay_file(file) {
+        match replay_file(file) {
             Ok(report) => {
                 print!("{report}");
                 all_matched &= report.all_matched();
@@ -37,3 +37,7 @@ pub fn replay(files: &[PathBuf]) -> Result<ExitCode, Box<dyn std::error::Error>>
     }
     Ok(if all_matched { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+fn replay_file(_f: &std::path::Path) -> Result<Report, String> { Err("x".into()) }
+struct Report;
+impl std::fmt::Display for Report { fn fmt(&self, _f: &mut std::fmt::Formatter) -> std::fmt::Result { Ok(()) } }
+impl Report { fn all_matched(&self) -> bool { false } }

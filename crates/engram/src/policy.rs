@@ -468,7 +468,7 @@ impl Learner {
                 to_indices(&rollout.actions, &mut self.indices);
                 dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
                 dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = self.policy_terms(coefs);
+                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
                 dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
                 (pl, ent)
             }
@@ -478,7 +478,7 @@ impl Learner {
                 to_indices(&rollout.actions, &mut self.indices);
                 dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
                 dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = self.policy_terms(coefs);
+                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
                 dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
                 (pl, ent)
             }
@@ -488,7 +488,7 @@ impl Learner {
                 let log_std = slot.of(p);
                 dist.log_prob(out, log_std, &rollout.actions, &mut self.logp);
                 dist.entropy(log_std, &mut self.entropy);
-                let (pl, ent) = self.policy_terms(coefs);
+                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
                 dist.backward(
                     out,
                     log_std,
@@ -512,13 +512,21 @@ impl Learner {
         UpdateStats { policy_loss: policy_loss as f64, value_loss: value_loss as f64, entropy: entropy as f64, grad_norm: 0.0 }
     }
 
-    /// Policy-gradient and entropy terms; fills `d_logp` and `d_entropy` (scaled by ent_coef).
-    fn policy_terms(&mut self, coefs: &LossCoefs) -> (f32, f32) {
-        let pl = policy_gradient_loss(&self.logp, &self.advantages, Reduction::Mean, &mut self.d_logp);
-        let neg_entropy = entropy_bonus(&self.entropy, Reduction::Mean, &mut self.d_entropy);
-        for d in &mut self.d_entropy {
-            *d *= coefs.ent_coef;
-        }
-        (pl, -neg_entropy)
+}
+
+/// Policy-gradient and entropy terms; fills `d_logp` and `d_entropy` (scaled by ent_coef).
+fn policy_terms(
+    logp: &[f32],
+    advantages: &[f32],
+    entropy: &[f32],
+    d_logp: &mut [f32],
+    d_entropy: &mut [f32],
+    coefs: &LossCoefs,
+) -> (f32, f32) {
+    let pl = policy_gradient_loss(logp, advantages, Reduction::Mean, d_logp);
+    let neg_entropy = entropy_bonus(entropy, Reduction::Mean, d_entropy);
+    for d in d_entropy.iter_mut() {
+        *d *= coefs.ent_coef;
     }
+    (pl, -neg_entropy)
 }

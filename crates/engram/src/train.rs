@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Meta, Tensor};
 use crate::config::{Algo, ConfigError, OptimizerKind, TrainConfig};
-use crate::eval::{eval_seed, evaluate};
+use crate::eval::evaluate;
 use crate::policy::ActorCritic;
 use crate::rollout::CollectorState;
 use crate::run::{self, EvalRow, Summary};
@@ -35,8 +35,9 @@ pub enum TrainError {
 
 /// Makes the configured environment (with its registered time limit).
 pub fn make_env(config: &TrainConfig) -> Result<Box<dyn Env>, EnvError> {
-    let options = Options { values: config.env_options_json() };
-    engram_env::registry::make(&config.env, options)
+    let mut options = Options::new();
+    options.values = config.env_options_json();
+    engram_env::registry::make(&config.env, &options)
 }
 
 /// The optimizer the config asks for.
@@ -359,7 +360,7 @@ fn run_with(
     if let Some((ckpt, _, path)) = &resume {
         ckpt.check_architecture(&policy.layout.signature(), path)?;
     }
-    let threshold = engram_env::registry::spec(&config.env).and_then(|s| s.reward_threshold);
+    let threshold = engram_env::registry::spec(&config.env).ok().and_then(|s| s.reward_threshold);
     let monitor = Arc::new(
         Monitor::new(config.clone(), threshold, &run_dir, resume.as_ref().map(|r| r.1.monitor.clone()), wall_offset, quiet)
             .map_err(|source| TrainError::Io { path: run_dir.clone(), source })?,
