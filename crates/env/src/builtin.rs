@@ -64,7 +64,10 @@ pub(crate) fn builtin_specs() -> Vec<EnvSpec> {
 /// Makes an unwrapped built-in environment by id, taking its options (defaults first, then
 /// `options`) and failing on options it does not know. Used by the golden replay until the
 /// registry's `make` takes over.
-pub(crate) fn make_unwrapped(id: &str, options: &Options) -> Result<(Box<dyn Env>, EnvSpec), EnvError> {
+pub(crate) fn make_unwrapped(
+    id: &str,
+    options: &Options,
+) -> Result<(Box<dyn Env>, EnvSpec), EnvError> {
     let spec = builtin_specs()
         .into_iter()
         .find(|s| s.id == id)
@@ -80,9 +83,7 @@ pub(crate) fn make_unwrapped(id: &str, options: &Options) -> Result<(Box<dyn Env
     if let Some(k) = opts.values.keys().next() {
         return Err(EnvError::BadOption {
             id: id.to_string(),
-            message: format!(
-                "unknown option `{k}` (not a keyword argument of this environment)"
-            ),
+            message: format!("unknown option `{k}` (not a keyword argument of this environment)"),
         });
     }
     Ok((env, spec))
@@ -121,7 +122,10 @@ pub(crate) fn obs_array<const N: usize>(obs: &mut [f32]) -> Result<&mut [f32; N]
 }
 
 #[cold]
-pub(crate) fn invalid_action(action: crate::space::Action<'_>, space: &crate::space::Space) -> EnvError {
+pub(crate) fn invalid_action(
+    action: crate::space::Action<'_>,
+    space: &crate::space::Space,
+) -> EnvError {
     EnvError::InvalidAction {
         action: action.to_string(),
         space: space.describe(),
@@ -136,64 +140,112 @@ fn bad(env: &str, message: String) -> EnvError {
 }
 
 /// Takes a boolean option (JSON bool; 0/1 accepted as Python would).
-pub(crate) fn take_bool(opts: &mut Options, env: &str, key: &str, default: bool) -> Result<bool, EnvError> {
+pub(crate) fn take_bool(
+    opts: &mut Options,
+    env: &str,
+    key: &str,
+    default: bool,
+) -> Result<bool, EnvError> {
     match opts.values.remove(key) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(b),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(n.as_i64() == Some(1)),
-        Some(v) => Err(bad(env, format!("option `{key}` must be true or false, got {v}"))),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(n.as_i64() == Some(1))
+        }
+        Some(v) => Err(bad(
+            env,
+            format!("option `{key}` must be true or false, got {v}"),
+        )),
     }
 }
 
 /// Takes a numeric option.
-pub(crate) fn take_f64(opts: &mut Options, env: &str, key: &str, default: f64) -> Result<f64, EnvError> {
+pub(crate) fn take_f64(
+    opts: &mut Options,
+    env: &str,
+    key: &str,
+    default: f64,
+) -> Result<f64, EnvError> {
     match opts.values.remove(key) {
         None => Ok(default),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| bad(env, format!("option `{key}` must be a finite number, got {n}"))),
-        Some(v) => Err(bad(env, format!("option `{key}` must be a number, got {v}"))),
+        Some(Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+            bad(
+                env,
+                format!("option `{key}` must be a finite number, got {n}"),
+            )
+        }),
+        Some(v) => Err(bad(
+            env,
+            format!("option `{key}` must be a number, got {v}"),
+        )),
     }
 }
 
 /// Takes an optional string option (`null` counts as absent).
-pub(crate) fn take_str(opts: &mut Options, env: &str, key: &str) -> Result<Option<String>, EnvError> {
+pub(crate) fn take_str(
+    opts: &mut Options,
+    env: &str,
+    key: &str,
+) -> Result<Option<String>, EnvError> {
     match opts.values.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(v) => Err(bad(env, format!("option `{key}` must be a string, got {v}"))),
+        Some(v) => Err(bad(
+            env,
+            format!("option `{key}` must be a string, got {v}"),
+        )),
     }
 }
 
 /// Takes an optional list-of-strings option (`null` counts as absent).
-pub(crate) fn take_str_list(opts: &mut Options, env: &str, key: &str) -> Result<Option<Vec<String>>, EnvError> {
+pub(crate) fn take_str_list(
+    opts: &mut Options,
+    env: &str,
+    key: &str,
+) -> Result<Option<Vec<String>>, EnvError> {
     match opts.values.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
-                other => Err(bad(env, format!("option `{key}` must be a list of strings, got an element {other}"))),
+                other => Err(bad(
+                    env,
+                    format!("option `{key}` must be a list of strings, got an element {other}"),
+                )),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(v) => Err(bad(env, format!("option `{key}` must be a list of strings, got {v}"))),
+        Some(v) => Err(bad(
+            env,
+            format!("option `{key}` must be a list of strings, got {v}"),
+        )),
     }
 }
 
 /// Takes an optional list-of-numbers option.
-pub(crate) fn take_f64_list(opts: &mut Options, env: &str, key: &str) -> Result<Option<Vec<f64>>, EnvError> {
+pub(crate) fn take_f64_list(
+    opts: &mut Options,
+    env: &str,
+    key: &str,
+) -> Result<Option<Vec<f64>>, EnvError> {
     match opts.values.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|v| {
-                v.as_f64()
-                    .ok_or_else(|| bad(env, format!("option `{key}` must be a list of numbers, got an element {v}")))
+                v.as_f64().ok_or_else(|| {
+                    bad(
+                        env,
+                        format!("option `{key}` must be a list of numbers, got an element {v}"),
+                    )
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(v) => Err(bad(env, format!("option `{key}` must be a list of numbers, got {v}"))),
+        Some(v) => Err(bad(
+            env,
+            format!("option `{key}` must be a list of numbers, got {v}"),
+        )),
     }
 }

@@ -72,7 +72,11 @@ impl fmt::Display for Mismatch {
             (Some(s), false) => write!(f, "step {s}")?,
             (Some(s), true) => write!(f, "reset after step {s}")?,
         }
-        write!(f, ", {}: expected {}, got {}", self.field, self.expected, self.got)
+        write!(
+            f,
+            ", {}: expected {}, got {}",
+            self.field, self.expected, self.got
+        )
     }
 }
 
@@ -123,7 +127,10 @@ impl fmt::Display for ReplayReport {
         writeln!(f, "{} ({} {})", self.file, self.env_id, self.make_kwargs)?;
         writeln!(f, "  random draws: {rng}")?;
         if self.resync_state {
-            writeln!(f, "  state: resynchronised from the recording before each step")?;
+            writeln!(
+                f,
+                "  state: resynchronised from the recording before each step"
+            )?;
         }
         for n in &self.notes {
             writeln!(f, "  note: {n}")?;
@@ -202,7 +209,11 @@ pub fn replay_file_with(path: &Path, options: &ReplayOptions) -> Result<ReplayRe
 }
 
 /// Replays an already parsed golden file; `name` labels the report and errors.
-pub fn replay_value(name: &str, golden: &Value, options: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+pub fn replay_value(
+    name: &str,
+    golden: &Value,
+    options: &ReplayOptions,
+) -> Result<ReplayReport, ReplayError> {
     let file = GoldenFile::parse(name, golden)?;
     let resync = options.resync_state;
     let run = |strategy| -> Result<ReplayReport, ReplayError> {
@@ -233,11 +244,15 @@ pub fn replay_value(name: &str, golden: &Value, options: &ReplayOptions) -> Resu
             let why = pcg
                 .rollouts
                 .iter()
-                .find_map(|r| r.first_mismatch.as_ref().map(|m| format!("seed {}: {m}", r.seed)))
+                .find_map(|r| {
+                    r.first_mismatch
+                        .as_ref()
+                        .map(|m| format!("seed {}: {m}", r.seed))
+                })
                 .unwrap_or_else(|| "incomplete".into());
-            injected
-                .notes
-                .push(format!("the PCG64 port did not reproduce the file ({why}); used injected draws"));
+            injected.notes.push(format!(
+                "the PCG64 port did not reproduce the file ({why}); used injected draws"
+            ));
             Ok(injected)
         }
     }
@@ -279,11 +294,11 @@ impl<'a> GoldenFile<'a> {
             .ok_or_else(|| fail("missing \"make_kwargs\" object".into()))?;
         let max_episode_steps = match v.get("max_episode_steps") {
             None | Some(Value::Null) => None,
-            Some(x) => Some(
-                x.as_u64()
-                    .ok_or_else(|| fail(format!("\"max_episode_steps\" must be an integer or null, got {x}")))?
-                    as usize,
-            ),
+            Some(x) => Some(x.as_u64().ok_or_else(|| {
+                fail(format!(
+                    "\"max_episode_steps\" must be an integer or null, got {x}"
+                ))
+            })? as usize),
         };
         let obs_encoding = v
             .get("obs_encoding")
@@ -302,7 +317,11 @@ impl<'a> GoldenFile<'a> {
             make_kwargs,
             max_episode_steps,
             obs_encoding,
-            family: v.get("family").and_then(Value::as_str).unwrap_or("unknown").to_string(),
+            family: v
+                .get("family")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
             rollouts,
         })
     }
@@ -488,7 +507,9 @@ impl Replayer<'_> {
             return Ok(());
         };
         if self.strategy == RngStrategy::Inject {
-            return rng.finish_injected().map_err(|e| mismatch("rng", "the recorded draws", e));
+            return rng
+                .finish_injected()
+                .map_err(|e| mismatch("rng", "the recorded draws", e));
         }
         let got = rng.take_log();
         for (i, e) in expected.iter().enumerate() {
@@ -511,10 +532,13 @@ impl Replayer<'_> {
     }
 
     fn reset(&mut self, rec: &Value) -> Check {
-        let seed = rec
-            .get("seed")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| mismatch("seed", "an integer reset seed", rec.get("seed").unwrap_or(&Value::Null)))?;
+        let seed = rec.get("seed").and_then(Value::as_u64).ok_or_else(|| {
+            mismatch(
+                "seed",
+                "an integer reset seed",
+                rec.get("seed").unwrap_or(&Value::Null),
+            )
+        })?;
         self.before(rec)?;
         let result = self.env.reset(Some(seed), &mut self.obs);
         // Take the draws first so an rng problem is reported as such.
@@ -527,9 +551,12 @@ impl Replayer<'_> {
     }
 
     fn step(&mut self, rec: &Value) -> Check {
-        let a = rec.get("a").ok_or_else(|| mismatch("a", "an action", "nothing"))?;
+        let a = rec
+            .get("a")
+            .ok_or_else(|| mismatch("a", "an action", "nothing"))?;
         let space = self.env.action_space().clone();
-        let (ints, floats) = parse_action(a, &space).map_err(|e| mismatch("a", "an action of the action space", e))?;
+        let (ints, floats) = parse_action(a, &space)
+            .map_err(|e| mismatch("a", "an action of the action space", e))?;
         let action = match &space {
             Space::Discrete { .. } => Action::Discrete(ints[0]),
             Space::MultiDiscrete { .. } => Action::MultiDiscrete(&ints),
@@ -546,7 +573,10 @@ impl Replayer<'_> {
             }
         }
         self.compare_obs(rec)?;
-        let r = rec.get("r").and_then(Value::as_f64).ok_or_else(|| mismatch("r", "a number", "none recorded"))?;
+        let r = rec
+            .get("r")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| mismatch("r", "a number", "none recorded"))?;
         if step.reward != r {
             return Err(mismatch("r", fmt_f64(r), fmt_f64(step.reward)));
         }
@@ -561,7 +591,11 @@ impl Replayer<'_> {
         if step.done() != rec.get("reset").is_some() {
             return Err(mismatch(
                 "reset",
-                if rec.get("reset").is_some() { "a reset after this step" } else { "no reset" },
+                if rec.get("reset").is_some() {
+                    "a reset after this step"
+                } else {
+                    "no reset"
+                },
                 "the opposite",
             ));
         }
@@ -569,11 +603,16 @@ impl Replayer<'_> {
     }
 
     fn compare_obs(&self, rec: &Value) -> Check {
-        let v = rec.get("obs").ok_or_else(|| mismatch("obs", "a recorded observation", "none"))?;
+        let v = rec
+            .get("obs")
+            .ok_or_else(|| mismatch("obs", "a recorded observation", "none"))?;
         let expected = decode_obs(v, &self.file.obs_encoding, self.obs.len())
             .map_err(|e| mismatch("obs", "a decodable observation", e))?;
         let same = expected.len() == self.obs.len()
-            && expected.iter().zip(&self.obs).all(|(a, b)| a.to_bits() == b.to_bits());
+            && expected
+                .iter()
+                .zip(&self.obs)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
         if !same {
             return Err(mismatch("obs", fmt_f32s(&expected), fmt_f32s(&self.obs)));
         }
@@ -588,10 +627,18 @@ impl Replayer<'_> {
             // Non-numeric states (POPGym mazes) are not compared here.
             return Ok(());
         };
-        let got = self.env.state().ok_or_else(|| mismatch("state", v, "an environment without state()"))?;
+        let got = self
+            .env
+            .state()
+            .ok_or_else(|| mismatch("state", v, "an environment without state()"))?;
         let same = got.len() == expected.len() && got.iter().zip(&expected).all(|(a, b)| a == b);
         if !same {
-            let fmt = |s: &[f64]| format!("[{}]", s.iter().map(|x| fmt_f64(*x)).collect::<Vec<_>>().join(", "));
+            let fmt = |s: &[f64]| {
+                format!(
+                    "[{}]",
+                    s.iter().map(|x| fmt_f64(*x)).collect::<Vec<_>>().join(", ")
+                )
+            };
             return Err(mismatch("state", fmt(&expected), fmt(&got)));
         }
         Ok(())
@@ -631,7 +678,10 @@ fn info_json(v: &InfoValue) -> Value {
 fn parse_action(a: &Value, space: &Space) -> Result<(Vec<i64>, Vec<f32>), String> {
     let ints = |v: &Value| -> Result<Vec<i64>, String> {
         match v {
-            Value::Array(xs) => xs.iter().map(|x| x.as_i64().ok_or_else(|| format!("{x}"))).collect(),
+            Value::Array(xs) => xs
+                .iter()
+                .map(|x| x.as_i64().ok_or_else(|| format!("{x}")))
+                .collect(),
             x => x.as_i64().map(|i| vec![i]).ok_or_else(|| format!("{x}")),
         }
     };
@@ -673,7 +723,9 @@ fn decode_obs(v: &Value, encoding: &str, dim: usize) -> Result<Vec<f32>, String>
             let mut flat = vec![0.0; dim];
             for i in v.as_array().ok_or("expected a list of indices")? {
                 let i = i.as_u64().ok_or_else(|| format!("bad index {i}"))? as usize;
-                *flat.get_mut(i).ok_or_else(|| format!("index {i} outside {dim} cells"))? = 1.0;
+                *flat
+                    .get_mut(i)
+                    .ok_or_else(|| format!("index {i} outside {dim} cells"))? = 1.0;
             }
             Ok(flat)
         }
@@ -694,5 +746,11 @@ fn fmt_opt(x: Option<bool>) -> String {
 }
 
 fn fmt_f32s(xs: &[f32]) -> String {
-    format!("[{}]", xs.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        xs.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }

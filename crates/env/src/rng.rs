@@ -251,10 +251,9 @@ pub struct Draw {
 impl Draw {
     /// Parses a golden `rng` entry.
     pub fn from_json(v: &Value) -> Result<Draw, String> {
-        let a = v
-            .as_array()
-            .filter(|a| a.len() == 4)
-            .ok_or_else(|| format!("an rng draw must be [method, args, kwargs, result], got {v}"))?;
+        let a = v.as_array().filter(|a| a.len() == 4).ok_or_else(|| {
+            format!("an rng draw must be [method, args, kwargs, result], got {v}")
+        })?;
         let method = a[0]
             .as_str()
             .ok_or_else(|| format!("rng draw method must be a string, got {}", a[0]))?;
@@ -416,7 +415,9 @@ impl EnvRng {
     /// Queues recorded draws: the next draws return them, in order, instead of generating.
     /// Replay mode stays on (with an empty queue) until [`EnvRng::stop_injecting`].
     pub fn inject(&mut self, draws: impl IntoIterator<Item = Draw>) {
-        self.injected.get_or_insert_with(VecDeque::new).extend(draws);
+        self.injected
+            .get_or_insert_with(VecDeque::new)
+            .extend(draws);
     }
 
     pub fn stop_injecting(&mut self) {

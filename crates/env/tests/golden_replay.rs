@@ -39,9 +39,17 @@ golden! {
 /// Both draw strategies must reproduce the stochastic files on their own.
 #[test]
 fn injected_and_pcg64_draws_both_match() {
-    for file in ["FrozenLake-v1.json", "Taxi-v4.json", "Blackjack-v1.json", "CartPole-v1.json"] {
+    for file in [
+        "FrozenLake-v1.json",
+        "Taxi-v4.json",
+        "Blackjack-v1.json",
+        "CartPole-v1.json",
+    ] {
         for rng in [RngStrategy::Inject, RngStrategy::Pcg64] {
-            let opts = ReplayOptions { rng, ..Default::default() };
+            let opts = ReplayOptions {
+                rng,
+                ..Default::default()
+            };
             let report = replay_file_with(&golden_dir().join(file), &opts).unwrap();
             assert!(report.all_matched(), "{report}");
             assert_eq!(report.rng_strategy, rng);
@@ -51,7 +59,10 @@ fn injected_and_pcg64_draws_both_match() {
 
 #[test]
 fn unknown_environments_are_a_clear_error() {
-    for file in ["MinAtar_Breakout-v1.json", "popgym-RepeatPreviousEasy-v0.json"] {
+    for file in [
+        "MinAtar_Breakout-v1.json",
+        "popgym-RepeatPreviousEasy-v0.json",
+    ] {
         match replay_file(&golden_dir().join(file)) {
             Err(e @ ReplayError::UnknownEnvironment { .. }) => {
                 let msg = e.to_string();
@@ -65,11 +76,16 @@ fn unknown_environments_are_a_clear_error() {
 #[test]
 fn a_tampered_file_reports_the_first_mismatch() {
     let path = golden_dir().join("CartPole-v1.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     v["rollouts"][1]["steps"][7]["r"] = serde_json::json!(0.5);
-    let report = engram_env::golden::replay_value("tampered", &v, &ReplayOptions::default()).unwrap();
+    let report =
+        engram_env::golden::replay_value("tampered", &v, &ReplayOptions::default()).unwrap();
     assert!(!report.all_matched());
-    let m = report.rollouts[1].first_mismatch.as_ref().expect("a mismatch");
+    let m = report.rollouts[1]
+        .first_mismatch
+        .as_ref()
+        .expect("a mismatch");
     assert_eq!((m.step, m.field.as_str()), (Some(7), "r"));
     assert_eq!(report.rollouts[1].steps_compared, 7);
     assert!(report.rollouts[0].first_mismatch.is_none());
@@ -85,7 +101,10 @@ fn missing_file_is_an_io_error() {
 /// The README's step-by-step mode (state set from the previous record before each step).
 #[test]
 fn acrobot_step_by_step_from_recorded_states() {
-    let opts = ReplayOptions { resync_state: true, ..Default::default() };
+    let opts = ReplayOptions {
+        resync_state: true,
+        ..Default::default()
+    };
     let report = replay_file_with(&golden_dir().join("Acrobot-v1.json"), &opts).unwrap();
     assert!(report.resync_state);
     assert!(report.all_matched(), "{report}");

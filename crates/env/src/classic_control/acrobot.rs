@@ -74,7 +74,8 @@ fn dsdt(y: &[f64; 5]) -> [f64; 5] {
     let g = 9.8;
     let a = y[4];
     let (theta1, theta2, dtheta1, dtheta2) = (y[0], y[1], y[2], y[3]);
-    let d1 = m1 * (lc1 * lc1) + m2 * ((l1 * l1) + (lc2 * lc2) + 2.0 * l1 * lc2 * theta2.cos()) + i1 + i2;
+    let d1 =
+        m1 * (lc1 * lc1) + m2 * ((l1 * l1) + (lc2 * lc2) + 2.0 * l1 * lc2 * theta2.cos()) + i1 + i2;
     let d2 = m2 * ((lc2 * lc2) + l1 * lc2 * theta2.cos()) + i2;
     let phi2 = m2 * lc2 * g * (theta1 + theta2 - PI / 2.0).cos();
     let phi1 = -m2 * l1 * lc2 * pow2(dtheta2) * theta2.sin()
@@ -128,7 +129,14 @@ impl Acrobot {
         let s = &self.state;
         if self.state_is_f32 {
             let (t1, t2) = (s[0] as f32, s[1] as f32);
-            *obs = [t1.cos(), t1.sin(), t2.cos(), t2.sin(), s[2] as f32, s[3] as f32];
+            *obs = [
+                t1.cos(),
+                t1.sin(),
+                t2.cos(),
+                t2.sin(),
+                s[2] as f32,
+                s[3] as f32,
+            ];
         } else {
             *obs = [
                 s[0].cos() as f32,
@@ -196,7 +204,9 @@ impl Env for Acrobot {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Rgb {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for Acrobot (use Rgb)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for Acrobot (use Rgb)"
+            )));
         }
         let dim = 500usize;
         let mut c = Canvas::new(dim, dim, [255, 255, 255]);
@@ -207,14 +217,27 @@ impl Env for Acrobot {
         // Gymnasium's y points up and the image is flipped: screen y = dim - y.
         let to_screen = |x: f64, y: f64| (x + offset, dim as f64 - (y + offset));
         let bar_y = 1.0 * scale;
-        c.line(to_screen(-2.2 * scale, bar_y), to_screen(2.2 * scale, bar_y), 1.5, [0, 0, 0]);
-        let p1 = (LINK_LENGTH_1 * s[0].sin() * scale, -LINK_LENGTH_1 * s[0].cos() * scale);
+        c.line(
+            to_screen(-2.2 * scale, bar_y),
+            to_screen(2.2 * scale, bar_y),
+            1.5,
+            [0, 0, 0],
+        );
+        let p1 = (
+            LINK_LENGTH_1 * s[0].sin() * scale,
+            -LINK_LENGTH_1 * s[0].cos() * scale,
+        );
         let p2 = (
             p1.0 + LINK_LENGTH_2 * (s[0] + s[1]).sin() * scale,
             p1.1 - LINK_LENGTH_2 * (s[0] + s[1]).cos() * scale,
         );
         for (a, b) in [((0.0, 0.0), p1), (p1, p2)] {
-            c.line(to_screen(a.0, a.1), to_screen(b.0, b.1), 0.2 * scale, [0, 204, 204]);
+            c.line(
+                to_screen(a.0, a.1),
+                to_screen(b.0, b.1),
+                0.2 * scale,
+                [0, 204, 204],
+            );
             let (cx, cy) = to_screen(a.0, a.1);
             c.fill_circle(cx, cy, 0.1 * scale, [204, 204, 0]);
         }
@@ -227,7 +250,10 @@ impl Env for Acrobot {
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
         self.state = state.try_into().map_err(|_| {
-            EnvError::Other(format!("Acrobot state is [theta1, theta2, dtheta1, dtheta2], got {} values", state.len()))
+            EnvError::Other(format!(
+                "Acrobot state is [theta1, theta2, dtheta1, dtheta2], got {} values",
+                state.len()
+            ))
         })?;
         self.state_is_f32 = false;
         self.phase = Phase::Running;

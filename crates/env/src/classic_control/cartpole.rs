@@ -129,6 +129,8 @@ impl Env for CartPole {
         let obs = obs_array::<4>(obs)?;
         self.integrate(push_right);
         let [x, _, theta, _] = self.state;
+        // Gymnasium's comparisons as written (a NaN state does not terminate).
+        #[allow(clippy::manual_range_contains)]
         let terminated = x < -X_THRESHOLD
             || x > X_THRESHOLD
             || theta < -self.theta_threshold
@@ -152,7 +154,9 @@ impl Env for CartPole {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Rgb {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for CartPole (use Rgb)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for CartPole (use Rgb)"
+            )));
         }
         // Gymnasium's geometry: 600x400, world width 4.8, cart 50x30 at y=100, pole 10 wide.
         let (w, h) = (600usize, 400usize);
@@ -165,12 +169,27 @@ impl Env for CartPole {
         let axle = cart_h / 4.0;
         // Gymnasium draws with y up and flips the surface at the end: convert with `h - y`.
         let flip = |(x, y): (f64, f64)| (x, h as f64 - y);
-        let cart = [(-cart_w / 2.0, -cart_h / 2.0), (-cart_w / 2.0, cart_h / 2.0), (cart_w / 2.0, cart_h / 2.0), (cart_w / 2.0, -cart_h / 2.0)]
-            .map(|(x, y)| flip((x + cart_x, y + cart_y)));
+        let cart = [
+            (-cart_w / 2.0, -cart_h / 2.0),
+            (-cart_w / 2.0, cart_h / 2.0),
+            (cart_w / 2.0, cart_h / 2.0),
+            (cart_w / 2.0, -cart_h / 2.0),
+        ]
+        .map(|(x, y)| flip((x + cart_x, y + cart_y)));
         c.fill_polygon(&cart, [0, 0, 0]);
         let (sin, cos) = (-self.state[2]).sin_cos();
-        let pole = [(-pole_w / 2.0, -pole_w / 2.0), (-pole_w / 2.0, pole_len - pole_w / 2.0), (pole_w / 2.0, pole_len - pole_w / 2.0), (pole_w / 2.0, -pole_w / 2.0)]
-            .map(|(x, y)| flip((x * cos - y * sin + cart_x, x * sin + y * cos + cart_y + axle)));
+        let pole = [
+            (-pole_w / 2.0, -pole_w / 2.0),
+            (-pole_w / 2.0, pole_len - pole_w / 2.0),
+            (pole_w / 2.0, pole_len - pole_w / 2.0),
+            (pole_w / 2.0, -pole_w / 2.0),
+        ]
+        .map(|(x, y)| {
+            flip((
+                x * cos - y * sin + cart_x,
+                x * sin + y * cos + cart_y + axle,
+            ))
+        });
         c.fill_polygon(&pole, [202, 152, 101]);
         let (ax, ay) = flip((cart_x, cart_y + axle));
         c.fill_circle(ax, ay, pole_w / 2.0, [129, 132, 203]);
@@ -184,7 +203,10 @@ impl Env for CartPole {
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
         self.state = state.try_into().map_err(|_| {
-            EnvError::Other(format!("CartPole state is [x, x_dot, theta, theta_dot], got {} values", state.len()))
+            EnvError::Other(format!(
+                "CartPole state is [x, x_dot, theta, theta_dot], got {} values",
+                state.len()
+            ))
         })?;
         self.phase = Phase::Running;
         Ok(())

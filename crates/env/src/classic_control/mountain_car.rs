@@ -104,7 +104,9 @@ impl Env for MountainCar {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Rgb {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for MountainCar (use Rgb)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for MountainCar (use Rgb)"
+            )));
         }
         Ok(render_mountain(self.state[0], GOAL_POSITION))
     }
@@ -115,7 +117,10 @@ impl Env for MountainCar {
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
         self.state = state.try_into().map_err(|_| {
-            EnvError::Other(format!("MountainCar state is [position, velocity], got {} values", state.len()))
+            EnvError::Other(format!(
+                "MountainCar state is [position, velocity], got {} values",
+                state.len()
+            ))
         })?;
         self.phase = Phase::Running;
         Ok(())
@@ -146,9 +151,18 @@ pub(crate) fn render_mountain(position: f64, goal_position: f64) -> Render {
     let (car_w, car_h) = (40.0, 20.0);
     let angle = (3.0 * position).cos();
     let (sin, cos) = angle.sin_cos();
-    let (px, py) = ((position - MIN_POSITION) * scale, clearance + height(position) * scale);
+    let (px, py) = (
+        (position - MIN_POSITION) * scale,
+        clearance + height(position) * scale,
+    );
     let rot = |x: f64, y: f64| (x * cos - y * sin + px, h as f64 - (x * sin + y * cos + py));
-    let body = [(-car_w / 2.0, 0.0), (-car_w / 2.0, car_h), (car_w / 2.0, car_h), (car_w / 2.0, 0.0)].map(|(x, y)| rot(x, y));
+    let body = [
+        (-car_w / 2.0, 0.0),
+        (-car_w / 2.0, car_h),
+        (car_w / 2.0, car_h),
+        (car_w / 2.0, 0.0),
+    ]
+    .map(|(x, y)| rot(x, y));
     c.fill_polygon(&body, [0, 0, 0]);
     for wx in [car_w / 4.0, -car_w / 4.0] {
         let (x, y) = rot(wx, 0.0);
@@ -157,9 +171,18 @@ pub(crate) fn render_mountain(position: f64, goal_position: f64) -> Render {
     let flag_x = (goal_position - MIN_POSITION) * scale;
     let flag_y1 = height(goal_position) * scale;
     let flag_y2 = flag_y1 + 50.0;
-    c.line((flag_x, h as f64 - flag_y1), (flag_x, h as f64 - flag_y2), 1.5, [0, 0, 0]);
+    c.line(
+        (flag_x, h as f64 - flag_y1),
+        (flag_x, h as f64 - flag_y2),
+        1.5,
+        [0, 0, 0],
+    );
     c.fill_polygon(
-        &[(flag_x, h as f64 - flag_y2), (flag_x, h as f64 - (flag_y2 - 10.0)), (flag_x + 25.0, h as f64 - (flag_y2 - 5.0))],
+        &[
+            (flag_x, h as f64 - flag_y2),
+            (flag_x, h as f64 - (flag_y2 - 10.0)),
+            (flag_x + 25.0, h as f64 - (flag_y2 - 5.0)),
+        ],
         [204, 204, 0],
     );
     c.into_render()

@@ -5,7 +5,9 @@
 //! bit-exact, each intermediate here carries its NumPy dtype ([`Num`]).
 
 use crate::builtin::{invalid_action, obs_array, take_f64, Phase};
-use crate::classic_control::mountain_car::{render_mountain, MAX_POSITION, MAX_SPEED, MIN_POSITION};
+use crate::classic_control::mountain_car::{
+    render_mountain, MAX_POSITION, MAX_SPEED, MIN_POSITION,
+};
 use crate::env::{Env, EnvError, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -182,11 +184,15 @@ impl Env for MountainCarContinuous {
         if position.eq(Num::Py(MIN_POSITION)) && velocity.lt(Num::Py(0.0)) {
             velocity = Num::Py(0.0);
         }
-        let terminated = position.ge(Num::Py(GOAL_POSITION)) && velocity.ge(Num::Py(self.goal_velocity));
+        let terminated =
+            position.ge(Num::Py(GOAL_POSITION)) && velocity.ge(Num::Py(self.goal_velocity));
         let mut reward = if terminated { 100.0 } else { 0.0 };
         reward -= (a as f64).powf(2.0) * 0.1;
         // `np.array([position, velocity], dtype=np.float32)`
-        self.state = [Num::F32(position.value() as f32), Num::F32(velocity.value() as f32)];
+        self.state = [
+            Num::F32(position.value() as f32),
+            Num::F32(velocity.value() as f32),
+        ];
         if terminated {
             self.phase = Phase::Done;
         }
@@ -221,7 +227,13 @@ impl Env for MountainCarContinuous {
             ))
         })?;
         let all_f32 = s.iter().all(|&v| (v as f32) as f64 == v);
-        self.state = s.map(|v| if all_f32 { Num::F32(v as f32) } else { Num::F64(v) });
+        self.state = s.map(|v| {
+            if all_f32 {
+                Num::F32(v as f32)
+            } else {
+                Num::F64(v)
+            }
+        });
         self.phase = Phase::Running;
         Ok(())
     }

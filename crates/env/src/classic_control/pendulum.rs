@@ -136,7 +136,9 @@ impl Env for Pendulum {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Rgb {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for Pendulum (use Rgb)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for Pendulum (use Rgb)"
+            )));
         }
         let dim = 500usize;
         let mut c = Canvas::new(dim, dim, [255, 255, 255]);
@@ -147,7 +149,10 @@ impl Env for Pendulum {
         let rod_w = 0.2 * scale;
         // Gymnasium rotates by theta + pi/2 in y-up coordinates, then flips the image.
         let angle = self.state[0] + PI / 2.0;
-        let end = (offset + rod_len * angle.cos(), dim as f64 - (offset + rod_len * angle.sin()));
+        let end = (
+            offset + rod_len * angle.cos(),
+            dim as f64 - (offset + rod_len * angle.sin()),
+        );
         c.line((offset, offset), end, rod_w, [204, 77, 77]);
         c.fill_circle(offset, offset, rod_w / 2.0, [204, 77, 77]);
         c.fill_circle(end.0, end.1, rod_w / 2.0, [204, 77, 77]);
@@ -161,7 +166,10 @@ impl Env for Pendulum {
 
     fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
         self.state = state.try_into().map_err(|_| {
-            EnvError::Other(format!("Pendulum state is [theta, theta_dot], got {} values", state.len()))
+            EnvError::Other(format!(
+                "Pendulum state is [theta, theta_dot], got {} values",
+                state.len()
+            ))
         })?;
         self.phase = Phase::Running;
         Ok(())

@@ -17,7 +17,11 @@ impl Canvas {
         for _ in 0..width * height {
             pixels.extend_from_slice(&background);
         }
-        Canvas { width, height, pixels }
+        Canvas {
+            width,
+            height,
+            pixels,
+        }
     }
 
     #[inline]
@@ -38,8 +42,18 @@ impl Canvas {
         if points.len() < 3 {
             return;
         }
-        let ymin = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).floor().max(0.0) as i64;
-        let ymax = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max).ceil().min(self.height as f64) as i64;
+        let ymin = points
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::INFINITY, f64::min)
+            .floor()
+            .max(0.0) as i64;
+        let ymax = points
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::NEG_INFINITY, f64::max)
+            .ceil()
+            .min(self.height as f64) as i64;
         let mut xs: Vec<f64> = Vec::with_capacity(points.len());
         for y in ymin..ymax {
             let yc = y as f64 + 0.5;
@@ -85,7 +99,15 @@ impl Canvas {
             return;
         }
         let (nx, ny) = (-dy / len * thickness / 2.0, dx / len * thickness / 2.0);
-        self.fill_polygon(&[(a.0 + nx, a.1 + ny), (b.0 + nx, b.1 + ny), (b.0 - nx, b.1 - ny), (a.0 - nx, a.1 - ny)], color);
+        self.fill_polygon(
+            &[
+                (a.0 + nx, a.1 + ny),
+                (b.0 + nx, b.1 + ny),
+                (b.0 - nx, b.1 - ny),
+                (a.0 - nx, a.1 - ny),
+            ],
+            color,
+        );
     }
 
     /// A full-width horizontal line at row `y`.
@@ -104,7 +126,11 @@ impl Canvas {
     }
 
     pub fn into_render(self) -> Render {
-        Render::Rgb { width: self.width, height: self.height, pixels: self.pixels }
+        Render::Rgb {
+            width: self.width,
+            height: self.height,
+            pixels: self.pixels,
+        }
     }
 }
 
@@ -115,7 +141,10 @@ mod tests {
     #[test]
     fn polygon_fills_inside_only() {
         let mut c = Canvas::new(20, 20, [255, 255, 255]);
-        c.fill_polygon(&[(5.0, 5.0), (15.0, 5.0), (15.0, 15.0), (5.0, 15.0)], [0, 0, 0]);
+        c.fill_polygon(
+            &[(5.0, 5.0), (15.0, 5.0), (15.0, 15.0), (5.0, 15.0)],
+            [0, 0, 0],
+        );
         assert_eq!(c.get(10, 10), [0, 0, 0]);
         assert_eq!(c.get(5, 5), [0, 0, 0]);
         assert_eq!(c.get(14, 14), [0, 0, 0]);

@@ -20,7 +20,10 @@ struct Hand {
 
 impl Hand {
     fn new() -> Self {
-        Hand { cards: [0; 22], len: 0 }
+        Hand {
+            cards: [0; 22],
+            len: 0,
+        }
     }
     fn push(&mut self, card: i64) {
         if self.len < self.cards.len() {
@@ -93,7 +96,11 @@ impl Blackjack {
             dealer_top_card_value: String::new(),
             phase: Phase::NotReset,
             rng: EnvRng::default(),
-            observation_space: Space::Tuple(vec![Space::discrete(32), Space::discrete(11), Space::discrete(2)]),
+            observation_space: Space::Tuple(vec![
+                Space::discrete(32),
+                Space::discrete(11),
+                Space::discrete(2),
+            ]),
             action_space: Space::discrete(2),
         }
     }
@@ -111,7 +118,11 @@ impl Blackjack {
     }
 
     fn write_obs(&self, obs: &mut [f32; 3]) {
-        *obs = [self.player.sum() as f32, self.dealer.cards[0] as f32, self.player.usable_ace() as u8 as f32];
+        *obs = [
+            self.player.sum() as f32,
+            self.dealer.cards[0] as f32,
+            self.player.usable_ace() as u8 as f32,
+        ];
     }
 }
 
@@ -185,15 +196,27 @@ impl Env for Blackjack {
             self.phase = Phase::Done;
         }
         self.write_obs(obs);
-        Ok(Step { reward, terminated, truncated: false })
+        Ok(Step {
+            reward,
+            terminated,
+            truncated: false,
+        })
     }
 
     /// A plain-text table (Gymnasium's Blackjack has no `ansi` mode; this is engram's).
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Text {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for Blackjack (use Text)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for Blackjack (use Text)"
+            )));
         }
-        let cards = |h: &Hand| h.cards().iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ");
+        let cards = |h: &Hand| {
+            h.cards()
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         Ok(Render::Text(format!(
             "Dealer shows {}{} (hand: {})\nPlayer: {} (sum {}{})\n",
             self.dealer_top_card_value,
@@ -201,7 +224,11 @@ impl Env for Blackjack {
             cards(&self.dealer),
             cards(&self.player),
             self.player.sum(),
-            if self.player.usable_ace() { ", usable ace" } else { "" },
+            if self.player.usable_ace() {
+                ", usable ace"
+            } else {
+                ""
+            },
         )))
     }
 

@@ -47,17 +47,31 @@ impl CliffWalking {
         for s in 0..N_STATES {
             let (row, col) = (s / COLS, s % COLS);
             for a in 0..4 {
-                let moves: &[usize] = if is_slippery { &[(a + 3) % 4, a, (a + 1) % 4] } else { &[a] };
+                let moves: &[usize] = if is_slippery {
+                    &[(a + 3) % 4, a, (a + 1) % 4]
+                } else {
+                    &[a]
+                };
                 let prob = 1.0 / moves.len() as f64;
                 for &m in moves {
                     let (dr, dc) = DELTAS[m];
                     let r = (row as i64 + dr).clamp(0, ROWS as i64 - 1) as usize;
                     let c = (col as i64 + dc).clamp(0, COLS as i64 - 1) as usize;
                     let t = if is_cliff(r, c) {
-                        Transition { prob, next: START as u32, reward: -100.0, terminated: false }
+                        Transition {
+                            prob,
+                            next: START as u32,
+                            reward: -100.0,
+                            terminated: false,
+                        }
                     } else {
                         let terminated = (r, c) == (ROWS - 1, COLS - 1);
-                        Transition { prob, next: (r * COLS + c) as u32, reward: -1.0, terminated }
+                        Transition {
+                            prob,
+                            next: (r * COLS + c) as u32,
+                            reward: -1.0,
+                            terminated,
+                        }
                     };
                     table.push(s, a, t);
                 }
@@ -120,7 +134,11 @@ impl Env for CliffWalking {
             self.phase = Phase::Done;
         }
         obs[0] = self.s as f32;
-        Ok(Step { reward: t.reward, terminated: t.terminated, truncated: false })
+        Ok(Step {
+            reward: t.reward,
+            terminated: t.terminated,
+            truncated: false,
+        })
     }
 
     fn info(&self) -> Info {
@@ -129,7 +147,9 @@ impl Env for CliffWalking {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Text {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for CliffWalking (use Text)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for CliffWalking (use Text)"
+            )));
         }
         let mut out = String::new();
         for s in 0..N_STATES {
@@ -168,7 +188,9 @@ impl Env for CliffWalking {
                 self.phase = Phase::Running;
                 Ok(())
             }
-            _ => Err(EnvError::Other(format!("CliffWalking state is one cell index in [0, 48), got {state:?}"))),
+            _ => Err(EnvError::Other(format!(
+                "CliffWalking state is one cell index in [0, 48), got {state:?}"
+            ))),
         }
     }
 

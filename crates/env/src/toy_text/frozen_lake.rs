@@ -1,7 +1,9 @@
 //! FrozenLake-v1 / FrozenLake8x8-v1, as Gymnasium 1.x's `FrozenLakeEnv`.
 
 use super::{categorical_sample, colorize, normalised, Transition, TransitionTable};
-use crate::builtin::{invalid_action, obs_array, take_bool, take_f64, take_f64_list, take_str, take_str_list, Phase};
+use crate::builtin::{
+    invalid_action, obs_array, take_bool, take_f64, take_f64_list, take_str, take_str_list, Phase,
+};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -65,14 +67,19 @@ pub struct FrozenLake {
 }
 
 fn bad(message: String) -> EnvError {
-    EnvError::BadOption { id: "FrozenLake".into(), message }
+    EnvError::BadOption {
+        id: "FrozenLake".into(),
+        message,
+    }
 }
 
 /// Checks a custom map: non-empty, rectangular, only `SFHG`, at least one `S` and one `G`.
 fn validate_desc(desc: &[String]) -> Result<(), EnvError> {
     let example = "e.g. desc=[\"SFFF\", \"FHFH\", \"FFFH\", \"HFFG\"]";
     if desc.is_empty() || desc[0].is_empty() {
-        return Err(bad(format!("`desc` must be a non-empty list of non-empty rows, {example}")));
+        return Err(bad(format!(
+            "`desc` must be a non-empty list of non-empty rows, {example}"
+        )));
     }
     let width = desc[0].chars().count();
     for (i, row) in desc.iter().enumerate() {
@@ -90,7 +97,9 @@ fn validate_desc(desc: &[String]) -> Result<(), EnvError> {
     }
     for (letter, name) in [('S', "start"), ('G', "goal")] {
         if !desc.iter().any(|r| r.contains(letter)) {
-            return Err(bad(format!("`desc` needs at least one '{letter}' ({name}) cell, {example}")));
+            return Err(bad(format!(
+                "`desc` needs at least one '{letter}' ({name}) cell, {example}"
+            )));
         }
     }
     Ok(())
@@ -128,17 +137,25 @@ pub fn generate_random_map(size: usize, p: f64, rng: &mut EnvRng) -> Vec<String>
     let p = p.min(1.0);
     loop {
         let mut board: Vec<Vec<u8>> = (0..size)
-            .map(|_| (0..size).map(|_| if rng.random() < p { b'F' } else { b'H' }).collect())
+            .map(|_| {
+                (0..size)
+                    .map(|_| if rng.random() < p { b'F' } else { b'H' })
+                    .collect()
+            })
             .collect();
         board[0][0] = b'S';
         board[size - 1][size - 1] = b'G';
         if path_exists(&board) {
-            return board.into_iter().map(|r| String::from_utf8(r).unwrap_or_default()).collect();
+            return board
+                .into_iter()
+                .map(|r| String::from_utf8(r).unwrap_or_default())
+                .collect();
         }
     }
 }
 
 impl FrozenLake {
+    #[allow(clippy::needless_range_loop)]
     pub fn new(config: FrozenLakeConfig) -> Result<Self, EnvError> {
         let mut rng = EnvRng::default();
         let desc: Vec<String> = match (&config.desc, config.map_name.as_deref()) {
@@ -156,12 +173,20 @@ impl FrozenLake {
             (None, None) => generate_random_map(8, 0.8, &mut rng),
         };
         if !(0.0..=1.0).contains(&config.success_rate) {
-            return Err(bad(format!("success_rate must be in [0, 1], got {}", config.success_rate)));
+            return Err(bad(format!(
+                "success_rate must be in [0, 1], got {}",
+                config.success_rate
+            )));
         }
         let desc: Vec<Vec<u8>> = desc.iter().map(|r| r.as_bytes().to_vec()).collect();
         let (nrow, ncol) = (desc.len(), desc[0].len());
         let n_states = nrow * ncol;
-        let initial = normalised(desc.iter().flatten().map(|&c| if c == b'S' { 1.0 } else { 0.0 }).collect());
+        let initial = normalised(
+            desc.iter()
+                .flatten()
+                .map(|&c| if c == b'S' { 1.0 } else { 0.0 })
+                .collect(),
+        );
         let fail_rate = (1.0 - config.success_rate) / 2.0;
         let mut table = TransitionTable::new(n_states, 4);
         let outcome = |row: usize, col: usize, a: usize, prob: f64| {
@@ -179,17 +204,35 @@ impl FrozenLake {
                 b'H' => config.reward_schedule[1],
                 _ => config.reward_schedule[2],
             };
-            Transition { prob, next: (r * ncol + c) as u32, reward, terminated: letter == b'G' || letter == b'H' }
+            Transition {
+                prob,
+                next: (r * ncol + c) as u32,
+                reward,
+                terminated: letter == b'G' || letter == b'H',
+            }
         };
         for row in 0..nrow {
             for col in 0..ncol {
                 let s = row * ncol + col;
                 for a in 0..4 {
                     if matches!(desc[row][col], b'G' | b'H') {
-                        table.push(s, a, Transition { prob: 1.0, next: s as u32, reward: 0.0, terminated: true });
+                        table.push(
+                            s,
+                            a,
+                            Transition {
+                                prob: 1.0,
+                                next: s as u32,
+                                reward: 0.0,
+                                terminated: true,
+                            },
+                        );
                     } else if config.is_slippery {
                         for b in [(a + 3) % 4, a, (a + 1) % 4] {
-                            let p = if b == a { config.success_rate } else { fail_rate };
+                            let p = if b == a {
+                                config.success_rate
+                            } else {
+                                fail_rate
+                            };
                             table.push(s, a, outcome(row, col, b, p));
                         }
                     } else {
@@ -224,7 +267,10 @@ impl FrozenLake {
         let reward_schedule = match take_f64_list(opts, env, "reward_schedule")? {
             None => d.reward_schedule,
             Some(v) => v.try_into().map_err(|v: Vec<f64>| {
-                bad(format!("reward_schedule must have 3 numbers (goal, hole, frozen), got {}", v.len()))
+                bad(format!(
+                    "reward_schedule must have 3 numbers (goal, hole, frozen), got {}",
+                    v.len()
+                ))
             })?,
         };
         let config = FrozenLakeConfig {
@@ -239,7 +285,10 @@ impl FrozenLake {
 
     /// The map, one string per row.
     pub fn desc(&self) -> Vec<String> {
-        self.desc.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect()
+        self.desc
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
     }
 }
 
@@ -281,7 +330,11 @@ impl Env for FrozenLake {
             self.phase = Phase::Done;
         }
         obs[0] = self.s as f32;
-        Ok(Step { reward: t.reward, terminated: t.terminated, truncated: false })
+        Ok(Step {
+            reward: t.reward,
+            terminated: t.terminated,
+            truncated: false,
+        })
     }
 
     fn info(&self) -> Info {
@@ -290,7 +343,9 @@ impl Env for FrozenLake {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Text {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for FrozenLake (use Text)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for FrozenLake (use Text)"
+            )));
         }
         let mut out = String::new();
         match self.last_action {

@@ -35,7 +35,12 @@ pub(crate) struct TransitionTable {
 
 impl TransitionTable {
     pub fn new(n_states: usize, n_actions: usize) -> Self {
-        let empty = Transition { prob: 0.0, next: 0, reward: 0.0, terminated: false };
+        let empty = Transition {
+            prob: 0.0,
+            next: 0,
+            reward: 0.0,
+            terminated: false,
+        };
         TransitionTable {
             n_actions,
             outcomes: vec![[empty; MAX_OUTCOMES]; n_states * n_actions],
@@ -46,7 +51,10 @@ impl TransitionTable {
     pub fn push(&mut self, s: usize, a: usize, t: Transition) {
         let i = s * self.n_actions + a;
         let n = self.counts[i] as usize;
-        assert!(n < MAX_OUTCOMES, "at most {MAX_OUTCOMES} outcomes per transition");
+        assert!(
+            n < MAX_OUTCOMES,
+            "at most {MAX_OUTCOMES} outcomes per transition"
+        );
         self.outcomes[i][n] = t;
         self.counts[i] += 1;
     }
@@ -105,7 +113,11 @@ pub(crate) fn colorize(s: &str, color: &str, bold: bool, highlight: bool) -> Str
     if highlight {
         num += 10;
     }
-    let attrs = if bold { format!("{num};1") } else { num.to_string() };
+    let attrs = if bold {
+        format!("{num};1")
+    } else {
+        num.to_string()
+    };
     format!("\x1b[{attrs}m{s}\x1b[0m")
 }
 

@@ -37,7 +37,12 @@ pub struct TaxiConfig {
 
 impl Default for TaxiConfig {
     fn default() -> Self {
-        TaxiConfig { is_rainy: false, fickle_passenger: false, rainy_probability: 0.8, fickle_probability: 0.3 }
+        TaxiConfig {
+            is_rainy: false,
+            fickle_passenger: false,
+            rainy_probability: 0.8,
+            fickle_probability: 0.3,
+        }
     }
 }
 
@@ -92,7 +97,11 @@ fn dropoff(taxi: (usize, usize), pass: usize, dest: usize, reward: f64) -> (usiz
     if taxi == LOCS[dest] && pass == 4 {
         (dest, 20.0, true)
     } else if pass == 4 && LOCS.contains(&taxi) {
-        (LOCS.iter().position(|&l| l == taxi).unwrap_or(0), reward, false)
+        (
+            LOCS.iter().position(|&l| l == taxi).unwrap_or(0),
+            reward,
+            false,
+        )
     } else {
         (pass, -10.0, false)
     }
@@ -113,9 +122,15 @@ fn slip(row: usize, col: usize, (dr, dc): (i64, i64)) -> (usize, usize) {
 
 impl Taxi {
     pub fn new(config: TaxiConfig) -> Result<Self, EnvError> {
-        for (name, p) in [("rainy_probability", config.rainy_probability), ("fickle_probability", config.fickle_probability)] {
+        for (name, p) in [
+            ("rainy_probability", config.rainy_probability),
+            ("fickle_probability", config.fickle_probability),
+        ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(EnvError::BadOption { id: "Taxi".into(), message: format!("{name} must be in [0, 1], got {p}") });
+                return Err(EnvError::BadOption {
+                    id: "Taxi".into(),
+                    message: format!("{name} must be in [0, 1], got {p}"),
+                });
             }
         }
         let lateral = (1.0 - config.rainy_probability) / 2.0;
@@ -131,7 +146,16 @@ impl Taxi {
                         }
                         for a in 0..N_ACTIONS {
                             if config.is_rainy {
-                                Self::rainy(&mut table, row, col, pass, dest, a, config.rainy_probability, lateral);
+                                Self::rainy(
+                                    &mut table,
+                                    row,
+                                    col,
+                                    pass,
+                                    dest,
+                                    a,
+                                    config.rainy_probability,
+                                    lateral,
+                                );
                             } else {
                                 Self::dry(&mut table, row, col, pass, dest, a);
                             }
@@ -156,7 +180,14 @@ impl Taxi {
         })
     }
 
-    fn dry(table: &mut TransitionTable, row: usize, col: usize, pass: usize, dest: usize, a: usize) {
+    fn dry(
+        table: &mut TransitionTable,
+        row: usize,
+        col: usize,
+        pass: usize,
+        dest: usize,
+        a: usize,
+    ) {
         let (mut nr, mut nc, mut np) = (row, col, pass);
         let mut reward = -1.0;
         let mut terminated = false;
@@ -170,11 +201,29 @@ impl Taxi {
             _ => {}
         }
         let s = encode(row, col, pass, dest);
-        table.push(s, a, Transition { prob: 1.0, next: encode(nr, nc, np, dest) as u32, reward, terminated });
+        table.push(
+            s,
+            a,
+            Transition {
+                prob: 1.0,
+                next: encode(nr, nc, np, dest) as u32,
+                reward,
+                terminated,
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn rainy(table: &mut TransitionTable, row: usize, col: usize, pass: usize, dest: usize, a: usize, p: f64, lateral: f64) {
+    fn rainy(
+        table: &mut TransitionTable,
+        row: usize,
+        col: usize,
+        pass: usize,
+        dest: usize,
+        a: usize,
+        p: f64,
+        lateral: f64,
+    ) {
         // (intended, left, right) moves per direction.
         const MOVES: [[(i64, i64); 3]; 4] = [
             [(1, 0), (0, 1), (0, -1)],
@@ -206,11 +255,47 @@ impl Taxi {
         if a <= 3 {
             let l = encode(left.0, left.1, np, dest) as u32;
             let r = encode(right.0, right.1, np, dest) as u32;
-            table.push(s, a, Transition { prob: p, next: intended, reward: -1.0, terminated });
-            table.push(s, a, Transition { prob: lateral, next: l, reward: -1.0, terminated });
-            table.push(s, a, Transition { prob: lateral, next: r, reward: -1.0, terminated });
+            table.push(
+                s,
+                a,
+                Transition {
+                    prob: p,
+                    next: intended,
+                    reward: -1.0,
+                    terminated,
+                },
+            );
+            table.push(
+                s,
+                a,
+                Transition {
+                    prob: lateral,
+                    next: l,
+                    reward: -1.0,
+                    terminated,
+                },
+            );
+            table.push(
+                s,
+                a,
+                Transition {
+                    prob: lateral,
+                    next: r,
+                    reward: -1.0,
+                    terminated,
+                },
+            );
         } else {
-            table.push(s, a, Transition { prob: 1.0, next: intended, reward, terminated });
+            table.push(
+                s,
+                a,
+                Transition {
+                    prob: 1.0,
+                    next: intended,
+                    reward,
+                    terminated,
+                },
+            );
         }
     }
 
@@ -265,7 +350,8 @@ impl Env for Taxi {
         self.s = categorical_sample(&self.initial, &mut self.rng);
         self.last_action = None;
         self.last_prob = 1.0;
-        self.fickle_step = self.config.fickle_passenger && self.rng.random() < self.config.fickle_probability;
+        self.fickle_step =
+            self.config.fickle_passenger && self.rng.random() < self.config.fickle_probability;
         self.mask = Self::compute_mask(self.s);
         self.phase = Phase::Running;
         obs[0] = self.s as f32;
@@ -291,7 +377,10 @@ impl Env for Taxi {
         {
             self.fickle_step = false;
             let mut others = [0i64; 3];
-            for (slot, d) in others.iter_mut().zip((0..4).filter(|&d| d != shadow_dest as i64)) {
+            for (slot, d) in others
+                .iter_mut()
+                .zip((0..4).filter(|&d| d != shadow_dest as i64))
+            {
                 *slot = d;
             }
             let dest = self.rng.choice(&others) as usize;
@@ -304,13 +393,20 @@ impl Env for Taxi {
             self.phase = Phase::Done;
         }
         obs[0] = s as f32;
-        Ok(Step { reward: t.reward, terminated: t.terminated, truncated: false })
+        Ok(Step {
+            reward: t.reward,
+            terminated: t.terminated,
+            truncated: false,
+        })
     }
 
     fn info(&self) -> Info {
         vec![
             ("prob", InfoValue::Float(self.last_prob)),
-            ("action_mask", InfoValue::Ints(self.mask.iter().map(|&m| m as i64).collect())),
+            (
+                "action_mask",
+                InfoValue::Ints(self.mask.iter().map(|&m| m as i64).collect()),
+            ),
         ]
     }
 
@@ -320,21 +416,37 @@ impl Env for Taxi {
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
         if mode != RenderMode::Text {
-            return Err(EnvError::Unsupported(format!("render mode {mode:?} for Taxi (use Text)")));
+            return Err(EnvError::Unsupported(format!(
+                "render mode {mode:?} for Taxi (use Text)"
+            )));
         }
-        let mut out: Vec<Vec<String>> = MAP.iter().map(|r| r.chars().map(|c| c.to_string()).collect()).collect();
+        let mut out: Vec<Vec<String>> = MAP
+            .iter()
+            .map(|r| r.chars().map(|c| c.to_string()).collect())
+            .collect();
         let (row, col, pass, dest) = decode(self.s);
-        let ul = |x: &str| if x == " " { "_".to_string() } else { x.to_string() };
+        let ul = |x: &str| {
+            if x == " " {
+                "_".to_string()
+            } else {
+                x.to_string()
+            }
+        };
         if pass < 4 {
             out[1 + row][2 * col + 1] = colorize(&out[1 + row][2 * col + 1], "yellow", false, true);
             let (pi, pj) = LOCS[pass];
             out[1 + pi][2 * pj + 1] = colorize(&out[1 + pi][2 * pj + 1], "blue", true, false);
         } else {
-            out[1 + row][2 * col + 1] = colorize(&ul(&out[1 + row][2 * col + 1]), "green", false, true);
+            out[1 + row][2 * col + 1] =
+                colorize(&ul(&out[1 + row][2 * col + 1]), "green", false, true);
         }
         let (di, dj) = LOCS[dest];
         out[1 + di][2 * dj + 1] = colorize(&out[1 + di][2 * dj + 1], "magenta", false, false);
-        let mut text: String = out.iter().map(|r| r.concat()).collect::<Vec<_>>().join("\n");
+        let mut text: String = out
+            .iter()
+            .map(|r| r.concat())
+            .collect::<Vec<_>>()
+            .join("\n");
         text.push('\n');
         match self.last_action {
             Some(a) => text.push_str(&format!(
@@ -358,7 +470,9 @@ impl Env for Taxi {
                 self.phase = Phase::Running;
                 Ok(())
             }
-            _ => Err(EnvError::Other(format!("Taxi state is one number in [0, 500), got {state:?}"))),
+            _ => Err(EnvError::Other(format!(
+                "Taxi state is one number in [0, 500), got {state:?}"
+            ))),
         }
     }
 
