@@ -170,6 +170,9 @@ impl Options {
             // `is_slippery=False` from a Python user's command line.
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            // 0 / 1, as Python's truthiness would take them.
+            Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(Some(false)),
+            Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(Some(true)),
             Some(v) => Err(self.ill_typed(key, "a boolean (true or false)", &v)),
         }
     }
@@ -281,22 +284,27 @@ impl Options {
         } else {
             format!("unknown options `{}`", names.join("`, `"))
         };
+        // make's own options (always valid) do not count as the constructor's declaration.
         let valid: Vec<&str> = self.valid_names().collect();
+        let declared = valid
+            .iter()
+            .any(|v| !matches!(*v, "max_episode_steps" | "render_mode"));
         let hint = closest(unknown, valid.iter().copied(), 1)
             .first()
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
         let id = &self.env_id;
+        let message = if declared {
+            format!("{what}{hint}; valid options: {}", valid.join(", "))
+        } else {
+            format!(
+                "{what}: it takes no options of its own (only {})",
+                valid.join(", ")
+            )
+        };
         Err(EnvError::BadOption {
             id: id.clone(),
-            message: format!(
-                "{what} for {id}{hint}; valid options: {}",
-                if valid.is_empty() {
-                    "none".to_string()
-                } else {
-                    valid.join(", ")
-                }
-            ),
+            message,
         })
     }
 
