@@ -16,9 +16,9 @@ use crate::rollout::{Collector, CollectorState, Rollout};
 use crate::run;
 use crate::runtime::{lock, StopReason};
 use crate::train::{
-    buffer_names, collector_slots, final_reason, learning_rate, load_optimizer, load_params, make_env,
-    optimizer_config, optimizer_tensors, save_checkpoint, slots_snapshot, update_is_finite, CollectorSlots,
-    Evaluator, RunState, Setup, Snapshot, TrainError,
+    buffer_names, collector_slots, final_reason, learning_rate, load_optimizer, load_params,
+    make_env, optimizer_config, optimizer_tensors, save_checkpoint, slots_snapshot,
+    update_is_finite, CollectorSlots, Evaluator, RunState, Setup, Snapshot, TrainError,
 };
 use engram_nn::optim::{clip_grad_norm, Optimizer, OptimizerState};
 use engram_nn::shared::{SharedOptimizer, SharedParams};
@@ -56,7 +56,10 @@ impl ParamStore for HogwildStore {
         self.params.snapshot()
     }
     fn optimizer_states(&self) -> Vec<(String, OptimizerState)> {
-        optimizer_prefixes(self.all_optimizers.len()).into_iter().zip(self.all_optimizers.iter().map(|o| o.state())).collect()
+        optimizer_prefixes(self.all_optimizers.len())
+            .into_iter()
+            .zip(self.all_optimizers.iter().map(|o| o.state()))
+            .collect()
     }
 }
 
@@ -114,10 +117,21 @@ pub fn learn(
     let mut learner = Learner::new(policy, c.t_max, n_envs);
     let mut local = policy.layout.zeros();
     let mut grads = policy.layout.zeros();
-    let coefs = LossCoefs { vf_coef: c.vf_coef as f32, ent_coef: c.ent_coef as f32, normalize_advantage: false };
+    let coefs = LossCoefs {
+        vf_coef: c.vf_coef as f32,
+        ent_coef: c.ent_coef as f32,
+        normalize_advantage: false,
+    };
     while monitor.should_stop().is_none() {
         store.read(&mut local);
-        collector.collect(policy, &local, &mut rollout, monitor, c.gamma as f32, c.gae_lambda as f32)?;
+        collector.collect(
+            policy,
+            &local,
+            &mut rollout,
+            monitor,
+            c.gamma as f32,
+            c.gae_lambda as f32,
+        )?;
         grads.fill(0.0);
         let mut stats = learner.compute_gradients(policy, &local, &mut grads, &rollout, &coefs);
         stats.grad_norm = clip_grad_norm(&mut grads, c.max_grad_norm as f32) as f64;
@@ -132,7 +146,10 @@ pub fn learn(
             monitor.log_row(lr);
         }
         if duties.evaluate {
-            ctx.evaluator.submit(Snapshot { env_steps: duties.env_steps, params: store.snapshot() });
+            ctx.evaluator.submit(Snapshot {
+                env_steps: duties.env_steps,
+                params: store.snapshot(),
+            });
         }
         if duties.checkpoint {
             lock(ctx.slots)[ctx.index] = Some(collector.save());
@@ -163,7 +180,13 @@ pub fn write_latest(
         optimizers,
         collectors,
     };
-    save_checkpoint(&setup.run_dir.join(run::LATEST), layout, &store.snapshot(), extra, &state)
+    save_checkpoint(
+        &setup.run_dir.join(run::LATEST),
+        layout,
+        &store.snapshot(),
+        extra,
+        &state,
+    )
 }
 
 /// Initial parameters: from the checkpoint when resuming, else drawn from the seed.
@@ -184,7 +207,9 @@ fn restored_optimizer_state(
     fresh: &OptimizerState,
     layout: &ParamLayout,
 ) -> Result<Option<OptimizerState>, TrainError> {
-    let Some((ckpt, state, path)) = &setup.resume else { return Ok(None) };
+    let Some((ckpt, state, path)) = &setup.resume else {
+        return Ok(None);
+    };
     let Some((_, kind, step)) = state.optimizers.iter().find(|(p, _, _)| p == prefix) else {
         return Err(TrainError::Usage(format!(
             "checkpoint {} has no optimizer state `{prefix}`: it was written with another optimizer setting \
@@ -192,7 +217,15 @@ fn restored_optimizer_state(
             path.display()
         )));
     };
-    Ok(Some(load_optimizer(ckpt, layout, prefix, kind, *step, &buffer_names(fresh), path)?))
+    Ok(Some(load_optimizer(
+        ckpt,
+        layout,
+        prefix,
+        kind,
+        *step,
+        &buffer_names(fresh),
+        path,
+    )?))
 }
 
 /// Runs A3C: `workers` Hogwild threads.
@@ -201,18 +234,29 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let layout = &setup.policy.layout;
     let params = Arc::new(SharedParams::new(&initial_params(&setup)?));
     let opt_config = optimizer_config(c);
-    let n_optimizers = if c.shared_optimizer_stats { 1 } else { c.workers };
+    let n_optimizers = if c.shared_optimizer_stats {
+        1
+    } else {
+        c.workers
+    };
     let mut optimizers: Vec<Arc<dyn SharedOptimizer>> = Vec::new();
     for prefix in optimizer_prefixes(n_optimizers) {
         let opt: Arc<dyn SharedOptimizer> = Arc::from(opt_config.build_shared(layout.len()));
         if let Some(state) = restored_optimizer_state(&setup, &prefix, &opt.state(), layout)? {
-            opt.load_state(&state).map_err(|e| TrainError::Usage(format!("optimizer state `{prefix}`: {e}")))?;
+            opt.load_state(&state)
+                .map_err(|e| TrainError::Usage(format!("optimizer state `{prefix}`: {e}")))?;
         }
         optimizers.push(opt);
     }
     let optimizers = Arc::new(optimizers);
     let slots = collector_slots(c.workers, setup.resume.as_ref().map(|r| &r.1));
-    let evaluator = Evaluator::start(c, setup.policy.clone(), setup.monitor.clone(), &setup.run_dir, c.workers == 1)?;
+    let evaluator = Evaluator::start(
+        c,
+        setup.policy.clone(),
+        setup.monitor.clone(),
+        &setup.run_dir,
+        c.workers == 1,
+    )?;
     let results: Vec<Result<CollectorState, TrainError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..c.workers)
             .map(|w| {
@@ -221,7 +265,13 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
                     optimizer: optimizers[w.min(optimizers.len() - 1)].clone(),
                     all_optimizers: optimizers.clone(),
                 };
-                let ctx = LoopContext { config: c, setup: &setup, evaluator: &evaluator, slots: &slots, index: w };
+                let ctx = LoopContext {
+                    config: c,
+                    setup: &setup,
+                    evaluator: &evaluator,
+                    slots: &slots,
+                    index: w,
+                };
                 std::thread::Builder::new()
                     .name(format!("engram-a3c-{w}"))
                     .spawn_scoped(scope, move || {
@@ -232,13 +282,18 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
                         }
                         result
                     })
-                    .map_err(|source| TrainError::Io { path: setup.run_dir.clone(), source })
+                    .map_err(|source| TrainError::Io {
+                        path: setup.run_dir.clone(),
+                        source,
+                    })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| match h {
-                Ok(handle) => handle.join().unwrap_or_else(|_| Err(TrainError::Policy("an A3C worker panicked".into()))),
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(TrainError::Policy("an A3C worker panicked".into()))),
                 Err(e) => Err(e),
             })
             .collect()
@@ -255,16 +310,29 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
         }
     }
     if reason != StopReason::Failed {
-        let store = HogwildStore { params: params.clone(), optimizer: optimizers[0].clone(), all_optimizers: optimizers.clone() };
+        let store = HogwildStore {
+            params: params.clone(),
+            optimizer: optimizers[0].clone(),
+            all_optimizers: optimizers.clone(),
+        };
         write_latest(&setup, &store, finals)?;
     }
     Ok(reason)
 }
 
-fn worker(ctx: &LoopContext, store: &mut HogwildStore, w: usize) -> Result<CollectorState, TrainError> {
+fn worker(
+    ctx: &LoopContext,
+    store: &mut HogwildStore,
+    w: usize,
+) -> Result<CollectorState, TrainError> {
     let c = ctx.config;
     let env = make_env(c)?;
-    let mut collector = Collector::new(&ctx.setup.policy, vec![env], c.seed.wrapping_add(w as u64), c.reward_scale as f32)?;
+    let mut collector = Collector::new(
+        &ctx.setup.policy,
+        vec![env],
+        c.seed.wrapping_add(w as u64),
+        c.reward_scale as f32,
+    )?;
     let saved = lock(ctx.slots)[w].clone();
     if let Some(saved) = saved {
         collector.restore(&ctx.setup.policy, &saved)?;
@@ -278,18 +346,37 @@ pub fn run_a2c(setup: Setup) -> Result<StopReason, TrainError> {
     let layout = &setup.policy.layout;
     let mut optimizer = optimizer_config(c).build(layout.len());
     if let Some(state) = restored_optimizer_state(&setup, "optim", &optimizer.state(), layout)? {
-        optimizer.load_state(&state).map_err(|e| TrainError::Usage(format!("optimizer state: {e}")))?;
+        optimizer
+            .load_state(&state)
+            .map_err(|e| TrainError::Usage(format!("optimizer state: {e}")))?;
     }
-    let mut store = LocalStore { params: initial_params(&setup)?, optimizer };
-    let envs = (0..c.workers).map(|_| make_env(c)).collect::<Result<Vec<_>, _>>()?;
+    let mut store = LocalStore {
+        params: initial_params(&setup)?,
+        optimizer,
+    };
+    let envs = (0..c.workers)
+        .map(|_| make_env(c))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut collector = Collector::new(&setup.policy, envs, c.seed, c.reward_scale as f32)?;
     let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
     let saved = lock(&slots)[0].clone();
     if let Some(saved) = saved {
         collector.restore(&setup.policy, &saved)?;
     }
-    let evaluator = Evaluator::start(c, setup.policy.clone(), setup.monitor.clone(), &setup.run_dir, true)?;
-    let ctx = LoopContext { config: c, setup: &setup, evaluator: &evaluator, slots: &slots, index: 0 };
+    let evaluator = Evaluator::start(
+        c,
+        setup.policy.clone(),
+        setup.monitor.clone(),
+        &setup.run_dir,
+        true,
+    )?;
+    let ctx = LoopContext {
+        config: c,
+        setup: &setup,
+        evaluator: &evaluator,
+        slots: &slots,
+        index: 0,
+    };
     let result = learn(&ctx, &mut store, &mut collector);
     evaluator.finish()?;
     let reason = final_reason(&setup.monitor);

@@ -5,15 +5,30 @@ use std::process::ExitCode;
 
 /// `engram envs`: every registered id with its spaces, time limit and reward threshold.
 pub fn print_envs() {
-    println!("{:<40} {:<36} {:<28} {:>6} {:>9}", "id", "observation space", "action space", "limit", "threshold");
+    println!(
+        "{:<40} {:<36} {:<28} {:>6} {:>9}",
+        "id", "observation space", "action space", "limit", "threshold"
+    );
     for spec in engram_env::registry::specs() {
         let (obs, act) = match engram_env::registry::make(&spec.id, &Default::default()) {
-            Ok(env) => (env.observation_space().to_string(), env.action_space().to_string()),
+            Ok(env) => (
+                env.observation_space().to_string(),
+                env.action_space().to_string(),
+            ),
             Err(e) => (format!("(cannot make: {e})"), String::new()),
         };
-        let limit = spec.max_episode_steps.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        let threshold = spec.reward_threshold.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
-        println!("{:<40} {:<36} {:<28} {:>6} {:>9}", spec.id, obs, act, limit, threshold);
+        let limit = spec
+            .max_episode_steps
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let threshold = spec
+            .reward_threshold
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<40} {:<36} {:<28} {:>6} {:>9}",
+            spec.id, obs, act, limit, threshold
+        );
     }
 }
 
@@ -35,5 +50,9 @@ pub fn replay(files: &[PathBuf]) -> Result<ExitCode, Box<dyn std::error::Error>>
             }
         }
     }
-    Ok(if all_matched { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_matched {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -3,7 +3,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
-use crate::policy::{ActorCritic, Actor};
+use crate::policy::{Actor, ActorCritic};
 use crate::rollout::step_env;
 use crate::run;
 use crate::train::{load_params, make_env, TrainError};
@@ -28,14 +28,17 @@ impl EvalResult {
     /// Population standard deviation (numpy's default, as SB3's evaluate_policy reports).
     pub fn std(&self) -> f64 {
         let m = self.mean();
-        (self.returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / self.returns.len().max(1) as f64).sqrt()
+        (self.returns.iter().map(|r| (r - m).powi(2)).sum::<f64>()
+            / self.returns.len().max(1) as f64)
+            .sqrt()
     }
 }
 
 /// Seeds of evaluation episodes: the same episodes at every evaluation of a run, so that
 /// evaluations are comparable, and disjoint from the training seeds' stream.
 pub fn eval_seed(base: u64, episode: usize) -> u64 {
-    base.wrapping_mul(1_000_003).wrapping_add(10_000_000 + episode as u64)
+    base.wrapping_mul(1_000_003)
+        .wrapping_add(10_000_000 + episode as u64)
 }
 
 /// Plays `episodes` whole episodes. `sample_seed` = None acts greedily.
@@ -63,8 +66,23 @@ pub fn evaluate(
         let (mut ret, mut len) = (0.0, 0u64);
         on_step(env, episode, 0);
         loop {
-            actor.act(policy, params, &obs, &mut state, rng.as_mut(), &mut action, &mut value);
-            let step = step_env(env, &policy.action_kind, &action, &mut discrete, &mut clipped, &mut obs)?;
+            actor.act(
+                policy,
+                params,
+                &obs,
+                &mut state,
+                rng.as_mut(),
+                &mut action,
+                &mut value,
+            );
+            let step = step_env(
+                env,
+                &policy.action_kind,
+                &action,
+                &mut discrete,
+                &mut clipped,
+                &mut obs,
+            )?;
             ret += step.reward;
             len += 1;
             on_step(env, episode, len);
@@ -95,8 +113,13 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     }
     let ckpt_path = resolve_checkpoint(path, opts.latest)?;
     let ckpt = Checkpoint::load(&ckpt_path)?;
-    let config: TrainConfig = serde_json::from_value(ckpt.meta.state["config"].clone())
-        .map_err(|e| TrainError::Policy(format!("checkpoint {} has no readable config: {e}", ckpt_path.display())))?;
+    let config: TrainConfig =
+        serde_json::from_value(ckpt.meta.state["config"].clone()).map_err(|e| {
+            TrainError::Policy(format!(
+                "checkpoint {} has no readable config: {e}",
+                ckpt_path.display()
+            ))
+        })?;
     let mut env = make_env(&config)?;
     let policy = ActorCritic::new(env.observation_space(), env.action_space(), &config)?;
     ckpt.check_architecture(&policy.layout.signature(), &ckpt_path)?;
@@ -105,25 +128,38 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     let mut frames = 0usize;
     let frame_dir = ckpt_path.parent().unwrap_or(Path::new(".")).join("frames");
     let started = std::time::Instant::now();
-    let result = evaluate(&policy, &params, &mut *env, opts.episodes, opts.seed, sample_seed, |env, episode, step| {
-        if !opts.render {
-            return;
-        }
-        match env.render(RenderMode::Text) {
-            Ok(Render::Text(text)) => eprintln!("episode {episode} step {step}\n{text}"),
-            _ => {
-                if let Ok(Render::Rgb { width, height, pixels }) = env.render(RenderMode::Rgb) {
-                    let _ = std::fs::create_dir_all(&frame_dir);
-                    let file = frame_dir.join(format!("ep{episode:03}_{step:05}.ppm"));
-                    let mut bytes = format!("P6\n{width} {height}\n255\n").into_bytes();
-                    bytes.extend_from_slice(&pixels);
-                    if std::fs::write(&file, bytes).is_ok() {
-                        frames += 1;
+    let result = evaluate(
+        &policy,
+        &params,
+        &mut *env,
+        opts.episodes,
+        opts.seed,
+        sample_seed,
+        |env, episode, step| {
+            if !opts.render {
+                return;
+            }
+            match env.render(RenderMode::Text) {
+                Ok(Render::Text(text)) => eprintln!("episode {episode} step {step}\n{text}"),
+                _ => {
+                    if let Ok(Render::Rgb {
+                        width,
+                        height,
+                        pixels,
+                    }) = env.render(RenderMode::Rgb)
+                    {
+                        let _ = std::fs::create_dir_all(&frame_dir);
+                        let file = frame_dir.join(format!("ep{episode:03}_{step:05}.ppm"));
+                        let mut bytes = format!("P6\n{width} {height}\n255\n").into_bytes();
+                        bytes.extend_from_slice(&pixels);
+                        if std::fs::write(&file, bytes).is_ok() {
+                            frames += 1;
+                        }
                     }
                 }
             }
-        }
-    })?;
+        },
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     if opts.json {
         let out = serde_json::json!({
@@ -150,7 +186,11 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
             opts.episodes,
             if opts.stochastic { "sampled" } else { "greedy" },
             result.returns.iter().cloned().fold(f64::INFINITY, f64::min),
-            result.returns.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            result
+                .returns
+                .iter()
+                .cloned()
+                .fold(f64::NEG_INFINITY, f64::max),
             seconds
         );
         if frames > 0 {
@@ -165,7 +205,10 @@ fn resolve_checkpoint(path: &Path, latest: bool) -> Result<PathBuf, String> {
         return Ok(path.to_path_buf());
     }
     if !path.is_dir() {
-        return Err(format!("{} is neither a run directory nor a checkpoint file", path.display()));
+        return Err(format!(
+            "{} is neither a run directory nor a checkpoint file",
+            path.display()
+        ));
     }
     let best = path.join(run::BEST);
     let last = path.join(run::LATEST);
@@ -173,6 +216,9 @@ fn resolve_checkpoint(path: &Path, latest: bool) -> Result<PathBuf, String> {
     if pick.exists() {
         Ok(pick)
     } else {
-        Err(format!("{} has no checkpoints/ yet (was training started there?)", path.display()))
+        Err(format!(
+            "{} has no checkpoints/ yet (was training started there?)",
+            path.display()
+        ))
     }
 }

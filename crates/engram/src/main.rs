@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "engram", version, about = "Fast deep reinforcement learning for agents with memory")]
+#[command(
+    name = "engram",
+    version,
+    about = "Fast deep reinforcement learning for agents with memory"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,23 +106,24 @@ struct BenchArgs {
 #[derive(Subcommand)]
 enum EnvCommand {
     /// Replay a reference trajectory file (rl-golden/1) against engram's environment.
-    Replay {
-        files: Vec<PathBuf>,
-    },
+    Replay { files: Vec<PathBuf> },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(args),
-        Command::Eval(args) => engram::eval::run_cli(&args.path, &engram::eval::EvalOptions {
-            episodes: args.episodes,
-            latest: args.latest,
-            render: args.render,
-            stochastic: args.stochastic,
-            seed: args.seed,
-            json: args.json,
-        }),
+        Command::Eval(args) => engram::eval::run_cli(
+            &args.path,
+            &engram::eval::EvalOptions {
+                episodes: args.episodes,
+                latest: args.latest,
+                render: args.render,
+                stochastic: args.stochastic,
+                seed: args.seed,
+                json: args.json,
+            },
+        ),
         Command::Envs => {
             engram::cli::print_envs();
             Ok(ExitCode::SUCCESS)
@@ -127,7 +132,9 @@ fn main() -> ExitCode {
             print_algos();
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => engram::bench::run_cli(args.filter.as_deref(), args.json, args.long),
+        Command::Bench(args) => {
+            engram::bench::run_cli(args.filter.as_deref(), args.json, args.long)
+        }
         Command::Env(EnvCommand::Replay { files }) => engram::cli::replay(&files),
     };
     match result {
@@ -152,7 +159,10 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         return Ok(exit_for(&summary));
     }
     let algo = Algo::parse(args.algo.as_deref().unwrap_or("a3c"))?;
-    let env = args.env.clone().unwrap_or_else(|| "CartPole-v1".to_string());
+    let env = args
+        .env
+        .clone()
+        .unwrap_or_else(|| "CartPole-v1".to_string());
     let mut config = TrainConfig::tuned(algo, &env);
     if let Some(path) = &args.config {
         config.merge_file(path)?;
@@ -192,7 +202,17 @@ fn print_algos() {
     println!("\noptions (--set KEY=VALUE, or keys of a --config TOML file):");
     let defaults = TrainConfig::default().to_table();
     for (key, doc) in KEY_DOCS {
-        let default = defaults.get(*key).map(|v| v.to_string()).unwrap_or_default();
-        println!("  {key:<24} {doc}{}", if default.is_empty() { String::new() } else { format!(" [default {default}]") });
+        let default = defaults
+            .get(*key)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        println!(
+            "  {key:<24} {doc}{}",
+            if default.is_empty() {
+                String::new()
+            } else {
+                format!(" [default {default}]")
+            }
+        );
     }
 }

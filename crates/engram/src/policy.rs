@@ -27,17 +27,35 @@ use rand::Rng;
 /// The action distribution, from the action space.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionKind {
-    Categorical { n: usize, start: i64 },
-    MultiCategorical { nvec: Vec<usize> },
-    Gaussian { dim: usize, low: Vec<f32>, high: Vec<f32> },
+    Categorical {
+        n: usize,
+        start: i64,
+    },
+    MultiCategorical {
+        nvec: Vec<usize>,
+    },
+    Gaussian {
+        dim: usize,
+        low: Vec<f32>,
+        high: Vec<f32>,
+    },
 }
 
 /// How one piece of the flat observation becomes network input.
 #[derive(Clone, Debug)]
 enum Segment {
-    Copy { len: usize },
-    OneHot { n: usize, start: i64 },
-    Embed { n: usize, start: i64, table: Embedding },
+    Copy {
+        len: usize,
+    },
+    OneHot {
+        n: usize,
+        start: i64,
+    },
+    Embed {
+        n: usize,
+        start: i64,
+        table: Embedding,
+    },
 }
 
 impl Segment {
@@ -75,7 +93,11 @@ const POLICY_HEAD: usize = 0;
 const VALUE_HEAD: usize = 1;
 
 impl ActorCritic {
-    pub fn new(obs_space: &Space, action_space: &Space, c: &TrainConfig) -> Result<ActorCritic, TrainError> {
+    pub fn new(
+        obs_space: &Space,
+        action_space: &Space,
+        c: &TrainConfig,
+    ) -> Result<ActorCritic, TrainError> {
         let mut layout = ParamLayout::new();
         let mut segments = Vec::new();
         let mut embed_index = 0;
@@ -108,7 +130,11 @@ impl ActorCritic {
         };
         let hidden_gain = std::f32::consts::SQRT_2;
         let mut net_config = NetworkConfig::new(input_dim)
-            .encoder(&c.encoder_layers, activation, Init::Orthogonal { gain: hidden_gain })
+            .encoder(
+                &c.encoder_layers,
+                activation,
+                Init::Orthogonal { gain: hidden_gain },
+            )
             .head("pi", head_size, Init::Orthogonal { gain: 0.01 })
             .head("vf", 1, Init::Orthogonal { gain: 1.0 });
         net_config = match c.policy {
@@ -120,7 +146,8 @@ impl ActorCritic {
             PolicyKind::Gru => net_config.gru(c.hidden_size),
             PolicyKind::Mlp => net_config,
         };
-        let net = Network::new(&mut layout, "net", &net_config).map_err(|e| TrainError::Policy(e.to_string()))?;
+        let net = Network::new(&mut layout, "net", &net_config)
+            .map_err(|e| TrainError::Policy(e.to_string()))?;
         let log_std = match &action_kind {
             ActionKind::Gaussian { dim, .. } => Some(layout.vector("log_std", *dim, Init::ZEROS)),
             _ => None,
@@ -162,7 +189,8 @@ impl ActorCritic {
         for seg in &self.segments {
             for r in 0..rows {
                 let src = &obs[r * self.obs_dim + at_obs..];
-                let dst = &mut input[r * self.input_dim + at_in..r * self.input_dim + at_in + seg.input_len()];
+                let dst = &mut input
+                    [r * self.input_dim + at_in..r * self.input_dim + at_in + seg.input_len()];
                 match seg {
                     Segment::Copy { len } => dst.copy_from_slice(&src[..*len]),
                     Segment::OneHot { n, start } => {
@@ -171,7 +199,9 @@ impl ActorCritic {
                     }
                     Segment::Embed { n, start, table } => {
                         let i = index_of(src[0], *start, *n);
-                        dst.copy_from_slice(&table.weight.of(p)[i * table.dim..(i + 1) * table.dim]);
+                        dst.copy_from_slice(
+                            &table.weight.of(p)[i * table.dim..(i + 1) * table.dim],
+                        );
                     }
                 }
             }
@@ -189,7 +219,8 @@ impl ActorCritic {
                 let gw = table.weight.of_mut(g);
                 for r in 0..rows {
                     let i = index_of(obs[r * self.obs_dim + at_obs], *start, *n);
-                    let d = &d_input[r * self.input_dim + at_in..r * self.input_dim + at_in + table.dim];
+                    let d = &d_input
+                        [r * self.input_dim + at_in..r * self.input_dim + at_in + table.dim];
                     for (w, dv) in gw[i * table.dim..(i + 1) * table.dim].iter_mut().zip(d) {
                         *w += dv;
                     }
@@ -201,7 +232,9 @@ impl ActorCritic {
     }
 
     fn has_embeddings(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s, Segment::Embed { .. }))
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Embed { .. }))
     }
 
     fn load_state(&self, flat: &[f32], rows: usize, state: &mut RecurrentState) {
@@ -227,7 +260,10 @@ impl ActorCritic {
 
 fn index_of(v: f32, start: i64, n: usize) -> usize {
     let i = v as i64 - start;
-    debug_assert!(i >= 0 && (i as usize) < n, "discrete observation {v} outside its space");
+    debug_assert!(
+        i >= 0 && (i as usize) < n,
+        "discrete observation {v} outside its space"
+    );
     i.clamp(0, n as i64 - 1) as usize
 }
 
@@ -239,8 +275,16 @@ fn encode_space(
     embed_index: &mut usize,
 ) -> Result<(), TrainError> {
     match space {
-        Space::Box { shape, .. } => out.push(Segment::Copy { len: shape.iter().product() }),
-        Space::Discrete { n, start } => out.push(discrete_segment(*n as usize, *start, c, layout, embed_index)?),
+        Space::Box { shape, .. } => out.push(Segment::Copy {
+            len: shape.iter().product(),
+        }),
+        Space::Discrete { n, start } => out.push(discrete_segment(
+            *n as usize,
+            *start,
+            c,
+            layout,
+            embed_index,
+        )?),
         Space::MultiDiscrete { nvec } => {
             for &n in nvec {
                 out.push(discrete_segment(n as usize, 0, c, layout, embed_index)?);
@@ -267,8 +311,14 @@ fn discrete_segment(
         DiscreteEncoding::Embedding => {
             let name = format!("embed.{embed_index}");
             *embed_index += 1;
-            let table = Embedding::new(layout, &name, n, c.embedding_dim, Init::XavierUniform { gain: 1.0 })
-                .map_err(|e| TrainError::Policy(e.to_string()))?;
+            let table = Embedding::new(
+                layout,
+                &name,
+                n,
+                c.embedding_dim,
+                Init::XavierUniform { gain: 1.0 },
+            )
+            .map_err(|e| TrainError::Policy(e.to_string()))?;
             Ok(Segment::Embed { n, start, table })
         }
     }
@@ -317,7 +367,9 @@ impl Actor {
         let b = self.batch;
         policy.encode(p, obs, b, &mut self.input);
         policy.load_state(state, b, &mut self.state);
-        policy.net.step(p, &self.input, &mut self.state, &mut self.scratch);
+        policy
+            .net
+            .step(p, &self.input, &mut self.state, &mut self.scratch);
         policy.store_state(&self.state, b, state);
         values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
         let out = self.scratch.head(POLICY_HEAD);
@@ -356,17 +408,32 @@ impl Actor {
     }
 
     /// `V(obs)` for all rows from `state`, which is left as it was.
-    pub fn values(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32], values: &mut [f32]) {
+    pub fn values(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        obs: &[f32],
+        state: &[f32],
+        values: &mut [f32],
+    ) {
         let b = self.batch;
         policy.encode(p, obs, b, &mut self.input);
         policy.load_state(state, b, &mut self.state);
-        policy.net.step(p, &self.input, &mut self.state, &mut self.scratch);
+        policy
+            .net
+            .step(p, &self.input, &mut self.state, &mut self.scratch);
         values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
     }
 
     /// `V(obs)` of one observation with one row's state (the final observation of a truncated
     /// episode).
-    pub fn value_one(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32]) -> f32 {
+    pub fn value_one(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        obs: &[f32],
+        state: &[f32],
+    ) -> f32 {
         let mut v = [0.0];
         if self.batch == 1 {
             self.values(policy, p, obs, state, &mut v);
@@ -414,7 +481,14 @@ impl Learner {
         };
         Learner {
             input: vec![0.0; rows * policy.input_dim],
-            d_input: vec![0.0; if policy.has_embeddings() { rows * policy.input_dim } else { 0 }],
+            d_input: vec![
+                0.0;
+                if policy.has_embeddings() {
+                    rows * policy.input_dim
+                } else {
+                    0
+                }
+            ],
             state: policy.net.initial_state(batch),
             tape: policy.net.tape(t_max, batch),
             log_probs: vec![0.0; rows * width],
@@ -444,14 +518,26 @@ impl Learner {
         let rows = t * b;
         policy.encode(p, &rollout.obs, rows, &mut self.input);
         policy.load_state(&rollout.initial_state, b, &mut self.state);
-        policy.net.forward_seq(p, &self.input, t, Some(&rollout.starts), &mut self.state, &mut self.tape);
+        policy.net.forward_seq(
+            p,
+            &self.input,
+            t,
+            Some(&rollout.starts),
+            &mut self.state,
+            &mut self.tape,
+        );
 
         self.advantages.copy_from_slice(&rollout.advantages);
         if coefs.normalize_advantage {
             crate::advantage::normalize(&mut self.advantages);
         }
         let values = self.tape.head(VALUE_HEAD);
-        let value_loss = value_mse_loss(values, &rollout.returns, Reduction::Mean, &mut self.d_values);
+        let value_loss = value_mse_loss(
+            values,
+            &rollout.returns,
+            Reduction::Mean,
+            &mut self.d_values,
+        );
         for d in &mut self.d_values {
             *d *= coefs.vf_coef;
         }
@@ -468,8 +554,21 @@ impl Learner {
                 to_indices(&rollout.actions, &mut self.indices);
                 dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
                 dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
-                dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
+                let (pl, ent) = policy_terms(
+                    &self.logp,
+                    &self.advantages,
+                    &self.entropy,
+                    &mut self.d_logp,
+                    &mut self.d_entropy,
+                    coefs,
+                );
+                dist.backward(
+                    &self.log_probs,
+                    &self.indices,
+                    &self.d_logp,
+                    &self.d_entropy,
+                    &mut self.d_head,
+                );
                 (pl, ent)
             }
             ActionKind::MultiCategorical { nvec } => {
@@ -478,17 +577,39 @@ impl Learner {
                 to_indices(&rollout.actions, &mut self.indices);
                 dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
                 dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
-                dist.backward(&self.log_probs, &self.indices, &self.d_logp, &self.d_entropy, &mut self.d_head);
+                let (pl, ent) = policy_terms(
+                    &self.logp,
+                    &self.advantages,
+                    &self.entropy,
+                    &mut self.d_logp,
+                    &mut self.d_entropy,
+                    coefs,
+                );
+                dist.backward(
+                    &self.log_probs,
+                    &self.indices,
+                    &self.d_logp,
+                    &self.d_entropy,
+                    &mut self.d_head,
+                );
                 (pl, ent)
             }
             ActionKind::Gaussian { dim, .. } => {
                 let dist = DiagGaussian::new(*dim);
-                let slot = policy.log_std.expect("Gaussian policies have a log_std parameter");
+                let slot = policy
+                    .log_std
+                    .expect("Gaussian policies have a log_std parameter");
                 let log_std = slot.of(p);
                 dist.log_prob(out, log_std, &rollout.actions, &mut self.logp);
                 dist.entropy(log_std, &mut self.entropy);
-                let (pl, ent) = policy_terms(&self.logp, &self.advantages, &self.entropy, &mut self.d_logp, &mut self.d_entropy, coefs);
+                let (pl, ent) = policy_terms(
+                    &self.logp,
+                    &self.advantages,
+                    &self.entropy,
+                    &mut self.d_logp,
+                    &mut self.d_entropy,
+                    coefs,
+                );
                 dist.backward(
                     out,
                     log_std,
@@ -504,14 +625,30 @@ impl Learner {
                 (pl, ent)
             }
         };
-        let d_input = if policy.has_embeddings() { Some(&mut self.d_input[..]) } else { None };
-        policy.net.backward_seq(p, g, &self.input, &[&self.d_head, &self.d_values], &mut self.tape, d_input, None);
+        let d_input = if policy.has_embeddings() {
+            Some(&mut self.d_input[..])
+        } else {
+            None
+        };
+        policy.net.backward_seq(
+            p,
+            g,
+            &self.input,
+            &[&self.d_head, &self.d_values],
+            &mut self.tape,
+            d_input,
+            None,
+        );
         if policy.has_embeddings() {
             policy.encode_backward(g, &rollout.obs, rows, &self.d_input);
         }
-        UpdateStats { policy_loss: policy_loss as f64, value_loss: value_loss as f64, entropy: entropy as f64, grad_norm: 0.0 }
+        UpdateStats {
+            policy_loss: policy_loss as f64,
+            value_loss: value_loss as f64,
+            entropy: entropy as f64,
+            grad_norm: 0.0,
+        }
     }
-
 }
 
 /// Policy-gradient and entropy terms; fills `d_logp` and `d_entropy` (scaled by ent_coef).

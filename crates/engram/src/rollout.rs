@@ -8,7 +8,7 @@
 //! every environment having to serialise itself.
 
 use crate::advantage::{compute_gae, RolloutView};
-use crate::policy::{ActionKind, ActorCritic, Actor};
+use crate::policy::{ActionKind, Actor, ActorCritic};
 use crate::runtime::Monitor;
 use engram_env::{Action, Env, EnvError};
 use rand::{Rng, SeedableRng};
@@ -74,7 +74,13 @@ impl Rollout {
             bootstrap_values: &self.bootstrap_values,
             n_envs: self.n_envs,
         };
-        compute_gae(&view, gamma, lambda, &mut self.advantages, &mut self.returns);
+        compute_gae(
+            &view,
+            gamma,
+            lambda,
+            &mut self.advantages,
+            &mut self.returns,
+        );
     }
 }
 
@@ -140,7 +146,12 @@ impl Collector {
             let seed = c.rng.gen::<u64>() >> 1;
             let dim = policy.obs_dim();
             c.envs[e].reset(Some(seed), &mut c.obs[e * dim..(e + 1) * dim])?;
-            c.episodes.push(EpisodeState { seed, actions: Vec::new(), episode_return: 0.0, starts_next: true });
+            c.episodes.push(EpisodeState {
+                seed,
+                actions: Vec::new(),
+                episode_return: 0.0,
+                starts_next: true,
+            });
         }
         Ok(c)
     }
@@ -170,7 +181,15 @@ impl Collector {
                 self.episodes[e].starts_next = false;
             }
             rollout.obs[base * od..(base + n) * od].copy_from_slice(&self.obs);
-            self.actor.act(policy, params, &self.obs, &mut self.state, Some(&mut self.rng), &mut self.action_buf, &mut self.values_buf);
+            self.actor.act(
+                policy,
+                params,
+                &self.obs,
+                &mut self.state,
+                Some(&mut self.rng),
+                &mut self.action_buf,
+                &mut self.values_buf,
+            );
             rollout.actions[base * ad..(base + n) * ad].copy_from_slice(&self.action_buf);
             rollout.values[base..base + n].copy_from_slice(&self.values_buf);
             for e in 0..n {
@@ -197,17 +216,29 @@ impl Collector {
                         // V(s_final) with the state the episode would have continued with.
                         self.final_obs.copy_from_slice(obs);
                         let state = &self.state[e * sd..(e + 1) * sd];
-                        rollout.final_values[i] = self.actor.value_one(policy, params, &self.final_obs, state);
+                        rollout.final_values[i] =
+                            self.actor.value_one(policy, params, &self.final_obs, state);
                     }
                     monitor.episode_done(episode.episode_return, episode.actions.len() as u64);
                     let seed = self.rng.gen::<u64>() >> 1;
-                    *episode = EpisodeState { seed, actions: Vec::new(), episode_return: 0.0, starts_next: true };
+                    *episode = EpisodeState {
+                        seed,
+                        actions: Vec::new(),
+                        episode_return: 0.0,
+                        starts_next: true,
+                    };
                     self.envs[e].reset(Some(seed), obs)?;
                     self.state[e * sd..(e + 1) * sd].fill(0.0);
                 }
             }
         }
-        self.actor.values(policy, params, &self.obs, &self.state, &mut rollout.bootstrap_values);
+        self.actor.values(
+            policy,
+            params,
+            &self.obs,
+            &self.state,
+            &mut rollout.bootstrap_values,
+        );
         rollout.compute_advantages(gamma, lambda);
         Ok(())
     }
@@ -223,8 +254,14 @@ impl Collector {
 
     /// Puts the collector back where [`Collector::save`] was called: same RNG position,
     /// recurrent state, and each environment replayed from its episode seed.
-    pub fn restore(&mut self, policy: &ActorCritic, saved: &CollectorState) -> Result<(), EnvError> {
-        if saved.episodes.len() != self.envs.len() || saved.recurrent_state.len() != self.state.len() {
+    pub fn restore(
+        &mut self,
+        policy: &ActorCritic,
+        saved: &CollectorState,
+    ) -> Result<(), EnvError> {
+        if saved.episodes.len() != self.envs.len()
+            || saved.recurrent_state.len() != self.state.len()
+        {
             return Err(EnvError::Other(format!(
                 "checkpoint holds {} environments with state size {}, this run has {} with {}",
                 saved.episodes.len(),
@@ -267,7 +304,9 @@ pub(crate) fn step_env(
     obs: &mut [f32],
 ) -> Result<engram_env::Step, EnvError> {
     match kind {
-        ActionKind::Categorical { start, .. } => env.step(Action::Discrete(*start + action[0] as i64), obs),
+        ActionKind::Categorical { start, .. } => {
+            env.step(Action::Discrete(*start + action[0] as i64), obs)
+        }
         ActionKind::MultiCategorical { .. } => {
             for (d, a) in discrete.iter_mut().zip(action) {
                 *d = *a as i64;

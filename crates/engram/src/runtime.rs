@@ -163,13 +163,22 @@ impl Monitor {
         self.env_steps.load(Ordering::Relaxed)
     }
 
+    /// What a checkpoint stores. Wall-clock times are left out (zeroed) so that a deterministic
+    /// run writes identical checkpoint bytes; they live in metrics.csv, evals.csv and
+    /// summary.json.
     pub fn state(&self) -> MonitorState {
         let (next_log, next_checkpoint, next_eval) = *lock(&self.schedule);
         MonitorState {
             counters: self.counters(),
             window: lock(&self.window).clone(),
-            threshold_hit: *lock(&self.threshold_hit),
-            best_eval: lock(&self.best_eval).clone(),
+            threshold_hit: lock(&self.threshold_hit).map(|h| ThresholdHit {
+                wall_seconds: 0.0,
+                ..h
+            }),
+            best_eval: lock(&self.best_eval).clone().map(|b| EvalRow {
+                wall_seconds: 0.0,
+                ..b
+            }),
             next_log,
             next_checkpoint,
             next_eval,

@@ -28,7 +28,10 @@ pub enum TrainError {
     #[error("{0}")]
     Policy(String),
     #[error("run directory {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Usage(String),
 }
@@ -44,9 +47,10 @@ pub fn make_env(config: &TrainConfig) -> Result<Box<dyn Env>, EnvError> {
 pub fn optimizer_config(c: &TrainConfig) -> OptimizerConfig {
     match c.optimizer {
         // TF/original-A3C style: eps inside the square root, as SB3's RMSpropTFLike.
-        OptimizerKind::Rmsprop => {
-            OptimizerConfig::RmsProp(RmsPropConfig::tf_like(c.rmsprop_alpha as f32, c.rmsprop_eps as f32))
-        }
+        OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig::tf_like(
+            c.rmsprop_alpha as f32,
+            c.rmsprop_eps as f32,
+        )),
         OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
             beta1: c.adam_beta1 as f32,
             beta2: c.adam_beta2 as f32,
@@ -86,12 +90,20 @@ pub fn param_tensors(layout: &ParamLayout, params: &[f32]) -> Vec<Tensor> {
     layout
         .specs()
         .iter()
-        .map(|s| Tensor { name: s.name.clone(), shape: s.shape.clone(), data: s.slot.of(params).to_vec() })
+        .map(|s| Tensor {
+            name: s.name.clone(),
+            shape: s.shape.clone(),
+            data: s.slot.of(params).to_vec(),
+        })
         .collect()
 }
 
 /// Optimizer statistics, one tensor per (buffer, parameter): `optim.exp_avg.lstm.weight_ih`.
-pub fn optimizer_tensors(prefix: &str, layout: &ParamLayout, state: &OptimizerState) -> Vec<Tensor> {
+pub fn optimizer_tensors(
+    prefix: &str,
+    layout: &ParamLayout,
+    state: &OptimizerState,
+) -> Vec<Tensor> {
     let mut out = Vec::new();
     for (buffer, data) in &state.buffers {
         for s in layout.specs() {
@@ -105,10 +117,19 @@ pub fn optimizer_tensors(prefix: &str, layout: &ParamLayout, state: &OptimizerSt
     out
 }
 
-fn gather(ckpt: &Checkpoint, layout: &ParamLayout, prefix: &str, path: &Path) -> Result<Vec<f32>, CheckpointError> {
+fn gather(
+    ckpt: &Checkpoint,
+    layout: &ParamLayout,
+    prefix: &str,
+    path: &Path,
+) -> Result<Vec<f32>, CheckpointError> {
     let mut flat = layout.zeros();
     for s in layout.specs() {
-        let name = if prefix.is_empty() { s.name.clone() } else { format!("{prefix}.{}", s.name) };
+        let name = if prefix.is_empty() {
+            s.name.clone()
+        } else {
+            format!("{prefix}.{}", s.name)
+        };
         let t = ckpt.tensor(&name).ok_or_else(|| CheckpointError::Corrupt {
             path: path.to_path_buf(),
             reason: format!("tensor `{name}` is missing"),
@@ -116,7 +137,11 @@ fn gather(ckpt: &Checkpoint, layout: &ParamLayout, prefix: &str, path: &Path) ->
         if t.data.len() != s.slot.len() {
             return Err(CheckpointError::Corrupt {
                 path: path.to_path_buf(),
-                reason: format!("tensor `{name}` has {} values, expected {}", t.data.len(), s.slot.len()),
+                reason: format!(
+                    "tensor `{name}` has {} values, expected {}",
+                    t.data.len(),
+                    s.slot.len()
+                ),
             });
         }
         s.slot.of_mut(&mut flat).copy_from_slice(&t.data);
@@ -124,7 +149,11 @@ fn gather(ckpt: &Checkpoint, layout: &ParamLayout, prefix: &str, path: &Path) ->
     Ok(flat)
 }
 
-pub fn load_params(ckpt: &Checkpoint, layout: &ParamLayout, path: &Path) -> Result<Vec<f32>, CheckpointError> {
+pub fn load_params(
+    ckpt: &Checkpoint,
+    layout: &ParamLayout,
+    path: &Path,
+) -> Result<Vec<f32>, CheckpointError> {
     gather(ckpt, layout, "", path)
 }
 
@@ -139,9 +168,16 @@ pub fn load_optimizer(
 ) -> Result<OptimizerState, CheckpointError> {
     let mut buffers = Vec::new();
     for b in buffer_names {
-        buffers.push((b.clone(), gather(ckpt, layout, &format!("{prefix}.{b}"), path)?));
+        buffers.push((
+            b.clone(),
+            gather(ckpt, layout, &format!("{prefix}.{b}"), path)?,
+        ));
     }
-    Ok(OptimizerState { kind: kind.to_string(), step, buffers })
+    Ok(OptimizerState {
+        kind: kind.to_string(),
+        step,
+        buffers,
+    })
 }
 
 /// The buffer names an optimizer state has (to know what to read back).
@@ -167,7 +203,8 @@ pub fn save_checkpoint(
     tensors.extend(extra);
     let meta = Meta::new(
         layout.signature(),
-        serde_json::to_value(state).map_err(|e| TrainError::Policy(format!("cannot serialise run state: {e}")))?,
+        serde_json::to_value(state)
+            .map_err(|e| TrainError::Policy(format!("cannot serialise run state: {e}")))?,
     );
     Checkpoint { tensors, meta }.save(path)?;
     Ok(())
@@ -200,7 +237,11 @@ impl Evaluator {
         blocking: bool,
     ) -> Result<Evaluator, TrainError> {
         if config.eval_interval == 0 {
-            return Ok(Evaluator { tx: None, handle: None, blocking });
+            return Ok(Evaluator {
+                tx: None,
+                handle: None,
+                blocking,
+            });
         }
         let mut env = make_env(config)?;
         let (tx, rx): (SyncSender<Snapshot>, Receiver<Snapshot>) = sync_channel(1);
@@ -210,8 +251,15 @@ impl Evaluator {
             .name("engram-eval".into())
             .spawn(move || {
                 for snapshot in rx {
-                    let result =
-                        evaluate(&policy, &snapshot.params, &mut *env, config.eval_episodes, config.seed, None, |_, _, _| {})?;
+                    let result = evaluate(
+                        &policy,
+                        &snapshot.params,
+                        &mut *env,
+                        config.eval_episodes,
+                        config.seed,
+                        None,
+                        |_, _, _| {},
+                    )?;
                     let row = EvalRow {
                         env_steps: snapshot.env_steps,
                         wall_seconds: monitor.wall_seconds(),
@@ -228,15 +276,30 @@ impl Evaluator {
                             optimizers: Vec::new(),
                             collectors: Vec::new(),
                         };
-                        if let Err(e) = save_checkpoint(&best_path, &policy.layout, &snapshot.params, Vec::new(), &state) {
-                            monitor.progress.println(&format!("warning: best checkpoint not saved: {e}"));
+                        if let Err(e) = save_checkpoint(
+                            &best_path,
+                            &policy.layout,
+                            &snapshot.params,
+                            Vec::new(),
+                            &state,
+                        ) {
+                            monitor
+                                .progress
+                                .println(&format!("warning: best checkpoint not saved: {e}"));
                         }
                     }
                 }
                 Ok(())
             })
-            .map_err(|source| TrainError::Io { path: run_dir.to_path_buf(), source })?;
-        Ok(Evaluator { tx: Some(tx), handle: Some(handle), blocking })
+            .map_err(|source| TrainError::Io {
+                path: run_dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Evaluator {
+            tx: Some(tx),
+            handle: Some(handle),
+            blocking,
+        })
     }
 
     pub fn submit(&self, snapshot: Snapshot) {
@@ -253,7 +316,9 @@ impl Evaluator {
     pub fn finish(mut self) -> Result<(), TrainError> {
         self.tx.take();
         match self.handle.take() {
-            Some(h) => h.join().map_err(|_| TrainError::Policy("the evaluator thread panicked".into()))?,
+            Some(h) => h
+                .join()
+                .map_err(|_| TrainError::Policy("the evaluator thread panicked".into()))?,
             None => Ok(()),
         }
     }
@@ -291,18 +356,42 @@ pub fn train(config: TrainConfig, out: Option<&Path>, quiet: bool) -> Result<Sum
                     dir.display()
                 )));
             }
-            std::fs::create_dir_all(dir.join("checkpoints"))
-                .map_err(|source| TrainError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir.join("checkpoints")).map_err(|source| TrainError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
             dir.to_path_buf()
         }
-        None => run::fresh_run_dir(Path::new("runs"), &config.env, config.algo.name(), config.seed)
-            .map_err(|source| TrainError::Io { path: PathBuf::from("runs"), source })?,
+        None => run::fresh_run_dir(
+            Path::new("runs"),
+            &config.env,
+            config.algo.name(),
+            config.seed,
+        )
+        .map_err(|source| TrainError::Io {
+            path: PathBuf::from("runs"),
+            source,
+        })?,
     };
-    std::fs::write(run_dir.join("config.toml"), config.to_toml())
-        .map_err(|source| TrainError::Io { path: run_dir.clone(), source })?;
+    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|source| {
+        TrainError::Io {
+            path: run_dir.clone(),
+            source,
+        }
+    })?;
     if !quiet {
-        eprintln!("engram {}: training {} on {} -> {}", env!("CARGO_PKG_VERSION"), config.algo, config.env, run_dir.display());
-        eprintln!("observation space {}, action space {}", probe.observation_space(), probe.action_space());
+        eprintln!(
+            "engram {}: training {} on {} -> {}",
+            env!("CARGO_PKG_VERSION"),
+            config.algo,
+            config.env,
+            run_dir.display()
+        );
+        eprintln!(
+            "observation space {}, action space {}",
+            probe.observation_space(),
+            probe.action_space()
+        );
         eprintln!("hyper-parameters:\n{}", indent(&config.to_toml()));
     }
     run_with(config, probe, run_dir, None, 0.0, quiet)
@@ -313,7 +402,10 @@ pub fn train(config: TrainConfig, out: Option<&Path>, quiet: bool) -> Result<Sum
 pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, TrainError> {
     let config_path = dir.join("config.toml");
     if !config_path.exists() {
-        return Err(TrainError::Usage(format!("{} is not a run directory (no config.toml)", dir.display())));
+        return Err(TrainError::Usage(format!(
+            "{} is not a run directory (no config.toml)",
+            dir.display()
+        )));
     }
     let mut config = TrainConfig::from_file(&config_path)?;
     for o in overrides {
@@ -322,18 +414,33 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
     config.validate()?;
     let ckpt_path = dir.join(run::LATEST);
     let ckpt = Checkpoint::load(&ckpt_path)?;
-    let state: RunState = serde_json::from_value(ckpt.meta.state.clone()).map_err(|e| CheckpointError::Corrupt {
-        path: ckpt_path.clone(),
-        reason: format!("unreadable run state: {e}"),
-    })?;
+    let state: RunState =
+        serde_json::from_value(ckpt.meta.state.clone()).map_err(|e| CheckpointError::Corrupt {
+            path: ckpt_path.clone(),
+            reason: format!("unreadable run state: {e}"),
+        })?;
     if state.algo != config.algo || state.env != config.env {
         return Err(TrainError::Usage(format!(
             "checkpoint is {} on {}, but config.toml says {} on {}",
             state.algo, state.env, config.algo, config.env
         )));
     }
-    std::fs::write(&config_path, config.to_toml()).map_err(|source| TrainError::Io { path: dir.to_path_buf(), source })?;
+    std::fs::write(&config_path, config.to_toml()).map_err(|source| TrainError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let wall = run::last_csv_value(&dir.join("metrics.csv"), "wall_seconds").unwrap_or(0.0);
+    let mut state = state;
+    if let Some(hit) = &mut state.monitor.threshold_hit {
+        // Checkpoints hold no wall-clock times: take it from the previous summary.
+        let previous: Option<Summary> = std::fs::read(dir.join("summary.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        hit.wall_seconds = previous
+            .filter(|s| s.steps_to_threshold == Some(hit.env_steps))
+            .and_then(|s| s.seconds_to_threshold)
+            .unwrap_or(wall);
+    }
     let probe = make_env(&config)?;
     if !quiet {
         eprintln!(
@@ -345,7 +452,14 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
             state.monitor.counters.env_steps
         );
     }
-    run_with(config, probe, dir.to_path_buf(), Some((ckpt, state, ckpt_path)), wall, quiet)
+    run_with(
+        config,
+        probe,
+        dir.to_path_buf(),
+        Some((ckpt, state, ckpt_path)),
+        wall,
+        quiet,
+    )
 }
 
 fn run_with(
@@ -356,17 +470,39 @@ fn run_with(
     wall_offset: f64,
     quiet: bool,
 ) -> Result<Summary, TrainError> {
-    let policy = Arc::new(ActorCritic::new(probe.observation_space(), probe.action_space(), &config)?);
+    let policy = Arc::new(ActorCritic::new(
+        probe.observation_space(),
+        probe.action_space(),
+        &config,
+    )?);
     if let Some((ckpt, _, path)) = &resume {
         ckpt.check_architecture(&policy.layout.signature(), path)?;
     }
-    let threshold = engram_env::registry::spec(&config.env).ok().and_then(|s| s.reward_threshold);
+    let threshold = engram_env::registry::spec(&config.env)
+        .ok()
+        .and_then(|s| s.reward_threshold);
     let monitor = Arc::new(
-        Monitor::new(config.clone(), threshold, &run_dir, resume.as_ref().map(|r| r.1.monitor.clone()), wall_offset, quiet)
-            .map_err(|source| TrainError::Io { path: run_dir.clone(), source })?,
+        Monitor::new(
+            config.clone(),
+            threshold,
+            &run_dir,
+            resume.as_ref().map(|r| r.1.monitor.clone()),
+            wall_offset,
+            quiet,
+        )
+        .map_err(|source| TrainError::Io {
+            path: run_dir.clone(),
+            source,
+        })?,
     );
     let _ = crate::progress::stop_requested();
-    let setup = Setup { config: config.clone(), run_dir: run_dir.clone(), policy, monitor: monitor.clone(), resume };
+    let setup = Setup {
+        config: config.clone(),
+        run_dir: run_dir.clone(),
+        policy,
+        monitor: monitor.clone(),
+        resume,
+    };
     let stop = match config.algo {
         Algo::A3c => crate::a3c::run(setup)?,
         Algo::A2c => crate::a3c::run_a2c(setup)?,
@@ -408,9 +544,15 @@ fn run_with(
             summary.env_steps,
             summary.wall_seconds,
             summary.steps_per_second,
-            summary.final_train_mean_return.map(|r| format!("{r:.1}")).unwrap_or_else(|| "-".into()),
+            summary
+                .final_train_mean_return
+                .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "-".into()),
             summary.solved,
-            summary.seconds_to_threshold.map(|s| format!(" after {s:.2}s")).unwrap_or_default()
+            summary
+                .seconds_to_threshold
+                .map(|s| format!(" after {s:.2}s"))
+                .unwrap_or_default()
         );
         eprintln!("run directory: {}", run_dir.display());
     }

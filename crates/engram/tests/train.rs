@@ -27,8 +27,12 @@ fn metrics_without_time(dir: &Path) -> Vec<String> {
     text.lines()
         .map(|l| {
             let cols: Vec<&str> = l.split(',').collect();
-            let keep: Vec<&str> =
-                cols.iter().enumerate().filter(|(i, _)| *i != 1 && *i != cols.len() - 1).map(|(_, c)| *c).collect();
+            let keep: Vec<&str> = cols
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 1 && *i != cols.len() - 1)
+                .map(|(_, c)| *c)
+                .collect();
             keep.join(",")
         })
         .collect()
@@ -37,7 +41,14 @@ fn metrics_without_time(dir: &Path) -> Vec<String> {
 fn evals_without_time(dir: &Path) -> Vec<String> {
     let text = fs::read_to_string(dir.join("evals.csv")).unwrap();
     text.lines()
-        .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, c)| c).collect::<Vec<_>>().join(","))
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != 1)
+                .map(|(_, c)| c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect()
 }
 
@@ -52,21 +63,39 @@ fn same_seed_gives_identical_metrics_and_checkpoints() {
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         train(small(algo, 4000), Some(&a), true).unwrap();
         train(small(algo, 4000), Some(&b), true).unwrap();
-        assert_eq!(metrics_without_time(&a), metrics_without_time(&b), "{algo}: metrics differ");
-        assert!(metrics_without_time(&a).len() >= 4, "{algo}: expected a metrics row per 1000 steps");
-        assert_eq!(evals_without_time(&a), evals_without_time(&b), "{algo}: evaluations differ");
         assert_eq!(
-            bytes(&a, "checkpoints/latest.safetensors"),
-            bytes(&b, "checkpoints/latest.safetensors"),
+            metrics_without_time(&a),
+            metrics_without_time(&b),
+            "{algo}: metrics differ"
+        );
+        assert!(
+            metrics_without_time(&a).len() >= 4,
+            "{algo}: expected a metrics row per 1000 steps"
+        );
+        assert_eq!(
+            evals_without_time(&a),
+            evals_without_time(&b),
+            "{algo}: evaluations differ"
+        );
+        assert!(
+            bytes(&a, "checkpoints/latest.safetensors")
+                == bytes(&b, "checkpoints/latest.safetensors"),
             "{algo}: latest checkpoints differ"
         );
-        assert_eq!(bytes(&a, "checkpoints/best.safetensors"), bytes(&b, "checkpoints/best.safetensors"));
+        assert!(
+            bytes(&a, "checkpoints/best.safetensors") == bytes(&b, "checkpoints/best.safetensors"),
+            "{algo}: best checkpoints differ"
+        );
     }
 }
 
 #[test]
 fn train_n_resume_m_equals_train_n_plus_m() {
-    for (algo, policy) in [(Algo::A3c, PolicyKind::Lstm), (Algo::A3c, PolicyKind::Gru), (Algo::A2c, PolicyKind::Lstm)] {
+    for (algo, policy) in [
+        (Algo::A3c, PolicyKind::Lstm),
+        (Algo::A3c, PolicyKind::Gru),
+        (Algo::A2c, PolicyKind::Lstm),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let mut c = small(algo, 6000);
@@ -78,9 +107,9 @@ fn train_n_resume_m_equals_train_n_plus_m() {
         let second = resume(&split, &["total_steps=6000".to_string()], true).unwrap();
         assert_eq!(second.env_steps, 6000, "counters continue");
         assert!(second.episodes > first.episodes);
-        assert_eq!(
-            bytes(&whole, "checkpoints/latest.safetensors"),
-            bytes(&split, "checkpoints/latest.safetensors"),
+        assert!(
+            bytes(&whole, "checkpoints/latest.safetensors")
+                == bytes(&split, "checkpoints/latest.safetensors"),
             "{algo}/{policy:?}: resumed run diverged from the uninterrupted one"
         );
         assert_eq!(metrics_without_time(&whole), metrics_without_time(&split));
@@ -99,7 +128,10 @@ fn short_a3c_lstm_run_beats_random_on_cartpole() {
     c.eval_episodes = 5;
     let summary = train(c, Some(tmp.path()), true).unwrap();
     let mean = summary.final_train_mean_return.unwrap();
-    assert!(mean > 80.0, "100-episode training mean {mean:.1} after 40k steps is not clearly above random (~22)");
+    assert!(
+        mean > 80.0,
+        "100-episode training mean {mean:.1} after 40k steps is not clearly above random (~22)"
+    );
     let best = summary.best_eval_mean.unwrap();
     assert!(best > 100.0, "best greedy evaluation {best:.1}");
     let written: Summary = serde_json::from_slice(&bytes(tmp.path(), "summary.json")).unwrap();
@@ -126,7 +158,9 @@ fn pendulum_trains_with_a_gaussian_policy() {
     c.eval_episodes = 1;
     let s = train(c, Some(tmp.path()), true).unwrap();
     assert_eq!(s.episodes, 4000 / 200);
-    let ckpt = engram::checkpoint::Checkpoint::load(&tmp.path().join("checkpoints/latest.safetensors")).unwrap();
+    let ckpt =
+        engram::checkpoint::Checkpoint::load(&tmp.path().join("checkpoints/latest.safetensors"))
+            .unwrap();
     assert!(ckpt.tensor("log_std").is_some());
 }
 
@@ -135,12 +169,22 @@ fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     train(small(Algo::A3c, 2000), Some(tmp.path()), true).unwrap();
     let good = bytes(tmp.path(), "checkpoints/latest.safetensors");
-    let err = resume(tmp.path(), &["total_steps=20000".into(), "learning_rate=1e30".into()], true)
-        .unwrap_err()
-        .to_string();
+    let err = resume(
+        tmp.path(),
+        &["total_steps=20000".into(), "learning_rate=1e30".into()],
+        true,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("non-finite"), "{err}");
-    assert!(err.contains("learning_rate"), "the message suggests a fix: {err}");
-    assert_eq!(bytes(tmp.path(), "checkpoints/latest.safetensors"), good, "the good checkpoint was overwritten");
+    assert!(
+        err.contains("learning_rate"),
+        "the message suggests a fix: {err}"
+    );
+    assert!(
+        bytes(tmp.path(), "checkpoints/latest.safetensors") == good,
+        "the good checkpoint was overwritten"
+    );
     let summary: Summary = serde_json::from_slice(&bytes(tmp.path(), "summary.json")).unwrap();
     assert_eq!(summary.stop_reason, "failed");
 }
@@ -152,7 +196,11 @@ fn corrupt_or_foreign_checkpoints_are_clear_errors() {
     // Another architecture.
     let config = tmp.path().join("config.toml");
     let text = fs::read_to_string(&config).unwrap();
-    fs::write(&config, text.replace("hidden_size = 16", "hidden_size = 32")).unwrap();
+    fs::write(
+        &config,
+        text.replace("hidden_size = 16", "hidden_size = 32"),
+    )
+    .unwrap();
     let err = resume(tmp.path(), &[], true).unwrap_err().to_string();
     assert!(err.contains("another architecture"), "{err}");
     fs::write(&config, text).unwrap();
@@ -165,8 +213,19 @@ fn corrupt_or_foreign_checkpoints_are_clear_errors() {
 }
 
 fn engram(args: &[&str], dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_engram")).args(args).current_dir(dir).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -174,16 +233,37 @@ fn cli_reports_bad_input_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let cases: &[(&[&str], &[&str])] = &[
-        (&["train", "--env", "CartPol-v1"], &["unknown environment id", "CartPole-v1"]),
+        (
+            &["train", "--env", "CartPol-v1"],
+            &["unknown environment id", "CartPole-v1"],
+        ),
         (&["train", "--algo", "dqnn"], &["unknown algorithm", "a3c"]),
         (&["train", "--workers", "0"], &["`workers`", "at least 1"]),
-        (&["train", "--set", "learning_rate=-1"], &["`learning_rate`", "positive"]),
-        (&["train", "--set", "lerning_rate=1"], &["unknown field `lerning_rate`", "learning_rate"]),
+        (
+            &["train", "--set", "learning_rate=-1"],
+            &["`learning_rate`", "positive"],
+        ),
+        (
+            &["train", "--set", "lerning_rate=1"],
+            &["unknown field `lerning_rate`", "learning_rate"],
+        ),
         (&["train", "--set", "t_max=abc"], &["t_max"]),
         (&["train", "--policy", "transformer"], &["lstm, gru, mlp"]),
-        (&["train", "--set", "env_options.is_slipery=false", "--env", "FrozenLake-v1"], &["is_slipery"]),
+        (
+            &[
+                "train",
+                "--set",
+                "env_options.is_slipery=false",
+                "--env",
+                "FrozenLake-v1",
+            ],
+            &["is_slipery"],
+        ),
         (&["train", "--resume", "nowhere"], &["not a run directory"]),
-        (&["eval", "nowhere"], &["neither a run directory nor a checkpoint"]),
+        (
+            &["eval", "nowhere"],
+            &["neither a run directory nor a checkpoint"],
+        ),
     ];
     for (args, needles) in cases {
         let (ok, text) = engram(args, d);
@@ -200,22 +280,51 @@ fn cli_trains_evaluates_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let (ok, text) = engram(
-        &["train", "--workers", "1", "--steps", "2000", "--out", "run", "--set", "eval_interval=1000", "--set", "eval_episodes=2"],
+        &[
+            "train",
+            "--workers",
+            "1",
+            "--steps",
+            "2000",
+            "--out",
+            "run",
+            "--set",
+            "eval_interval=1000",
+            "--set",
+            "eval_episodes=2",
+        ],
         d,
     );
     assert!(ok, "{text}");
-    assert!(text.contains("hyper-parameters"), "train prints the hyper-parameters it uses:\n{text}");
-    for f in ["config.toml", "metrics.csv", "evals.csv", "summary.json", "checkpoints/latest.safetensors", "checkpoints/best.safetensors"] {
+    assert!(
+        text.contains("hyper-parameters"),
+        "train prints the hyper-parameters it uses:\n{text}"
+    );
+    for f in [
+        "config.toml",
+        "metrics.csv",
+        "evals.csv",
+        "summary.json",
+        "checkpoints/latest.safetensors",
+        "checkpoints/best.safetensors",
+    ] {
         assert!(d.join("run").join(f).exists(), "missing {f}");
     }
     let (ok, text) = engram(&["eval", "run", "--episodes", "3", "--json"], d);
     assert!(ok, "{text}");
     let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(v["episodes"], 3);
-    let (ok, text) = engram(&["train", "--resume", "run", "--steps", "3000", "--quiet"], d);
+    let (ok, text) = engram(
+        &["train", "--resume", "run", "--steps", "3000", "--quiet"],
+        d,
+    );
     assert!(ok, "{text}");
-    let s: Summary = serde_json::from_slice(&fs::read(d.join("run/summary.json")).unwrap()).unwrap();
+    let s: Summary =
+        serde_json::from_slice(&fs::read(d.join("run/summary.json")).unwrap()).unwrap();
     assert!(s.env_steps >= 3000);
-    let (ok, text) = engram(&["train", "--workers", "1", "--steps", "100", "--out", "run"], d);
+    let (ok, text) = engram(
+        &["train", "--workers", "1", "--steps", "100", "--out", "run"],
+        d,
+    );
     assert!(!ok && text.contains("already holds a run"), "{text}");
 }
