@@ -88,9 +88,17 @@ impl Rollout {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeState {
     pub seed: u64,
-    pub actions: Vec<Vec<f32>>,
+    /// Flat actions taken so far, `action_dim` floats each.
+    pub actions: Vec<f32>,
+    pub length: u64,
     pub episode_return: f64,
     pub starts_next: bool,
+}
+
+impl EpisodeState {
+    fn new(seed: u64) -> EpisodeState {
+        EpisodeState { seed, actions: Vec::new(), length: 0, episode_return: 0.0, starts_next: true }
+    }
 }
 
 /// What a checkpoint stores of a collector.
@@ -146,12 +154,7 @@ impl Collector {
             let seed = c.rng.gen::<u64>() >> 1;
             let dim = policy.obs_dim();
             c.envs[e].reset(Some(seed), &mut c.obs[e * dim..(e + 1) * dim])?;
-            c.episodes.push(EpisodeState {
-                seed,
-                actions: Vec::new(),
-                episode_return: 0.0,
-                starts_next: true,
-            });
+            c.episodes.push(EpisodeState::new(seed));
         }
         Ok(c)
     }
@@ -205,7 +208,8 @@ impl Collector {
                     obs,
                 )?;
                 let episode = &mut self.episodes[e];
-                episode.actions.push(action.to_vec());
+                episode.actions.extend_from_slice(action);
+                episode.length += 1;
                 episode.episode_return += step.reward;
                 rollout.rewards[i] = step.reward as f32 * self.reward_scale;
                 rollout.terminated[i] = step.terminated;
@@ -219,14 +223,9 @@ impl Collector {
                         rollout.final_values[i] =
                             self.actor.value_one(policy, params, &self.final_obs, state);
                     }
-                    monitor.episode_done(episode.episode_return, episode.actions.len() as u64);
+                    monitor.episode_done(episode.episode_return, episode.length);
                     let seed = self.rng.gen::<u64>() >> 1;
-                    *episode = EpisodeState {
-                        seed,
-                        actions: Vec::new(),
-                        episode_return: 0.0,
-                        starts_next: true,
-                    };
+                    *episode = EpisodeState::new(seed);
                     self.envs[e].reset(Some(seed), obs)?;
                     self.state[e * sd..(e + 1) * sd].fill(0.0);
                 }
@@ -277,7 +276,7 @@ impl Collector {
         for (e, episode) in saved.episodes.iter().enumerate() {
             let obs = &mut self.obs[e * od..(e + 1) * od];
             self.envs[e].reset(Some(episode.seed), obs)?;
-            for action in &episode.actions {
+            for action in episode.actions.chunks_exact(policy.action_dim()) {
                 step_env(
                     &mut *self.envs[e],
                     &policy.action_kind,
