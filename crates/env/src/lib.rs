@@ -7,10 +7,13 @@
 //! It knows nothing of networks.
 
 mod builtin;
+pub mod classic_control;
 pub mod env;
+pub mod golden;
 pub mod registry;
 pub mod rng;
 pub mod space;
+pub mod toy_text;
 
 pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 pub use registry::{EnvSpec, Options};
