@@ -6,6 +6,7 @@
 //!
 //! It knows nothing of networks.
 
+pub mod bench;
 mod builtin;
 pub mod classic_control;
 pub mod env;
@@ -14,8 +15,13 @@ pub mod registry;
 pub mod rng;
 pub mod space;
 pub mod toy_text;
+pub mod vector;
+pub mod wrappers;
 
 pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use registry::{make, make_with, register};
 pub use registry::{EnvSpec, Options};
 pub use rng::EnvRng;
 pub use space::{Action, Space};
+pub use vector::{AutoresetMode, SyncVectorEnv, ThreadedVectorEnv, VectorEnv};
+pub use wrappers::EpisodeStats;
