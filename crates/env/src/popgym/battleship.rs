@@ -34,7 +34,10 @@ impl Battleship {
     }
 
     pub fn with_board_size(board_size: usize) -> Self {
-        assert!(board_size >= 4, "the largest ship needs a board of at least 4x4");
+        assert!(
+            board_size >= 4,
+            "the largest ship needs a board of at least 4x4"
+        );
         let squares = board_size * board_size;
         Battleship {
             board_size,
@@ -74,7 +77,8 @@ impl Battleship {
             }
             let lo = [start[0].min(end[0]) as usize, start[1].min(end[1]) as usize];
             let hi = [start[0].max(end[0]) as usize, start[1].max(end[1]) as usize];
-            let squares = || (lo[0]..=hi[0]).flat_map(move |r| (lo[1]..=hi[1]).map(move |c| (r, c)));
+            let squares =
+                || (lo[0]..=hi[0]).flat_map(move |r| (lo[1]..=hi[1]).map(move |c| (r, c)));
             if squares().all(|(r, c)| self.board[r * self.board_size + c] == 0) {
                 for (r, c) in squares() {
                     self.board[r * self.board_size + c] = 1;

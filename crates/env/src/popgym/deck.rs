@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn card_attributes_follow_popgym_tiling() {
         // RANKS.repeat(4) tiled: cards 0..3 are aces, 48..51 kings; suits cycle s d c h.
-        assert_eq!((rank(0), rank(3), rank(4), rank(51), rank(52)), (0, 0, 1, 12, 0));
+        assert_eq!(
+            (rank(0), rank(3), rank(4), rank(51), rank(52)),
+            (0, 0, 1, 12, 0)
+        );
         assert_eq!((suit(0), suit(5), suit(55)), (0, 1, 3));
         assert_eq!((color(0), color(1), color(103)), (0, 1, 1));
     }

@@ -68,7 +68,7 @@ impl Labyrinth {
     /// `maze_dims` as in POPGym (even: the grid is `maze_dims + 1` squares per side).
     pub fn with_params(task: LabyrinthTask, maze_dims: usize, episode_length: usize) -> Self {
         assert!(
-            maze_dims >= 2 && maze_dims % 2 == 0,
+            maze_dims >= 2 && maze_dims & 1 == 0,
             "maze dims must be even and positive"
         );
         assert!(episode_length >= 2, "episodes need at least 2 steps");
@@ -190,10 +190,22 @@ impl Labyrinth {
         let last = side - 1;
         let odd = |rng: &mut StdRng| 2 * rng.gen_range(0..cells) + 1;
         let (start, end) = match self.maze_rng.gen_range(0..4) {
-            0 => ((0, odd(&mut self.maze_rng)), (last, odd(&mut self.maze_rng))),
-            1 => ((last, odd(&mut self.maze_rng)), (0, odd(&mut self.maze_rng))),
-            2 => ((odd(&mut self.maze_rng), 0), (odd(&mut self.maze_rng), last)),
-            _ => ((odd(&mut self.maze_rng), last), (odd(&mut self.maze_rng), 0)),
+            0 => (
+                (0, odd(&mut self.maze_rng)),
+                (last, odd(&mut self.maze_rng)),
+            ),
+            1 => (
+                (last, odd(&mut self.maze_rng)),
+                (0, odd(&mut self.maze_rng)),
+            ),
+            2 => (
+                (odd(&mut self.maze_rng), 0),
+                (odd(&mut self.maze_rng), last),
+            ),
+            _ => (
+                (odd(&mut self.maze_rng), last),
+                (odd(&mut self.maze_rng), 0),
+            ),
         };
         self.grid[start.0 * side + start.1] = START;
         if self.task == LabyrinthTask::Escape {
@@ -295,7 +307,10 @@ impl Env for Labyrinth {
                 state.len()
             )));
         }
-        if state.iter().any(|&v| !(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0)) {
+        if state
+            .iter()
+            .any(|&v| !(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0))
+        {
             return Err(EnvError::Other(
                 "maze grid values must be 0 (free), 1 (wall), 2 (start) or 3 (exit)".into(),
             ));
@@ -330,7 +345,10 @@ mod tests {
                 // A perfect maze on c*c cells has c*c - 1 passages: with the start and the exit
                 // the open squares number 2*c*c - 1 + 2.
                 let cells = (side - 1) / 2;
-                assert_eq!(grid.iter().filter(|&&v| v != OBSTACLE).count(), 2 * cells * cells + 1);
+                assert_eq!(
+                    grid.iter().filter(|&&v| v != OBSTACLE).count(),
+                    2 * cells * cells + 1
+                );
                 // Everything open is reachable from the start.
                 let start = grid.iter().position(|&v| v == START).unwrap();
                 let mut seen = vec![false; side * side];
@@ -339,10 +357,18 @@ mod tests {
                 while let Some(i) = todo.pop() {
                     let (y, x) = (i / side, i % side);
                     let mut next = vec![];
-                    if y > 0 { next.push(i - side) }
-                    if y + 1 < side { next.push(i + side) }
-                    if x > 0 { next.push(i - 1) }
-                    if x + 1 < side { next.push(i + 1) }
+                    if y > 0 {
+                        next.push(i - side)
+                    }
+                    if y + 1 < side {
+                        next.push(i + side)
+                    }
+                    if x > 0 {
+                        next.push(i - 1)
+                    }
+                    if x + 1 < side {
+                        next.push(i + 1)
+                    }
                     for j in next {
                         if open(j) && !seen[j] {
                             seen[j] = true;

@@ -36,7 +36,7 @@ pub use repeat_first::RepeatFirst;
 pub use repeat_previous::RepeatPrevious;
 
 use crate::env::{Env, EnvError};
-use crate::registry::{EnvSpec, EntryPoint, Options};
+use crate::registry::{EntryPoint, EnvSpec, Options};
 use crate::space::{Action, Space};
 
 /// POPGym's difficulty levels.
@@ -171,90 +171,53 @@ fn no_options(id: &str, opts: &mut Options) -> Result<(), EnvError> {
 }
 
 macro_rules! entry_points {
-    ($($fn_name:ident => $ty:ident, $family:literal;)*) => {
+    ($($fn_name:ident => $family:literal, $description:expr, |$level:ident| $make:expr;)*) => {
         $(
             fn $fn_name<const L: u8>(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-                let level = Level::from_const(L);
-                no_options(&format!("popgym-{}{}-v0", $family, level.name()), opts)?;
-                Ok(Box::new($ty::new(level)))
+                let $level = Level::from_const(L);
+                no_options(&format!("popgym-{}{}-v0", $family, $level.name()), opts)?;
+                Ok(Box::new($make))
             }
         )*
         /// `(family, entry points for Easy/Medium/Hard, description)` of every POPGym family.
         fn families() -> Vec<(&'static str, [EntryPoint; 3], &'static str)> {
-            vec![$(($family, [$fn_name::<EASY>, $fn_name::<MEDIUM>, $fn_name::<HARD>], $ty::DESCRIPTION)),*]
+            vec![$(($family, [$fn_name::<EASY>, $fn_name::<MEDIUM>, $fn_name::<HARD>], $description)),*]
         }
     };
 }
 
 entry_points! {
-    make_autoencode => Autoencode, "Autoencode";
-    make_battleship => Battleship, "Battleship";
-    make_concentration => Concentration, "Concentration";
-    make_count_recall => CountRecall, "CountRecall";
-    make_higher_lower => HigherLower, "HigherLower";
-    make_labyrinth_escape => LabyrinthEscapeCtor, "LabyrinthEscape";
-    make_labyrinth_explore => LabyrinthExploreCtor, "LabyrinthExplore";
-    make_minesweeper => MineSweeper, "MineSweeper";
-    make_multiarmed_bandit => MultiarmedBandit, "MultiarmedBandit";
-    make_position_only_cartpole => PositionOnlyCartPoleCtor, "PositionOnlyCartPole";
-    make_velocity_only_cartpole => VelocityOnlyCartPoleCtor, "VelocityOnlyCartpole";
-    make_noisy_position_only_cartpole => NoisyPositionOnlyCartPoleCtor, "NoisyPositionOnlyCartPole";
-    make_position_only_pendulum => PositionOnlyPendulumCtor, "PositionOnlyPendulum";
-    make_noisy_position_only_pendulum => NoisyPositionOnlyPendulumCtor, "NoisyPositionOnlyPendulum";
-    make_repeat_first => RepeatFirst, "RepeatFirst";
-    make_repeat_previous => RepeatPrevious, "RepeatPrevious";
-}
-
-// Constructors for the families that share one Rust type.
-struct LabyrinthEscapeCtor;
-impl LabyrinthEscapeCtor {
-    const DESCRIPTION: &'static str = labyrinth::ESCAPE_DESCRIPTION;
-    fn new(level: Level) -> Labyrinth {
-        Labyrinth::new(LabyrinthTask::Escape, level)
-    }
-}
-struct LabyrinthExploreCtor;
-impl LabyrinthExploreCtor {
-    const DESCRIPTION: &'static str = labyrinth::EXPLORE_DESCRIPTION;
-    fn new(level: Level) -> Labyrinth {
-        Labyrinth::new(LabyrinthTask::Explore, level)
-    }
-}
-struct PositionOnlyCartPoleCtor;
-impl PositionOnlyCartPoleCtor {
-    const DESCRIPTION: &'static str = "CartPole observing only cart position and pole angle";
-    fn new(level: Level) -> PopCartPole {
-        PopCartPole::position_only(level)
-    }
-}
-struct VelocityOnlyCartPoleCtor;
-impl VelocityOnlyCartPoleCtor {
-    const DESCRIPTION: &'static str = "CartPole observing only the two velocities";
-    fn new(level: Level) -> PopCartPole {
-        PopCartPole::velocity_only(level)
-    }
-}
-struct NoisyPositionOnlyCartPoleCtor;
-impl NoisyPositionOnlyCartPoleCtor {
-    const DESCRIPTION: &'static str =
-        "CartPole observing position and angle with Gaussian noise";
-    fn new(level: Level) -> PopCartPole {
-        PopCartPole::noisy_position_only(level)
-    }
-}
-struct PositionOnlyPendulumCtor;
-impl PositionOnlyPendulumCtor {
-    const DESCRIPTION: &'static str = "Pendulum observing only cos/sin of the angle";
-    fn new(level: Level) -> PopPendulum {
-        PopPendulum::position_only(level)
-    }
-}
-struct NoisyPositionOnlyPendulumCtor;
-impl NoisyPositionOnlyPendulumCtor {
-    const DESCRIPTION: &'static str = "Pendulum observing cos/sin of the angle with Gaussian noise";
-    fn new(level: Level) -> PopPendulum {
-        PopPendulum::noisy_position_only(level)
-    }
+    make_autoencode => "Autoencode", Autoencode::DESCRIPTION, |level| Autoencode::new(level);
+    make_battleship => "Battleship", Battleship::DESCRIPTION, |level| Battleship::new(level);
+    make_concentration => "Concentration", Concentration::DESCRIPTION,
+        |level| Concentration::new(level);
+    make_count_recall => "CountRecall", CountRecall::DESCRIPTION, |level| CountRecall::new(level);
+    make_higher_lower => "HigherLower", HigherLower::DESCRIPTION, |level| HigherLower::new(level);
+    make_labyrinth_escape => "LabyrinthEscape", labyrinth::ESCAPE_DESCRIPTION,
+        |level| Labyrinth::new(LabyrinthTask::Escape, level);
+    make_labyrinth_explore => "LabyrinthExplore", labyrinth::EXPLORE_DESCRIPTION,
+        |level| Labyrinth::new(LabyrinthTask::Explore, level);
+    make_minesweeper => "MineSweeper", MineSweeper::DESCRIPTION, |level| MineSweeper::new(level);
+    make_multiarmed_bandit => "MultiarmedBandit", MultiarmedBandit::DESCRIPTION,
+        |level| MultiarmedBandit::new(level);
+    make_position_only_cartpole => "PositionOnlyCartPole",
+        "CartPole observing only cart position and pole angle",
+        |level| PopCartPole::position_only(level);
+    make_velocity_only_cartpole => "VelocityOnlyCartpole",
+        "CartPole observing only the two velocities",
+        |level| PopCartPole::velocity_only(level);
+    make_noisy_position_only_cartpole => "NoisyPositionOnlyCartPole",
+        "CartPole observing position and angle with Gaussian noise",
+        |level| PopCartPole::noisy_position_only(level);
+    make_position_only_pendulum => "PositionOnlyPendulum",
+        "Pendulum observing only cos/sin of the angle",
+        |level| PopPendulum::position_only(level);
+    make_noisy_position_only_pendulum => "NoisyPositionOnlyPendulum",
+        "Pendulum observing cos/sin of the angle with Gaussian noise",
+        |level| PopPendulum::noisy_position_only(level);
+    make_repeat_first => "RepeatFirst", RepeatFirst::DESCRIPTION, |level| RepeatFirst::new(level);
+    make_repeat_previous => "RepeatPrevious", RepeatPrevious::DESCRIPTION,
+        |level| RepeatPrevious::new(level);
 }
 
 /// POPGym's 48 ids, `popgym-<Family><Easy|Medium|Hard>-v0`, none with a TimeLimit.

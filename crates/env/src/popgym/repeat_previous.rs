@@ -30,7 +30,10 @@ impl RepeatPrevious {
 
     pub fn with_params(num_decks: usize, k: usize) -> Self {
         let deck = Deck::new(num_decks);
-        assert!(deck.num_cards() > k, "k must be smaller than the number of cards");
+        assert!(
+            deck.num_cards() > k,
+            "k must be smaller than the number of cards"
+        );
         let num_cards = deck.num_cards();
         RepeatPrevious {
             deck,
