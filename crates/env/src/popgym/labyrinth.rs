@@ -53,6 +53,9 @@ pub struct Labyrinth {
     /// A recorded grid to use at the next reset instead of generating one.
     pending_grid: Option<Vec<u8>>,
     maze_rng: StdRng,
+    /// Scratch of the maze generator (kept so that resets do not allocate).
+    visited: Vec<bool>,
+    stack: Vec<(usize, usize)>,
     observation_space: Space,
     action_space: Space,
     rng: EnvRng,
@@ -89,6 +92,8 @@ impl Labyrinth {
             pos_reward: 0.0,
             pending_grid: None,
             maze_rng: StdRng::from_entropy(),
+            visited: vec![false; cells * cells],
+            stack: Vec::with_capacity(cells * cells),
             observation_space: Space::MultiDiscrete {
                 nvec: [vec![5u64; 9], vec![5]].concat(),
             },
@@ -155,38 +160,47 @@ impl Labyrinth {
     fn generate(&mut self) {
         let (side, cells) = (self.side, self.cells);
         self.grid.fill(OBSTACLE);
-        let mut visited = vec![false; cells * cells];
-        let mut stack = vec![(
+        let mut visited = std::mem::take(&mut self.visited);
+        let mut stack = std::mem::take(&mut self.stack);
+        visited.fill(false);
+        stack.clear();
+        stack.push((
             self.maze_rng.gen_range(0..cells),
             self.maze_rng.gen_range(0..cells),
-        )];
+        ));
         visited[stack[0].0 * cells + stack[0].1] = true;
         self.grid[(2 * stack[0].0 + 1) * side + 2 * stack[0].1 + 1] = FREE;
-        let mut options = Vec::with_capacity(4);
+        let mut options = [(0usize, 0usize); 4];
         while let Some(&(r, c)) = stack.last() {
-            options.clear();
-            if r > 0 && !visited[(r - 1) * cells + c] {
-                options.push((r - 1, c));
-            }
-            if r + 1 < cells && !visited[(r + 1) * cells + c] {
-                options.push((r + 1, c));
-            }
-            if c > 0 && !visited[r * cells + c - 1] {
-                options.push((r, c - 1));
-            }
-            if c + 1 < cells && !visited[r * cells + c + 1] {
-                options.push((r, c + 1));
-            }
-            if options.is_empty() {
+            let mut count = 0;
+            let mut offer = |ok: bool, cell: (usize, usize)| {
+                if ok {
+                    options[count] = cell;
+                    count += 1;
+                }
+            };
+            offer(
+                r > 0 && !visited[(r.wrapping_sub(1)) * cells + c],
+                (r.wrapping_sub(1), c),
+            );
+            offer(r + 1 < cells && !visited[(r + 1) * cells + c], (r + 1, c));
+            offer(
+                c > 0 && !visited[r * cells + c.wrapping_sub(1)],
+                (r, c.wrapping_sub(1)),
+            );
+            offer(c + 1 < cells && !visited[r * cells + c + 1], (r, c + 1));
+            if count == 0 {
                 stack.pop();
                 continue;
             }
-            let (nr, nc) = options[self.maze_rng.gen_range(0..options.len())];
+            let (nr, nc) = options[self.maze_rng.gen_range(0..count)];
             visited[nr * cells + nc] = true;
             self.grid[(r + nr + 1) * side + (c + nc + 1)] = FREE;
             self.grid[(2 * nr + 1) * side + 2 * nc + 1] = FREE;
             stack.push((nr, nc));
         }
+        self.visited = visited;
+        self.stack = stack;
         let last = side - 1;
         let odd = |rng: &mut StdRng| 2 * rng.gen_range(0..cells) + 1;
         let (start, end) = match self.maze_rng.gen_range(0..4) {
