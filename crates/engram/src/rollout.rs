@@ -97,7 +97,13 @@ pub struct EpisodeState {
 
 impl EpisodeState {
     fn new(seed: u64) -> EpisodeState {
-        EpisodeState { seed, actions: Vec::new(), length: 0, episode_return: 0.0, starts_next: true }
+        EpisodeState {
+            seed,
+            actions: Vec::new(),
+            length: 0,
+            episode_return: 0.0,
+            starts_next: true,
+        }
     }
 }
 

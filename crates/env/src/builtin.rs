@@ -59,6 +59,10 @@ pub(crate) fn builtin_specs() -> Vec<EnvSpec> {
         spec("Blackjack-v1", None, None, &[("sab", json!(true)), ("natural", json!(false))], Blackjack::make,
             "Beat the dealer at simplified Blackjack (Sutton & Barto example 5.1)"),
     ]
+    .into_iter()
+    .chain(crate::popgym::popgym_specs())
+    .chain(crate::memory::memory_specs())
+    .collect()
 }
 
 /// Makes an unwrapped built-in environment by id, taking its options (defaults first, then

@@ -539,6 +539,7 @@ impl Replayer<'_> {
                 rec.get("seed").unwrap_or(&Value::Null),
             )
         })?;
+        self.inject_maze(rec)?;
         self.before(rec)?;
         let result = self.env.reset(Some(seed), &mut self.obs);
         // Take the draws first so an rng problem is reported as such.
@@ -619,12 +620,38 @@ impl Replayer<'_> {
         Ok(())
     }
 
+    /// POPGym's mazes come from Python's `random` (not recorded): the reset's `state.grid` is
+    /// handed to the environment before the reset, which then starts on that maze.
+    fn inject_maze(&mut self, rec: &Value) -> Check {
+        let Some(grid) = rec.get("state").and_then(|s| s.get("grid")) else {
+            return Ok(());
+        };
+        let mut flat = Vec::new();
+        for row in grid.as_array().into_iter().flatten() {
+            for cell in row.as_array().into_iter().flatten() {
+                flat.push(
+                    cell.as_f64()
+                        .ok_or_else(|| mismatch("state.grid", "numbers", cell))?,
+                );
+            }
+        }
+        self.env.set_state(&flat).map_err(|e| {
+            mismatch(
+                "state.grid",
+                "an environment that accepts the recorded maze",
+                e,
+            )
+        })
+    }
+
     fn compare_state(&self, rec: &Value) -> Check {
         let Some(v) = rec.get("state") else {
             return Ok(());
         };
+        // POPGym mazes record `{"position": [y, x]}`: compare it with `state()`.
+        let v = v.get("position").unwrap_or(v);
         let Some(expected) = as_f64_vec(v) else {
-            // Non-numeric states (POPGym mazes) are not compared here.
+            // Other non-numeric states are not compared.
             return Ok(());
         };
         let got = self

@@ -11,6 +11,8 @@ mod builtin;
 pub mod classic_control;
 pub mod env;
 pub mod golden;
+pub mod memory;
+pub mod popgym;
 pub mod registry;
 pub mod rng;
 pub mod space;

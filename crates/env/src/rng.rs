@@ -740,6 +740,27 @@ impl EnvRng {
     }
 }
 
+// ------------------------------------------------------------ hooks for env-specific draws
+
+/// Crate-internal access to replay/logging, so that environments can add numpy methods of
+/// their own (`popgym/rng_ext.rs`) without touching the generator's internals.
+impl EnvRng {
+    /// The next injected draw, which must be a `method` draw (`None` when generating).
+    pub(crate) fn popgym_injected(&mut self, method: &str) -> Option<Draw> {
+        self.next_injected(method)
+    }
+
+    /// Records a replay problem (reported by [`EnvRng::finish_injected`]).
+    pub(crate) fn popgym_fail(&mut self, message: String) {
+        self.fail(message)
+    }
+
+    /// Logs a generated draw when logging is on.
+    pub(crate) fn popgym_record(&mut self, make: impl FnOnce() -> Draw) {
+        self.record(make)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

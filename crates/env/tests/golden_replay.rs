@@ -59,10 +59,7 @@ fn injected_and_pcg64_draws_both_match() {
 
 #[test]
 fn unknown_environments_are_a_clear_error() {
-    for file in [
-        "MinAtar_Breakout-v1.json",
-        "popgym-RepeatPreviousEasy-v0.json",
-    ] {
+    for file in ["MinAtar_Breakout-v1.json"] {
         match replay_file(&golden_dir().join(file)) {
             Err(e @ ReplayError::UnknownEnvironment { .. }) => {
                 let msg = e.to_string();
