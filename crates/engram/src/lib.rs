@@ -6,3 +6,5 @@
 
 pub use engram_env as env;
 pub use engram_nn as nn;
+
+pub mod bench;
