@@ -1,9 +1,585 @@
-//! Placeholder until the nn benchmark workloads land.
-use std::process::ExitCode;
+//! `engram bench`: the workloads engram is measured on, as a library.
+//!
+//! The same [`Workload`]s back the criterion benchmark (`cargo bench -p engram --bench nn`)
+//! and the `engram bench` command, so a figure in BENCHMARKS.md and a figure measured by a
+//! user on their own machine come from the same code. Later workloads (environment stepping,
+//! training throughput) are added as more `Workload`s with rates such as `steps_per_second`.
+//!
+//! The network workloads follow the A3C update the project is judged on: observations of
+//! 4 floats -> recurrent core -> policy logits for 2 actions and a value; `T = 20` steps;
+//! policy-gradient + value + entropy loss; backprop through time; one Adam step.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use engram_nn::dist::Categorical;
+use engram_nn::loss::{entropy_bonus, policy_gradient_loss, value_mse_loss, Reduction};
+use engram_nn::optim::{Adam, AdamConfig, Optimizer};
+use engram_nn::{
+    Activation, Init, Network, NetworkConfig, NetworkStepScratch, NetworkTape, ParamLayout,
+    RecurrentState,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Something to time: `build` makes a fresh instance (all allocation happens there); calling
+/// the instance once is one iteration.
+pub struct Workload {
+    pub name: String,
+    pub description: String,
+    /// `(unit, units per iteration)`: reported as `{unit}_per_second` in [`BenchResult::extra`].
+    pub rates: Vec<(String, f64)>,
+    build: Box<dyn Fn() -> Box<dyn FnMut()>>,
+}
+
+impl Workload {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        build: impl Fn() -> Box<dyn FnMut()> + 'static,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            rates: Vec::new(),
+            build: Box::new(build),
+        }
+    }
+
+    /// Adds a throughput figure: `per_iteration` units (e.g. environment steps) per iteration.
+    pub fn with_rate(mut self, unit: &str, per_iteration: f64) -> Self {
+        self.rates.push((unit.to_string(), per_iteration));
+        self
+    }
+
+    /// A fresh, ready-to-run instance.
+    pub fn instantiate(&self) -> Box<dyn FnMut()> {
+        (self.build)()
+    }
+}
+
+/// One workload's timing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchResult {
+    pub name: String,
+    pub median_us: f64,
+    pub min_us: f64,
+    pub iterations: usize,
+    /// Derived figures, e.g. `("samples_per_second", 1.2e6)`.
+    pub extra: Vec<(String, f64)>,
+}
+
+impl BenchResult {
+    /// One JSON object on one line: `name`, `median_us`, `min_us`, `iterations`, then the extras.
+    pub fn to_json(&self) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("median_us".into(), round3(self.median_us).into());
+        m.insert("min_us".into(), round3(self.min_us).into());
+        m.insert("iterations".into(), self.iterations.into());
+        for (k, v) in &self.extra {
+            m.insert(k.clone(), round3(*v).into());
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// A plain-text table of results.
+pub fn format_table(results: &[BenchResult]) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(8);
+    let mut s = format!(
+        "{:<width$}  {:>12}  {:>12}  {:>10}  extra\n",
+        "workload", "median_us", "min_us", "iters"
+    );
+    for r in results {
+        let extra: Vec<String> = r.extra.iter().map(|(k, v)| format!("{k}={v:.0}")).collect();
+        s.push_str(&format!(
+            "{:<width$}  {:>12.2}  {:>12.2}  {:>10}  {}\n",
+            r.name,
+            r.median_us,
+            r.min_us,
+            r.iterations,
+            extra.join(" ")
+        ));
+    }
+    s
+}
+
+/// Times `w` for about `budget`: a warm-up, then samples of enough iterations to last at least
+/// ~50 us each (so the clock's resolution does not matter); reports per-iteration median and
+/// minimum over the samples.
+pub fn measure(w: &Workload, budget: Duration) -> BenchResult {
+    let mut f = w.instantiate();
+    // Warm-up: caches, branch predictors, CPU frequency; also estimates the iteration time.
+    let warm = budget / 10;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while n < 3 || start.elapsed() < warm {
+        f();
+        n += 1;
+    }
+    let per_iter = start.elapsed().as_secs_f64() / n as f64;
+    let reps = ((50e-6 / per_iter).ceil() as u64).max(1);
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < 5 || (start.elapsed() < budget && samples.len() < 100_000) {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        samples.push(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let median_us = samples[samples.len() / 2];
+    let extra = w
+        .rates
+        .iter()
+        .map(|(unit, k)| (format!("{unit}_per_second"), k / (median_us * 1e-6)))
+        .collect();
+    BenchResult {
+        name: w.name.clone(),
+        median_us,
+        min_us: samples[0],
+        iterations: samples.len() * reps as usize,
+        extra,
+    }
+}
+
+/// Runs every workload whose name contains `filter` (all without one). `quick` gives about
+/// 10 s for the whole network set; otherwise about 3 s per workload.
+pub fn run(filter: Option<&str>, quick: bool) -> Vec<BenchResult> {
+    run_workloads(&nn_workloads(), filter, quick)
+}
+
+pub fn run_workloads(
+    workloads: &[Workload],
+    filter: Option<&str>,
+    quick: bool,
+) -> Vec<BenchResult> {
+    let budget = if quick {
+        Duration::from_millis(700)
+    } else {
+        Duration::from_secs(3)
+    };
+    workloads
+        .iter()
+        .filter(|w| match filter {
+            Some(f) => w.name.contains(f),
+            None => true,
+        })
+        .map(|w| measure(w, budget))
+        .collect()
+}
+
+/// The recurrent core (or none) of a network workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Core {
+    Lstm(usize),
+    Gru(usize),
+    /// An MLP torso of two layers of this width (tanh), no recurrence.
+    Mlp(usize),
+}
+
+/// Observation size, actions and rollout length of the A3C workload.
+pub const OBS: usize = 4;
+pub const ACTIONS: usize = 2;
+pub const STEPS: usize = 20;
+
+/// The actor-critic of the workloads: `obs 4 -> core -> (policy logits 2, value 1)`.
+pub fn actor_critic(core: Core) -> (Network, ParamLayout) {
+    let mut config = NetworkConfig::new(OBS)
+        .head("policy", ACTIONS, Init::NormalizedColumns { std: 0.01 })
+        .head("value", 1, Init::NormalizedColumns { std: 1.0 });
+    config = match core {
+        Core::Lstm(h) => config.lstm(h),
+        Core::Gru(h) => config.gru(h),
+        Core::Mlp(h) => config.encoder(
+            &[h, h],
+            Activation::Tanh,
+            Init::Orthogonal { gain: 2f32.sqrt() },
+        ),
+    };
+    let mut layout = ParamLayout::new();
+    let net = Network::new(&mut layout, "", &config).expect("workload network is valid");
+    (net, layout)
+}
+
+/// One A3C/A2C update over a fixed rollout, with every buffer preallocated.
+pub struct A3cUpdate {
+    net: Network,
+    batch: usize,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    optimizer: Adam,
+    tape: NetworkTape,
+    initial: RecurrentState,
+    state: RecurrentState,
+    obs: Vec<f32>,
+    starts: Vec<bool>,
+    actions: Vec<usize>,
+    returns: Vec<f32>,
+    log_probs: Vec<f32>,
+    taken: Vec<f32>,
+    entropy: Vec<f32>,
+    advantages: Vec<f32>,
+    d_taken: Vec<f32>,
+    d_entropy: Vec<f32>,
+    d_logits: Vec<f32>,
+    d_values: Vec<f32>,
+}
+
+/// Loss weights of the workload (the A3C paper's entropy weight; value weight 0.5).
+pub const VALUE_COEF: f32 = 0.5;
+pub const ENTROPY_COEF: f32 = 0.01;
+pub const LEARNING_RATE: f32 = 1e-4;
+
+impl A3cUpdate {
+    pub fn new(core: Core, batch: usize, seed: u64) -> Self {
+        let (net, layout) = actor_critic(core);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let params = layout.initialize(&mut rng);
+        let rows = STEPS * batch;
+        let obs = (0..rows * OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        // One episode boundary in the middle of the rollout for every row.
+        let mut starts = vec![false; rows];
+        for b in 0..batch {
+            starts[(STEPS / 2) * batch + b] = true;
+        }
+        let actions = (0..rows).map(|_| rng.gen_range(0..ACTIONS)).collect();
+        let returns = (0..rows).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let initial = net.initial_state(batch);
+        Self {
+            tape: net.tape(STEPS, batch),
+            state: initial.clone(),
+            initial,
+            grads: layout.zeros(),
+            optimizer: Adam::new(AdamConfig::default(), layout.len()),
+            params,
+            net,
+            batch,
+            obs,
+            starts,
+            actions,
+            returns,
+            log_probs: vec![0.0; rows * ACTIONS],
+            taken: vec![0.0; rows],
+            entropy: vec![0.0; rows],
+            advantages: vec![0.0; rows],
+            d_taken: vec![0.0; rows],
+            d_entropy: vec![0.0; rows],
+            d_logits: vec![0.0; rows * ACTIONS],
+            d_values: vec![0.0; rows],
+        }
+    }
+
+    /// Forward over the rollout, losses, backward through time, Adam step. Returns the
+    /// policy-gradient, value and entropy-bonus losses (before the step).
+    pub fn update(&mut self) -> [f32; 3] {
+        let cat = Categorical::new(ACTIONS);
+        self.grads.fill(0.0);
+        self.state.copy_from(&self.initial);
+        self.net.forward_seq(
+            &self.params,
+            &self.obs,
+            STEPS,
+            Some(&self.starts),
+            &mut self.state,
+            &mut self.tape,
+        );
+        let logits = self.tape.head(0);
+        let values = self.tape.head(1);
+        cat.log_softmax(logits, None, &mut self.log_probs);
+        cat.log_prob(&self.log_probs, &self.actions, &mut self.taken);
+        cat.entropy(&self.log_probs, &mut self.entropy);
+        for ((a, &r), &v) in self.advantages.iter_mut().zip(&self.returns).zip(values) {
+            *a = r - v;
+        }
+        // Sums over the rollout, as the original A3C.
+        let pg = policy_gradient_loss(
+            &self.taken,
+            &self.advantages,
+            Reduction::Sum,
+            &mut self.d_taken,
+        );
+        let vf = value_mse_loss(values, &self.returns, Reduction::Sum, &mut self.d_values);
+        let ent = entropy_bonus(&self.entropy, Reduction::Sum, &mut self.d_entropy);
+        self.d_values.iter_mut().for_each(|d| *d *= VALUE_COEF);
+        self.d_entropy.iter_mut().for_each(|d| *d *= ENTROPY_COEF);
+        cat.backward(
+            &self.log_probs,
+            &self.actions,
+            &self.d_taken,
+            &self.d_entropy,
+            &mut self.d_logits,
+        );
+        self.net.backward_seq(
+            &self.params,
+            &mut self.grads,
+            &self.obs,
+            &[&self.d_logits, &self.d_values],
+            &mut self.tape,
+            None,
+            None,
+        );
+        self.optimizer
+            .step(&mut self.params, &self.grads, LEARNING_RATE);
+        [pg, vf, ent]
+    }
+
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+}
+
+/// One acting step (`batch` rows): core step + heads, no allocation.
+pub struct ActStep {
+    net: Network,
+    params: Vec<f32>,
+    scratch: NetworkStepScratch,
+    state: RecurrentState,
+    obs: Vec<f32>,
+}
+
+impl ActStep {
+    pub fn new(core: Core, batch: usize, seed: u64) -> Self {
+        let (net, layout) = actor_critic(core);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let params = layout.initialize(&mut rng);
+        let obs = (0..batch * OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        Self {
+            scratch: net.step_scratch(batch),
+            state: net.initial_state(batch),
+            params,
+            net,
+            obs,
+        }
+    }
+
+    /// One step; returns the first policy logit (to keep the work observable).
+    pub fn step(&mut self) -> f32 {
+        self.net
+            .step(&self.params, &self.obs, &mut self.state, &mut self.scratch);
+        self.scratch.head(0)[0]
+    }
+}
+
+fn update_workload(name: &str, core: Core, batch: usize) -> Workload {
+    Workload::new(
+        name,
+        format!("A3C update: obs {OBS} -> {core:?} -> logits {ACTIONS} + value, T={STEPS}, B={batch}, Adam"),
+        move || {
+            let mut u = A3cUpdate::new(core, batch, 0);
+            Box::new(move || {
+                black_box(u.update());
+            })
+        },
+    )
+    .with_rate("samples", (STEPS * batch) as f64)
+}
+
+fn act_workload(name: &str, core: Core) -> Workload {
+    Workload::new(
+        name,
+        format!("acting step: obs {OBS} -> {core:?} -> logits {ACTIONS} + value, B=1"),
+        move || {
+            let mut a = ActStep::new(core, 1, 0);
+            Box::new(move || {
+                black_box(a.step());
+            })
+        },
+    )
+    .with_rate("steps", 1.0)
+}
+
+/// The numerical-core workloads, in the order they are reported.
+pub fn nn_workloads() -> Vec<Workload> {
+    vec![
+        update_workload("a3c_update_lstm64_b1", Core::Lstm(64), 1),
+        act_workload("act_lstm64", Core::Lstm(64)),
+        update_workload("update_lstm128_b16", Core::Lstm(128), 16),
+        update_workload("update_lstm256_b64", Core::Lstm(256), 64),
+        update_workload("a3c_update_gru64_b1", Core::Gru(64), 1),
+        act_workload("act_gru64", Core::Gru(64)),
+        update_workload("update_gru128_b16", Core::Gru(128), 16),
+        update_workload("a3c_update_mlp64x2_b1", Core::Mlp(64), 1),
+        act_workload("act_mlp64x2", Core::Mlp(64)),
+        update_workload("update_mlp64x2_b16", Core::Mlp(64), 16),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_runs_and_updates_reduce_nothing_to_nan() {
+        for w in nn_workloads() {
+            let mut f = w.instantiate();
+            f();
+            f();
+        }
+        let mut u = A3cUpdate::new(Core::Lstm(8), 2, 1);
+        for _ in 0..3 {
+            assert!(u.update().iter().all(|l| l.is_finite()));
+        }
+    }
+
+    #[test]
+    fn repeated_updates_on_a_fixed_rollout_lower_the_loss() {
+        // Adam on a fixed rollout: the value loss (a plain regression) must go down.
+        let mut u = A3cUpdate::new(Core::Lstm(16), 4, 3);
+        let first = u.update()[1];
+        let mut last = first;
+        for _ in 0..300 {
+            last = u.update()[1];
+        }
+        assert!(last < first, "loss went from {first} to {last}");
+    }
+
+    #[test]
+    fn results_serialise_to_one_json_line() {
+        let r = BenchResult {
+            name: "x".into(),
+            median_us: 1.23456,
+            min_us: 1.0,
+            iterations: 10,
+            extra: vec![("steps_per_second".into(), 5.0)],
+        };
+        let j = r.to_json();
+        assert!(!j.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["name"], "x");
+        assert_eq!(v["median_us"], 1.235);
+        assert_eq!(v["steps_per_second"], 5.0);
+        assert!(format_table(&[r]).contains("median_us"));
+    }
+
+    #[test]
+    fn quick_measure_reports_sane_numbers() {
+        let w = act_workload("act_lstm8", Core::Lstm(8));
+        let r = measure(&w, Duration::from_millis(30));
+        assert!(r.min_us > 0.0 && r.min_us <= r.median_us && r.iterations >= 5);
+        assert_eq!(r.extra[0].0, "steps_per_second");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment stepping and training throughput
+
+/// Environment steps per iteration of the stepping workloads.
+const ENV_STEPS_PER_ITER: usize = 1024;
+
+/// `env_cartpole_single` and `env_cartpole_vec8`: CartPole-v1 as `make` returns it (time
+/// limit and order checks included), random actions, resets counted.
+pub fn env_workloads() -> Vec<Workload> {
+    use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
+    use engram_env::{Action, Env, Options};
+    let single = Workload::new("env_cartpole_single", "CartPole-v1 steps, one env", || {
+        let mut env = engram_env::make("CartPole-v1", &Options::default()).expect("CartPole-v1 is built in");
+        let mut obs = [0.0f32; 4];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let actions: Vec<i64> = (0..ENV_STEPS_PER_ITER).map(|_| rng.gen_range(0..2)).collect();
+        env.reset(Some(0), &mut obs).expect("reset");
+        Box::new(move || {
+            for &a in &actions {
+                let step = env.step(Action::Discrete(a), &mut obs).expect("step");
+                if step.terminated || step.truncated {
+                    env.reset(None, &mut obs).expect("reset");
+                }
+            }
+            black_box(&obs);
+        })
+    })
+    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
+    let vec8 = Workload::new("env_cartpole_vec8", "CartPole-v1 steps, SyncVectorEnv of 8", || {
+        let envs = (0..8)
+            .map(|_| engram_env::make("CartPole-v1", &Options::default()).expect("CartPole-v1 is built in"))
+            .collect();
+        let mut venv = SyncVectorEnv::new(envs, AutoresetMode::SameStep).expect("vector env");
+        venv.reset(Some(0)).expect("reset");
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let actions: Vec<f32> = (0..ENV_STEPS_PER_ITER).map(|_| rng.gen_range(0..2) as f32).collect();
+        Box::new(move || {
+            for batch in actions.chunks_exact(8) {
+                venv.step(batch).expect("step");
+            }
+            black_box(venv.observations());
+        })
+    })
+    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
+    vec![single, vec8]
+}
+
+/// `train_a3c_cartpole_lstm64`: A3C-LSTM-64 training on CartPole-v1 with one worker per core,
+/// for about `seconds`; steps per second of the whole run (acting, stepping, updates).
+pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::train::TrainError> {
+    use crate::config::{Algo, TrainConfig};
+    let dir = std::env::temp_dir().join(format!("engram-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
+    config.policy = crate::config::PolicyKind::Lstm;
+    config.hidden_size = 64;
+    // A budget that lasts about `seconds` at ~150k steps/s; the measured rate is what counts.
+    config.total_steps = (seconds * 150_000.0) as u64;
+    config.eval_interval = 0;
+    config.checkpoint_interval = u64::MAX / 2;
+    config.log_interval = config.total_steps;
+    let summary = crate::train::train(config, Some(&dir), true);
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = summary?;
+    let per_step_us = 1e6 / summary.steps_per_second;
+    Ok(BenchResult {
+        name: "train_a3c_cartpole_lstm64".into(),
+        median_us: per_step_us,
+        min_us: per_step_us,
+        iterations: summary.env_steps as usize,
+        extra: vec![
+            ("steps_per_second".into(), summary.steps_per_second),
+            ("workers".into(), summary.workers as f64),
+        ],
+    })
+}
+
+/// `engram bench [FILTER] [--json] [--long]`.
 pub fn run_cli(
-    _filter: Option<&str>,
-    _json: bool,
-    _long: bool,
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("not yet".into())
+    filter: Option<&str>,
+    json: bool,
+    long: bool,
+) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    let mut workloads = nn_workloads();
+    workloads.extend(env_workloads());
+    let mut results = Vec::new();
+    let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
+    for w in workloads.iter().filter(|w| matches(&w.name)) {
+        let r = run_workloads(std::slice::from_ref(w), None, !long).remove(0);
+        if json {
+            println!("{}", r.to_json());
+        } else {
+            eprintln!("{}", format_table(std::slice::from_ref(&r)).lines().nth(1).unwrap_or_default());
+        }
+        results.push(r);
+    }
+    if matches("train_a3c_cartpole_lstm64") {
+        let r = train_throughput(if long { 10.0 } else { 3.0 })?;
+        if json {
+            println!("{}", r.to_json());
+        }
+        results.push(r);
+    }
+    if results.is_empty() {
+        return Err(format!("no workload matches `{}`", filter.unwrap_or_default()).into());
+    }
+    if !json {
+        print!("{}", format_table(&results));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }

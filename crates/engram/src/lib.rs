@@ -26,3 +26,4 @@ pub mod train;
 
 pub use engram_env as env;
 pub use engram_nn as nn;
+

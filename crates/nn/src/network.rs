@@ -452,17 +452,21 @@ impl Network {
             .encoder
             .as_ref()
             .map_or(self.input_size, |e| e.out_size);
+        // Without an encoder the core's input gradient is only needed if the caller asks.
+        let need_d_encoded = self.encoder.is_some() || dxs.is_some();
         let d_encoded: &[f32] = match (&self.core, &mut tape.core) {
             (Core::Lstm(l), CoreTape::Lstm(t)) => {
                 let de = &mut tape.d_encoded[..rows * encoded_width];
                 de.fill(0.0);
-                l.backward_seq(p, g, encoded, d_features, None, t, Some(de), d_initial);
+                let de_wanted = need_d_encoded.then_some(&mut *de);
+                l.backward_seq(p, g, encoded, d_features, None, t, de_wanted, d_initial);
                 de
             }
             (Core::Gru(gru), CoreTape::Gru(t)) => {
                 let de = &mut tape.d_encoded[..rows * encoded_width];
                 de.fill(0.0);
-                gru.backward_seq(p, g, encoded, d_features, None, t, Some(de), d_initial);
+                let de_wanted = need_d_encoded.then_some(&mut *de);
+                gru.backward_seq(p, g, encoded, d_features, None, t, de_wanted, d_initial);
                 de
             }
             _ => d_features,

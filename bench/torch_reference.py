@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""The workloads of `engram bench` in PyTorch, to re-measure the speed ratios side by side.
+
+Same networks, losses and optimizer as crates/engram/src/bench.rs:
+obs 4 -> core (nn.LSTM / nn.GRU / 2x64 tanh MLP) -> policy logits (2) + value (1);
+T = 20 steps, batch B; one episode boundary in the middle of the rollout for every row
+(the recurrent state is zeroed there); policy-gradient + 0.5 * value + 0.01 * entropy-bonus
+loss summed over the rollout (as the original A3C); backprop through time; one Adam step.
+The acting step is one core step plus both heads under `torch.no_grad()`, batch 1.
+
+Runs on one thread (`torch.set_num_threads(1)`): the fair comparison with engram's
+single-threaded kernels, and 2 threads are much slower on a 2-core machine anyway.
+
+    python bench/torch_reference.py            # all workloads, ~3 s each
+    python bench/torch_reference.py --quick    # ~0.7 s each
+    python bench/torch_reference.py --json     # one JSON object per line
+    python bench/torch_reference.py --filter lstm64
+
+Recurrent sequences are run as one nn.LSTM/nn.GRU call per episode segment (the reset step is
+the same for every row here), the fastest correct way in PyTorch; `--per-step` instead loops
+over steps masking the state like sb3-contrib's RecurrentPPO does when episodes start mid-sequence.
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+OBS, ACTIONS, STEPS = 4, 2, 20
+VALUE_COEF, ENTROPY_COEF, LEARNING_RATE = 0.5, 0.01, 1e-4
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, core: str, hidden: int):
+        super().__init__()
+        self.kind = core
+        if core == "lstm":
+            self.core = nn.LSTM(OBS, hidden)
+        elif core == "gru":
+            self.core = nn.GRU(OBS, hidden)
+        else:
+            self.core = nn.Sequential(
+                nn.Linear(OBS, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
+            )
+        self.policy = nn.Linear(hidden, ACTIONS)
+        self.value = nn.Linear(hidden, 1)
+
+    def zero_state(self, batch: int):
+        h = self.core.hidden_size if self.kind in ("lstm", "gru") else 0
+        z = torch.zeros(1, batch, h)
+        return (z, z.clone()) if self.kind == "lstm" else z
+
+    @staticmethod
+    def _mask(state, keep):
+        # keep: [1, B, 1], 0 where an episode starts.
+        if isinstance(state, tuple):
+            return tuple(s * keep for s in state)
+        return state * keep
+
+    def forward_seq(self, xs, starts, state, per_step=False):
+        """xs [T, B, OBS], starts [T, B] (float 0/1). Returns logits, values, final state."""
+        if self.kind == "mlp":
+            feats = self.core(xs)
+        elif per_step:
+            outs = []
+            for t in range(xs.shape[0]):
+                state = self._mask(state, (1.0 - starts[t]).view(1, -1, 1))
+                out, state = self.core(xs[t : t + 1], state)
+                outs.append(out)
+            feats = torch.cat(outs)
+        else:
+            # Split at the steps where (all rows') episodes start, zeroing the state there.
+            cuts = [t for t in range(1, xs.shape[0]) if bool(starts[t].all())]
+            assert all(
+                bool(starts[t].any()) == bool(starts[t].all()) for t in range(xs.shape[0])
+            ), "segment mode needs episode starts at the same step in every row; use --per-step"
+            outs, begin = [], 0
+            for end in cuts + [xs.shape[0]]:
+                if begin > 0 or bool(starts[0].all()):
+                    state = self._mask(state, torch.zeros(1, xs.shape[1], 1))
+                out, state = self.core(xs[begin:end], state)
+                outs.append(out)
+                begin = end
+            feats = torch.cat(outs)
+        return self.policy(feats), self.value(feats).squeeze(-1), state
+
+    @torch.no_grad()
+    def act(self, x, state):
+        if self.kind == "mlp":
+            feats = self.core(x)
+        else:
+            feats, state = self.core(x.unsqueeze(0), state)
+            feats = feats.squeeze(0)
+        return self.policy(feats), self.value(feats), state
+
+
+class Update:
+    def __init__(self, core, hidden, batch, per_step, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.net = ActorCritic(core, hidden)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=LEARNING_RATE)
+        self.xs = torch.rand(STEPS, batch, OBS, generator=g) * 2 - 1
+        self.starts = torch.zeros(STEPS, batch)
+        self.starts[STEPS // 2] = 1.0
+        self.actions = torch.randint(0, ACTIONS, (STEPS, batch), generator=g)
+        self.returns = torch.rand(STEPS, batch, generator=g) * 2 - 1
+        self.batch, self.per_step = batch, per_step
+
+    def __call__(self):
+        state = self.net.zero_state(self.batch)
+        logits, values, _ = self.net.forward_seq(self.xs, self.starts, state, self.per_step)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        taken = log_probs.gather(-1, self.actions.unsqueeze(-1)).squeeze(-1)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        advantages = (self.returns - values).detach()
+        pg = -(advantages * taken).sum()
+        vf = 0.5 * ((values - self.returns) ** 2).sum()
+        ent = -entropy.sum()
+        loss = pg + VALUE_COEF * vf + ENTROPY_COEF * ent
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+
+class Act:
+    def __init__(self, core, hidden, seed=0):
+        torch.manual_seed(seed)
+        self.net = ActorCritic(core, hidden)
+        self.x = torch.rand(1, OBS) * 2 - 1
+        self.state = self.net.zero_state(1)
+
+    def __call__(self):
+        logits, value, self.state = self.net.act(self.x, self.state)
+
+
+def workloads(per_step):
+    return [
+        ("a3c_update_lstm64_b1", lambda: Update("lstm", 64, 1, per_step), STEPS * 1),
+        ("act_lstm64", lambda: Act("lstm", 64), 1),
+        ("update_lstm128_b16", lambda: Update("lstm", 128, 16, per_step), STEPS * 16),
+        ("update_lstm256_b64", lambda: Update("lstm", 256, 64, per_step), STEPS * 64),
+        ("a3c_update_gru64_b1", lambda: Update("gru", 64, 1, per_step), STEPS * 1),
+        ("act_gru64", lambda: Act("gru", 64), 1),
+        ("update_gru128_b16", lambda: Update("gru", 128, 16, per_step), STEPS * 16),
+        ("a3c_update_mlp64x2_b1", lambda: Update("mlp", 64, 1, per_step), STEPS * 1),
+        ("act_mlp64x2", lambda: Act("mlp", 64), 1),
+        ("update_mlp64x2_b16", lambda: Update("mlp", 64, 16, per_step), STEPS * 16),
+    ]
+
+
+def measure(fn, budget_s):
+    """Warm-up, then samples of >= ~200 us each; per-iteration median and minimum in us."""
+    start, n = time.perf_counter(), 0
+    while n < 3 or time.perf_counter() - start < budget_s / 10:
+        fn()
+        n += 1
+    per_iter = (time.perf_counter() - start) / n
+    reps = max(1, int(200e-6 / per_iter + 0.999))
+    samples, start = [], time.perf_counter()
+    while len(samples) < 5 or time.perf_counter() - start < budget_s:
+        t = time.perf_counter_ns()
+        for _ in range(reps):
+            fn()
+        samples.append((time.perf_counter_ns() - t) / 1e3 / reps)
+    return statistics.median(samples), min(samples), len(samples) * reps
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="about 0.7 s per workload")
+    ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--filter", default=None, help="only workloads whose name contains this")
+    ap.add_argument("--per-step", action="store_true", help="loop over steps (sb3-contrib style)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    budget = 0.7 if args.quick else 3.0
+    if not args.json:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+        print(f"{'workload':<24}  {'median_us':>12}  {'min_us':>12}  {'iters':>8}")
+    for name, make, samples in workloads(args.per_step):
+        if args.filter and args.filter not in name:
+            continue
+        median, best, iters = measure(make(), budget)
+        unit = "steps" if name.startswith("act_") else "samples"
+        if args.json:
+            print(json.dumps({
+                "name": name, "median_us": round(median, 3), "min_us": round(best, 3),
+                "iterations": iters, f"{unit}_per_second": round(samples / (median * 1e-6), 3),
+                "implementation": f"torch {torch.__version__}",
+            }))
+        else:
+            print(f"{name:<24}  {median:>12.2f}  {best:>12.2f}  {iters:>8}")
+
+
+if __name__ == "__main__":
+    main()
