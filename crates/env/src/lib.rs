@@ -8,10 +8,13 @@
 
 pub mod bench;
 mod builtin;
+pub mod classic_control;
 pub mod env;
+pub mod golden;
 pub mod registry;
 pub mod rng;
 pub mod space;
+pub mod toy_text;
 pub mod vector;
 pub mod wrappers;
 

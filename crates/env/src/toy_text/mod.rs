@@ -1,0 +1,129 @@
+//! Gymnasium's toy text environments (FrozenLake, CliffWalking, Taxi, Blackjack), with the
+//! same transition tables, random draws and `ansi` text rendering.
+
+mod blackjack;
+mod cliff_walking;
+mod frozen_lake;
+mod taxi;
+
+pub use blackjack::Blackjack;
+pub use cliff_walking::CliffWalking;
+pub use frozen_lake::{FrozenLake, FrozenLakeConfig};
+pub use taxi::{Taxi, TaxiConfig};
+
+use crate::rng::EnvRng;
+
+/// One outcome of a tabular transition: Gymnasium's `(prob, next_state, reward, terminated)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Transition {
+    pub prob: f64,
+    pub next: u32,
+    pub reward: f64,
+    pub terminated: bool,
+}
+
+/// At most this many outcomes per (state, action) in the built-in tables.
+const MAX_OUTCOMES: usize = 3;
+
+/// Gymnasium's `P[s][a]` lists, stored flat so that stepping never allocates.
+#[derive(Clone, Debug)]
+pub(crate) struct TransitionTable {
+    n_actions: usize,
+    outcomes: Vec<[Transition; MAX_OUTCOMES]>,
+    counts: Vec<u8>,
+}
+
+impl TransitionTable {
+    pub fn new(n_states: usize, n_actions: usize) -> Self {
+        let empty = Transition {
+            prob: 0.0,
+            next: 0,
+            reward: 0.0,
+            terminated: false,
+        };
+        TransitionTable {
+            n_actions,
+            outcomes: vec![[empty; MAX_OUTCOMES]; n_states * n_actions],
+            counts: vec![0; n_states * n_actions],
+        }
+    }
+
+    pub fn push(&mut self, s: usize, a: usize, t: Transition) {
+        let i = s * self.n_actions + a;
+        let n = self.counts[i] as usize;
+        assert!(
+            n < MAX_OUTCOMES,
+            "at most {MAX_OUTCOMES} outcomes per transition"
+        );
+        self.outcomes[i][n] = t;
+        self.counts[i] += 1;
+    }
+
+    #[inline]
+    pub fn get(&self, s: usize, a: usize) -> &[Transition] {
+        let i = s * self.n_actions + a;
+        &self.outcomes[i][..self.counts[i] as usize]
+    }
+
+    /// Gymnasium's `step` for tabular envs: `categorical_sample` over `P[s][a]` (one `random()`
+    /// draw, also when there is a single outcome).
+    #[inline]
+    pub fn sample(&self, s: usize, a: usize, rng: &mut EnvRng) -> Transition {
+        let ts = self.get(s, a);
+        let u = rng.random();
+        let mut acc = 0.0;
+        for t in ts {
+            acc += t.prob;
+            if acc > u {
+                return *t;
+            }
+        }
+        // np.argmax over all-False is 0.
+        ts[0]
+    }
+}
+
+/// Gymnasium's `categorical_sample(probs, np_random)`: the first index whose cumulative sum
+/// exceeds one `random()` draw (0 if none does).
+pub(crate) fn categorical_sample(probs: &[f64], rng: &mut EnvRng) -> usize {
+    let u = rng.random();
+    let mut acc = 0.0;
+    for (i, p) in probs.iter().enumerate() {
+        acc += p;
+        if acc > u {
+            return i;
+        }
+    }
+    0
+}
+
+/// Gymnasium's `utils.colorize`: ANSI colour codes around `s`.
+pub(crate) fn colorize(s: &str, color: &str, bold: bool, highlight: bool) -> String {
+    let mut num = match color {
+        "gray" => 30,
+        "red" => 31,
+        "green" => 32,
+        "yellow" => 33,
+        "blue" => 34,
+        "magenta" => 35,
+        "cyan" => 36,
+        "white" => 37,
+        _ => 38,
+    };
+    if highlight {
+        num += 10;
+    }
+    let attrs = if bold {
+        format!("{num};1")
+    } else {
+        num.to_string()
+    };
+    format!("\x1b[{attrs}m{s}\x1b[0m")
+}
+
+/// Initial-state distribution normalised as NumPy does (`d /= d.sum()`).
+pub(crate) fn normalised(weights: Vec<f64>) -> Vec<f64> {
+    // np.sum uses pairwise summation; for these small integer weights any order is exact.
+    let total: f64 = weights.iter().sum();
+    weights.into_iter().map(|w| w / total).collect()
+}
