@@ -2,8 +2,12 @@
 //! SyncVectorEnv of 8), and the cost of the infrastructure itself on a trivial environment.
 //!
 //! `cargo bench -p engram-env --bench env_step`
+//!
+//! `*_make`: `make("CartPole-v1")` (a `Box<dyn Env>` under OrderEnforcing and TimeLimit), as
+//! users and `engram bench` get it; `*_typed`: the same wrappers over the concrete type.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use engram_env::classic_control::CartPole;
 use engram_env::registry::{make, Options};
 use engram_env::wrappers::{OrderEnforcing, TimeLimit};
 use engram_env::{Action, AutoresetMode, Env, EnvError, Space, Step, SyncVectorEnv, VectorEnv};
@@ -96,6 +100,22 @@ fn benches(c: &mut Criterion) {
         }
         Err(e) => eprintln!("CartPole-v1 benches skipped: {e}"),
     }
+
+    // The same stack with the concrete type: no dynamic dispatch at all.
+    let typed = || OrderEnforcing::new(TimeLimit::new(CartPole::default(), 500).unwrap());
+    let mut env = typed();
+    let mut obs4 = [0.0f32; 4];
+    env.reset(Some(0), &mut obs4).unwrap();
+    group.bench_function("cartpole_single_typed", |b| {
+        b.iter(|| single(&mut env, &mut obs4))
+    });
+    let mut venv =
+        SyncVectorEnv::new((0..8).map(|_| typed()).collect(), AutoresetMode::SameStep).unwrap();
+    venv.reset(Some(0)).unwrap();
+    let actions = pattern(8);
+    group.bench_function("cartpole_vec8_typed", |b| {
+        b.iter(|| vector(&mut venv, &actions))
+    });
 
     let mut env = OrderEnforcing::new(TimeLimit::new(Trivial::new(), 500).unwrap());
     let mut obs = [0.0f32];
