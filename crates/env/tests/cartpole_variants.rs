@@ -124,7 +124,7 @@ fn vector_cartpole_matches_single_cartpoles() {
     let mut singles: Vec<_> = (0..4)
         .map(|_| make("CartPole-v1", &Options::new()).unwrap())
         .collect();
-    let mut obs = vec![[0.0f32; 4]; 4];
+    let mut obs = [[0.0f32; 4]; 4];
     for (i, env) in singles.iter_mut().enumerate() {
         env.reset(Some(10 + i as u64), &mut obs[i]).unwrap();
         assert_eq!(&venv.observations()[i * 4..i * 4 + 4], &obs[i]);
