@@ -298,7 +298,8 @@ impl Options {
             format!("{what}{hint}; valid options: {}", valid.join(", "))
         } else {
             format!(
-                "{what}: it takes no options of its own (only {})",
+                "{what}: its constructor declares no options (through Options::take_*); \
+                 make itself takes {}",
                 valid.join(", ")
             )
         };

@@ -107,14 +107,23 @@ impl ActionKind {
     }
 }
 
+#[inline]
 fn integral(value: f32, space: &Space) -> Result<i64, EnvError> {
-    if value.fract() != 0.0 || !value.is_finite() {
-        return Err(EnvError::InvalidAction {
-            action: value.to_string(),
-            space: space.describe(),
-        });
+    // Round trip instead of `fract()`, which is a libm call on baseline x86-64; NaN and
+    // infinities fail it too.
+    let index = value as i64;
+    if index as f32 != value {
+        return Err(invalid_flat_action(value, space));
     }
-    Ok(value as i64)
+    Ok(index)
+}
+
+#[cold]
+fn invalid_flat_action(value: f32, space: &Space) -> EnvError {
+    EnvError::InvalidAction {
+        action: value.to_string(),
+        space: space.describe(),
+    }
 }
 
 /// Reads one sub-env's action from its flat floats; MultiDiscrete components go through
@@ -200,6 +209,11 @@ fn check_spaces<E: Env>(envs: &[E]) -> Result<(Space, Space), EnvError> {
                 action_space
             )));
         }
+    }
+    if obs_space.flat_dim() == 0 || action_space.flat_dim() == 0 {
+        return Err(EnvError::Unsupported(format!(
+            "vector environments of empty observations or actions ({obs_space} / {action_space})"
+        )));
     }
     Ok((obs_space.clone(), action_space.clone()))
 }
@@ -309,6 +323,80 @@ impl<E: Env> SyncVectorEnv<E> {
         self.episode_lengths[i] = 0;
         Ok(())
     }
+
+    /// The stepping loop, with the action conversion `to_action` inlined.
+    #[inline(always)]
+    fn step_all<F>(&mut self, actions: &[f32], to_action: F) -> Result<(), EnvError>
+    where
+        F: for<'a> Fn(&'a [f32], &'a mut [i64], &Space) -> Result<Action<'a>, EnvError>,
+    {
+        let (d, ad) = (self.obs_dim, self.action_dim);
+        let b = &mut self.buffers;
+        // Zipped iterators rather than indexing: no bounds checks in the loop.
+        let sub_envs = self
+            .envs
+            .iter_mut()
+            .zip(b.observations.chunks_exact_mut(d))
+            .zip(b.final_observations.chunks_exact_mut(d))
+            .zip(actions.chunks_exact(ad))
+            .zip(self.needs_reset.iter_mut())
+            .zip(
+                self.episode_returns
+                    .iter_mut()
+                    .zip(self.episode_lengths.iter_mut()),
+            )
+            .zip(b.rewards.iter_mut())
+            .zip(b.terminated.iter_mut().zip(b.truncated.iter_mut()))
+            .zip(
+                b.finished
+                    .iter_mut()
+                    .zip(b.has_final_observation.iter_mut()),
+            );
+        for item in sub_envs {
+            let (
+                (((((((env, obs), final_obs), flat), needs_reset), episode), reward), flags),
+                last,
+            ) = item;
+            let (episode_return, episode_length) = episode;
+            let (terminated, truncated) = flags;
+            let (finished, has_final) = last;
+            *finished = None;
+            *has_final = false;
+            if *needs_reset {
+                env.reset(None, obs)?;
+                *needs_reset = false;
+                *reward = 0.0;
+                *terminated = false;
+                *truncated = false;
+                continue;
+            }
+            let action = to_action(flat, &mut self.int_scratch, &self.action_space)?;
+            let step = env.step(action, obs)?;
+            *reward = step.reward;
+            *terminated = step.terminated;
+            *truncated = step.truncated;
+            *episode_return += step.reward;
+            *episode_length += 1;
+            if step.done() {
+                *finished = Some(EpisodeStats {
+                    episode_return: *episode_return,
+                    length: *episode_length,
+                });
+                *episode_return = 0.0;
+                *episode_length = 0;
+                match self.mode {
+                    AutoresetMode::NextStep => *needs_reset = true,
+                    AutoresetMode::SameStep => {
+                        final_obs.copy_from_slice(obs);
+                        *has_final = true;
+                        env.reset(None, obs)?;
+                    }
+                    AutoresetMode::Disabled => {}
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<E: Env> VectorEnv for SyncVectorEnv<E> {
@@ -354,7 +442,7 @@ impl<E: Env> VectorEnv for SyncVectorEnv<E> {
         if !self.has_reset {
             return Err(EnvError::NotReset);
         }
-        let (n, d, ad) = (self.envs.len(), self.obs_dim, self.action_dim);
+        let (n, ad) = (self.envs.len(), self.action_dim);
         if actions.len() != n * ad {
             return Err(EnvError::Other(format!(
                 "expected {} action floats ({n} envs x {ad}), got {}",
@@ -362,50 +450,21 @@ impl<E: Env> VectorEnv for SyncVectorEnv<E> {
                 actions.len()
             )));
         }
-        let b = &mut self.buffers;
-        for (i, env) in self.envs.iter_mut().enumerate() {
-            let obs = &mut b.observations[i * d..(i + 1) * d];
-            b.finished[i] = None;
-            b.has_final_observation[i] = false;
-            if self.needs_reset[i] {
-                env.reset(None, obs)?;
-                self.needs_reset[i] = false;
-                b.rewards[i] = 0.0;
-                b.terminated[i] = false;
-                b.truncated[i] = false;
-                continue;
-            }
-            let action = to_action(
-                self.action_kind,
-                &self.action_space,
-                &actions[i * ad..(i + 1) * ad],
-                &mut self.int_scratch,
-            )?;
-            let step = env.step(action, obs)?;
-            b.rewards[i] = step.reward;
-            b.terminated[i] = step.terminated;
-            b.truncated[i] = step.truncated;
-            self.episode_returns[i] += step.reward;
-            self.episode_lengths[i] += 1;
-            if step.done() {
-                b.finished[i] = Some(EpisodeStats {
-                    episode_return: self.episode_returns[i],
-                    length: self.episode_lengths[i],
-                });
-                self.episode_returns[i] = 0.0;
-                self.episode_lengths[i] = 0;
-                match self.mode {
-                    AutoresetMode::NextStep => self.needs_reset[i] = true,
-                    AutoresetMode::SameStep => {
-                        b.final_observations[i * d..(i + 1) * d].copy_from_slice(obs);
-                        b.has_final_observation[i] = true;
-                        env.reset(None, obs)?;
-                    }
-                    AutoresetMode::Disabled => {}
+        // One loop per action kind, so that the conversion is not re-decided per sub-env.
+        match self.action_kind {
+            ActionKind::Discrete => self.step_all(actions, |flat, _, space| {
+                Ok(Action::Discrete(integral(flat[0], space)?))
+            }),
+            ActionKind::MultiDiscrete => self.step_all(actions, |flat, scratch, space| {
+                for (s, &v) in scratch.iter_mut().zip(flat) {
+                    *s = integral(v, space)?;
                 }
+                Ok(Action::MultiDiscrete(scratch))
+            }),
+            ActionKind::Continuous => {
+                self.step_all(actions, |flat, _, _| Ok(Action::Continuous(flat)))
             }
         }
-        Ok(())
     }
 
     fn observations(&self) -> &[f32] {

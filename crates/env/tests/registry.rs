@@ -164,7 +164,8 @@ fn unknown_options_list_the_valid_ones() {
         .err()
         .unwrap();
     assert!(
-        err.to_string().contains("it takes no options of its own"),
+        err.to_string()
+            .contains("its constructor declares no options"),
         "{err}"
     );
     // make's own options are accepted by every env.

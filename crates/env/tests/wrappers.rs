@@ -379,6 +379,10 @@ fn flicker_is_seeded_and_zeroes_with_probability_p() {
     };
     let a = pattern(7);
     assert_eq!(a, pattern(7), "same seed, same flicker");
+    // numpy's draws: `np.random.default_rng(7).random() < 0.5`, once per observation.
+    let mut numpy = engram_env::EnvRng::new(7);
+    let expected: Vec<bool> = (0..a.len()).map(|_| numpy.random() < 0.5).collect();
+    assert_eq!(a, expected);
     assert_ne!(a, pattern(8));
     let rate = a.iter().filter(|&&z| z).count() as f64 / a.len() as f64;
     assert!((rate - 0.5).abs() < 0.05, "flicker rate {rate}");

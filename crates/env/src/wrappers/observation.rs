@@ -2,9 +2,8 @@
 //! wrappers (masked indices, flicker).
 
 use super::{bad_argument, inner_access};
+use crate::EnvRng;
 use crate::{Action, Env, EnvError, Space, Step};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// One piece of a flattened observation.
 #[derive(Clone, Debug)]
@@ -335,15 +334,16 @@ impl<E: Env> Env for MaskObservation<E> {
 /// Flickering observations (Hausknecht & Stone 2015, "Deep Recurrent Q-Learning"): each
 /// observation, at reset and at every step, is replaced by zeros with probability `p`.
 ///
-/// The draws come from the wrapper's own generator (ChaCha8), seeded by `reset(Some(seed))`,
-/// so a run is reproducible given the seed, and the wrapped environment's random stream is
-/// left exactly as it would be without the wrapper. A first `reset(None)` seeds it from the
-/// operating system, like Gymnasium's unseeded `np_random`.
+/// The draws come from the wrapper's own [`EnvRng`] (numpy's `Generator(PCG64)`: the test is
+/// `np_random.random() < p`), seeded by `reset(Some(seed))`, so a run is reproducible given the
+/// seed, and the wrapped environment's random stream is left exactly as it would be without the
+/// wrapper. Before any seeded reset it is seeded from the operating system, like Gymnasium's
+/// unseeded `np_random`. [`Flicker::flicker_rng_mut`] gives access for replaying recorded draws.
 #[derive(Clone, Debug)]
 pub struct Flicker<E> {
     inner: E,
     p: f64,
-    rng: Option<ChaCha8Rng>,
+    rng: EnvRng,
 }
 
 impl<E: Env> Flicker<E> {
@@ -357,7 +357,7 @@ impl<E: Env> Flicker<E> {
         Ok(Flicker {
             inner,
             p,
-            rng: None,
+            rng: EnvRng::default(),
         })
     }
 
@@ -365,12 +365,14 @@ impl<E: Env> Flicker<E> {
         self.p
     }
 
+    /// The wrapper's own random source (`rng_mut` reaches the wrapped environment's).
+    pub fn flicker_rng_mut(&mut self) -> &mut EnvRng {
+        &mut self.rng
+    }
+
     #[inline]
     fn flicker(&mut self, obs: &mut [f32]) {
-        let rng = self
-            .rng
-            .get_or_insert_with(|| ChaCha8Rng::seed_from_u64(rand::random()));
-        if rng.gen::<f64>() < self.p {
+        if self.rng.random() < self.p {
             obs.fill(0.0);
         }
     }
@@ -385,7 +387,7 @@ impl<E: Env> Env for Flicker<E> {
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         self.inner.reset(seed, obs)?;
         if let Some(seed) = seed {
-            self.rng = Some(ChaCha8Rng::seed_from_u64(seed));
+            self.rng.seed(seed);
         }
         self.flicker(obs);
         Ok(())

@@ -1,7 +1,15 @@
 //! Errors instead of undefined behaviour when the API is used out of order.
 
 use super::inner_access;
-use crate::{Action, Env, EnvError, Step};
+use crate::{Action, Env, EnvError, Space, Step};
+
+#[cold]
+fn invalid_action(action: Action<'_>, space: &Space) -> EnvError {
+    EnvError::InvalidAction {
+        action: action.to_string(),
+        space: space.describe(),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -49,6 +57,7 @@ impl<E: Env> Env for OrderEnforcing<E> {
         Ok(())
     }
 
+    #[inline]
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         match self.phase {
             Phase::Running => {}
@@ -56,11 +65,15 @@ impl<E: Env> Env for OrderEnforcing<E> {
             Phase::Ended => return Err(EnvError::NeedsReset),
         }
         let space = self.inner.action_space();
-        if !action.is_in(space) {
-            return Err(EnvError::InvalidAction {
-                action: action.to_string(),
-                space: space.describe(),
-            });
+        let valid = match (action, space) {
+            // The common case, inlined.
+            (Action::Discrete(a), Space::Discrete { n, start }) => {
+                a >= *start && a < *start + *n as i64
+            }
+            _ => action.is_in(space),
+        };
+        if !valid {
+            return Err(invalid_action(action, space));
         }
         let step = self.inner.step(action, obs)?;
         if step.done() {
