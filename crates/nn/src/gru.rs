@@ -171,7 +171,8 @@ multiversion! {
 }
 
 impl Gru {
-    /// PyTorch's default initialisation (uniform in `±1/sqrt(fan_in)`), zero biases.
+    /// `Init::UniformFanIn` weights and zero biases (PyTorch uses `±1/sqrt(hidden)` for all
+    /// tensors; see [`Lstm::new`](crate::Lstm::new)).
     pub fn new(
         layout: &mut ParamLayout,
         prefix: &str,

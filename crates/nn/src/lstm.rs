@@ -189,8 +189,9 @@ multiversion! {
 }
 
 impl Lstm {
-    /// Registers the parameters with PyTorch's default initialisation (uniform in
-    /// `±1/sqrt(fan_in)`) and zero bias.
+    /// Registers the parameters with `Init::UniformFanIn` weights and zero bias. (PyTorch
+    /// draws *all* LSTM tensors from `±1/sqrt(hidden)`; here `weight_ih` uses its own fan-in,
+    /// `1/sqrt(input)`. Use [`with_init`](Self::with_init) to choose.)
     pub fn new(
         layout: &mut ParamLayout,
         prefix: &str,
@@ -486,7 +487,9 @@ impl Lstm {
     }
 
     /// One step for acting: `x` `[batch, input]`, `state` updated in place (`state.h` is the
-    /// output). Allocates nothing. Reset rows beforehand with [`RecurrentState::reset_rows`].
+    /// output). At batch 1 it allocates nothing (matrix-vector products); above, the GEMM
+    /// crate allocates its packing buffer per call. Reset rows beforehand with
+    /// [`RecurrentState::reset_rows`].
     pub fn step(
         &self,
         p: &[f32],

@@ -31,7 +31,7 @@ pub struct CoreInit {
 }
 
 impl Default for CoreInit {
-    /// PyTorch's defaults: uniform in `±1/sqrt(fan_in)`, zero bias.
+    /// Uniform in `±1/sqrt(fan_in)` (close to PyTorch's default), zero bias.
     fn default() -> Self {
         Self {
             weight_ih: Init::UniformFanIn,
