@@ -34,7 +34,7 @@ pub fn compute_gae(
     let n = r.n_envs;
     let len = r.rewards.len();
     assert!(
-        n > 0 && len % n == 0,
+        n > 0 && len.is_multiple_of(n),
         "rollout length {len} is not a multiple of n_envs {n}"
     );
     for buf in [

@@ -416,6 +416,136 @@ pub fn nn_workloads() -> Vec<Workload> {
     ]
 }
 
+// ---------------------------------------------------------------------------------------------
+// Environment stepping and training throughput
+
+/// Environment steps per iteration of the stepping workloads.
+const ENV_STEPS_PER_ITER: usize = 1024;
+
+/// `env_cartpole_single` and `env_cartpole_vec8`: CartPole-v1 as `make` returns it (time
+/// limit and order checks included), random actions, resets counted.
+pub fn env_workloads() -> Vec<Workload> {
+    use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
+    use engram_env::{Action, Env, Options};
+    let single = Workload::new("env_cartpole_single", "CartPole-v1 steps, one env", || {
+        let mut env =
+            engram_env::make("CartPole-v1", &Options::default()).expect("CartPole-v1 is built in");
+        let mut obs = [0.0f32; 4];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let actions: Vec<i64> = (0..ENV_STEPS_PER_ITER)
+            .map(|_| rng.gen_range(0..2))
+            .collect();
+        env.reset(Some(0), &mut obs).expect("reset");
+        Box::new(move || {
+            for &a in &actions {
+                let step = env.step(Action::Discrete(a), &mut obs).expect("step");
+                if step.terminated || step.truncated {
+                    env.reset(None, &mut obs).expect("reset");
+                }
+            }
+            black_box(&obs);
+        })
+    })
+    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
+    let vec8 = Workload::new(
+        "env_cartpole_vec8",
+        "CartPole-v1 steps, SyncVectorEnv of 8",
+        || {
+            let envs = (0..8)
+                .map(|_| {
+                    engram_env::make("CartPole-v1", &Options::default())
+                        .expect("CartPole-v1 is built in")
+                })
+                .collect();
+            let mut venv = SyncVectorEnv::new(envs, AutoresetMode::SameStep).expect("vector env");
+            venv.reset(Some(0)).expect("reset");
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let actions: Vec<f32> = (0..ENV_STEPS_PER_ITER)
+                .map(|_| rng.gen_range(0..2) as f32)
+                .collect();
+            Box::new(move || {
+                for batch in actions.chunks_exact(8) {
+                    venv.step(batch).expect("step");
+                }
+                black_box(venv.observations());
+            })
+        },
+    )
+    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
+    vec![single, vec8]
+}
+
+/// `train_a3c_cartpole_lstm64`: A3C-LSTM-64 training on CartPole-v1 with one worker per core,
+/// for about `seconds`; steps per second of the whole run (acting, stepping, updates).
+pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::train::TrainError> {
+    use crate::config::{Algo, TrainConfig};
+    let dir = std::env::temp_dir().join(format!("engram-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
+    config.policy = crate::config::PolicyKind::Lstm;
+    config.hidden_size = 64;
+    // A budget that lasts about `seconds` at ~150k steps/s; the measured rate is what counts.
+    config.total_steps = (seconds * 150_000.0) as u64;
+    config.eval_interval = 0;
+    config.checkpoint_interval = u64::MAX / 2;
+    config.log_interval = config.total_steps;
+    let summary = crate::train::train(config, Some(&dir), true);
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = summary?;
+    let per_step_us = 1e6 / summary.steps_per_second;
+    Ok(BenchResult {
+        name: "train_a3c_cartpole_lstm64".into(),
+        median_us: per_step_us,
+        min_us: per_step_us,
+        iterations: summary.env_steps as usize,
+        extra: vec![
+            ("steps_per_second".into(), summary.steps_per_second),
+            ("workers".into(), summary.workers as f64),
+        ],
+    })
+}
+
+/// `engram bench [FILTER] [--json] [--long]`.
+pub fn run_cli(
+    filter: Option<&str>,
+    json: bool,
+    long: bool,
+) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    let mut workloads = nn_workloads();
+    workloads.extend(env_workloads());
+    let mut results = Vec::new();
+    let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
+    for w in workloads.iter().filter(|w| matches(&w.name)) {
+        let r = run_workloads(std::slice::from_ref(w), None, !long).remove(0);
+        if json {
+            println!("{}", r.to_json());
+        } else {
+            eprintln!(
+                "{}",
+                format_table(std::slice::from_ref(&r))
+                    .lines()
+                    .nth(1)
+                    .unwrap_or_default()
+            );
+        }
+        results.push(r);
+    }
+    if matches("train_a3c_cartpole_lstm64") {
+        let r = train_throughput(if long { 10.0 } else { 3.0 })?;
+        if json {
+            println!("{}", r.to_json());
+        }
+        results.push(r);
+    }
+    if results.is_empty() {
+        return Err(format!("no workload matches `{}`", filter.unwrap_or_default()).into());
+    }
+    if !json {
+        print!("{}", format_table(&results));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,116 +600,4 @@ mod tests {
         assert!(r.min_us > 0.0 && r.min_us <= r.median_us && r.iterations >= 5);
         assert_eq!(r.extra[0].0, "steps_per_second");
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Environment stepping and training throughput
-
-/// Environment steps per iteration of the stepping workloads.
-const ENV_STEPS_PER_ITER: usize = 1024;
-
-/// `env_cartpole_single` and `env_cartpole_vec8`: CartPole-v1 as `make` returns it (time
-/// limit and order checks included), random actions, resets counted.
-pub fn env_workloads() -> Vec<Workload> {
-    use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
-    use engram_env::{Action, Env, Options};
-    let single = Workload::new("env_cartpole_single", "CartPole-v1 steps, one env", || {
-        let mut env = engram_env::make("CartPole-v1", &Options::default()).expect("CartPole-v1 is built in");
-        let mut obs = [0.0f32; 4];
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let actions: Vec<i64> = (0..ENV_STEPS_PER_ITER).map(|_| rng.gen_range(0..2)).collect();
-        env.reset(Some(0), &mut obs).expect("reset");
-        Box::new(move || {
-            for &a in &actions {
-                let step = env.step(Action::Discrete(a), &mut obs).expect("step");
-                if step.terminated || step.truncated {
-                    env.reset(None, &mut obs).expect("reset");
-                }
-            }
-            black_box(&obs);
-        })
-    })
-    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
-    let vec8 = Workload::new("env_cartpole_vec8", "CartPole-v1 steps, SyncVectorEnv of 8", || {
-        let envs = (0..8)
-            .map(|_| engram_env::make("CartPole-v1", &Options::default()).expect("CartPole-v1 is built in"))
-            .collect();
-        let mut venv = SyncVectorEnv::new(envs, AutoresetMode::SameStep).expect("vector env");
-        venv.reset(Some(0)).expect("reset");
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let actions: Vec<f32> = (0..ENV_STEPS_PER_ITER).map(|_| rng.gen_range(0..2) as f32).collect();
-        Box::new(move || {
-            for batch in actions.chunks_exact(8) {
-                venv.step(batch).expect("step");
-            }
-            black_box(venv.observations());
-        })
-    })
-    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
-    vec![single, vec8]
-}
-
-/// `train_a3c_cartpole_lstm64`: A3C-LSTM-64 training on CartPole-v1 with one worker per core,
-/// for about `seconds`; steps per second of the whole run (acting, stepping, updates).
-pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::train::TrainError> {
-    use crate::config::{Algo, TrainConfig};
-    let dir = std::env::temp_dir().join(format!("engram-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut config = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
-    config.policy = crate::config::PolicyKind::Lstm;
-    config.hidden_size = 64;
-    // A budget that lasts about `seconds` at ~150k steps/s; the measured rate is what counts.
-    config.total_steps = (seconds * 150_000.0) as u64;
-    config.eval_interval = 0;
-    config.checkpoint_interval = u64::MAX / 2;
-    config.log_interval = config.total_steps;
-    let summary = crate::train::train(config, Some(&dir), true);
-    let _ = std::fs::remove_dir_all(&dir);
-    let summary = summary?;
-    let per_step_us = 1e6 / summary.steps_per_second;
-    Ok(BenchResult {
-        name: "train_a3c_cartpole_lstm64".into(),
-        median_us: per_step_us,
-        min_us: per_step_us,
-        iterations: summary.env_steps as usize,
-        extra: vec![
-            ("steps_per_second".into(), summary.steps_per_second),
-            ("workers".into(), summary.workers as f64),
-        ],
-    })
-}
-
-/// `engram bench [FILTER] [--json] [--long]`.
-pub fn run_cli(
-    filter: Option<&str>,
-    json: bool,
-    long: bool,
-) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
-    let mut workloads = nn_workloads();
-    workloads.extend(env_workloads());
-    let mut results = Vec::new();
-    let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
-    for w in workloads.iter().filter(|w| matches(&w.name)) {
-        let r = run_workloads(std::slice::from_ref(w), None, !long).remove(0);
-        if json {
-            println!("{}", r.to_json());
-        } else {
-            eprintln!("{}", format_table(std::slice::from_ref(&r)).lines().nth(1).unwrap_or_default());
-        }
-        results.push(r);
-    }
-    if matches("train_a3c_cartpole_lstm64") {
-        let r = train_throughput(if long { 10.0 } else { 3.0 })?;
-        if json {
-            println!("{}", r.to_json());
-        }
-        results.push(r);
-    }
-    if results.is_empty() {
-        return Err(format!("no workload matches `{}`", filter.unwrap_or_default()).into());
-    }
-    if !json {
-        print!("{}", format_table(&results));
-    }
-    Ok(std::process::ExitCode::SUCCESS)
 }

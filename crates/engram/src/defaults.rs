@@ -11,18 +11,20 @@ use crate::config::{Algo, LrSchedule, OptimizerKind, TrainConfig};
 pub fn apply_tuned(c: &mut TrainConfig) -> bool {
     match (c.algo, c.env.as_str()) {
         (Algo::A3c, "CartPole-v1" | "CartPoleNoVel-v1" | "CartPoleFlicker-v1") => {
+            // obs 4 -> LSTM 64 -> heads: the encoder buys nothing on 4 inputs and costs half
+            // the acting time.
             c.total_steps = 1_000_000;
             c.hidden_size = 64;
-            c.encoder_layers = vec![64];
+            c.encoder_layers = vec![];
             c.t_max = 20;
             c.gamma = 0.99;
             c.gae_lambda = 1.0;
             c.optimizer = OptimizerKind::Adam;
             c.learning_rate = 1e-3;
-            c.ent_coef = 0.01;
+            c.reward_scale = 0.1;
+            c.ent_coef = 0.0;
             c.vf_coef = 0.5;
             c.max_grad_norm = 0.5;
-            c.stop_at_threshold = false;
             true
         }
         (Algo::A2c, "CartPole-v1" | "CartPoleNoVel-v1" | "CartPoleFlicker-v1") => {

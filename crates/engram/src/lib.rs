@@ -26,4 +26,3 @@ pub mod train;
 
 pub use engram_env as env;
 pub use engram_nn as nn;
-

@@ -173,11 +173,10 @@ impl CsvLog {
 /// of a resumed run).
 pub fn last_csv_value(path: &Path, column: &str) -> Option<f64> {
     let text = fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let index = lines.next()?.split(',').position(|c| c == column)?;
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .last()?
+    let index = text.lines().next()?.split(',').position(|c| c == column)?;
+    // The header never parses as a number, so it needs no skipping.
+    text.lines()
+        .rfind(|l| !l.trim().is_empty())?
         .split(',')
         .nth(index)?
         .parse()

@@ -150,7 +150,7 @@ pub(crate) fn take_bool(
     key: &str,
     default: bool,
 ) -> Result<bool, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(b),
         Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
@@ -170,7 +170,7 @@ pub(crate) fn take_f64(
     key: &str,
     default: f64,
 ) -> Result<f64, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None => Ok(default),
         Some(Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
             bad(
@@ -191,7 +191,7 @@ pub(crate) fn take_str(
     env: &str,
     key: &str,
 ) -> Result<Option<String>, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(v) => Err(bad(
@@ -207,7 +207,7 @@ pub(crate) fn take_str_list(
     env: &str,
     key: &str,
 ) -> Result<Option<Vec<String>>, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .into_iter()
@@ -233,7 +233,7 @@ pub(crate) fn take_f64_list(
     env: &str,
     key: &str,
 ) -> Result<Option<Vec<f64>>, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .into_iter()

@@ -8,13 +8,15 @@ use rand_chacha::ChaCha8Rng;
 
 /// `(family, observation space, action space, max episode length per level, exact?)` from the
 /// table in `shared/oracles/README.md` (exact: every episode has exactly that length).
-fn families() -> Vec<(
+type Family = (
     &'static str,
     [&'static str; 3],
     [&'static str; 3],
     [usize; 3],
     bool,
-)> {
+);
+
+fn families() -> Vec<Family> {
     let md = |n: usize, k: u64| format!("MultiDiscrete([{}])", vec![k.to_string(); n].join(" "));
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let c3 = leak(md(52, 3));

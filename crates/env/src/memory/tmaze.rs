@@ -97,7 +97,7 @@ impl TMaze {
 }
 
 fn take_count(opts: &mut Options, key: &str) -> Result<Option<usize>, EnvError> {
-    match opts.values.remove(key) {
+    match opts.take_json(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
