@@ -181,6 +181,10 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     if let Some(p) = &args.policy {
         config.policy = PolicyKind::parse(p)?;
+        if config.policy == PolicyKind::Mlp && config.encoder_layers.is_empty() {
+            // Without a recurrent core the encoder is the whole network: give it SB3's default.
+            config.encoder_layers = vec![64, 64];
+        }
     }
     let summary = engram::train::train(config, args.out.as_deref(), args.quiet)?;
     Ok(exit_for(&summary))

@@ -38,6 +38,9 @@ pub struct EpisodeWindow {
     capacity: usize,
     returns: VecDeque<f64>,
     lengths: VecDeque<u64>,
+    /// The highest mean of a full window so far: POPGym's MMER (maximum mean episodic return).
+    #[serde(default)]
+    max_full_mean: Option<f64>,
 }
 
 impl EpisodeWindow {
@@ -46,6 +49,7 @@ impl EpisodeWindow {
             capacity,
             returns: VecDeque::new(),
             lengths: VecDeque::new(),
+            max_full_mean: None,
         }
     }
 
@@ -56,6 +60,15 @@ impl EpisodeWindow {
         }
         self.returns.push_back(episode_return);
         self.lengths.push_back(length);
+        if self.is_full() {
+            let mean = self.returns.iter().sum::<f64>() / self.capacity as f64;
+            self.max_full_mean = Some(self.max_full_mean.map_or(mean, |m| m.max(mean)));
+        }
+    }
+
+    /// Maximum over training of the mean return of a full window (MMER with a window of 100).
+    pub fn max_mean_return(&self) -> Option<f64> {
+        self.max_full_mean
     }
 
     pub fn len(&self) -> usize {
@@ -199,6 +212,8 @@ pub struct Summary {
     pub best_eval_std: Option<f64>,
     /// Mean return of the last 100 training episodes.
     pub final_train_mean_return: Option<f64>,
+    /// Maximum over training of the 100-episode mean return (POPGym's MMER).
+    pub max_train_mean_return: Option<f64>,
     pub reward_threshold: Option<f64>,
     /// The 100-episode training mean reached the environment's reward threshold.
     pub solved: bool,
@@ -223,6 +238,10 @@ mod tests {
         assert!(w.is_full());
         assert_eq!(w.mean_return(), Some(5.0));
         assert_eq!(w.mean_length(), Some(5.0));
+        // Full windows so far: [1, 2, 3] (mean 2) and [2, 3, 10] (mean 5).
+        assert_eq!(w.max_mean_return(), Some(5.0));
+        w.push(0.0, 0);
+        assert_eq!(w.max_mean_return(), Some(5.0), "a maximum, not the latest mean");
     }
 
     #[test]

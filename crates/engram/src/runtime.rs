@@ -323,6 +323,10 @@ impl Monitor {
         lock(&self.window).mean_return()
     }
 
+    pub fn max_mean_return(&self) -> Option<f64> {
+        lock(&self.window).max_mean_return()
+    }
+
     /// Ends training with an error message (e.g. a non-finite loss); workers stop at once.
     pub fn fail(&self, message: String) {
         let mut failure = lock(&self.failure);

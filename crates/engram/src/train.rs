@@ -525,6 +525,7 @@ fn run_with(
         best_eval_mean: best.as_ref().map(|b| b.mean_return),
         best_eval_std: best.as_ref().map(|b| b.std_return),
         final_train_mean_return: monitor.mean_return(),
+        max_train_mean_return: monitor.max_mean_return(),
         reward_threshold: threshold,
         solved: hit.is_some(),
         seconds_to_threshold: hit.map(|h| h.wall_seconds),
