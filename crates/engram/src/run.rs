@@ -241,7 +241,11 @@ mod tests {
         // Full windows so far: [1, 2, 3] (mean 2) and [2, 3, 10] (mean 5).
         assert_eq!(w.max_mean_return(), Some(5.0));
         w.push(0.0, 0);
-        assert_eq!(w.max_mean_return(), Some(5.0), "a maximum, not the latest mean");
+        assert_eq!(
+            w.max_mean_return(),
+            Some(5.0),
+            "a maximum, not the latest mean"
+        );
     }
 
     #[test]
