@@ -126,7 +126,14 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     let params = load_params(&ckpt, &policy.layout, &ckpt_path)?;
     let sample_seed = opts.stochastic.then_some(opts.seed ^ 0x5eed);
     let mut frames = 0usize;
-    let frame_dir = ckpt_path.parent().unwrap_or(Path::new(".")).join("frames");
+    // Frames go to the run directory (beside checkpoints/), or beside a loose checkpoint file.
+    let ckpt_dir = ckpt_path.parent().unwrap_or(Path::new("."));
+    let run_dir = if ckpt_dir.ends_with("checkpoints") {
+        ckpt_dir.parent().unwrap_or(ckpt_dir)
+    } else {
+        ckpt_dir
+    };
+    let frame_dir = run_dir.join("frames");
     let started = std::time::Instant::now();
     let result = evaluate(
         &policy,
