@@ -104,11 +104,12 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
         (Algo::Reinforce, "CartPole-v1") => {
             c.policy = PolicyKind::Mlp;
             c.encoder_layers = vec![64, 64];
+            // `workers` = episodes per update.
             c.total_steps = 300_000;
-            c.workers = 8;
+            c.workers = 4;
             c.gamma = 0.99;
             c.optimizer = OptimizerKind::Adam;
-            c.learning_rate = 1e-3;
+            c.learning_rate = 1e-2;
             c.ent_coef = 0.0;
             c.max_grad_norm = 0.5;
             true

@@ -216,6 +216,11 @@ impl Updater {
     ) -> Option<UpdateSummary> {
         let mut sum = UpdateSummary::default();
         let per = self.batch.batch;
+        // Start from the identity each update: the shuffles depend on `rng` alone, so a
+        // resumed run draws the same minibatches as an uninterrupted one.
+        for (i, o) in self.order.iter_mut().enumerate() {
+            *o = i;
+        }
         'epochs: for _ in 0..c.n_epochs {
             self.order.shuffle(rng);
             for chunk in 0..self.order.len() / per {
