@@ -121,3 +121,63 @@ fn ppo_runs_continuous_and_recurrent_without_error() {
         assert!(s.episodes > 0, "{env}");
     }
 }
+
+#[test]
+fn nan_stops_ppo_and_reinforce_and_keeps_the_last_good_checkpoint() {
+    for algo in [Algo::Ppo, Algo::Reinforce] {
+        let tmp = tempfile::tempdir().unwrap();
+        train(small(algo, PolicyKind::Mlp, 1000), Some(tmp.path()), true).unwrap();
+        let good = bytes(tmp.path(), "checkpoints/latest.safetensors");
+        let err = resume(
+            tmp.path(),
+            &["total_steps=20000".into(), "learning_rate=1e30".into()],
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("non-finite"), "{algo}: {err}");
+        assert!(
+            bytes(tmp.path(), "checkpoints/latest.safetensors") == good,
+            "{algo}: the good checkpoint was overwritten"
+        );
+    }
+}
+
+#[test]
+fn cli_trains_ppo_and_rejects_bad_values() {
+    let bin = env!("CARGO_BIN_EXE_engram");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "train",
+            "--env",
+            "CartPole-v1",
+            "--algo",
+            "ppo",
+            "--steps",
+            "2000",
+            "--quiet",
+        ])
+        .args(["--set", "eval_interval=0", "--out"])
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Summary =
+        serde_json::from_slice(&bytes(&tmp.path().join("run"), "summary.json")).unwrap();
+    assert_eq!(summary.algo, "ppo");
+    let out = std::process::Command::new(bin)
+        .args(["train", "--algo", "ppo", "--set", "batch_size=7", "--quiet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("`batch_size`") && stderr.contains("must divide"),
+        "{stderr}"
+    );
+}
