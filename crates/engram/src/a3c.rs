@@ -190,7 +190,7 @@ pub fn write_latest(
 }
 
 /// Initial parameters: from the checkpoint when resuming, else drawn from the seed.
-fn initial_params(setup: &Setup) -> Result<Vec<f32>, TrainError> {
+pub(crate) fn initial_params(setup: &Setup) -> Result<Vec<f32>, TrainError> {
     match &setup.resume {
         Some((ckpt, _, path)) => Ok(load_params(ckpt, &setup.policy.layout, path)?),
         None => {
@@ -201,7 +201,7 @@ fn initial_params(setup: &Setup) -> Result<Vec<f32>, TrainError> {
 }
 
 /// Restores optimizer `prefix` from the checkpoint, if resuming.
-fn restored_optimizer_state(
+pub(crate) fn restored_optimizer_state(
     setup: &Setup,
     prefix: &str,
     fresh: &OptimizerState,

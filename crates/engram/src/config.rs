@@ -42,15 +42,22 @@ pub enum Algo {
     A3c,
     /// Its synchronous counterpart: N environments in lockstep, one batched update.
     A2c,
+    /// Proximal Policy Optimization (Schulman et al. 2017): clipped surrogate, K epochs of
+    /// minibatches per rollout; recurrent minibatches are whole env sequences.
+    Ppo,
+    /// Monte-Carlo policy gradient (Williams 1992) over whole episodes, optional baseline.
+    Reinforce,
 }
 
 impl Algo {
-    pub const ALL: [Algo; 2] = [Algo::A3c, Algo::A2c];
+    pub const ALL: [Algo; 4] = [Algo::A3c, Algo::A2c, Algo::Ppo, Algo::Reinforce];
 
     pub fn name(self) -> &'static str {
         match self {
             Algo::A3c => "a3c",
             Algo::A2c => "a2c",
+            Algo::Ppo => "ppo",
+            Algo::Reinforce => "reinforce",
         }
     }
 
@@ -58,6 +65,8 @@ impl Algo {
         match self {
             Algo::A3c => "Asynchronous Advantage Actor-Critic: lock-free workers, shared optimizer statistics",
             Algo::A2c => "Advantage Actor-Critic: N environments in lockstep, one batched update",
+            Algo::Ppo => "Proximal Policy Optimization: clipped surrogate, K epochs of minibatches (recurrent: whole env sequences)",
+            Algo::Reinforce => "REINFORCE: Monte-Carlo policy gradient over whole episodes, optional value baseline",
         }
     }
 
@@ -193,6 +202,35 @@ pub struct TrainConfig {
     pub checkpoint_interval: u64,
     /// Stop as soon as the 100-episode training mean reaches the environment's threshold.
     pub stop_at_threshold: bool,
+    /// PPO: passes over each rollout (SB3 `n_epochs`). The rollout length is `t_max`
+    /// (SB3 `n_steps`) per environment, `workers` environments.
+    pub n_epochs: usize,
+    /// PPO: steps per minibatch (SB3 `batch_size`). Recurrent policies take whole env
+    /// sequences, `batch_size / t_max` environments per minibatch.
+    pub batch_size: usize,
+    /// PPO: the surrogate's clip range epsilon.
+    pub clip_range: f64,
+    /// PPO: `linear` decays the clip range to 0 over `total_steps` (rl-zoo's `lin_0.2`).
+    pub clip_range_schedule: LrSchedule,
+    /// PPO: clip the value change around the rollout's values (CleanRL's `clip_vloss`); unset =
+    /// no value clipping.
+    pub clip_range_vf: Option<f64>,
+    /// PPO: stop the update's epochs when a minibatch's approximate KL exceeds
+    /// `1.5 * target_kl` (SB3); unset = never.
+    pub target_kl: Option<f64>,
+    /// PPO: KL-penalty coefficient beta (the PPO paper's KL-penalty variant; 0 = off).
+    pub kl_coef: f64,
+    /// PPO: adapt `kl_coef` after each update towards `kl_target` (halve below target/1.5,
+    /// double above target*1.5).
+    pub kl_adaptive: bool,
+    pub kl_target: f64,
+    /// PPO/REINFORCE: normalise advantages (per minibatch for PPO).
+    pub normalize_advantage: bool,
+    /// REINFORCE: subtract a learned value baseline `V(s_t)` from the return.
+    pub baseline: bool,
+    /// REINFORCE: weight each step by the return from that step on (else by the whole
+    /// episode's return).
+    pub reward_to_go: bool,
 }
 
 impl Default for TrainConfig {
@@ -233,6 +271,18 @@ impl Default for TrainConfig {
             log_interval: 10_000,
             checkpoint_interval: 200_000,
             stop_at_threshold: false,
+            n_epochs: 10,
+            batch_size: 64,
+            clip_range: 0.2,
+            clip_range_schedule: LrSchedule::Constant,
+            clip_range_vf: None,
+            target_kl: None,
+            kl_coef: 0.0,
+            kl_adaptive: false,
+            kl_target: 0.01,
+            normalize_advantage: true,
+            baseline: true,
+            reward_to_go: true,
         }
     }
 }
@@ -449,6 +499,91 @@ impl TrainConfig {
         if self.checkpoint_interval == 0 {
             return Err(invalid("checkpoint_interval", "must be at least 1"));
         }
+        if self.algo == Algo::Ppo {
+            self.validate_ppo()?;
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    /// PPO's options, and how the minibatches fit the rollout.
+    fn validate_ppo(&self) -> Result<(), ConfigError> {
+        if self.n_epochs == 0 {
+            return Err(invalid("n_epochs", "must be at least 1"));
+        }
+        if !(self.clip_range.is_finite() && self.clip_range > 0.0) {
+            return Err(invalid(
+                "clip_range",
+                format!("must be a positive number, got {}", self.clip_range),
+            ));
+        }
+        for (key, v) in [
+            ("clip_range_vf", self.clip_range_vf),
+            ("target_kl", self.target_kl),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(invalid(
+                        key,
+                        format!("must be a positive number (or left unset to disable), got {v}"),
+                    ));
+                }
+            }
+        }
+        if !(self.kl_coef.is_finite() && self.kl_coef >= 0.0) {
+            return Err(invalid(
+                "kl_coef",
+                format!("must be zero (off) or positive, got {}", self.kl_coef),
+            ));
+        }
+        if self.kl_adaptive && !(self.kl_target.is_finite() && self.kl_target > 0.0) {
+            return Err(invalid(
+                "kl_target",
+                format!(
+                    "must be positive with kl_adaptive = true, got {}",
+                    self.kl_target
+                ),
+            ));
+        }
+        if self.kl_adaptive && self.kl_coef == 0.0 {
+            return Err(invalid(
+                "kl_coef",
+                "kl_adaptive needs a positive starting kl_coef, e.g. --set kl_coef=1.0",
+            ));
+        }
+        let rollout = self.t_max * self.workers;
+        if self.batch_size == 0 || self.batch_size > rollout {
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "must be between 1 and the rollout size t_max * workers = {} * {} = {rollout}, got {}",
+                    self.t_max, self.workers, self.batch_size
+                ),
+            ));
+        }
+        if self.policy == PolicyKind::Mlp {
+            if !rollout.is_multiple_of(self.batch_size) {
+                return Err(invalid(
+                    "batch_size",
+                    format!(
+                        "must divide the rollout size t_max * workers = {rollout}, got {}",
+                        self.batch_size
+                    ),
+                ));
+            }
+        } else if !self.batch_size.is_multiple_of(self.t_max)
+            || !self.workers.is_multiple_of(self.batch_size / self.t_max)
+        {
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "recurrent minibatches are whole env sequences: batch_size must be t_max ({}) times a \
+                     divisor of workers ({}), e.g. {}; got {}",
+                    self.t_max, self.workers, self.t_max * self.workers, self.batch_size
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -468,7 +603,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "env_options.<name>",
         "keyword option of the environment, e.g. env_options.is_slippery=false",
     ),
-    ("algo", "a3c | a2c"),
+    ("algo", "a3c | a2c | ppo | reinforce"),
     ("seed", "master seed: workers use seed + worker index"),
     (
         "total_steps",
@@ -532,6 +667,36 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "stop_at_threshold",
         "stop once the 100-episode training mean reaches the env's threshold",
+    ),
+    ("n_epochs", "PPO: passes over each rollout"),
+    (
+        "batch_size",
+        "PPO: steps per minibatch (recurrent: t_max times envs per minibatch)",
+    ),
+    ("clip_range", "PPO: surrogate clip range epsilon"),
+    (
+        "clip_range_schedule",
+        "PPO: constant | linear (decay to 0 over total_steps)",
+    ),
+    (
+        "clip_range_vf",
+        "PPO: value clipping around the rollout's values (unset = off)",
+    ),
+    (
+        "target_kl",
+        "PPO: stop the epochs when approx KL > 1.5 * target_kl (unset = off)",
+    ),
+    ("kl_coef", "PPO: KL-penalty coefficient beta (0 = off)"),
+    ("kl_adaptive", "PPO: adapt kl_coef towards kl_target"),
+    ("kl_target", "PPO: target KL of the adaptive penalty"),
+    (
+        "normalize_advantage",
+        "PPO/REINFORCE: normalise advantages (PPO: per minibatch)",
+    ),
+    ("baseline", "REINFORCE: subtract a learned value baseline"),
+    (
+        "reward_to_go",
+        "REINFORCE: weight steps by the return from that step on",
     ),
 ];
 

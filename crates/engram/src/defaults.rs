@@ -4,12 +4,116 @@
 //! commands. Environments without an entry get engram's general defaults ([`TrainConfig`]'s
 //! `Default`): the A3C paper's network and rollout length with Adam 1e-3 and a 0.5 gradient clip.
 
-use crate::config::{Algo, LrSchedule, OptimizerKind, TrainConfig};
+use crate::config::{Algo, LrSchedule, OptimizerKind, PolicyKind, TrainConfig};
 
 /// Overlays the tuned entry for `(config.algo, config.env)`, if there is one.
 /// Returns whether an entry existed.
 pub fn apply_tuned(c: &mut TrainConfig) -> bool {
     match (c.algo, c.env.as_str()) {
+        // PPO entries follow rl-baselines3-zoo's hyperparams/ppo.yml (and ppo_lstm.yml). rl-zoo's
+        // MlpPolicy has separate 64-64 tanh actor and critic networks; ours share the trunk.
+        (Algo::Ppo, "CartPole-v1") => {
+            ppo_common(c);
+            c.total_steps = 100_000;
+            c.workers = 8;
+            c.t_max = 32;
+            c.batch_size = 256;
+            c.gae_lambda = 0.8;
+            c.gamma = 0.98;
+            c.n_epochs = 20;
+            c.learning_rate = 1e-3;
+            c.lr_schedule = LrSchedule::Linear;
+            c.clip_range = 0.2;
+            c.clip_range_schedule = LrSchedule::Linear;
+            true
+        }
+        (Algo::Ppo, "CartPoleNoVel-v1" | "CartPoleFlicker-v1") => {
+            // rl-zoo ppo_lstm: the CartPole entry plus an LSTM of 64 (and VecNormalize, which
+            // engram's collector does not have yet).
+            ppo_common(c);
+            c.policy = PolicyKind::Lstm;
+            c.hidden_size = 64;
+            c.encoder_layers = vec![64];
+            c.total_steps = 100_000;
+            c.workers = 8;
+            c.t_max = 32;
+            c.batch_size = 256;
+            c.gae_lambda = 0.8;
+            c.gamma = 0.98;
+            c.n_epochs = 20;
+            c.learning_rate = 1e-3;
+            c.lr_schedule = LrSchedule::Linear;
+            c.clip_range = 0.2;
+            c.clip_range_schedule = LrSchedule::Linear;
+            true
+        }
+        (Algo::Ppo, "Pendulum-v1") => {
+            // rl-zoo also uses gSDE (sde_sample_freq 4), which engram does not have.
+            ppo_common(c);
+            c.total_steps = 100_000;
+            c.workers = 4;
+            c.t_max = 1024;
+            c.batch_size = 64;
+            c.gae_lambda = 0.95;
+            c.gamma = 0.9;
+            c.n_epochs = 10;
+            c.learning_rate = 1e-3;
+            c.clip_range = 0.2;
+            true
+        }
+        (Algo::Ppo, "Acrobot-v1") => {
+            // rl-zoo normalises observations (not available here yet).
+            ppo_common(c);
+            c.total_steps = 1_000_000;
+            c.workers = 16;
+            c.t_max = 256;
+            c.batch_size = 64;
+            c.gae_lambda = 0.94;
+            c.gamma = 0.99;
+            c.n_epochs = 4;
+            c.learning_rate = 3e-4;
+            true
+        }
+        (Algo::Ppo, "MountainCarContinuous-v0") => {
+            // rl-zoo: gSDE with log_std_init -3.29 and observation normalisation, neither of
+            // which engram has; its batch_size 256 exceeds the 8-step rollout (one minibatch).
+            ppo_common(c);
+            c.total_steps = 20_000;
+            c.workers = 1;
+            c.t_max = 8;
+            c.batch_size = 8;
+            c.gamma = 0.9999;
+            c.gae_lambda = 0.9;
+            c.learning_rate = 7.77e-5;
+            c.ent_coef = 0.00429;
+            c.clip_range = 0.1;
+            c.n_epochs = 10;
+            c.max_grad_norm = 5.0;
+            c.vf_coef = 0.19;
+            true
+        }
+        (Algo::Ppo, _) => {
+            // Not tuned: SB3's PPO defaults (n_steps 2048, batch_size 64, 10 epochs, one env).
+            ppo_common(c);
+            c.workers = 1;
+            c.t_max = 2048;
+            c.batch_size = 64;
+            c.n_epochs = 10;
+            false
+        }
+        (Algo::Reinforce, "CartPole-v1") => {
+            c.policy = PolicyKind::Mlp;
+            c.encoder_layers = vec![64, 64];
+            // `workers` = episodes per update.
+            c.total_steps = 300_000;
+            c.workers = 4;
+            c.gamma = 0.99;
+            c.optimizer = OptimizerKind::Adam;
+            c.learning_rate = 1e-2;
+            c.ent_coef = 0.0;
+            c.max_grad_norm = 0.5;
+            true
+        }
         (Algo::A3c, "CartPole-v1" | "CartPoleNoVel-v1" | "CartPoleFlicker-v1") => {
             // obs 4 -> LSTM 64 -> heads: the encoder buys nothing on 4 inputs and costs half
             // the acting time.
@@ -80,4 +184,20 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
         }
         _ => false,
     }
+}
+
+/// SB3's PPO defaults that differ from engram's general ones: Adam (eps 1e-5), an MLP policy
+/// of two 64-unit tanh layers, gradient-norm clip 0.5, no entropy bonus.
+fn ppo_common(c: &mut TrainConfig) {
+    c.policy = PolicyKind::Mlp;
+    c.encoder_layers = vec![64, 64];
+    c.activation = crate::config::Activation::Tanh;
+    c.optimizer = OptimizerKind::Adam;
+    c.adam_eps = 1e-5;
+    c.learning_rate = 3e-4;
+    c.ent_coef = 0.0;
+    c.vf_coef = 0.5;
+    c.max_grad_norm = 0.5;
+    c.gae_lambda = 0.95;
+    c.gamma = 0.99;
 }

@@ -11,6 +11,7 @@
 //! buffer (`h` then `c` per row), so collectors can store, reset and checkpoint it per row.
 
 use crate::config::{Activation, DiscreteEncoding, PolicyKind, TrainConfig};
+use crate::ppo::MiniBatch;
 use crate::rollout::Rollout;
 use crate::runtime::UpdateStats;
 use crate::train::TrainError;
@@ -332,6 +333,8 @@ pub struct Actor {
     scratch: NetworkStepScratch,
     log_probs: Vec<f32>,
     indices: Vec<usize>,
+    /// Log-probability of each row's action of the last [`Actor::act`] (PPO's old log-probs).
+    chosen_log_probs: Vec<f32>,
 }
 
 impl Actor {
@@ -348,7 +351,13 @@ impl Actor {
             scratch: policy.net.step_scratch(batch),
             log_probs: vec![0.0; batch * width],
             indices: vec![0; batch * policy.action_dim],
+            chosen_log_probs: vec![0.0; batch],
         }
+    }
+
+    /// `log pi(a | s)` of each row's action of the last [`Actor::act`].
+    pub fn action_log_probs(&self) -> &[f32] {
+        &self.chosen_log_probs
     }
 
     /// One step for all rows: advances `state`, writes flat `actions` and `values`.
@@ -381,6 +390,7 @@ impl Actor {
                     Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
                     None => dist.mode(&self.log_probs, &mut self.indices),
                 }
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.chosen_log_probs);
                 for (a, &i) in actions.iter_mut().zip(&self.indices) {
                     *a = i as f32;
                 }
@@ -392,6 +402,7 @@ impl Actor {
                     Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
                     None => dist.mode(&self.log_probs, &mut self.indices),
                 }
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.chosen_log_probs);
                 for (a, &i) in actions.iter_mut().zip(&self.indices) {
                     *a = i as f32;
                 }
@@ -403,6 +414,7 @@ impl Actor {
                     Some(rng) => dist.sample(out, log_std, rng, actions),
                     None => dist.mode(out, actions),
                 }
+                dist.log_prob(out, log_std, actions, &mut self.chosen_log_probs);
             }
         }
     }
@@ -666,4 +678,285 @@ fn policy_terms(
         *d *= coefs.ent_coef;
     }
     (pl, -neg_entropy)
+}
+
+/// PPO's loss settings for one minibatch.
+#[derive(Clone, Copy, Debug)]
+pub struct PpoCoefs {
+    /// Surrogate clip range epsilon (after its schedule).
+    pub clip_range: f32,
+    /// Value clipping around the rollout's values, if any.
+    pub clip_range_vf: Option<f32>,
+    pub vf_coef: f32,
+    pub ent_coef: f32,
+    /// KL-penalty coefficient beta (0 = the clipped objective alone).
+    pub kl_coef: f32,
+    pub normalize_advantage: bool,
+}
+
+/// Losses and diagnostics of one PPO minibatch (means over its steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PpoStats {
+    /// `-mean(min(ratio * A, clip(ratio) * A))`.
+    pub policy_loss: f64,
+    /// `0.5 * mean((V - R)^2)` (with value clipping, the larger of the clipped and unclipped).
+    pub value_loss: f64,
+    pub entropy: f64,
+    /// `mean((ratio - 1) - log ratio)`, the low-variance KL(old || new) estimator
+    /// (Schulman's k3; also SB3's and CleanRL's).
+    pub approx_kl: f64,
+    /// Fraction of steps whose ratio is outside `[1 - clip_range, 1 + clip_range]`.
+    pub clip_fraction: f64,
+    pub ratio_mean: f64,
+    /// `kl_coef * approx_kl`, the KL-penalty variant's term.
+    pub kl_penalty: f64,
+}
+
+impl PpoStats {
+    /// The minimised objective.
+    pub fn loss(&self, coefs: &PpoCoefs) -> f64 {
+        self.policy_loss + self.kl_penalty + coefs.vf_coef as f64 * self.value_loss
+            - coefs.ent_coef as f64 * self.entropy
+    }
+}
+
+/// PPO's forward and backward over one minibatch: `batch` env sequences of `steps` steps,
+/// time-major (`steps = 1` for a shuffled batch of single steps of a memoryless policy).
+pub struct PpoLearner {
+    input: Vec<f32>,
+    d_input: Vec<f32>,
+    state: RecurrentState,
+    tape: NetworkTape,
+    log_probs: Vec<f32>,
+    indices: Vec<usize>,
+    logp: Vec<f32>,
+    entropy: Vec<f32>,
+    d_logp: Vec<f32>,
+    d_entropy: Vec<f32>,
+    d_values: Vec<f32>,
+    d_head: Vec<f32>,
+    d_log_std: Vec<f32>,
+    advantages: Vec<f32>,
+}
+
+impl PpoLearner {
+    pub fn new(policy: &ActorCritic, steps: usize, batch: usize) -> PpoLearner {
+        let Learner {
+            input,
+            d_input,
+            state,
+            tape,
+            log_probs,
+            indices,
+            logp,
+            entropy,
+            d_logp,
+            d_entropy,
+            d_values,
+            d_head,
+            d_log_std,
+            advantages,
+        } = Learner::new(policy, steps, batch);
+        PpoLearner {
+            input,
+            d_input,
+            state,
+            tape,
+            log_probs,
+            indices,
+            logp,
+            entropy,
+            d_logp,
+            d_entropy,
+            d_values,
+            d_head,
+            d_log_std,
+            advantages,
+        }
+    }
+
+    /// Runs the minibatch forward from its stored initial states, resetting at episode
+    /// starts: fills [`PpoLearner::action_log_probs`], [`PpoLearner::values`] and the entropies.
+    pub fn forward(&mut self, policy: &ActorCritic, p: &[f32], mb: &MiniBatch) {
+        let rows = mb.steps * mb.batch;
+        policy.encode(p, &mb.obs, rows, &mut self.input);
+        policy.load_state(&mb.initial_state, mb.batch, &mut self.state);
+        policy.net.forward_seq(
+            p,
+            &self.input,
+            mb.steps,
+            Some(&mb.starts),
+            &mut self.state,
+            &mut self.tape,
+        );
+        let out = self.tape.head(POLICY_HEAD);
+        let to_indices = |actions: &[f32], idx: &mut [usize]| {
+            for (i, a) in idx.iter_mut().zip(actions) {
+                *i = *a as usize;
+            }
+        };
+        match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => {
+                let dist = Categorical::new(*n);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                to_indices(&mb.actions, &mut self.indices);
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
+                dist.entropy(&self.log_probs, &mut self.entropy);
+            }
+            ActionKind::MultiCategorical { nvec } => {
+                let dist = MultiCategorical::new(nvec);
+                dist.log_softmax(out, None, &mut self.log_probs);
+                to_indices(&mb.actions, &mut self.indices);
+                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
+                dist.entropy(&self.log_probs, &mut self.entropy);
+            }
+            ActionKind::Gaussian { dim, .. } => {
+                let dist = DiagGaussian::new(*dim);
+                let log_std = policy.log_std.map(|s| s.of(p)).unwrap_or(&[]);
+                dist.log_prob(out, log_std, &mb.actions, &mut self.logp);
+                dist.entropy(log_std, &mut self.entropy);
+            }
+        }
+    }
+
+    /// `log pi(a | s)` of the last forward, `[steps * batch]`.
+    pub fn action_log_probs(&self) -> &[f32] {
+        &self.logp
+    }
+
+    /// `V(s)` of the last forward, `[steps * batch]`.
+    pub fn values(&self) -> &[f32] {
+        self.tape.head(VALUE_HEAD)
+    }
+
+    /// Adds the gradient of the PPO loss over the minibatch to `g`:
+    /// `-min(r A, clip(r, 1-eps, 1+eps) A) + kl_coef * KL + vf_coef * value_loss - ent_coef * H`
+    /// (means over steps), with `r = exp(log pi - old log pi)`.
+    pub fn compute_gradients(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        mb: &MiniBatch,
+        coefs: &PpoCoefs,
+    ) -> PpoStats {
+        self.forward(policy, p, mb);
+        let rows = mb.steps * mb.batch;
+        let inv_n = 1.0 / rows as f32;
+        self.advantages.copy_from_slice(&mb.advantages);
+        if coefs.normalize_advantage {
+            crate::advantage::normalize(&mut self.advantages);
+        }
+        let eps = coefs.clip_range;
+        let mut stats = PpoStats::default();
+        for i in 0..rows {
+            let log_ratio = self.logp[i] - mb.old_log_probs[i];
+            let ratio = log_ratio.exp();
+            let adv = self.advantages[i];
+            let unclipped = adv * ratio;
+            let clipped = adv * ratio.clamp(1.0 - eps, 1.0 + eps);
+            // The gradient flows through the unclipped term whenever it is the minimum.
+            let mut d = if unclipped <= clipped {
+                -unclipped * inv_n
+            } else {
+                0.0
+            };
+            let kl = (ratio - 1.0) - log_ratio;
+            if coefs.kl_coef > 0.0 {
+                // d/d log pi of (r - 1) - log r = r - 1.
+                d += coefs.kl_coef * (ratio - 1.0) * inv_n;
+            }
+            self.d_logp[i] = d;
+            self.d_entropy[i] = -coefs.ent_coef * inv_n;
+            stats.policy_loss -= unclipped.min(clipped) as f64;
+            stats.approx_kl += kl as f64;
+            stats.ratio_mean += ratio as f64;
+            stats.entropy += self.entropy[i] as f64;
+            if (ratio - 1.0).abs() > eps {
+                stats.clip_fraction += 1.0;
+            }
+        }
+        let values = self.tape.head(VALUE_HEAD);
+        for (i, (&v, &ret)) in values.iter().zip(&mb.returns).enumerate() {
+            let err = v - ret;
+            let (loss, d) = match coefs.clip_range_vf {
+                Some(c) => {
+                    let old = mb.old_values[i];
+                    let v_clipped = old + (v - old).clamp(-c, c);
+                    let err_clipped = v_clipped - ret;
+                    if err * err >= err_clipped * err_clipped {
+                        (err * err, err)
+                    } else {
+                        // The clipped prediction is constant in V: no gradient.
+                        (err_clipped * err_clipped, 0.0)
+                    }
+                }
+                None => (err * err, err),
+            };
+            stats.value_loss += 0.5 * loss as f64;
+            self.d_values[i] = coefs.vf_coef * d * inv_n;
+        }
+        let n = rows as f64;
+        stats.policy_loss /= n;
+        stats.value_loss /= n;
+        stats.entropy /= n;
+        stats.approx_kl /= n;
+        stats.ratio_mean /= n;
+        stats.clip_fraction /= n;
+        stats.kl_penalty = coefs.kl_coef as f64 * stats.approx_kl;
+
+        let out = self.tape.head(POLICY_HEAD);
+        match &policy.action_kind {
+            ActionKind::Categorical { n, .. } => Categorical::new(*n).backward(
+                &self.log_probs,
+                &self.indices,
+                &self.d_logp,
+                &self.d_entropy,
+                &mut self.d_head,
+            ),
+            ActionKind::MultiCategorical { nvec } => MultiCategorical::new(nvec).backward(
+                &self.log_probs,
+                &self.indices,
+                &self.d_logp,
+                &self.d_entropy,
+                &mut self.d_head,
+            ),
+            ActionKind::Gaussian { dim, .. } => {
+                let slot = policy
+                    .log_std
+                    .expect("Gaussian policies have a log_std parameter");
+                DiagGaussian::new(*dim).backward(
+                    out,
+                    slot.of(p),
+                    &mb.actions,
+                    &self.d_logp,
+                    &self.d_entropy,
+                    &mut self.d_head,
+                    &mut self.d_log_std,
+                );
+                for (gv, d) in slot.of_mut(g).iter_mut().zip(&self.d_log_std) {
+                    *gv += d;
+                }
+            }
+        }
+        let d_input = if policy.has_embeddings() {
+            self.d_input.fill(0.0);
+            Some(&mut self.d_input[..])
+        } else {
+            None
+        };
+        policy.net.backward_seq(
+            p,
+            g,
+            &self.input,
+            &[&self.d_head, &self.d_values],
+            &mut self.tape,
+            d_input,
+            None,
+        );
+        if policy.has_embeddings() {
+            policy.encode_backward(g, &mb.obs, rows, &self.d_input);
+        }
+        stats
+    }
 }

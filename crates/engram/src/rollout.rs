@@ -28,6 +28,8 @@ pub struct Rollout {
     /// Rewards as learned from (scaled by `reward_scale`).
     pub rewards: Vec<f32>,
     pub values: Vec<f32>,
+    /// `log pi(a_t | s_t)` of the acting policy (PPO's old log-probabilities).
+    pub log_probs: Vec<f32>,
     pub terminated: Vec<bool>,
     pub truncated: Vec<bool>,
     pub final_values: Vec<f32>,
@@ -53,6 +55,7 @@ impl Rollout {
             actions: vec![0.0; n * policy.action_dim()],
             rewards: vec![0.0; n],
             values: vec![0.0; n],
+            log_probs: vec![0.0; n],
             terminated: vec![false; n],
             truncated: vec![false; n],
             final_values: vec![0.0; n],
@@ -201,6 +204,7 @@ impl Collector {
             );
             rollout.actions[base * ad..(base + n) * ad].copy_from_slice(&self.action_buf);
             rollout.values[base..base + n].copy_from_slice(&self.values_buf);
+            rollout.log_probs[base..base + n].copy_from_slice(self.actor.action_log_probs());
             for e in 0..n {
                 let i = base + e;
                 let action = &self.action_buf[e * ad..(e + 1) * ad];

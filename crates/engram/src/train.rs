@@ -506,6 +506,8 @@ fn run_with(
     let stop = match config.algo {
         Algo::A3c => crate::a3c::run(setup)?,
         Algo::A2c => crate::a3c::run_a2c(setup)?,
+        Algo::Ppo => crate::ppo::run(setup)?,
+        Algo::Reinforce => crate::reinforce::run(setup)?,
     };
     monitor.progress.finish();
     let counters = monitor.counters();
