@@ -17,7 +17,7 @@ use crate::runtime::UpdateStats;
 use crate::train::TrainError;
 use engram_env::Space;
 use engram_nn::activation::Activation as NnActivation;
-use engram_nn::dist::{Categorical, DiagGaussian, MultiCategorical};
+use engram_nn::dist::{DiagGaussian, MultiCategorical};
 use engram_nn::embedding::Embedding;
 use engram_nn::loss::{entropy_bonus, policy_gradient_loss, value_mse_loss, Reduction};
 use engram_nn::network::{CoreInit, Network, NetworkConfig, NetworkStepScratch, NetworkTape};
@@ -82,6 +82,9 @@ pub struct ActorCritic {
     pub net: Network,
     pub action_kind: ActionKind,
     segments: Vec<Segment>,
+    /// Discrete and MultiDiscrete actions: independent categoricals (one component for a
+    /// Discrete space), built once so that acting never allocates.
+    discrete: Option<MultiCategorical>,
     log_std: Option<Slot>,
     obs_dim: usize,
     input_dim: usize,
@@ -154,7 +157,13 @@ impl ActorCritic {
             _ => None,
         };
         let has_cell = c.policy == PolicyKind::Lstm;
+        let discrete = match &action_kind {
+            ActionKind::Categorical { n, .. } => Some(MultiCategorical::new(&[*n])),
+            ActionKind::MultiCategorical { nvec } => Some(MultiCategorical::new(nvec)),
+            ActionKind::Gaussian { .. } => None,
+        };
         Ok(ActorCritic {
+            discrete,
             obs_dim: obs_space.flat_dim(),
             input_dim,
             action_dim,
@@ -325,37 +334,171 @@ fn discrete_segment(
     }
 }
 
+/// Scratch of the action distribution: log-softmax rows and action indices (discrete), the
+/// log-std gradient (Gaussian).
+struct DistScratch {
+    log_probs: Vec<f32>,
+    indices: Vec<usize>,
+    d_log_std: Vec<f32>,
+}
+
+impl DistScratch {
+    fn new(policy: &ActorCritic, rows: usize) -> DistScratch {
+        DistScratch {
+            log_probs: vec![0.0; rows * policy.head_width()],
+            indices: vec![0; rows * policy.action_dim],
+            d_log_std: vec![0.0; policy.log_std.map_or(0, |s| s.len())],
+        }
+    }
+}
+
+impl ActorCritic {
+    /// Width of the policy head: logits of every categorical component, or Gaussian means.
+    fn head_width(&self) -> usize {
+        match &self.action_kind {
+            ActionKind::Categorical { n, .. } => *n,
+            ActionKind::MultiCategorical { nvec } => nvec.iter().sum(),
+            ActionKind::Gaussian { dim, .. } => *dim,
+        }
+    }
+
+    /// Picks actions from the policy head's output `out` (`rows` rows): sampled with `rng`,
+    /// greedy without; writes flat `actions` and their log-probabilities.
+    fn choose<R: Rng>(
+        &self,
+        p: &[f32],
+        out: &[f32],
+        rng: Option<&mut R>,
+        scratch: &mut DistScratch,
+        actions: &mut [f32],
+        log_probs: &mut [f32],
+    ) {
+        match (&self.discrete, &self.action_kind) {
+            (Some(dist), _) => {
+                dist.log_softmax(out, None, &mut scratch.log_probs);
+                match rng {
+                    Some(rng) => dist.sample(&scratch.log_probs, rng, &mut scratch.indices),
+                    None => dist.mode(&scratch.log_probs, &mut scratch.indices),
+                }
+                dist.log_prob(&scratch.log_probs, &scratch.indices, log_probs);
+                for (a, &i) in actions.iter_mut().zip(&scratch.indices) {
+                    *a = i as f32;
+                }
+            }
+            (None, ActionKind::Gaussian { dim, .. }) => {
+                let dist = DiagGaussian::new(*dim);
+                let log_std = self.log_std_of(p);
+                match rng {
+                    Some(rng) => dist.sample(out, log_std, rng, actions),
+                    None => dist.mode(out, actions),
+                }
+                dist.log_prob(out, log_std, actions, log_probs);
+            }
+            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+        }
+    }
+
+    /// `log pi(actions)` and the entropy of each row of the policy head's output.
+    fn evaluate(
+        &self,
+        p: &[f32],
+        out: &[f32],
+        actions: &[f32],
+        scratch: &mut DistScratch,
+        logp: &mut [f32],
+        entropy: &mut [f32],
+    ) {
+        match (&self.discrete, &self.action_kind) {
+            (Some(dist), _) => {
+                dist.log_softmax(out, None, &mut scratch.log_probs);
+                for (i, a) in scratch.indices.iter_mut().zip(actions) {
+                    *i = *a as usize;
+                }
+                dist.log_prob(&scratch.log_probs, &scratch.indices, logp);
+                dist.entropy(&scratch.log_probs, entropy);
+            }
+            (None, ActionKind::Gaussian { dim, .. }) => {
+                let dist = DiagGaussian::new(*dim);
+                let log_std = self.log_std_of(p);
+                dist.log_prob(out, log_std, actions, logp);
+                dist.entropy(log_std, entropy);
+            }
+            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+        }
+    }
+
+    /// Backward of [`ActorCritic::evaluate`]: `d_head` from `d_logp` and `d_entropy`; the
+    /// log-std gradient goes straight into `g`.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_backward(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        out: &[f32],
+        actions: &[f32],
+        scratch: &mut DistScratch,
+        d_logp: &[f32],
+        d_entropy: &[f32],
+        d_head: &mut [f32],
+    ) {
+        match (&self.discrete, &self.action_kind) {
+            (Some(dist), _) => dist.backward(
+                &scratch.log_probs,
+                &scratch.indices,
+                d_logp,
+                d_entropy,
+                d_head,
+            ),
+            (None, ActionKind::Gaussian { dim, .. }) => {
+                let slot = self
+                    .log_std
+                    .expect("Gaussian policies have a log_std parameter");
+                DiagGaussian::new(*dim).backward(
+                    out,
+                    slot.of(p),
+                    actions,
+                    d_logp,
+                    d_entropy,
+                    d_head,
+                    &mut scratch.d_log_std,
+                );
+                for (gv, d) in slot.of_mut(g).iter_mut().zip(&scratch.d_log_std) {
+                    *gv += d;
+                }
+            }
+            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+        }
+    }
+
+    fn log_std_of<'a>(&self, p: &'a [f32]) -> &'a [f32] {
+        self.log_std.map(|s| s.of(p)).unwrap_or(&[])
+    }
+}
+
 /// Acting scratch for `batch` environments.
 pub struct Actor {
     batch: usize,
     input: Vec<f32>,
     state: RecurrentState,
     scratch: NetworkStepScratch,
-    log_probs: Vec<f32>,
-    indices: Vec<usize>,
+    dist: DistScratch,
     /// Log-probability of each row's action of the last [`Actor::act`] (PPO's old log-probs).
     chosen_log_probs: Vec<f32>,
 }
 
 impl Actor {
     pub fn new(policy: &ActorCritic, batch: usize) -> Actor {
-        let width = match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => *n,
-            ActionKind::MultiCategorical { nvec } => nvec.iter().sum(),
-            ActionKind::Gaussian { dim, .. } => *dim,
-        };
         Actor {
             batch,
             input: vec![0.0; batch * policy.input_dim],
             state: policy.net.initial_state(batch),
             scratch: policy.net.step_scratch(batch),
-            log_probs: vec![0.0; batch * width],
-            indices: vec![0; batch * policy.action_dim],
+            dist: DistScratch::new(policy, batch),
             chosen_log_probs: vec![0.0; batch],
         }
     }
 
-    /// `log pi(a | s)` of each row's action of the last [`Actor::act`].
+    /// `log pi(a | s)` of the actions chosen by the last [`Actor::act`], one per row.
     pub fn action_log_probs(&self) -> &[f32] {
         &self.chosen_log_probs
     }
@@ -374,49 +517,18 @@ impl Actor {
         values: &mut [f32],
     ) {
         let b = self.batch;
-        policy.encode(p, obs, b, &mut self.input);
-        policy.load_state(state, b, &mut self.state);
-        policy
-            .net
-            .step(p, &self.input, &mut self.state, &mut self.scratch);
+        self.step(policy, p, obs, state);
         policy.store_state(&self.state, b, state);
         values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
         let out = self.scratch.head(POLICY_HEAD);
-        match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => {
-                let dist = Categorical::new(*n);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                match rng {
-                    Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
-                    None => dist.mode(&self.log_probs, &mut self.indices),
-                }
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.chosen_log_probs);
-                for (a, &i) in actions.iter_mut().zip(&self.indices) {
-                    *a = i as f32;
-                }
-            }
-            ActionKind::MultiCategorical { nvec } => {
-                let dist = MultiCategorical::new(nvec);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                match rng {
-                    Some(rng) => dist.sample(&self.log_probs, rng, &mut self.indices),
-                    None => dist.mode(&self.log_probs, &mut self.indices),
-                }
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.chosen_log_probs);
-                for (a, &i) in actions.iter_mut().zip(&self.indices) {
-                    *a = i as f32;
-                }
-            }
-            ActionKind::Gaussian { dim, .. } => {
-                let dist = DiagGaussian::new(*dim);
-                let log_std = policy.log_std.map(|s| s.of(p)).unwrap_or(&[]);
-                match rng {
-                    Some(rng) => dist.sample(out, log_std, rng, actions),
-                    None => dist.mode(out, actions),
-                }
-                dist.log_prob(out, log_std, actions, &mut self.chosen_log_probs);
-            }
-        }
+        policy.choose(
+            p,
+            out,
+            rng,
+            &mut self.dist,
+            actions,
+            &mut self.chosen_log_probs,
+        );
     }
 
     /// `V(obs)` for all rows from `state`, which is left as it was.
@@ -428,13 +540,17 @@ impl Actor {
         state: &[f32],
         values: &mut [f32],
     ) {
+        self.step(policy, p, obs, state);
+        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..self.batch]);
+    }
+
+    fn step(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32]) {
         let b = self.batch;
         policy.encode(p, obs, b, &mut self.input);
         policy.load_state(state, b, &mut self.state);
         policy
             .net
             .step(p, &self.input, &mut self.state, &mut self.scratch);
-        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
     }
 
     /// `V(obs)` of one observation with one row's state (the final observation of a truncated
@@ -457,6 +573,128 @@ impl Actor {
     }
 }
 
+/// Forward and backward through time over `steps` steps of `batch` environment sequences,
+/// shared by every on-policy learner: the loss-specific code only fills `d_logp`,
+/// `d_entropy` and `d_values` between [`SequencePass::forward`] and [`SequencePass::backward`].
+struct SequencePass {
+    input: Vec<f32>,
+    d_input: Vec<f32>,
+    state: RecurrentState,
+    tape: NetworkTape,
+    dist: DistScratch,
+    logp: Vec<f32>,
+    entropy: Vec<f32>,
+    d_logp: Vec<f32>,
+    d_entropy: Vec<f32>,
+    d_values: Vec<f32>,
+    d_head: Vec<f32>,
+}
+
+impl SequencePass {
+    fn new(policy: &ActorCritic, steps: usize, batch: usize) -> SequencePass {
+        let rows = steps * batch;
+        let embeddings = policy.has_embeddings();
+        SequencePass {
+            input: vec![0.0; rows * policy.input_dim],
+            d_input: vec![
+                0.0;
+                if embeddings {
+                    rows * policy.input_dim
+                } else {
+                    0
+                }
+            ],
+            state: policy.net.initial_state(batch),
+            tape: policy.net.tape(steps, batch),
+            dist: DistScratch::new(policy, rows),
+            logp: vec![0.0; rows],
+            entropy: vec![0.0; rows],
+            d_logp: vec![0.0; rows],
+            d_entropy: vec![0.0; rows],
+            d_values: vec![0.0; rows],
+            d_head: vec![0.0; rows * policy.head_width()],
+        }
+    }
+
+    /// Runs the sequences from their initial states (resetting at episode starts) and
+    /// evaluates the taken actions: fills `logp`, `entropy` and the values.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        obs: &[f32],
+        actions: &[f32],
+        initial_state: &[f32],
+        starts: &[bool],
+        steps: usize,
+        batch: usize,
+    ) {
+        policy.encode(p, obs, steps * batch, &mut self.input);
+        policy.load_state(initial_state, batch, &mut self.state);
+        policy.net.forward_seq(
+            p,
+            &self.input,
+            steps,
+            Some(starts),
+            &mut self.state,
+            &mut self.tape,
+        );
+        let out = self.tape.head(POLICY_HEAD);
+        policy.evaluate(
+            p,
+            out,
+            actions,
+            &mut self.dist,
+            &mut self.logp,
+            &mut self.entropy,
+        );
+    }
+
+    fn values(&self) -> &[f32] {
+        self.tape.head(VALUE_HEAD)
+    }
+
+    /// Adds to `g` the gradient given `d_logp`, `d_entropy` and `d_values`.
+    fn backward(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        obs: &[f32],
+        actions: &[f32],
+    ) {
+        let out = self.tape.head(POLICY_HEAD);
+        policy.evaluate_backward(
+            p,
+            g,
+            out,
+            actions,
+            &mut self.dist,
+            &self.d_logp,
+            &self.d_entropy,
+            &mut self.d_head,
+        );
+        let embeddings = policy.has_embeddings();
+        if embeddings {
+            self.d_input.fill(0.0);
+        }
+        policy.net.backward_seq(
+            p,
+            g,
+            &self.input,
+            &[&self.d_head, &self.d_values],
+            &mut self.tape,
+            embeddings.then_some(&mut self.d_input[..]),
+            None,
+        );
+        if embeddings {
+            let rows = self.logp.len();
+            policy.encode_backward(g, obs, rows, &self.d_input);
+        }
+    }
+}
+
 /// Loss weights.
 #[derive(Clone, Copy, Debug)]
 pub struct LossCoefs {
@@ -465,54 +703,18 @@ pub struct LossCoefs {
     pub normalize_advantage: bool,
 }
 
-/// Forward and backward over whole rollouts of `t_max` steps of `batch` environments.
+/// A2C/A3C/REINFORCE's forward and backward over whole rollouts of `t_max` steps of `batch`
+/// environments.
 pub struct Learner {
-    input: Vec<f32>,
-    d_input: Vec<f32>,
-    state: RecurrentState,
-    tape: NetworkTape,
-    log_probs: Vec<f32>,
-    indices: Vec<usize>,
-    logp: Vec<f32>,
-    entropy: Vec<f32>,
-    d_logp: Vec<f32>,
-    d_entropy: Vec<f32>,
-    d_values: Vec<f32>,
-    d_head: Vec<f32>,
-    d_log_std: Vec<f32>,
+    pass: SequencePass,
     advantages: Vec<f32>,
 }
 
 impl Learner {
     pub fn new(policy: &ActorCritic, t_max: usize, batch: usize) -> Learner {
-        let rows = t_max * batch;
-        let width = match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => *n,
-            ActionKind::MultiCategorical { nvec } => nvec.iter().sum(),
-            ActionKind::Gaussian { dim, .. } => *dim,
-        };
         Learner {
-            input: vec![0.0; rows * policy.input_dim],
-            d_input: vec![
-                0.0;
-                if policy.has_embeddings() {
-                    rows * policy.input_dim
-                } else {
-                    0
-                }
-            ],
-            state: policy.net.initial_state(batch),
-            tape: policy.net.tape(t_max, batch),
-            log_probs: vec![0.0; rows * width],
-            indices: vec![0; rows * policy.action_dim],
-            logp: vec![0.0; rows],
-            entropy: vec![0.0; rows],
-            d_logp: vec![0.0; rows],
-            d_entropy: vec![0.0; rows],
-            d_values: vec![0.0; rows],
-            d_head: vec![0.0; rows * width],
-            d_log_std: vec![0.0; policy.log_std.map_or(0, |s| s.len())],
-            advantages: vec![0.0; rows],
+            pass: SequencePass::new(policy, t_max, batch),
+            advantages: vec![0.0; t_max * batch],
         }
     }
 
@@ -526,134 +728,41 @@ impl Learner {
         rollout: &Rollout,
         coefs: &LossCoefs,
     ) -> UpdateStats {
-        let (t, b) = (rollout.t_max, rollout.n_envs);
-        let rows = t * b;
-        policy.encode(p, &rollout.obs, rows, &mut self.input);
-        policy.load_state(&rollout.initial_state, b, &mut self.state);
-        policy.net.forward_seq(
+        let pass = &mut self.pass;
+        pass.forward(
+            policy,
             p,
-            &self.input,
-            t,
-            Some(&rollout.starts),
-            &mut self.state,
-            &mut self.tape,
+            &rollout.obs,
+            &rollout.actions,
+            &rollout.initial_state,
+            &rollout.starts,
+            rollout.t_max,
+            rollout.n_envs,
         );
-
         self.advantages.copy_from_slice(&rollout.advantages);
         if coefs.normalize_advantage {
             crate::advantage::normalize(&mut self.advantages);
         }
-        let values = self.tape.head(VALUE_HEAD);
         let value_loss = value_mse_loss(
-            values,
+            pass.tape.head(VALUE_HEAD),
             &rollout.returns,
             Reduction::Mean,
-            &mut self.d_values,
+            &mut pass.d_values,
         );
-        for d in &mut self.d_values {
+        for d in &mut pass.d_values {
             *d *= coefs.vf_coef;
         }
-        let out = self.tape.head(POLICY_HEAD);
-        let to_indices = |actions: &[f32], idx: &mut [usize]| {
-            for (i, a) in idx.iter_mut().zip(actions) {
-                *i = *a as usize;
-            }
-        };
-        let (policy_loss, entropy) = match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => {
-                let dist = Categorical::new(*n);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                to_indices(&rollout.actions, &mut self.indices);
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
-                dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = policy_terms(
-                    &self.logp,
-                    &self.advantages,
-                    &self.entropy,
-                    &mut self.d_logp,
-                    &mut self.d_entropy,
-                    coefs,
-                );
-                dist.backward(
-                    &self.log_probs,
-                    &self.indices,
-                    &self.d_logp,
-                    &self.d_entropy,
-                    &mut self.d_head,
-                );
-                (pl, ent)
-            }
-            ActionKind::MultiCategorical { nvec } => {
-                let dist = MultiCategorical::new(nvec);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                to_indices(&rollout.actions, &mut self.indices);
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
-                dist.entropy(&self.log_probs, &mut self.entropy);
-                let (pl, ent) = policy_terms(
-                    &self.logp,
-                    &self.advantages,
-                    &self.entropy,
-                    &mut self.d_logp,
-                    &mut self.d_entropy,
-                    coefs,
-                );
-                dist.backward(
-                    &self.log_probs,
-                    &self.indices,
-                    &self.d_logp,
-                    &self.d_entropy,
-                    &mut self.d_head,
-                );
-                (pl, ent)
-            }
-            ActionKind::Gaussian { dim, .. } => {
-                let dist = DiagGaussian::new(*dim);
-                let slot = policy
-                    .log_std
-                    .expect("Gaussian policies have a log_std parameter");
-                let log_std = slot.of(p);
-                dist.log_prob(out, log_std, &rollout.actions, &mut self.logp);
-                dist.entropy(log_std, &mut self.entropy);
-                let (pl, ent) = policy_terms(
-                    &self.logp,
-                    &self.advantages,
-                    &self.entropy,
-                    &mut self.d_logp,
-                    &mut self.d_entropy,
-                    coefs,
-                );
-                dist.backward(
-                    out,
-                    log_std,
-                    &rollout.actions,
-                    &self.d_logp,
-                    &self.d_entropy,
-                    &mut self.d_head,
-                    &mut self.d_log_std,
-                );
-                for (gv, d) in slot.of_mut(g).iter_mut().zip(&self.d_log_std) {
-                    *gv += d;
-                }
-                (pl, ent)
-            }
-        };
-        let d_input = if policy.has_embeddings() {
-            Some(&mut self.d_input[..])
-        } else {
-            None
-        };
-        policy.net.backward_seq(
-            p,
-            g,
-            &self.input,
-            &[&self.d_head, &self.d_values],
-            &mut self.tape,
-            d_input,
-            None,
+        let policy_loss = policy_gradient_loss(
+            &pass.logp,
+            &self.advantages,
+            Reduction::Mean,
+            &mut pass.d_logp,
         );
-        if policy.has_embeddings() {
-            policy.encode_backward(g, &rollout.obs, rows, &self.d_input);
+        let entropy = -entropy_bonus(&pass.entropy, Reduction::Mean, &mut pass.d_entropy);
+        for d in &mut pass.d_entropy {
+            *d *= coefs.ent_coef;
         }
+        pass.backward(policy, p, g, &rollout.obs, &rollout.actions);
         UpdateStats {
             policy_loss: policy_loss as f64,
             value_loss: value_loss as f64,
@@ -661,23 +770,6 @@ impl Learner {
             grad_norm: 0.0,
         }
     }
-}
-
-/// Policy-gradient and entropy terms; fills `d_logp` and `d_entropy` (scaled by ent_coef).
-fn policy_terms(
-    logp: &[f32],
-    advantages: &[f32],
-    entropy: &[f32],
-    d_logp: &mut [f32],
-    d_entropy: &mut [f32],
-    coefs: &LossCoefs,
-) -> (f32, f32) {
-    let pl = policy_gradient_loss(logp, advantages, Reduction::Mean, d_logp);
-    let neg_entropy = entropy_bonus(entropy, Reduction::Mean, d_entropy);
-    for d in d_entropy.iter_mut() {
-        *d *= coefs.ent_coef;
-    }
-    (pl, -neg_entropy)
 }
 
 /// PPO's loss settings for one minibatch.
@@ -723,110 +815,41 @@ impl PpoStats {
 /// PPO's forward and backward over one minibatch: `batch` env sequences of `steps` steps,
 /// time-major (`steps = 1` for a shuffled batch of single steps of a memoryless policy).
 pub struct PpoLearner {
-    input: Vec<f32>,
-    d_input: Vec<f32>,
-    state: RecurrentState,
-    tape: NetworkTape,
-    log_probs: Vec<f32>,
-    indices: Vec<usize>,
-    logp: Vec<f32>,
-    entropy: Vec<f32>,
-    d_logp: Vec<f32>,
-    d_entropy: Vec<f32>,
-    d_values: Vec<f32>,
-    d_head: Vec<f32>,
-    d_log_std: Vec<f32>,
+    pass: SequencePass,
     advantages: Vec<f32>,
 }
 
 impl PpoLearner {
     pub fn new(policy: &ActorCritic, steps: usize, batch: usize) -> PpoLearner {
-        let Learner {
-            input,
-            d_input,
-            state,
-            tape,
-            log_probs,
-            indices,
-            logp,
-            entropy,
-            d_logp,
-            d_entropy,
-            d_values,
-            d_head,
-            d_log_std,
-            advantages,
-        } = Learner::new(policy, steps, batch);
         PpoLearner {
-            input,
-            d_input,
-            state,
-            tape,
-            log_probs,
-            indices,
-            logp,
-            entropy,
-            d_logp,
-            d_entropy,
-            d_values,
-            d_head,
-            d_log_std,
-            advantages,
+            pass: SequencePass::new(policy, steps, batch),
+            advantages: vec![0.0; steps * batch],
         }
     }
 
     /// Runs the minibatch forward from its stored initial states, resetting at episode
     /// starts: fills [`PpoLearner::action_log_probs`], [`PpoLearner::values`] and the entropies.
     pub fn forward(&mut self, policy: &ActorCritic, p: &[f32], mb: &MiniBatch) {
-        let rows = mb.steps * mb.batch;
-        policy.encode(p, &mb.obs, rows, &mut self.input);
-        policy.load_state(&mb.initial_state, mb.batch, &mut self.state);
-        policy.net.forward_seq(
+        self.pass.forward(
+            policy,
             p,
-            &self.input,
+            &mb.obs,
+            &mb.actions,
+            &mb.initial_state,
+            &mb.starts,
             mb.steps,
-            Some(&mb.starts),
-            &mut self.state,
-            &mut self.tape,
+            mb.batch,
         );
-        let out = self.tape.head(POLICY_HEAD);
-        let to_indices = |actions: &[f32], idx: &mut [usize]| {
-            for (i, a) in idx.iter_mut().zip(actions) {
-                *i = *a as usize;
-            }
-        };
-        match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => {
-                let dist = Categorical::new(*n);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                to_indices(&mb.actions, &mut self.indices);
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
-                dist.entropy(&self.log_probs, &mut self.entropy);
-            }
-            ActionKind::MultiCategorical { nvec } => {
-                let dist = MultiCategorical::new(nvec);
-                dist.log_softmax(out, None, &mut self.log_probs);
-                to_indices(&mb.actions, &mut self.indices);
-                dist.log_prob(&self.log_probs, &self.indices, &mut self.logp);
-                dist.entropy(&self.log_probs, &mut self.entropy);
-            }
-            ActionKind::Gaussian { dim, .. } => {
-                let dist = DiagGaussian::new(*dim);
-                let log_std = policy.log_std.map(|s| s.of(p)).unwrap_or(&[]);
-                dist.log_prob(out, log_std, &mb.actions, &mut self.logp);
-                dist.entropy(log_std, &mut self.entropy);
-            }
-        }
     }
 
     /// `log pi(a | s)` of the last forward, `[steps * batch]`.
     pub fn action_log_probs(&self) -> &[f32] {
-        &self.logp
+        &self.pass.logp
     }
 
     /// `V(s)` of the last forward, `[steps * batch]`.
     pub fn values(&self) -> &[f32] {
-        self.tape.head(VALUE_HEAD)
+        self.pass.values()
     }
 
     /// Adds the gradient of the PPO loss over the minibatch to `g`:
@@ -841,6 +864,7 @@ impl PpoLearner {
         coefs: &PpoCoefs,
     ) -> PpoStats {
         self.forward(policy, p, mb);
+        let pass = &mut self.pass;
         let rows = mb.steps * mb.batch;
         let inv_n = 1.0 / rows as f32;
         self.advantages.copy_from_slice(&mb.advantages);
@@ -850,7 +874,7 @@ impl PpoLearner {
         let eps = coefs.clip_range;
         let mut stats = PpoStats::default();
         for i in 0..rows {
-            let log_ratio = self.logp[i] - mb.old_log_probs[i];
+            let log_ratio = pass.logp[i] - mb.old_log_probs[i];
             let ratio = log_ratio.exp();
             let adv = self.advantages[i];
             let unclipped = adv * ratio;
@@ -866,17 +890,17 @@ impl PpoLearner {
                 // d/d log pi of (r - 1) - log r = r - 1.
                 d += coefs.kl_coef * (ratio - 1.0) * inv_n;
             }
-            self.d_logp[i] = d;
-            self.d_entropy[i] = -coefs.ent_coef * inv_n;
+            pass.d_logp[i] = d;
+            pass.d_entropy[i] = -coefs.ent_coef * inv_n;
             stats.policy_loss -= unclipped.min(clipped) as f64;
             stats.approx_kl += kl as f64;
             stats.ratio_mean += ratio as f64;
-            stats.entropy += self.entropy[i] as f64;
+            stats.entropy += pass.entropy[i] as f64;
             if (ratio - 1.0).abs() > eps {
                 stats.clip_fraction += 1.0;
             }
         }
-        let values = self.tape.head(VALUE_HEAD);
+        let values = pass.tape.head(VALUE_HEAD);
         for (i, (&v, &ret)) in values.iter().zip(&mb.returns).enumerate() {
             let err = v - ret;
             let (loss, d) = match coefs.clip_range_vf {
@@ -894,7 +918,7 @@ impl PpoLearner {
                 None => (err * err, err),
             };
             stats.value_loss += 0.5 * loss as f64;
-            self.d_values[i] = coefs.vf_coef * d * inv_n;
+            pass.d_values[i] = coefs.vf_coef * d * inv_n;
         }
         let n = rows as f64;
         stats.policy_loss /= n;
@@ -904,59 +928,7 @@ impl PpoLearner {
         stats.ratio_mean /= n;
         stats.clip_fraction /= n;
         stats.kl_penalty = coefs.kl_coef as f64 * stats.approx_kl;
-
-        let out = self.tape.head(POLICY_HEAD);
-        match &policy.action_kind {
-            ActionKind::Categorical { n, .. } => Categorical::new(*n).backward(
-                &self.log_probs,
-                &self.indices,
-                &self.d_logp,
-                &self.d_entropy,
-                &mut self.d_head,
-            ),
-            ActionKind::MultiCategorical { nvec } => MultiCategorical::new(nvec).backward(
-                &self.log_probs,
-                &self.indices,
-                &self.d_logp,
-                &self.d_entropy,
-                &mut self.d_head,
-            ),
-            ActionKind::Gaussian { dim, .. } => {
-                let slot = policy
-                    .log_std
-                    .expect("Gaussian policies have a log_std parameter");
-                DiagGaussian::new(*dim).backward(
-                    out,
-                    slot.of(p),
-                    &mb.actions,
-                    &self.d_logp,
-                    &self.d_entropy,
-                    &mut self.d_head,
-                    &mut self.d_log_std,
-                );
-                for (gv, d) in slot.of_mut(g).iter_mut().zip(&self.d_log_std) {
-                    *gv += d;
-                }
-            }
-        }
-        let d_input = if policy.has_embeddings() {
-            self.d_input.fill(0.0);
-            Some(&mut self.d_input[..])
-        } else {
-            None
-        };
-        policy.net.backward_seq(
-            p,
-            g,
-            &self.input,
-            &[&self.d_head, &self.d_values],
-            &mut self.tape,
-            d_input,
-            None,
-        );
-        if policy.has_embeddings() {
-            policy.encode_backward(g, &mb.obs, rows, &self.d_input);
-        }
+        pass.backward(policy, p, g, &mb.obs, &mb.actions);
         stats
     }
 }
