@@ -5,10 +5,13 @@ use std::process::ExitCode;
 
 /// `engram envs`: every registered id with its spaces, time limit and reward threshold.
 pub fn print_envs() {
-    println!(
-        "{:<40} {:<36} {:<28} {:>6} {:>9}",
-        "id", "observation space", "action space", "limit", "threshold"
-    );
+    let mut rows = vec![[
+        "id".to_string(),
+        "observation space".into(),
+        "action space".into(),
+        "limit".into(),
+        "threshold".into(),
+    ]];
     for spec in engram_env::registry::specs() {
         let (obs, act) = match engram_env::registry::make(&spec.id, &Default::default()) {
             Ok(env) => (
@@ -25,9 +28,27 @@ pub fn print_envs() {
             .reward_threshold
             .map(|t| t.to_string())
             .unwrap_or_else(|| "-".into());
+        rows.push([spec.id.clone(), obs, act, limit, threshold]);
+    }
+    let mut widths = [0usize; 5];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in &rows {
         println!(
-            "{:<40} {:<36} {:<28} {:>6} {:>9}",
-            spec.id, obs, act, limit, threshold
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
         );
     }
 }

@@ -110,6 +110,7 @@ enum EnvCommand {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(args),
@@ -218,5 +219,16 @@ fn print_algos() {
                 format!(" [default {default}]")
             }
         );
+    }
+}
+
+/// `engram envs | head` should stop quietly like any Unix tool, not panic on a closed pipe:
+/// Rust ignores SIGPIPE by default, so restore the default action.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
