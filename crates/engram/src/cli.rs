@@ -28,7 +28,7 @@ pub fn print_envs() {
             .reward_threshold
             .map(|t| t.to_string())
             .unwrap_or_else(|| "-".into());
-        rows.push([spec.id.clone(), obs, act, limit, threshold]);
+        rows.push([spec.id.clone(), shorten(obs), shorten(act), limit, threshold]);
     }
     let mut widths = [0usize; 5];
     for row in &rows {
@@ -51,6 +51,16 @@ pub fn print_envs() {
             w4 = widths[4]
         );
     }
+}
+
+/// Long spaces (POPGym's Concentration has 104 components) are cut to keep the table readable.
+fn shorten(space: String) -> String {
+    const MAX: usize = 48;
+    if space.chars().count() <= MAX {
+        return space;
+    }
+    let cut: String = space.chars().take(MAX - 1).collect();
+    format!("{cut}…")
 }
 
 /// `engram env replay FILE...`: exit 0 only if every file matched.
