@@ -28,7 +28,13 @@ pub fn print_envs() {
             .reward_threshold
             .map(|t| t.to_string())
             .unwrap_or_else(|| "-".into());
-        rows.push([spec.id.clone(), shorten(obs), shorten(act), limit, threshold]);
+        rows.push([
+            spec.id.clone(),
+            shorten(obs),
+            shorten(act),
+            limit,
+            threshold,
+        ]);
     }
     let mut widths = [0usize; 5];
     for row in &rows {

@@ -39,7 +39,7 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} steps  {per_sec}  ETA {eta}  {msg}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} steps  ETA {eta}  {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
@@ -57,7 +57,10 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(row.env_steps);
-                bar.set_message(format!("return(100) {ret}  episodes {}", row.episodes));
+                bar.set_message(format!(
+                    "{:.0} steps/s  return(100) {ret}  episodes {}",
+                    row.steps_per_second, row.episodes
+                ));
             }
             None if !self.quiet => eprintln!(
                 "steps {:>10}  time {:>7.1}s  steps/s {:>9.0}  episodes {:>6}  return(100) {:>8}  entropy {:.3}",
