@@ -10,6 +10,7 @@
 //!   per worker (`shared_optimizer_stats = false`).
 //! * **A2C**: one thread steps `workers` environments in lockstep and makes one batched update.
 
+use crate::checkpoint::Tensor;
 use crate::config::TrainConfig;
 use crate::policy::{Learner, LossCoefs};
 use crate::rollout::{Collector, CollectorState, Rollout};
@@ -153,20 +154,21 @@ pub fn learn(
         }
         if duties.checkpoint {
             lock(ctx.slots)[ctx.index] = Some(collector.save());
-            write_latest(ctx.setup, store, slots_snapshot(ctx.slots))?;
+            write_latest(ctx.setup, store, slots_snapshot(ctx.slots), Vec::new())?;
         }
     }
     Ok(collector.save())
 }
 
-/// Saves `checkpoints/latest.safetensors`.
+/// Saves `checkpoints/latest.safetensors`: parameters, optimizer statistics, the run state,
+/// and any algorithm-specific `extra` tensors (PPO's adaptive KL coefficient).
 pub fn write_latest(
     setup: &Setup,
     store: &dyn ParamStore,
     collectors: Vec<Option<CollectorState>>,
+    mut extra: Vec<Tensor>,
 ) -> Result<(), TrainError> {
     let layout = &setup.policy.layout;
-    let mut extra = Vec::new();
     let mut optimizers = Vec::new();
     for (prefix, state) in store.optimizer_states() {
         extra.extend(optimizer_tensors(&prefix, layout, &state));
@@ -315,7 +317,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
             optimizer: optimizers[0].clone(),
             all_optimizers: optimizers.clone(),
         };
-        write_latest(&setup, &store, finals)?;
+        write_latest(&setup, &store, finals, Vec::new())?;
     }
     Ok(reason)
 }
@@ -340,20 +342,25 @@ fn worker(
     learn(ctx, store, &mut collector)
 }
 
-/// Runs A2C: `workers` environments in lockstep, one batched update per rollout.
-pub fn run_a2c(setup: Setup) -> Result<StopReason, TrainError> {
-    let c = &setup.config;
+/// Parameters and one optimizer on this thread (A2C, PPO, REINFORCE), restored when resuming.
+pub(crate) fn local_store(setup: &Setup) -> Result<LocalStore, TrainError> {
     let layout = &setup.policy.layout;
-    let mut optimizer = optimizer_config(c).build(layout.len());
-    if let Some(state) = restored_optimizer_state(&setup, "optim", &optimizer.state(), layout)? {
+    let mut optimizer = optimizer_config(&setup.config).build(layout.len());
+    if let Some(state) = restored_optimizer_state(setup, "optim", &optimizer.state(), layout)? {
         optimizer
             .load_state(&state)
             .map_err(|e| TrainError::Usage(format!("optimizer state: {e}")))?;
     }
-    let mut store = LocalStore {
-        params: initial_params(&setup)?,
+    Ok(LocalStore {
+        params: initial_params(setup)?,
         optimizer,
-    };
+    })
+}
+
+/// Runs A2C: `workers` environments in lockstep, one batched update per rollout.
+pub fn run_a2c(setup: Setup) -> Result<StopReason, TrainError> {
+    let c = &setup.config;
+    let mut store = local_store(&setup)?;
     let envs = (0..c.workers)
         .map(|_| make_env(c))
         .collect::<Result<Vec<_>, _>>()?;
@@ -382,7 +389,7 @@ pub fn run_a2c(setup: Setup) -> Result<StopReason, TrainError> {
     let reason = final_reason(&setup.monitor);
     let final_state = result?;
     if reason != StopReason::Failed {
-        write_latest(&setup, &store, vec![Some(final_state)])?;
+        write_latest(&setup, &store, vec![Some(final_state)], Vec::new())?;
     }
     Ok(reason)
 }

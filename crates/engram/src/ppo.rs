@@ -35,16 +35,15 @@
 //! resumed run shuffles exactly as an uninterrupted one. The adaptive KL coefficient, the only
 //! other state carried between updates, is saved in the checkpoint (`ppo.kl_coef`).
 
-use crate::a3c::{initial_params, restored_optimizer_state, LocalStore, ParamStore};
+use crate::a3c::{local_store, write_latest, LocalStore, ParamStore};
 use crate::checkpoint::Tensor;
 use crate::config::{LrSchedule, PolicyKind, TrainConfig};
 use crate::policy::{ActorCritic, PpoCoefs, PpoLearner, PpoStats};
-use crate::rollout::{Collector, CollectorState, Rollout};
-use crate::run;
+use crate::rollout::{Collector, Rollout};
 use crate::runtime::{lock, StopReason, UpdateStats};
 use crate::train::{
-    collector_slots, final_reason, learning_rate, make_env, optimizer_config, optimizer_tensors,
-    save_checkpoint, update_is_finite, Evaluator, RunState, Setup, Snapshot, TrainError,
+    collector_slots, final_reason, learning_rate, make_env, update_is_finite, Evaluator, Setup,
+    Snapshot, TrainError,
 };
 use engram_nn::optim::clip_grad_norm;
 use rand::seq::SliceRandom;
@@ -291,39 +290,13 @@ fn shuffle_rng(seed: u64, update: u64) -> ChaCha8Rng {
     rng
 }
 
-/// Saves `checkpoints/latest.safetensors` with the KL coefficient.
-fn write_latest(
-    setup: &Setup,
-    store: &LocalStore,
-    collector: CollectorState,
-    kl_coef: f64,
-) -> Result<(), TrainError> {
-    let layout = &setup.policy.layout;
-    let mut extra = vec![Tensor {
+/// The adaptive KL coefficient travels in the checkpoint as a one-element tensor.
+fn kl_tensor(kl_coef: f64) -> Vec<Tensor> {
+    vec![Tensor {
         name: KL_COEF_TENSOR.into(),
         shape: vec![1],
         data: vec![kl_coef as f32],
-    }];
-    let mut optimizers = Vec::new();
-    for (prefix, state) in store.optimizer_states() {
-        extra.extend(optimizer_tensors(&prefix, layout, &state));
-        optimizers.push((prefix, state.kind.clone(), state.step));
-    }
-    let state = RunState {
-        algo: setup.config.algo,
-        env: setup.config.env.clone(),
-        config: setup.config.clone(),
-        monitor: setup.monitor.state(),
-        optimizers,
-        collectors: vec![Some(collector)],
-    };
-    save_checkpoint(
-        &setup.run_dir.join(run::LATEST),
-        layout,
-        &store.snapshot(),
-        extra,
-        &state,
-    )
+    }]
 }
 
 /// Runs PPO: `workers` environments in lockstep, `n_epochs` of minibatch updates per rollout.
@@ -331,17 +304,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let c = &setup.config;
     let policy = &setup.policy;
     let monitor = &setup.monitor;
-    let layout = &policy.layout;
-    let mut optimizer = optimizer_config(c).build(layout.len());
-    if let Some(state) = restored_optimizer_state(&setup, "optim", &optimizer.state(), layout)? {
-        optimizer
-            .load_state(&state)
-            .map_err(|e| TrainError::Usage(format!("optimizer state: {e}")))?;
-    }
-    let mut store = LocalStore {
-        params: initial_params(&setup)?,
-        optimizer,
-    };
+    let mut store = local_store(&setup)?;
     let mut kl_coef = c.kl_coef;
     if let Some((ckpt, _, _)) = &setup.resume {
         if let Some(t) = ckpt.tensor(KL_COEF_TENSOR) {
@@ -409,7 +372,12 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
                 });
             }
             if duties.checkpoint {
-                write_latest(&setup, &store, collector.save(), kl_coef)?;
+                write_latest(
+                    &setup,
+                    &store,
+                    vec![Some(collector.save())],
+                    kl_tensor(kl_coef),
+                )?;
             }
         }
         Ok(())
@@ -418,7 +386,12 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let reason = final_reason(monitor);
     result?;
     if reason != StopReason::Failed {
-        write_latest(&setup, &store, collector.save(), kl_coef)?;
+        write_latest(
+            &setup,
+            &store,
+            vec![Some(collector.save())],
+            kl_tensor(kl_coef),
+        )?;
     }
     Ok(reason)
 }

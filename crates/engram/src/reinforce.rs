@@ -20,13 +20,13 @@
 //! but the RNG position saved. Truncated episodes (time limits) are treated like terminated
 //! ones: the Monte-Carlo return stops there (no bootstrapping).
 
-use crate::a3c::{initial_params, restored_optimizer_state, write_latest, LocalStore, ParamStore};
+use crate::a3c::{local_store, write_latest, ParamStore};
 use crate::policy::{Actor, ActorCritic, Learner, LossCoefs};
 use crate::rollout::{step_env, CollectorState, Rollout};
 use crate::runtime::{lock, Monitor, StopReason};
 use crate::train::{
-    collector_slots, final_reason, learning_rate, make_env, optimizer_config, update_is_finite,
-    Evaluator, Setup, Snapshot, TrainError,
+    collector_slots, final_reason, learning_rate, make_env, update_is_finite, Evaluator, Setup,
+    Snapshot, TrainError,
 };
 use engram_env::Env;
 use engram_nn::optim::clip_grad_norm;
@@ -204,16 +204,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let policy = &setup.policy;
     let monitor = &setup.monitor;
     let layout = &policy.layout;
-    let mut optimizer = optimizer_config(c).build(layout.len());
-    if let Some(state) = restored_optimizer_state(&setup, "optim", &optimizer.state(), layout)? {
-        optimizer
-            .load_state(&state)
-            .map_err(|e| TrainError::Usage(format!("optimizer state: {e}")))?;
-    }
-    let mut store = LocalStore {
-        params: initial_params(&setup)?,
-        optimizer,
-    };
+    let mut store = local_store(&setup)?;
     let mut collector = EpisodeCollector::new(policy, make_env(c)?, c.seed);
     let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
     if let Some(saved) = &lock(&slots)[0] {
@@ -265,7 +256,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
                 });
             }
             if duties.checkpoint {
-                write_latest(&setup, &store, vec![Some(collector.save())])?;
+                write_latest(&setup, &store, vec![Some(collector.save())], Vec::new())?;
             }
         }
         Ok(())
@@ -274,7 +265,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let reason = final_reason(monitor);
     result?;
     if reason != StopReason::Failed {
-        write_latest(&setup, &store, vec![Some(collector.save())])?;
+        write_latest(&setup, &store, vec![Some(collector.save())], Vec::new())?;
     }
     Ok(reason)
 }
