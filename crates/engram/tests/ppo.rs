@@ -3,28 +3,9 @@
 use engram::config::{Algo, PolicyKind, TrainConfig};
 use engram::run::Summary;
 use engram::train::{resume, train};
-use std::fs;
-use std::path::Path;
 
-fn bytes(dir: &Path, file: &str) -> Vec<u8> {
-    fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
-}
-
-/// metrics.csv without the wall-clock columns (wall_seconds, steps_per_second).
-fn metrics_without_time(dir: &Path) -> Vec<String> {
-    let text = fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    text.lines()
-        .map(|l| {
-            let cols: Vec<&str> = l.split(',').collect();
-            cols.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != 1 && *i != cols.len() - 1)
-                .map(|(_, c)| *c)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
-}
+mod common;
+use common::{bytes, metrics_without_time};
 
 fn small(algo: Algo, policy: PolicyKind, steps: u64) -> TrainConfig {
     let mut c = TrainConfig::tuned(algo, "CartPole-v1");

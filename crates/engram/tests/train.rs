@@ -5,6 +5,9 @@ use engram::run::Summary;
 use engram::train::{resume, train};
 use std::fs;
 use std::path::Path;
+
+mod common;
+use common::{bytes, evals_without_time, metrics_without_time};
 use std::process::Command;
 
 fn small(algo: Algo, steps: u64) -> TrainConfig {
@@ -19,41 +22,6 @@ fn small(algo: Algo, steps: u64) -> TrainConfig {
     c.eval_interval = 2000;
     c.eval_episodes = 2;
     c
-}
-
-/// metrics.csv without the wall-clock columns (wall_seconds, steps_per_second).
-fn metrics_without_time(dir: &Path) -> Vec<String> {
-    let text = fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    text.lines()
-        .map(|l| {
-            let cols: Vec<&str> = l.split(',').collect();
-            let keep: Vec<&str> = cols
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != 1 && *i != cols.len() - 1)
-                .map(|(_, c)| *c)
-                .collect();
-            keep.join(",")
-        })
-        .collect()
-}
-
-fn evals_without_time(dir: &Path) -> Vec<String> {
-    let text = fs::read_to_string(dir.join("evals.csv")).unwrap();
-    text.lines()
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(i, _)| *i != 1)
-                .map(|(_, c)| c)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
-}
-
-fn bytes(dir: &Path, file: &str) -> Vec<u8> {
-    fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
 }
 
 #[test]
