@@ -41,7 +41,13 @@ pub fn eval_seed(base: u64, episode: usize) -> u64 {
         .wrapping_add(10_000_000 + episode as u64)
 }
 
-/// Plays `episodes` whole episodes. `sample_seed` = None acts greedily.
+/// Longest evaluation episode. Environments without a time limit (CliffWalking, say) would
+/// otherwise let a greedy policy that never reaches the goal evaluate forever; such an
+/// episode is cut here and counted with the return it has.
+pub const MAX_EVAL_EPISODE_STEPS: u64 = 10_000;
+
+/// Plays `episodes` whole episodes (at most [`MAX_EVAL_EPISODE_STEPS`] steps each).
+/// `sample_seed` = None acts greedily.
 pub fn evaluate(
     policy: &ActorCritic,
     params: &[f32],
@@ -86,7 +92,7 @@ pub fn evaluate(
             ret += step.reward;
             len += 1;
             on_step(env, episode, len);
-            if step.terminated || step.truncated {
+            if step.terminated || step.truncated || len >= MAX_EVAL_EPISODE_STEPS {
                 break;
             }
         }

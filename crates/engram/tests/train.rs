@@ -296,3 +296,19 @@ fn cli_trains_evaluates_and_resumes() {
     );
     assert!(!ok && text.contains("already holds a run"), "{text}");
 }
+
+#[test]
+fn evaluation_ends_on_environments_without_a_time_limit() {
+    // CliffWalking-v1 has no TimeLimit: an untrained greedy policy may never reach the goal,
+    // and evaluation must still end (episodes are cut at MAX_EVAL_EPISODE_STEPS).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = TrainConfig::tuned(Algo::A3c, "CliffWalking-v1");
+    c.workers = 1;
+    c.total_steps = 2000;
+    c.eval_interval = 1000;
+    c.eval_episodes = 2;
+    let s = train(c, Some(tmp.path()), true).unwrap();
+    assert_eq!(s.env_steps, 2000);
+    let evals = std::fs::read_to_string(tmp.path().join("evals.csv")).unwrap();
+    assert_eq!(evals.lines().count(), 3, "two evaluations:\n{evals}");
+}
