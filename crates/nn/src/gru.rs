@@ -9,7 +9,7 @@
 
 use crate::error::{nonzero, NnError};
 use crate::kernels::{self, multiversion, sigmoid_approx, tanh_approx, Trans};
-use crate::lstm::recurrent_product;
+use crate::lstm::{prepare_recurrent_backward, recurrent_product, recurrent_product_backward};
 use crate::recurrent::{masked_copy, record_starts, zero_rows, RecurrentState};
 use crate::{Init, ParamLayout, Slot};
 
@@ -45,6 +45,8 @@ pub struct GruTape {
     dgh: Vec<f32>,
     dh: Vec<f32>,
     dh_next: Vec<f32>,
+    /// `W_hh^T` `[H, 3H]`, written once per backward pass where used (see `LstmTape`).
+    w_hh_t: Vec<f32>,
 }
 
 impl GruTape {
@@ -65,6 +67,7 @@ impl GruTape {
             dgh: vec![0.0; rows * 3 * hidden],
             dh: vec![0.0; batch_max * hidden],
             dh_next: vec![0.0; batch_max * hidden],
+            w_hh_t: vec![0.0; 3 * hidden * hidden],
         }
     }
 
@@ -336,6 +339,7 @@ impl Gru {
             return;
         }
         let w_hh = self.weight_hh.of(p);
+        prepare_recurrent_backward(w_hh, gw, hd, batch, &mut tape.w_hh_t);
         let dh_next = &mut tape.dh_next[..bh];
         match d_final {
             Some(s) => {
@@ -361,25 +365,7 @@ impl Gru {
                 batch,
                 hd,
             );
-            if batch == 1 {
-                kernels::gemv_t(w_hh, gw, hd, dgh_t, dh_next, true);
-            } else {
-                kernels::gemm(
-                    Trans::No,
-                    Trans::No,
-                    batch,
-                    hd,
-                    gw,
-                    1.0,
-                    dgh_t,
-                    gw,
-                    w_hh,
-                    hd,
-                    1.0,
-                    dh_next,
-                    hd,
-                );
-            }
+            recurrent_product_backward(w_hh, &tape.w_hh_t, gw, hd, dgh_t, batch, dh_next, true);
             zero_rows(dh_next, &tape.starts[t * batch..(t + 1) * batch], hd);
         }
         if let Some(d0) = d_initial {
