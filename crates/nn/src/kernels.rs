@@ -2,6 +2,8 @@
 //!
 //! * Batched products go through the `matrixmultiply` crate ([`gemm`]): it packs its inputs into
 //!   cache-friendly panels, which pays off as soon as there is more than one row.
+//! * Except for the per-step recurrent products of small `W_hh` at batch > 1, where packing
+//!   `W_hh` on every step dominated: [`gemm_nt`] takes dot products against the rows as stored.
 //! * At batch 1 the packing dominates (2.5x slower than a plain loop), so matrix-vector products
 //!   ([`gemv`], [`gemv_t`]) and the rank-1 update ([`ger`]) have their own AVX2/FMA kernels.
 //! * `tanh` and `sigmoid` use a rational approximation instead of libm (libm's `tanhf`/`expf`

@@ -5,9 +5,10 @@
 //! `c' = f * c + i * g`, `h' = o * tanh(c')`. PyTorch's two biases are one here (`b_ih + b_hh`).
 //!
 //! Speed: the input projection of all `T` steps is one GEMM; per step only the recurrent
-//! product remains (a matrix-vector product at batch 1, a GEMM above); the non-linearities and
-//! the cell update are one fused pass; the backward sweep stores the gate gradients of all steps
-//! so that `dW_ih`, `dW_hh`, the bias and the input gradients are one GEMM each afterwards.
+//! product remains (a matrix-vector product at batch 1; above, [`kernels::gemm_nt`] for small
+//! `W_hh`, a GEMM for large); the non-linearities and the cell update are one fused, vectorised
+//! pass; the backward sweep stores the gate gradients of all steps so that `dW_ih`, `dW_hh`, the
+//! bias and the input gradients are one GEMM each afterwards.
 
 use crate::error::{nonzero, NnError};
 use crate::kernels::{self, multiversion, sigmoid_approx, tanh_approx, Trans};
