@@ -2,6 +2,8 @@
 //!
 //! * Batched products go through the `matrixmultiply` crate ([`gemm`]): it packs its inputs into
 //!   cache-friendly panels, which pays off as soon as there is more than one row.
+//! * Except for the per-step recurrent products of small `W_hh` at batch > 1, where packing
+//!   `W_hh` on every step dominated: [`gemm_nt`] takes dot products against the rows as stored.
 //! * At batch 1 the packing dominates (2.5x slower than a plain loop), so matrix-vector products
 //!   ([`gemv`], [`gemv_t`]) and the rank-1 update ([`ger`]) have their own AVX2/FMA kernels.
 //! * `tanh` and `sigmoid` use a rational approximation instead of libm (libm's `tanhf`/`expf`
@@ -234,6 +236,85 @@ pub fn ger(alpha: f32, x: &[f32], y: &[f32], a: &mut [f32]) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Small products against a row-major weight matrix (the recurrent products at batch > 1)
+// ---------------------------------------------------------------------------------------------
+
+/// `C = A B^T` (or `C += A B^T` with `accumulate`): `A` row-major `m x k` (row stride `lda`),
+/// `B` row-major `n x k` (row stride `ldb`), `C` row-major `m x n` (row stride `ldc`).
+///
+/// Every output is a dot product of two contiguous rows, so a weight matrix stored `[out, in]`
+/// is used as it lies: unlike [`gemm`] nothing is packed or allocated per call, which is what
+/// the per-step recurrent products (a few rows against a small `W_hh`) need. Each element is
+/// computed by the same instruction sequence wherever it sits in `C` and whatever `m` and `n`
+/// are, so a row's result does not depend on the batch it is computed in (acting one step at a
+/// time reproduces a sequence pass bit for bit).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    assert!(
+        lda >= k && ldb >= k && ldc >= n,
+        "gemm_nt: leading dimension too small (lda {lda}, ldb {ldb} need >= k {k}; ldc {ldc} needs >= n {n})"
+    );
+    assert!(
+        a.len() >= span(m, k, lda) && b.len() >= span(n, k, ldb) && c.len() >= span(m, n, ldc),
+        "gemm_nt: A ({}), B ({}) or C ({}) shorter than {m}x{k}, {n}x{k}, {m}x{n}",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    match simd_level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 and FMA were detected; lengths checked above.
+        SimdLevel::Avx2Fma => unsafe { avx2::gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, accumulate) },
+        _ => portable::gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, accumulate),
+    }
+}
+
+/// `dst = src^T`: `src` row-major `rows x cols`, `dst` row-major `cols x rows`. Used once per
+/// backward pass so that the per-step `dh = dgates W_hh` can run on [`gemm_nt`].
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert!(
+        src.len() >= rows * cols && dst.len() >= rows * cols,
+        "transpose: {rows}x{cols} needs {} elements in src ({}) and dst ({})",
+        rows * cols,
+        src.len(),
+        dst.len()
+    );
+    // 16 x 16 tiles keep both the reads and the writes within a few cache lines.
+    const TILE: usize = 16;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Fast tanh / sigmoid and other element-wise kernels
 // ---------------------------------------------------------------------------------------------
 
@@ -378,6 +459,46 @@ pub mod portable {
             let row = &w[r * cols..(r + 1) * cols];
             for (yc, &wc) in y.iter_mut().zip(row) {
                 *yc += xr * wc;
+            }
+        }
+    }
+
+    /// Same per-element arithmetic on every position: eight lane sums over `k` (lane `q` takes
+    /// the elements `q, q + 8, ...`), folded pairwise as the AVX2 kernel's `hadd` tree does.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_nt(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let k8 = k / 8 * 8;
+        if k == 0 {
+            super::gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        for i in 0..m {
+            let ar = &a[i * lda..i * lda + k];
+            for j in 0..n {
+                let br = &b[j * ldb..j * ldb + k];
+                let mut l = [0.0f32; 8];
+                for (ac, bc) in ar[..k8].chunks_exact(8).zip(br[..k8].chunks_exact(8)) {
+                    for q in 0..8 {
+                        l[q] += ac[q] * bc[q];
+                    }
+                }
+                for q in 0..k - k8 {
+                    l[q] += ar[k8 + q] * br[k8 + q];
+                }
+                let s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+                let out = &mut c[i * ldc + j];
+                *out = if accumulate { *out + s } else { s };
             }
         }
     }
@@ -585,6 +706,165 @@ pub mod avx2 {
             }
             *yp.add(c) = if accumulate { *yp.add(c) + s } else { s };
             c += 1;
+        }
+    }
+
+    /// Rows of `A` per register block of [`gemm_nt`].
+    const NT_ROWS: usize = 3;
+    /// Rows of `B` (columns of `C`) per register block: 3 x 4 accumulators + 4 `B` vectors.
+    const NT_COLS: usize = 4;
+    /// Bytes of `B` kept in L1 while all rows of `A` pass by.
+    const NT_TILE_BYTES: usize = 16 * 1024;
+    /// Longest stretch of `k` summed in one sweep (longer rows are split).
+    const NT_DEPTH: usize = 256;
+
+    /// `C (+)= A B^T` with dot products of contiguous rows: 3 x 4 outputs per register block,
+    /// each an 8-lane FMA chain over `k` (a masked load for the last `k % 8`), folded by an
+    /// `hadd` tree. Blocks at the edges repeat the last valid row and discard the surplus, so
+    /// every element goes through the same instructions. `B` is walked in tiles of about 16 KiB
+    /// that stay in L1 while every row of `A` is multiplied against them.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; the slices must hold the strided matrices (as checked
+    /// by [`super::gemm_nt`]).
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn gemm_nt(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        if k == 0 {
+            super::gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        debug_assert!(m >= 1 && n >= 1);
+        if k > NT_DEPTH {
+            // Long rows: sum `NT_DEPTH`-long slices into `C` one after the other, so that the
+            // tile of `B` and the rows of `A` it meets stay in cache.
+            let mut p0 = 0;
+            while p0 < k {
+                let depth = (k - p0).min(NT_DEPTH);
+                gemm_nt(
+                    m,
+                    n,
+                    depth,
+                    &a[p0..],
+                    lda,
+                    &b[p0..],
+                    ldb,
+                    c,
+                    ldc,
+                    accumulate || p0 > 0,
+                );
+                p0 += depth;
+            }
+            return;
+        }
+        let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let k8 = k / 8 * 8;
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let tail_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - k8) as i32), lanes);
+        let tile = (NT_TILE_BYTES / 4 / k.max(1)).max(NT_COLS) / NT_COLS * NT_COLS;
+        let mut j0 = 0;
+        while j0 < n {
+            let j1 = (j0 + tile).min(n);
+            let mut i = 0;
+            while i < m {
+                let rows = (m - i).min(NT_ROWS);
+                let a_rows: [*const f32; NT_ROWS] =
+                    std::array::from_fn(|r| ap.add((i + r.min(rows - 1)) * lda));
+                let mut j = j0;
+                while j < j1 {
+                    let cols = (j1 - j).min(NT_COLS);
+                    let b_rows: [*const f32; NT_COLS] =
+                        std::array::from_fn(|q| bp.add((j + q.min(cols - 1)) * ldb));
+                    nt_block(
+                        a_rows,
+                        b_rows,
+                        k8,
+                        k > k8,
+                        tail_mask,
+                        cp.add(i * ldc + j),
+                        ldc,
+                        rows,
+                        cols,
+                        accumulate,
+                    );
+                    j += cols;
+                }
+                i += rows;
+            }
+            j0 = j1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn nt_block(
+        a_rows: [*const f32; NT_ROWS],
+        b_rows: [*const f32; NT_COLS],
+        k8: usize,
+        has_tail: bool,
+        tail_mask: __m256i,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); NT_COLS]; NT_ROWS];
+        let mut p = 0;
+        // 12 accumulators + 3 vectors of `A` + 1 of `B`: all 16 registers, no spills.
+        while p < k8 {
+            let av: [__m256; NT_ROWS] = std::array::from_fn(|r| _mm256_loadu_ps(a_rows[r].add(p)));
+            for q in 0..NT_COLS {
+                let bv = _mm256_loadu_ps(b_rows[q].add(p));
+                for r in 0..NT_ROWS {
+                    acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
+                }
+            }
+            p += 8;
+        }
+        if has_tail {
+            let av: [__m256; NT_ROWS] =
+                std::array::from_fn(|r| _mm256_maskload_ps(a_rows[r].add(p), tail_mask));
+            for q in 0..NT_COLS {
+                let bv = _mm256_maskload_ps(b_rows[q].add(p), tail_mask);
+                for r in 0..NT_ROWS {
+                    acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
+                }
+            }
+        }
+        for r in 0..rows {
+            let h01 = _mm256_hadd_ps(acc[r][0], acc[r][1]);
+            let h23 = _mm256_hadd_ps(acc[r][2], acc[r][3]);
+            let h = _mm256_hadd_ps(h01, h23);
+            let s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            let cr = c.add(r * ldc);
+            if cols == NT_COLS {
+                let s = if accumulate {
+                    _mm_add_ps(_mm_loadu_ps(cr), s)
+                } else {
+                    s
+                };
+                _mm_storeu_ps(cr, s);
+            } else {
+                let mut out = [0.0f32; NT_COLS];
+                _mm_storeu_ps(out.as_mut_ptr(), s);
+                for (q, &v) in out[..cols].iter().enumerate() {
+                    let o = cr.add(q);
+                    *o = if accumulate { *o + v } else { v };
+                }
+            }
         }
     }
 
@@ -844,6 +1124,117 @@ mod tests {
             ger(0.3, &x, &y, &mut b);
             for ((p, d), w) in a.iter().zip(&b).zip(&want) {
                 assert!((p - w).abs() < 1e-6 && (d - w).abs() < 1e-6);
+            }
+        }
+    }
+
+    /// `C (+)= A B^T` on every path against an f64 reference, on shapes that leave partial
+    /// register blocks in every direction (rows not a multiple of 3, columns not a multiple of
+    /// 4, `k` not a multiple of 8) and with padded strides.
+    #[test]
+    fn gemm_nt_paths_match_reference_on_odd_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (2, 5, 3),
+            (3, 4, 8),
+            (4, 7, 13),
+            (5, 9, 17),
+            (7, 18, 30),
+            (8, 256, 64),
+            (16, 36, 100),
+            (11, 513, 129),
+            (2, 3, 0),
+        ] {
+            let (lda, ldb, ldc) = (k + 3, k + 1, n + 2);
+            let a = random(span(m, k, lda), &mut rng);
+            let b = random(span(n, k, ldb), &mut rng);
+            let c0 = random(span(m, n, ldc), &mut rng);
+            for &acc in &[false, true] {
+                let mut outs = Vec::new();
+                let mut c = c0.clone();
+                portable::gemm_nt(m, n, k, &a, lda, &b, ldb, &mut c, ldc, acc);
+                outs.push((c, "portable"));
+                #[cfg(target_arch = "x86_64")]
+                if cpu_has_avx2_fma() {
+                    let mut c = c0.clone();
+                    // SAFETY: features detected; the slices span the strided matrices.
+                    unsafe { avx2::gemm_nt(m, n, k, &a, lda, &b, ldb, &mut c, ldc, acc) };
+                    outs.push((c, "avx2"));
+                }
+                let mut c = c0.clone();
+                gemm_nt(m, n, k, &a, lda, &b, ldb, &mut c, ldc, acc);
+                outs.push((c, "dispatched"));
+                for (c, path) in outs {
+                    for i in 0..m {
+                        for j in 0..n {
+                            let dot: f64 = (0..k)
+                                .map(|p| a[i * lda + p] as f64 * b[j * ldb + p] as f64)
+                                .sum();
+                            let want = dot + if acc { c0[i * ldc + j] as f64 } else { 0.0 };
+                            let got = c[i * ldc + j];
+                            assert!(
+                                (got as f64 - want).abs() < 1e-4,
+                                "{path} {m}x{n}x{k} acc={acc} [{i},{j}]: {got} vs {want}"
+                            );
+                        }
+                    }
+                    // Padding between rows of C is left alone.
+                    for i in 0..m.saturating_sub(1) {
+                        for j in n..ldc {
+                            assert_eq!(c[i * ldc + j], c0[i * ldc + j], "{path}: wrote padding");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A row's result is bit-identical whether it is computed alone, as any row of a larger
+    /// batch, or against a subset of `B`'s rows (what makes acting reproduce training exactly).
+    #[test]
+    fn gemm_nt_row_results_do_not_depend_on_batch_or_position() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (m, n, k) = (7, 22, 37);
+        let a = random(m * k, &mut rng);
+        let b = random(n * k, &mut rng);
+        let bias = random(n, &mut rng);
+        let mut full = Vec::new();
+        for _ in 0..m {
+            full.extend_from_slice(&bias);
+        }
+        gemm_nt(m, n, k, &a, k, &b, k, &mut full, n, true);
+        for i in 0..m {
+            let mut one = bias.clone();
+            gemm_nt(1, n, k, &a[i * k..], k, &b, k, &mut one, n, true);
+            assert_eq!(one, full[i * n..(i + 1) * n], "row {i} alone");
+            // Columns 5..n only (shifts every element's position in its register block).
+            let mut part = bias[5..].to_vec();
+            gemm_nt(
+                1,
+                n - 5,
+                k,
+                &a[i * k..],
+                k,
+                &b[5 * k..],
+                k,
+                &mut part,
+                n - 5,
+                true,
+            );
+            assert_eq!(part, full[i * n + 5..(i + 1) * n], "row {i}, columns 5..");
+        }
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let (rows, cols) = (19, 35);
+        let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+        let mut dst = vec![0.0; rows * cols];
+        transpose(&src, rows, cols, &mut dst);
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(dst[c * rows + r], src[r * cols + c]);
             }
         }
     }
