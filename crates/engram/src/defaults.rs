@@ -97,11 +97,13 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
             true
         }
         (Algo::Ppo, _) => {
-            // Not tuned: SB3's PPO defaults (n_steps 2048, batch_size 64, 10 epochs, one env).
+            // No tuned entry: 8 envs x 128 steps in minibatches of 256 steps (2 env sequences,
+            // so recurrent policies work too), 10 epochs: the recipe that solved
+            // CartPoleNoVel, with SB3's learning rate.
             ppo_common(c);
-            c.workers = 1;
-            c.t_max = 2048;
-            c.batch_size = 64;
+            c.workers = 8;
+            c.t_max = 128;
+            c.batch_size = 256;
             c.n_epochs = 10;
             false
         }
