@@ -641,7 +641,7 @@ mod tests {
         c.set("batch_size=96").unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(
-            err.contains("whole env sequences") && err.contains("e.g. 256"),
+            err.contains("whole env sequences") && err.contains("t_max (128) times a divisor"),
             "{err}"
         );
         let err = crate::config::Algo::parse("ppo2").unwrap_err().to_string();
