@@ -12,8 +12,9 @@
 
 use crate::checkpoint::Tensor;
 use crate::config::TrainConfig;
+use crate::policy::ActorCritic;
 use crate::policy::{Learner, LossCoefs};
-use crate::rollout::{Collector, CollectorState, Rollout};
+use crate::rollout::{Collector, CollectorState, Normalizer, Rollout};
 use crate::run;
 use crate::runtime::{lock, StopReason};
 use crate::train::{
@@ -148,6 +149,7 @@ pub fn learn(
         }
         if duties.evaluate {
             ctx.evaluator.submit(Snapshot {
+                obs_stats: collector.obs_stats(),
                 env_steps: duties.env_steps,
                 params: store.snapshot(),
             });
@@ -174,6 +176,11 @@ pub fn write_latest(
         extra.extend(optimizer_tensors(&prefix, layout, &state));
         optimizers.push((prefix, state.kind.clone(), state.step));
     }
+    // Evaluation uses the first worker's statistics (A3C workers keep one set each).
+    let obs_stats = collectors
+        .iter()
+        .flatten()
+        .find_map(|c| c.normalizer.as_ref().and_then(|n| n.obs.clone()));
     let state = RunState {
         algo: setup.config.algo,
         env: setup.config.env.clone(),
@@ -181,6 +188,7 @@ pub fn write_latest(
         monitor: setup.monitor.state(),
         optimizers,
         collectors,
+        obs_stats,
     };
     save_checkpoint(
         &setup.run_dir.join(run::LATEST),
@@ -334,12 +342,31 @@ fn worker(
         vec![env],
         c.seed.wrapping_add(w as u64),
         c.reward_scale as f32,
-    )?;
+    )?
+    .with_normalizer(
+        normalizer(c, &ctx.setup.policy, 1),
+        ctx.setup.policy.obs_dim(),
+    );
     let saved = lock(ctx.slots)[w].clone();
     if let Some(saved) = saved {
         collector.restore(&ctx.setup.policy, &saved)?;
     }
     learn(ctx, store, &mut collector)
+}
+
+/// The normaliser the config asks for, for a collector of `n_envs` environments.
+pub(crate) fn normalizer(
+    c: &TrainConfig,
+    policy: &ActorCritic,
+    n_envs: usize,
+) -> Option<Normalizer> {
+    Normalizer::new(
+        policy.obs_dim(),
+        n_envs,
+        c.normalize_observations,
+        c.normalize_rewards,
+        c.gamma,
+    )
 }
 
 /// Parameters and one optimizer on this thread (A2C, PPO, REINFORCE), restored when resuming.
@@ -364,7 +391,9 @@ pub fn run_a2c(setup: Setup) -> Result<StopReason, TrainError> {
     let envs = (0..c.workers)
         .map(|_| make_env(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut collector = Collector::new(&setup.policy, envs, c.seed, c.reward_scale as f32)?;
+    let n_envs = envs.len();
+    let mut collector = Collector::new(&setup.policy, envs, c.seed, c.reward_scale as f32)?
+        .with_normalizer(normalizer(c, &setup.policy, n_envs), setup.policy.obs_dim());
     let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
     let saved = lock(&slots)[0].clone();
     if let Some(saved) = saved {

@@ -193,6 +193,11 @@ pub struct TrainConfig {
     pub max_grad_norm: f64,
     /// Rewards are multiplied by this before learning (returns are reported unscaled).
     pub reward_scale: f64,
+    /// Normalise observations by running mean/std shared by a collector's environments
+    /// (SB3's VecNormalize); Box observations only. The statistics travel in checkpoints.
+    pub normalize_observations: bool,
+    /// Scale rewards by the running std of the discounted return (VecNormalize's norm_reward).
+    pub normalize_rewards: bool,
     /// Evaluate the greedy policy every this many environment steps (0 = never).
     pub eval_interval: u64,
     pub eval_episodes: usize,
@@ -266,6 +271,8 @@ impl Default for TrainConfig {
             ent_coef: 0.01,
             max_grad_norm: 0.5,
             reward_scale: 1.0,
+            normalize_observations: false,
+            normalize_rewards: false,
             eval_interval: 50_000,
             eval_episodes: 10,
             log_interval: 10_000,
@@ -647,12 +654,16 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("ent_coef", "entropy bonus coefficient"),
     ("max_grad_norm", "global gradient-norm clip"),
     (
+        "reward_scale",
+        "rewards are multiplied by this before learning (reports stay unscaled)",
+    ),
+    (
         "normalize_observations",
-        "running mean/std normalisation of observations",
+        "running mean/std observation normalisation shared by a collector's envs (VecNormalize)",
     ),
     (
         "normalize_rewards",
-        "scale rewards by the std of the discounted return",
+        "scale rewards by the running std of the discounted return (VecNormalize)",
     ),
     (
         "eval_interval",

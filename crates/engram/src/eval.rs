@@ -4,9 +4,10 @@
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::policy::{Actor, ActorCritic};
-use crate::rollout::step_env;
+use crate::rollout::{normalize_observation, step_env};
 use crate::run;
 use crate::train::{load_params, make_env, TrainError};
+use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Env, Render, RenderMode};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +42,15 @@ pub fn eval_seed(base: u64, episode: usize) -> u64 {
         .wrapping_add(10_000_000 + episode as u64)
 }
 
+/// A policy as trained: network, parameters and, when observations were normalised, the
+/// (frozen) statistics they were normalised with.
+#[derive(Clone, Copy)]
+pub struct Agent<'a> {
+    pub policy: &'a ActorCritic,
+    pub params: &'a [f32],
+    pub obs_stats: Option<&'a RunningMeanStd>,
+}
+
 /// Longest evaluation episode. Environments without a time limit (CliffWalking, say) would
 /// otherwise let a greedy policy that never reaches the goal evaluate forever; such an
 /// episode is cut here and counted with the return it has.
@@ -49,14 +59,18 @@ pub const MAX_EVAL_EPISODE_STEPS: u64 = 10_000;
 /// Plays `episodes` whole episodes (at most [`MAX_EVAL_EPISODE_STEPS`] steps each).
 /// `sample_seed` = None acts greedily.
 pub fn evaluate(
-    policy: &ActorCritic,
-    params: &[f32],
+    agent: Agent<'_>,
     env: &mut dyn Env,
     episodes: usize,
     seed: u64,
     sample_seed: Option<u64>,
     mut on_step: impl FnMut(&dyn Env, usize, u64),
 ) -> Result<EvalResult, engram_env::EnvError> {
+    let Agent {
+        policy,
+        params,
+        obs_stats,
+    } = agent;
     let mut actor = Actor::new(policy, 1);
     let mut rng = sample_seed.map(ChaCha8Rng::seed_from_u64);
     let mut obs = vec![0.0; policy.obs_dim()];
@@ -68,6 +82,9 @@ pub fn evaluate(
     let mut result = EvalResult::default();
     for episode in 0..episodes {
         env.reset(Some(eval_seed(seed, episode)), &mut obs)?;
+        if let Some(stats) = obs_stats {
+            normalize_observation(stats, &mut obs);
+        }
         state.fill(0.0);
         let (mut ret, mut len) = (0.0, 0u64);
         on_step(env, episode, 0);
@@ -89,6 +106,9 @@ pub fn evaluate(
                 &mut clipped,
                 &mut obs,
             )?;
+            if let Some(stats) = obs_stats {
+                normalize_observation(stats, &mut obs);
+            }
             ret += step.reward;
             len += 1;
             on_step(env, episode, len);
@@ -141,9 +161,15 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     };
     let frame_dir = run_dir.join("frames");
     let started = std::time::Instant::now();
+    let obs_stats: Option<RunningMeanStd> =
+        serde_json::from_value(ckpt.meta.state["obs_stats"].clone()).unwrap_or(None);
+    let agent = Agent {
+        policy: &policy,
+        params: &params,
+        obs_stats: obs_stats.as_ref(),
+    };
     let result = evaluate(
-        &policy,
-        &params,
+        agent,
         &mut *env,
         opts.episodes,
         opts.seed,

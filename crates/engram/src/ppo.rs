@@ -35,7 +35,7 @@
 //! resumed run shuffles exactly as an uninterrupted one. The adaptive KL coefficient, the only
 //! other state carried between updates, is saved in the checkpoint (`ppo.kl_coef`).
 
-use crate::a3c::{local_store, write_latest, LocalStore, ParamStore};
+use crate::a3c::{local_store, normalizer, write_latest, LocalStore, ParamStore};
 use crate::checkpoint::Tensor;
 use crate::config::{LrSchedule, PolicyKind, TrainConfig};
 use crate::policy::{ActorCritic, PpoCoefs, PpoLearner, PpoStats};
@@ -316,7 +316,9 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
     let envs = (0..c.workers)
         .map(|_| make_env(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut collector = Collector::new(policy, envs, c.seed, c.reward_scale as f32)?;
+    let n_envs = envs.len();
+    let mut collector = Collector::new(policy, envs, c.seed, c.reward_scale as f32)?
+        .with_normalizer(normalizer(c, policy, n_envs), policy.obs_dim());
     let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
     let saved = lock(&slots)[0].clone();
     if let Some(saved) = saved {
@@ -367,6 +369,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
             }
             if duties.evaluate {
                 evaluator.submit(Snapshot {
+                    obs_stats: collector.obs_stats(),
                     env_steps: duties.env_steps,
                     params: store.snapshot(),
                 });

@@ -158,6 +158,8 @@ impl EpisodeCollector {
             rng_word_pos: self.rng.get_word_pos(),
             recurrent_state: Vec::new(),
             episodes: Vec::new(),
+            normalizer: None,
+            normalized_obs: None,
         }
     }
 
@@ -251,6 +253,7 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
             }
             if duties.evaluate {
                 evaluator.submit(Snapshot {
+                    obs_stats: None,
                     env_steps: duties.env_steps,
                     params: store.snapshot(),
                 });

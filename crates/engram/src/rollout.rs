@@ -10,6 +10,7 @@
 use crate::advantage::{compute_gae, RolloutView};
 use crate::policy::{ActionKind, Actor, ActorCritic};
 use crate::runtime::Monitor;
+use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Action, Env, EnvError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -118,6 +119,77 @@ pub struct CollectorState {
     pub rng_word_pos: u128,
     pub recurrent_state: Vec<f32>,
     pub episodes: Vec<EpisodeState>,
+    #[serde(default)]
+    pub normalizer: Option<Normalizer>,
+    /// The normalised observations the policy sees next. Each row was normalised with the
+    /// statistics of its own moment, so they are stored rather than recomputed.
+    #[serde(default)]
+    pub normalized_obs: Option<Vec<f32>>,
+}
+
+/// SB3 `VecNormalize`-style normalisation of what a collector hands the learner, with one set
+/// of statistics for all of its environments (Gymnasium's wrappers keep one per env):
+/// observations shifted and scaled by their running mean and variance, rewards scaled by the
+/// running standard deviation of the discounted return; both clipped to `±CLIP`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalizer {
+    pub obs: Option<RunningMeanStd>,
+    pub returns: Option<RunningMeanStd>,
+    /// Running discounted return of each environment's episode.
+    discounted: Vec<f64>,
+    gamma: f64,
+}
+
+impl Normalizer {
+    pub const CLIP: f32 = 10.0;
+    const EPS: f64 = 1e-8;
+
+    /// `None` when neither is asked for.
+    pub fn new(
+        obs_dim: usize,
+        n_envs: usize,
+        obs: bool,
+        rewards: bool,
+        gamma: f64,
+    ) -> Option<Normalizer> {
+        (obs || rewards).then(|| Normalizer {
+            obs: obs.then(|| RunningMeanStd::new(obs_dim)),
+            returns: rewards.then(|| RunningMeanStd::new(1)),
+            discounted: vec![0.0; n_envs],
+            gamma,
+        })
+    }
+
+    /// Adds a raw observation to the statistics and normalises it in place.
+    fn observe(&mut self, row: &mut [f32]) {
+        if let Some(stats) = &mut self.obs {
+            stats.update_one(row);
+            normalize_observation(stats, row);
+        }
+    }
+
+    /// The reward to learn from for environment `e`'s step.
+    fn reward(&mut self, e: usize, reward: f64, done: bool) -> f64 {
+        let Some(stats) = &mut self.returns else {
+            return reward;
+        };
+        self.discounted[e] = self.discounted[e] * self.gamma + reward;
+        stats.update_scalar(self.discounted[e]);
+        if done {
+            self.discounted[e] = 0.0;
+        }
+        let clip = Self::CLIP as f64;
+        (reward / (stats.var[0] + Self::EPS).sqrt()).clamp(-clip, clip)
+    }
+}
+
+/// `(x - mean) / sqrt(var + 1e-8)`, clipped to `±Normalizer::CLIP`, in place (the
+/// evaluator applies a training run's frozen statistics this way).
+pub fn normalize_observation(stats: &RunningMeanStd, row: &mut [f32]) {
+    for ((x, m), v) in row.iter_mut().zip(&stats.mean).zip(&stats.var) {
+        let z = (*x as f64 - m) / (v + Normalizer::EPS).sqrt();
+        *x = (z as f32).clamp(-Normalizer::CLIP, Normalizer::CLIP);
+    }
 }
 
 /// Steps `n_envs` environments in lockstep with a policy.
@@ -134,6 +206,7 @@ pub struct Collector {
     discrete_scratch: Vec<i64>,
     clipped: Vec<f32>,
     reward_scale: f32,
+    normalizer: Option<Normalizer>,
 }
 
 impl Collector {
@@ -157,6 +230,7 @@ impl Collector {
             discrete_scratch: vec![0; policy.action_dim()],
             clipped: vec![0.0; policy.action_dim()],
             reward_scale,
+            normalizer: None,
             envs,
         };
         for e in 0..n {
@@ -170,6 +244,23 @@ impl Collector {
 
     pub fn n_envs(&self) -> usize {
         self.envs.len()
+    }
+
+    /// Normalises observations and/or rewards from now on (the current observations are the
+    /// statistics' first samples).
+    pub fn with_normalizer(mut self, normalizer: Option<Normalizer>, obs_dim: usize) -> Collector {
+        self.normalizer = normalizer;
+        if let Some(norm) = &mut self.normalizer {
+            for row in self.obs.chunks_exact_mut(obs_dim) {
+                norm.observe(row);
+            }
+        }
+        self
+    }
+
+    /// The observation statistics, for the evaluator and checkpoints.
+    pub fn obs_stats(&self) -> Option<RunningMeanStd> {
+        self.normalizer.as_ref().and_then(|n| n.obs.clone())
     }
 
     /// Fills `rollout` with `t_max` steps of every environment, then its advantages.
@@ -217,11 +308,19 @@ impl Collector {
                     &mut self.clipped,
                     obs,
                 )?;
+                let done = step.terminated || step.truncated;
+                let learned_reward = match &mut self.normalizer {
+                    Some(norm) => {
+                        norm.observe(obs);
+                        norm.reward(e, step.reward, done)
+                    }
+                    None => step.reward,
+                };
                 let episode = &mut self.episodes[e];
                 episode.actions.extend_from_slice(action);
                 episode.length += 1;
                 episode.episode_return += step.reward;
-                rollout.rewards[i] = step.reward as f32 * self.reward_scale;
+                rollout.rewards[i] = learned_reward as f32 * self.reward_scale;
                 rollout.terminated[i] = step.terminated;
                 rollout.truncated[i] = step.truncated && !step.terminated;
                 rollout.final_values[i] = 0.0;
@@ -237,6 +336,9 @@ impl Collector {
                     let seed = self.rng.gen::<u64>() >> 1;
                     *episode = EpisodeState::new(seed);
                     self.envs[e].reset(Some(seed), obs)?;
+                    if let Some(norm) = &mut self.normalizer {
+                        norm.observe(obs);
+                    }
                     self.state[e * sd..(e + 1) * sd].fill(0.0);
                 }
             }
@@ -258,6 +360,8 @@ impl Collector {
             rng_word_pos: self.rng.get_word_pos(),
             recurrent_state: self.state.clone(),
             episodes: self.episodes.clone(),
+            normalizer: self.normalizer.clone(),
+            normalized_obs: self.obs_stats().map(|_| self.obs.clone()),
         }
     }
 
@@ -298,6 +402,22 @@ impl Collector {
             }
         }
         self.episodes = saved.episodes.clone();
+        // The replay above wrote raw observations and did not touch the statistics: restore
+        // both as they were saved.
+        if self.normalizer.is_some() != saved.normalizer.is_some() {
+            return Err(EnvError::Other(
+                "the checkpoint was written with other normalize_observations / normalize_rewards settings".into(),
+            ));
+        }
+        self.normalizer.clone_from(&saved.normalizer);
+        if let Some(obs) = &saved.normalized_obs {
+            if obs.len() != self.obs.len() {
+                return Err(EnvError::Other(
+                    "checkpoint holds observations of another size".into(),
+                ));
+            }
+            self.obs.copy_from_slice(obs);
+        }
         Ok(())
     }
 }

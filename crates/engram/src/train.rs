@@ -3,11 +3,12 @@
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Meta, Tensor};
 use crate::config::{Algo, ConfigError, OptimizerKind, TrainConfig};
-use crate::eval::evaluate;
+use crate::eval::{evaluate, Agent};
 use crate::policy::ActorCritic;
 use crate::rollout::CollectorState;
 use crate::run::{self, EvalRow, Summary};
 use crate::runtime::{lock, Monitor, MonitorState, StopReason};
+use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Env, EnvError, Options};
 use engram_nn::optim::{AdamConfig, OptimizerConfig, OptimizerState, RmsPropConfig};
 use engram_nn::ParamLayout;
@@ -83,6 +84,9 @@ pub struct RunState {
     /// One per worker (A3C) or one for the lockstep envs (A2C); `None` where a worker's state
     /// was not captured (periodic checkpoints of multi-worker A3C).
     pub collectors: Vec<Option<CollectorState>>,
+    /// Observation normalisation statistics the policy was trained with (for evaluation).
+    #[serde(default)]
+    pub obs_stats: Option<RunningMeanStd>,
 }
 
 /// Parameters, one tensor per registered name (PyTorch-style names).
@@ -217,6 +221,8 @@ pub fn save_checkpoint(
 pub struct Snapshot {
     pub env_steps: u64,
     pub params: Vec<f32>,
+    /// Observation statistics when observations are normalised (frozen for the evaluation).
+    pub obs_stats: Option<RunningMeanStd>,
 }
 
 /// Evaluates snapshots on its own thread and keeps the best as `checkpoints/best.safetensors`.
@@ -251,9 +257,13 @@ impl Evaluator {
             .name("engram-eval".into())
             .spawn(move || {
                 for snapshot in rx {
+                    let agent = Agent {
+                        policy: &policy,
+                        params: &snapshot.params,
+                        obs_stats: snapshot.obs_stats.as_ref(),
+                    };
                     let result = evaluate(
-                        &policy,
-                        &snapshot.params,
+                        agent,
                         &mut *env,
                         config.eval_episodes,
                         config.seed,
@@ -275,6 +285,7 @@ impl Evaluator {
                             monitor: monitor.state(),
                             optimizers: Vec::new(),
                             collectors: Vec::new(),
+                            obs_stats: snapshot.obs_stats.clone(),
                         };
                         if let Err(e) = save_checkpoint(
                             &best_path,
@@ -478,6 +489,7 @@ fn run_with(
     if let Some((ckpt, _, path)) = &resume {
         ckpt.check_architecture(&policy.layout.signature(), path)?;
     }
+    check_normalization(&config, probe.observation_space())?;
     let threshold = engram_env::registry::spec(&config.env)
         .ok()
         .and_then(|s| s.reward_threshold);
@@ -560,6 +572,29 @@ fn run_with(
         eprintln!("run directory: {}", run_dir.display());
     }
     Ok(summary)
+}
+
+/// Normalisation applies to Box observations, and runs through the lockstep collector.
+fn check_normalization(
+    config: &TrainConfig,
+    obs_space: &engram_env::Space,
+) -> Result<(), TrainError> {
+    if config.normalize_observations && !matches!(obs_space, engram_env::Space::Box { .. }) {
+        return Err(TrainError::Usage(format!(
+            "normalize_observations needs a Box observation space; {} has {obs_space}, whose discrete \
+             parts are one-hot encoded (or embedded) instead: leave normalize_observations off",
+            config.env
+        )));
+    }
+    if config.algo == Algo::Reinforce && (config.normalize_observations || config.normalize_rewards)
+    {
+        return Err(TrainError::Usage(
+            "reinforce does not normalise observations or rewards yet: use a2c or ppo, or turn \
+             normalize_observations / normalize_rewards off"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn indent(text: &str) -> String {

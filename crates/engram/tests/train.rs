@@ -312,3 +312,46 @@ fn evaluation_ends_on_environments_without_a_time_limit() {
     let evals = std::fs::read_to_string(tmp.path().join("evals.csv")).unwrap();
     assert_eq!(evals.lines().count(), 3, "two evaluations:\n{evals}");
 }
+
+#[test]
+fn normalisation_resumes_exactly_and_reaches_evaluation() {
+    for algo in [Algo::A2c, Algo::Ppo, Algo::A3c] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+        let mut c = small(algo, 6000);
+        if algo == Algo::Ppo {
+            c.t_max = 32;
+            c.batch_size = 64;
+            c.workers = 4;
+            c.lr_schedule = engram::config::LrSchedule::Constant;
+            c.clip_range_schedule = engram::config::LrSchedule::Constant;
+        }
+        c.normalize_observations = true;
+        c.normalize_rewards = true;
+        train(c.clone(), Some(&whole), true).unwrap();
+        c.total_steps = 3000;
+        train(c, Some(&split), true).unwrap();
+        resume(&split, &["total_steps=6000".to_string()], true).unwrap();
+        assert!(
+            bytes(&whole, "checkpoints/latest.safetensors")
+                == bytes(&split, "checkpoints/latest.safetensors"),
+            "{algo}: resumed run with normalisation diverged"
+        );
+        let best =
+            engram::checkpoint::Checkpoint::load(&whole.join("checkpoints/best.safetensors"))
+                .unwrap();
+        let stats = &best.meta.state["obs_stats"];
+        assert_eq!(
+            stats["mean"].as_array().map(|m| m.len()),
+            Some(4),
+            "{algo}: {stats}"
+        );
+    }
+    // Discrete observations are refused with a clear message.
+    let mut c = small(Algo::A2c, 1000);
+    c.env = "FrozenLake-v1".into();
+    c.normalize_observations = true;
+    let tmp = tempfile::tempdir().unwrap();
+    let err = train(c, Some(tmp.path()), true).unwrap_err().to_string();
+    assert!(err.contains("normalize_observations needs a Box"), "{err}");
+}
