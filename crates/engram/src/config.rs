@@ -170,6 +170,8 @@ pub struct TrainConfig {
     pub encoder_layers: Vec<usize>,
     pub activation: Activation,
     pub discrete_encoding: DiscreteEncoding,
+    /// Give the critic its own network (encoder and core) instead of sharing the actor's.
+    pub separate_critic: bool,
     /// Embedding width when `discrete_encoding = "embedding"`.
     pub embedding_dim: usize,
     /// Rollout length between updates (n of the n-step return).
@@ -252,6 +254,7 @@ impl Default for TrainConfig {
             encoder_layers: vec![64],
             activation: Activation::Tanh,
             discrete_encoding: DiscreteEncoding::OneHot,
+            separate_critic: false,
             embedding_dim: 16,
             t_max: 20,
             gamma: 0.99,
@@ -632,6 +635,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "onehot | embedding, for discrete observations",
     ),
     ("embedding_dim", "embedding width for discrete observations"),
+    (
+        "separate_critic",
+        "the critic gets its own encoder and core instead of sharing the actor's",
+    ),
     ("t_max", "rollout length between updates (n-step return)"),
     ("gamma", "discount factor"),
     ("gae_lambda", "GAE lambda; 1.0 = plain n-step advantage"),

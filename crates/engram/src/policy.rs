@@ -79,7 +79,12 @@ impl Segment {
 /// The actor-critic network and its parameter layout.
 pub struct ActorCritic {
     pub layout: ParamLayout,
-    pub net: Network,
+    /// One network with both heads, or (`separate_critic`) an actor network with the policy
+    /// head and a critic network of the same shape with the value head.
+    pub nets: Vec<Network>,
+    /// `(network, head)` of the policy and of the value outputs.
+    pi: (usize, usize),
+    vf: (usize, usize),
     pub action_kind: ActionKind,
     segments: Vec<Segment>,
     /// Discrete and MultiDiscrete actions: independent categoricals (one component for a
@@ -92,9 +97,6 @@ pub struct ActorCritic {
     hidden: usize,
     has_cell: bool,
 }
-
-const POLICY_HEAD: usize = 0;
-const VALUE_HEAD: usize = 1;
 
 impl ActorCritic {
     pub fn new(
@@ -133,25 +135,41 @@ impl ActorCritic {
             Activation::Elu => NnActivation::Elu { alpha: 1.0 },
         };
         let hidden_gain = std::f32::consts::SQRT_2;
-        let mut net_config = NetworkConfig::new(input_dim)
-            .encoder(
+        let trunk = |heads: &[(&str, usize, f32)]| {
+            let mut net_config = NetworkConfig::new(input_dim).encoder(
                 &c.encoder_layers,
                 activation,
                 Init::Orthogonal { gain: hidden_gain },
-            )
-            .head("pi", head_size, Init::Orthogonal { gain: 0.01 })
-            .head("vf", 1, Init::Orthogonal { gain: 1.0 });
-        net_config = match c.policy {
-            PolicyKind::Lstm => net_config.lstm(c.hidden_size).core_init(CoreInit {
-                weight_ih: Init::UniformFanIn,
-                weight_hh: Init::UniformFanIn,
-                bias: Init::LstmBias { forget: 1.0 },
-            }),
-            PolicyKind::Gru => net_config.gru(c.hidden_size),
-            PolicyKind::Mlp => net_config,
+            );
+            for &(name, size, gain) in heads {
+                net_config = net_config.head(name, size, Init::Orthogonal { gain });
+            }
+            match c.policy {
+                PolicyKind::Lstm => net_config.lstm(c.hidden_size).core_init(CoreInit {
+                    weight_ih: Init::UniformFanIn,
+                    weight_hh: Init::UniformFanIn,
+                    bias: Init::LstmBias { forget: 1.0 },
+                }),
+                PolicyKind::Gru => net_config.gru(c.hidden_size),
+                PolicyKind::Mlp => net_config,
+            }
         };
-        let net = Network::new(&mut layout, "net", &net_config)
-            .map_err(|e| TrainError::Policy(e.to_string()))?;
+        let pi_head = ("pi", head_size, 0.01);
+        let vf_head = ("vf", 1, 1.0);
+        let build = |layout: &mut ParamLayout, prefix: &str, config: &NetworkConfig| {
+            Network::new(layout, prefix, config).map_err(|e| TrainError::Policy(e.to_string()))
+        };
+        let (nets, pi, vf) = if c.separate_critic {
+            let actor = build(&mut layout, "actor", &trunk(&[pi_head]))?;
+            let critic = build(&mut layout, "critic", &trunk(&[vf_head]))?;
+            (vec![actor, critic], (0, 0), (1, 0))
+        } else {
+            (
+                vec![build(&mut layout, "net", &trunk(&[pi_head, vf_head]))?],
+                (0, 0),
+                (0, 1),
+            )
+        };
         let log_std = match &action_kind {
             ActionKind::Gaussian { dim, .. } => Some(layout.vector("log_std", *dim, Init::ZEROS)),
             _ => None,
@@ -167,10 +185,12 @@ impl ActorCritic {
             obs_dim: obs_space.flat_dim(),
             input_dim,
             action_dim,
-            hidden: net.state_size(),
+            hidden: nets[0].state_size(),
             has_cell,
             layout,
-            net,
+            nets,
+            pi,
+            vf,
             action_kind,
             segments,
             log_std,
@@ -187,8 +207,12 @@ impl ActorCritic {
         self.action_dim
     }
 
-    /// Floats of recurrent state per environment (`h`, and `c` for an LSTM).
+    /// Floats of recurrent state per environment (`h`, and `c` for an LSTM, of each network).
     pub fn state_size(&self) -> usize {
+        self.net_state_size() * self.nets.len()
+    }
+
+    fn net_state_size(&self) -> usize {
         self.hidden * if self.has_cell { 2 } else { 1 }
     }
 
@@ -247,22 +271,30 @@ impl ActorCritic {
             .any(|s| matches!(s, Segment::Embed { .. }))
     }
 
-    fn load_state(&self, flat: &[f32], rows: usize, state: &mut RecurrentState) {
-        let (h, s) = (self.hidden, self.state_size());
-        for r in 0..rows {
-            state.h[r * h..(r + 1) * h].copy_from_slice(&flat[r * s..r * s + h]);
-            if self.has_cell {
-                state.c[r * h..(r + 1) * h].copy_from_slice(&flat[r * s + h..(r + 1) * s]);
+    /// Unpacks the flat per-row state (`[h, c]` of each network in turn) into the networks'
+    /// states.
+    fn load_state(&self, flat: &[f32], rows: usize, states: &mut [RecurrentState]) {
+        let (h, s, one) = (self.hidden, self.state_size(), self.net_state_size());
+        for (k, state) in states.iter_mut().enumerate() {
+            for r in 0..rows {
+                let at = r * s + k * one;
+                state.h[r * h..(r + 1) * h].copy_from_slice(&flat[at..at + h]);
+                if self.has_cell {
+                    state.c[r * h..(r + 1) * h].copy_from_slice(&flat[at + h..at + 2 * h]);
+                }
             }
         }
     }
 
-    fn store_state(&self, state: &RecurrentState, rows: usize, flat: &mut [f32]) {
-        let (h, s) = (self.hidden, self.state_size());
-        for r in 0..rows {
-            flat[r * s..r * s + h].copy_from_slice(&state.h[r * h..(r + 1) * h]);
-            if self.has_cell {
-                flat[r * s + h..(r + 1) * s].copy_from_slice(&state.c[r * h..(r + 1) * h]);
+    fn store_state(&self, states: &[RecurrentState], rows: usize, flat: &mut [f32]) {
+        let (h, s, one) = (self.hidden, self.state_size(), self.net_state_size());
+        for (k, state) in states.iter().enumerate() {
+            for r in 0..rows {
+                let at = r * s + k * one;
+                flat[at..at + h].copy_from_slice(&state.h[r * h..(r + 1) * h]);
+                if self.has_cell {
+                    flat[at + h..at + 2 * h].copy_from_slice(&state.c[r * h..(r + 1) * h]);
+                }
             }
         }
     }
@@ -479,8 +511,8 @@ impl ActorCritic {
 pub struct Actor {
     batch: usize,
     input: Vec<f32>,
-    state: RecurrentState,
-    scratch: NetworkStepScratch,
+    states: Vec<RecurrentState>,
+    scratches: Vec<NetworkStepScratch>,
     dist: DistScratch,
     /// Log-probability of each row's action of the last [`Actor::act`] (PPO's old log-probs).
     chosen_log_probs: Vec<f32>,
@@ -491,8 +523,8 @@ impl Actor {
         Actor {
             batch,
             input: vec![0.0; batch * policy.input_dim],
-            state: policy.net.initial_state(batch),
-            scratch: policy.net.step_scratch(batch),
+            states: policy.nets.iter().map(|n| n.initial_state(batch)).collect(),
+            scratches: policy.nets.iter().map(|n| n.step_scratch(batch)).collect(),
             dist: DistScratch::new(policy, batch),
             chosen_log_probs: vec![0.0; batch],
         }
@@ -518,9 +550,9 @@ impl Actor {
     ) {
         let b = self.batch;
         self.step(policy, p, obs, state);
-        policy.store_state(&self.state, b, state);
-        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..b]);
-        let out = self.scratch.head(POLICY_HEAD);
+        policy.store_state(&self.states, b, state);
+        values.copy_from_slice(&self.head(policy.vf)[..b]);
+        let out = self.scratches[policy.pi.0].head(policy.pi.1);
         policy.choose(
             p,
             out,
@@ -541,16 +573,26 @@ impl Actor {
         values: &mut [f32],
     ) {
         self.step(policy, p, obs, state);
-        values.copy_from_slice(&self.scratch.head(VALUE_HEAD)[..self.batch]);
+        let b = self.batch;
+        values.copy_from_slice(&self.head(policy.vf)[..b]);
     }
 
     fn step(&mut self, policy: &ActorCritic, p: &[f32], obs: &[f32], state: &[f32]) {
         let b = self.batch;
         policy.encode(p, obs, b, &mut self.input);
-        policy.load_state(state, b, &mut self.state);
-        policy
-            .net
-            .step(p, &self.input, &mut self.state, &mut self.scratch);
+        policy.load_state(state, b, &mut self.states);
+        for ((net, state), scratch) in policy
+            .nets
+            .iter()
+            .zip(&mut self.states)
+            .zip(&mut self.scratches)
+        {
+            net.step(p, &self.input, state, scratch);
+        }
+    }
+
+    fn head(&self, (net, head): (usize, usize)) -> &[f32] {
+        self.scratches[net].head(head)
     }
 
     /// `V(obs)` of one observation with one row's state (the final observation of a truncated
@@ -579,8 +621,10 @@ impl Actor {
 struct SequencePass {
     input: Vec<f32>,
     d_input: Vec<f32>,
-    state: RecurrentState,
-    tape: NetworkTape,
+    states: Vec<RecurrentState>,
+    tapes: Vec<NetworkTape>,
+    /// `(network, head)` of the values.
+    vf: (usize, usize),
     dist: DistScratch,
     logp: Vec<f32>,
     entropy: Vec<f32>,
@@ -604,8 +648,9 @@ impl SequencePass {
                     0
                 }
             ],
-            state: policy.net.initial_state(batch),
-            tape: policy.net.tape(steps, batch),
+            states: policy.nets.iter().map(|n| n.initial_state(batch)).collect(),
+            tapes: policy.nets.iter().map(|n| n.tape(steps, batch)).collect(),
+            vf: policy.vf,
             dist: DistScratch::new(policy, rows),
             logp: vec![0.0; rows],
             entropy: vec![0.0; rows],
@@ -631,16 +676,16 @@ impl SequencePass {
         batch: usize,
     ) {
         policy.encode(p, obs, steps * batch, &mut self.input);
-        policy.load_state(initial_state, batch, &mut self.state);
-        policy.net.forward_seq(
-            p,
-            &self.input,
-            steps,
-            Some(starts),
-            &mut self.state,
-            &mut self.tape,
-        );
-        let out = self.tape.head(POLICY_HEAD);
+        policy.load_state(initial_state, batch, &mut self.states);
+        for ((net, state), tape) in policy
+            .nets
+            .iter()
+            .zip(&mut self.states)
+            .zip(&mut self.tapes)
+        {
+            net.forward_seq(p, &self.input, steps, Some(starts), state, tape);
+        }
+        let out = self.tapes[policy.pi.0].head(policy.pi.1);
         policy.evaluate(
             p,
             out,
@@ -652,7 +697,7 @@ impl SequencePass {
     }
 
     fn values(&self) -> &[f32] {
-        self.tape.head(VALUE_HEAD)
+        self.tapes[self.vf.0].head(self.vf.1)
     }
 
     /// Adds to `g` the gradient given `d_logp`, `d_entropy` and `d_values`.
@@ -664,7 +709,7 @@ impl SequencePass {
         obs: &[f32],
         actions: &[f32],
     ) {
-        let out = self.tape.head(POLICY_HEAD);
+        let out = self.tapes[policy.pi.0].head(policy.pi.1);
         policy.evaluate_backward(
             p,
             g,
@@ -679,15 +724,26 @@ impl SequencePass {
         if embeddings {
             self.d_input.fill(0.0);
         }
-        policy.net.backward_seq(
-            p,
-            g,
-            &self.input,
-            &[&self.d_head, &self.d_values],
-            &mut self.tape,
-            embeddings.then_some(&mut self.d_input[..]),
-            None,
-        );
+        for (k, (net, tape)) in policy.nets.iter().zip(&mut self.tapes).enumerate() {
+            // Each network's head gradients in head order: the policy head before the value
+            // head when they share a network.
+            let mut d_heads: Vec<&[f32]> = Vec::with_capacity(2);
+            if policy.pi.0 == k {
+                d_heads.push(&self.d_head);
+            }
+            if policy.vf.0 == k {
+                d_heads.push(&self.d_values);
+            }
+            net.backward_seq(
+                p,
+                g,
+                &self.input,
+                &d_heads,
+                tape,
+                embeddings.then_some(&mut self.d_input[..]),
+                None,
+            );
+        }
         if embeddings {
             let rows = self.logp.len();
             policy.encode_backward(g, obs, rows, &self.d_input);
@@ -744,7 +800,7 @@ impl Learner {
             crate::advantage::normalize(&mut self.advantages);
         }
         let value_loss = value_mse_loss(
-            pass.tape.head(VALUE_HEAD),
+            pass.tapes[pass.vf.0].head(pass.vf.1),
             &rollout.returns,
             Reduction::Mean,
             &mut pass.d_values,
@@ -900,7 +956,7 @@ impl PpoLearner {
                 stats.clip_fraction += 1.0;
             }
         }
-        let values = pass.tape.head(VALUE_HEAD);
+        let values = pass.tapes[pass.vf.0].head(pass.vf.1);
         for (i, (&v, &ret)) in values.iter().zip(&mb.returns).enumerate() {
             let err = v - ret;
             let (loss, d) = match coefs.clip_range_vf {

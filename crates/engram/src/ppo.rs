@@ -417,8 +417,19 @@ mod tests {
     /// A config, its policy with seeded parameters, and the second rollout collected with
     /// them (so the recurrent initial states are not zero).
     fn fixture(env: &str, policy: PolicyKind, workers: usize, t_max: usize) -> Fixture {
+        fixture_with(env, policy, workers, t_max, false)
+    }
+
+    fn fixture_with(
+        env: &str,
+        policy: PolicyKind,
+        workers: usize,
+        t_max: usize,
+        separate_critic: bool,
+    ) -> Fixture {
         let mut c = TrainConfig::tuned(Algo::Ppo, env);
         c.policy = policy;
+        c.separate_critic = separate_critic;
         c.hidden_size = 8;
         c.encoder_layers = vec![8];
         c.workers = workers;
@@ -486,13 +497,16 @@ mod tests {
 
     #[test]
     fn training_forward_reproduces_acting_outputs_exactly() {
-        for (env, policy) in [
-            ("CartPole-v1", PolicyKind::Lstm),
-            ("CartPole-v1", PolicyKind::Gru),
-            ("CartPole-v1", PolicyKind::Mlp),
-            ("Pendulum-v1", PolicyKind::Lstm),
+        for (env, policy, separate) in [
+            ("CartPole-v1", PolicyKind::Lstm, false),
+            ("CartPole-v1", PolicyKind::Gru, false),
+            ("CartPole-v1", PolicyKind::Mlp, false),
+            ("Pendulum-v1", PolicyKind::Lstm, false),
+            ("CartPole-v1", PolicyKind::Lstm, true),
+            ("CartPole-v1", PolicyKind::Mlp, true),
         ] {
-            let f = fixture(env, policy, 4, if env == "Pendulum-v1" { 112 } else { 24 });
+            let t_max = if env == "Pendulum-v1" { 112 } else { 24 };
+            let f = fixture_with(env, policy, 4, t_max, separate);
             assert!(
                 f.rollout.starts.iter().skip(4).any(|&s| s),
                 "{env}: the rollout should contain episode starts after its first step"
@@ -563,11 +577,12 @@ mod tests {
 
     #[test]
     fn ppo_gradient_matches_finite_differences_away_from_the_old_policy() {
-        for (env, policy) in [
-            ("CartPole-v1", PolicyKind::Lstm),
-            ("Pendulum-v1", PolicyKind::Gru),
+        for (env, policy, separate) in [
+            ("CartPole-v1", PolicyKind::Lstm, false),
+            ("Pendulum-v1", PolicyKind::Gru, false),
+            ("CartPole-v1", PolicyKind::Lstm, true),
         ] {
-            let f = fixture(env, policy, 4, 16);
+            let f = fixture_with(env, policy, 4, 16, separate);
             let (s, b) = minibatch_shape(&f.config);
             let mut learner = PpoLearner::new(&f.policy, s, b);
             let mb = &minibatches(&f, &[1, 2, 0, 3])[0];

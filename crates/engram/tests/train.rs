@@ -355,3 +355,33 @@ fn normalisation_resumes_exactly_and_reaches_evaluation() {
     let err = train(c, Some(tmp.path()), true).unwrap_err().to_string();
     assert!(err.contains("normalize_observations needs a Box"), "{err}");
 }
+
+#[test]
+fn separate_critic_trains_and_resumes_exactly() {
+    for algo in [Algo::A3c, Algo::A2c] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+        let mut c = small(algo, 4000);
+        c.separate_critic = true;
+        train(c.clone(), Some(&whole), true).unwrap();
+        c.total_steps = 2000;
+        train(c, Some(&split), true).unwrap();
+        resume(&split, &["total_steps=4000".to_string()], true).unwrap();
+        let ckpt = bytes(&whole, "checkpoints/latest.safetensors");
+        assert!(
+            ckpt == bytes(&split, "checkpoints/latest.safetensors"),
+            "{algo}: diverged"
+        );
+        let loaded =
+            engram::checkpoint::Checkpoint::load(&whole.join("checkpoints/latest.safetensors"))
+                .unwrap();
+        assert!(
+            loaded.tensor("actor.core.weight_hh").is_some()
+                && loaded.tensor("critic.core.weight_hh").is_some()
+        );
+        assert!(
+            loaded.tensor("actor.vf.weight").is_none(),
+            "the actor has no value head"
+        );
+    }
+}
