@@ -823,7 +823,7 @@ impl Learner {
             policy_loss: policy_loss as f64,
             value_loss: value_loss as f64,
             entropy: entropy as f64,
-            grad_norm: 0.0,
+            ..UpdateStats::default()
         }
     }
 }

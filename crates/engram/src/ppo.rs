@@ -362,6 +362,8 @@ pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
                 value_loss: summary.stats.value_loss,
                 entropy: summary.stats.entropy,
                 grad_norm: summary.grad_norm,
+                approx_kl: summary.stats.approx_kl,
+                clip_fraction: summary.stats.clip_fraction,
             };
             let duties = monitor.update_done(rollout_steps, stats);
             if duties.log {

@@ -108,6 +108,9 @@ pub struct MetricsRow {
     pub value_loss: f64,
     pub entropy: f64,
     pub grad_norm: f64,
+    /// PPO only (0 otherwise).
+    pub approx_kl: f64,
+    pub clip_fraction: f64,
     pub learning_rate: f64,
     pub steps_per_second: f64,
 }
@@ -115,12 +118,12 @@ pub struct MetricsRow {
 impl MetricsRow {
     pub const HEADER: &'static str =
         "env_steps,wall_seconds,episodes,updates,mean_return,mean_length,policy_loss,\
-value_loss,entropy,grad_norm,learning_rate,steps_per_second";
+value_loss,entropy,grad_norm,approx_kl,clip_fraction,learning_rate,steps_per_second";
 
     pub fn to_csv(&self) -> String {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
         format!(
-            "{},{:.3},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6e},{:.0}",
+            "{},{:.3},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{:.6e},{:.0}",
             self.env_steps,
             self.wall_seconds,
             self.episodes,
@@ -131,6 +134,8 @@ value_loss,entropy,grad_norm,learning_rate,steps_per_second";
             self.value_loss,
             self.entropy,
             self.grad_norm,
+            self.approx_kl,
+            self.clip_fraction,
             self.learning_rate,
             self.steps_per_second
         )

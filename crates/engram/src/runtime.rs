@@ -28,6 +28,10 @@ pub struct UpdateStats {
     pub value_loss: f64,
     pub entropy: f64,
     pub grad_norm: f64,
+    /// PPO's diagnostics (0 for the other algorithms): mean approximate KL(old || new) and the
+    /// fraction of clipped ratios over the update's minibatches.
+    pub approx_kl: f64,
+    pub clip_fraction: f64,
 }
 
 #[derive(Default)]
@@ -222,6 +226,8 @@ impl Monitor {
             s.sum.value_loss += stats.value_loss;
             s.sum.entropy += stats.entropy;
             s.sum.grad_norm += stats.grad_norm;
+            s.sum.approx_kl += stats.approx_kl;
+            s.sum.clip_fraction += stats.clip_fraction;
             s.count += 1;
         }
         let mut schedule = lock(&self.schedule);
@@ -276,6 +282,8 @@ impl Monitor {
             value_loss: stats.sum.value_loss / n,
             entropy: stats.sum.entropy / n,
             grad_norm: stats.sum.grad_norm / n,
+            approx_kl: stats.sum.approx_kl / n,
+            clip_fraction: stats.sum.clip_fraction / n,
             learning_rate,
             steps_per_second,
         };
