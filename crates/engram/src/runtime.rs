@@ -68,7 +68,7 @@ pub struct Monitor {
     updates: AtomicU64,
     window: Mutex<EpisodeWindow>,
     threshold_hit: Mutex<Option<ThresholdHit>>,
-    pub best_eval: Mutex<Option<EvalRow>>,
+    best_eval: Mutex<Option<EvalRow>>,
     stats: Mutex<StatsSum>,
     schedule: Mutex<(u64, u64, u64)>,
     metrics: Mutex<CsvLog>,
