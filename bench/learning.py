@@ -4,6 +4,12 @@ markdown table of the summaries (wall time and steps to the reward threshold, th
 final 100-episode training mean, best greedy evaluation).
 
     python3 bench/learning.py --algo a3c --env CartPole-v1 --seeds 0 1 2 3 4 -- --set stop_at_threshold=true
+    python3 bench/learning.py --algo ppo --env Pendulum-v1 --final-eval 50 --goal -172.2
+
+`--final-eval N` also plays N greedy episodes with each run's final parameters
+(`engram eval RUN --latest --episodes N`: the same initial states for every run, and the same
+as `bench/sb3_zoo.py --episodes N`), and `--goal` counts the runs whose mean reached it (the
+rl-zoo score to match).
 
 Everything after `--` is passed to `engram train`. Needs a release build
 (`cargo build --release -p engram`); uses only the Python standard library.
@@ -27,6 +33,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "engram"))
     parser.add_argument("--label", default=None, help="name of the row group (default: algo/env)")
+    parser.add_argument("--final-eval", type=int, default=0, metavar="N",
+                        help="greedy episodes with the final parameters after each run")
+    parser.add_argument("--goal", type=float, default=None, help="final-eval mean to reach")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="-- followed by engram train options")
     args = parser.parse_args()
     extra = [a for a in args.extra if a != "--"]
@@ -41,7 +50,16 @@ def main() -> int:
             if result.returncode != 0:
                 print(f"seed {seed} failed: {result.stderr.strip()}", file=sys.stderr)
                 continue
-            rows.append(json.loads((out / "summary.json").read_text()))
+            row = json.loads((out / "summary.json").read_text())
+            row["final_eval"] = None
+            if args.final_eval > 0:
+                ev = subprocess.run([args.binary, "eval", str(out), "--latest", "--episodes",
+                                     str(args.final_eval), "--json"], capture_output=True, text=True)
+                if ev.returncode != 0:
+                    print(f"seed {seed} eval failed: {ev.stderr.strip()}", file=sys.stderr)
+                else:
+                    row["final_eval"] = json.loads(ev.stdout)["mean_return"]
+            rows.append(row)
     if not rows:
         return 1
 
@@ -49,20 +67,30 @@ def main() -> int:
         return "-" if v is None else format(v, spec)
 
     print(f"\n{label}: `engram train --algo {args.algo} --env {args.env} --seed S {' '.join(extra)}`\n")
-    print("| seed | solved | seconds to threshold | steps to threshold | env steps | wall s | steps/s | train mean(100) | best eval |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    final = f" final eval ({args.final_eval} eps) |" if args.final_eval else ""
+    print("| seed | solved | seconds to threshold | steps to threshold | env steps | wall s | steps/s "
+          f"| train mean(100) | best eval |{final}")
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if final else ""))
     for r in rows:
+        final_cell = f" {fmt(r['final_eval'], '.1f')} |" if final else ""
         print(f"| {r['seed']} | {'yes' if r['solved'] else 'no'} | {fmt(r['seconds_to_threshold'], '.2f')} "
               f"| {fmt(r['steps_to_threshold'], ',')} | {r['env_steps']:,} | {r['wall_seconds']:.2f} "
               f"| {r['steps_per_second']:,.0f} | {fmt(r['final_train_mean_return'], '.1f')} "
-              f"| {fmt(r['best_eval_mean'], '.1f')} |")
+              f"| {fmt(r['best_eval_mean'], '.1f')} |{final_cell}")
     solved = [r for r in rows if r["solved"]]
     sps = [r["steps_per_second"] for r in rows]
     print(f"\nsolved {len(solved)}/{len(rows)}", end="")
     if solved:
         print(f"; median seconds to threshold {statistics.median(r['seconds_to_threshold'] for r in solved):.2f}"
               f", median steps {statistics.median(r['steps_to_threshold'] for r in solved):,.0f}", end="")
-    print(f"; median steps/s {statistics.median(sps):,.0f}")
+    print(f"; median steps/s {statistics.median(sps):,.0f}", end="")
+    print(f"; median wall s {statistics.median(r['wall_seconds'] for r in rows):.2f}", end="")
+    finals = [r["final_eval"] for r in rows if r["final_eval"] is not None]
+    if finals:
+        print(f"; final eval median {statistics.median(finals):.1f}, mean {statistics.mean(finals):.1f}", end="")
+        if args.goal is not None:
+            print(f", {sum(f >= args.goal for f in finals)}/{len(finals)} reached {args.goal}", end="")
+    print()
     return 0
 
 

@@ -174,6 +174,19 @@ pub struct TrainConfig {
     pub separate_critic: bool,
     /// Embedding width when `discrete_encoding = "embedding"`.
     pub embedding_dim: usize,
+    /// Orthogonal initialisation of the encoder and heads (gain sqrt 2, policy head 0.01, value
+    /// head 1: SB3's `ortho_init`); false = PyTorch's default fan-in uniform.
+    pub ortho_init: bool,
+    /// Continuous actions: initial log standard deviation of the Gaussian (SB3's
+    /// `log_std_init`), of every element of gSDE's `log_std` matrix with `use_sde`.
+    pub log_std_init: f64,
+    /// Continuous actions: generalized state-dependent exploration (gSDE, Raffin et al. 2021):
+    /// the action noise is the policy's latent features times an exploration matrix that is
+    /// redrawn every `sde_sample_freq` steps, instead of fresh noise every step.
+    pub use_sde: bool,
+    /// gSDE: redraw the exploration matrix every this many steps; -1 = only at the start of
+    /// each rollout (SB3's default) or, for REINFORCE, of each episode.
+    pub sde_sample_freq: i64,
     /// Rollout length between updates (n of the n-step return).
     pub t_max: usize,
     pub gamma: f64,
@@ -190,6 +203,8 @@ pub struct TrainConfig {
     pub adam_beta1: f64,
     pub adam_beta2: f64,
     pub adam_eps: f64,
+    /// Weight of the value loss `0.5 * mean((V - R)^2)` (the A3C paper's and CleanRL's form;
+    /// SB3's value loss has no 0.5, so SB3's `vf_coef = c` weighs like engram's `2c`).
     pub vf_coef: f64,
     pub ent_coef: f64,
     pub max_grad_norm: f64,
@@ -256,6 +271,10 @@ impl Default for TrainConfig {
             discrete_encoding: DiscreteEncoding::OneHot,
             separate_critic: false,
             embedding_dim: 16,
+            ortho_init: true,
+            log_std_init: 0.0,
+            use_sde: false,
+            sde_sample_freq: -1,
             t_max: 20,
             gamma: 0.99,
             gae_lambda: 1.0,
@@ -497,6 +516,24 @@ impl TrainConfig {
         non_negative("ent_coef", self.ent_coef)?;
         positive("max_grad_norm", self.max_grad_norm)?;
         positive("reward_scale", self.reward_scale)?;
+        if !(self.log_std_init.is_finite() && self.log_std_init.abs() <= 20.0) {
+            return Err(invalid(
+                "log_std_init",
+                format!(
+                    "must be a log standard deviation between -20 and 20, got {}",
+                    self.log_std_init
+                ),
+            ));
+        }
+        if self.sde_sample_freq == 0 || self.sde_sample_freq < -1 {
+            return Err(invalid(
+                "sde_sample_freq",
+                format!(
+                    "must be a positive number of steps, or -1 for once per rollout; got {}",
+                    self.sde_sample_freq
+                ),
+            ));
+        }
         if self.eval_interval > 0 && self.eval_episodes == 0 {
             return Err(invalid(
                 "eval_episodes",
@@ -636,6 +673,22 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     ("embedding_dim", "embedding width for discrete observations"),
     (
+        "ortho_init",
+        "orthogonal init of encoder and heads (SB3); false = PyTorch's fan-in uniform",
+    ),
+    (
+        "log_std_init",
+        "continuous actions: initial log-std of the Gaussian (or of gSDE's matrix)",
+    ),
+    (
+        "use_sde",
+        "continuous actions: generalized state-dependent exploration (gSDE)",
+    ),
+    (
+        "sde_sample_freq",
+        "gSDE: redraw the exploration matrix every n steps (-1 = once per rollout)",
+    ),
+    (
         "separate_critic",
         "the critic gets its own encoder and core instead of sharing the actor's",
     ),
@@ -657,7 +710,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("adam_beta1", "Adam first-moment decay"),
     ("adam_beta2", "Adam second-moment decay"),
     ("adam_eps", "Adam epsilon"),
-    ("vf_coef", "value loss coefficient"),
+    (
+        "vf_coef",
+        "weight of the value loss 0.5*mean((V-R)^2) (SB3's c is engram's 2c)",
+    ),
     ("ent_coef", "entropy bonus coefficient"),
     ("max_grad_norm", "global gradient-norm clip"),
     (

@@ -86,6 +86,7 @@ pub fn evaluate(
             normalize_observation(stats, &mut obs);
         }
         state.fill(0.0);
+        actor.reset_noise();
         let (mut ret, mut len) = (0.0, 0u64);
         on_step(env, episode, 0);
         loop {

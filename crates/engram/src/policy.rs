@@ -4,7 +4,10 @@
 //! * Box observations go in as they are; Discrete and MultiDiscrete parts (also inside Tuples)
 //!   are one-hot encoded, or looked up in learned embeddings (`discrete_encoding = "embedding"`).
 //! * Discrete actions: a categorical; MultiDiscrete: independent categoricals (one per
-//!   component); Box: a diagonal Gaussian with a state-independent log-std parameter.
+//!   component); Box: a diagonal Gaussian with a state-independent log-std parameter, or with
+//!   `use_sde` generalized state-dependent exploration ([`engram_nn::dist::Gsde`]): the noise
+//!   is the actor's latent features times an exploration matrix the [`Actor`] redraws every
+//!   `sde_sample_freq` steps and whenever its owner calls [`Actor::reset_noise`].
 //!
 //! [`Actor`] acts one step at a time (no allocation), [`Learner`] runs the whole rollout forward
 //! and backward through time. The recurrent state travels as a flat `[batch * state_size]`
@@ -17,7 +20,7 @@ use crate::runtime::UpdateStats;
 use crate::train::TrainError;
 use engram_env::Space;
 use engram_nn::activation::Activation as NnActivation;
-use engram_nn::dist::{DiagGaussian, MultiCategorical};
+use engram_nn::dist::{DiagGaussian, Gsde, MultiCategorical};
 use engram_nn::embedding::Embedding;
 use engram_nn::loss::{entropy_bonus, policy_gradient_loss, value_mse_loss, Reduction};
 use engram_nn::network::{CoreInit, Network, NetworkConfig, NetworkStepScratch, NetworkTape};
@@ -90,7 +93,11 @@ pub struct ActorCritic {
     /// Discrete and MultiDiscrete actions: independent categoricals (one component for a
     /// Discrete space), built once so that acting never allocates.
     discrete: Option<MultiCategorical>,
+    /// Gaussian actions: `[dim]`, or `[latent x dim]` with gSDE.
     log_std: Option<Slot>,
+    /// gSDE over the actor's features, and how often acting redraws its exploration matrix.
+    gsde: Option<Gsde>,
+    sde_sample_freq: Option<usize>,
     obs_dim: usize,
     input_dim: usize,
     action_dim: usize,
@@ -134,15 +141,23 @@ impl ActorCritic {
             Activation::Relu => NnActivation::Relu,
             Activation::Elu => NnActivation::Elu { alpha: 1.0 },
         };
-        let hidden_gain = std::f32::consts::SQRT_2;
+        // SB3's ortho_init: sqrt 2 for hidden layers, 0.01 for the policy head (near-uniform
+        // first actions), 1 for the value head.
+        let init = |gain: f32| {
+            if c.ortho_init {
+                Init::Orthogonal { gain }
+            } else {
+                Init::UniformFanIn
+            }
+        };
         let trunk = |heads: &[(&str, usize, f32)]| {
             let mut net_config = NetworkConfig::new(input_dim).encoder(
                 &c.encoder_layers,
                 activation,
-                Init::Orthogonal { gain: hidden_gain },
+                init(std::f32::consts::SQRT_2),
             );
             for &(name, size, gain) in heads {
-                net_config = net_config.head(name, size, Init::Orthogonal { gain });
+                net_config = net_config.head(name, size, init(gain));
             }
             match c.policy {
                 PolicyKind::Lstm => net_config.lstm(c.hidden_size).core_init(CoreInit {
@@ -170,10 +185,26 @@ impl ActorCritic {
                 (0, 1),
             )
         };
-        let log_std = match &action_kind {
-            ActionKind::Gaussian { dim, .. } => Some(layout.vector("log_std", *dim, Init::ZEROS)),
-            _ => None,
+        let latent = nets[pi.0].feature_size;
+        let log_std_init = Init::Constant(c.log_std_init as f32);
+        let (log_std, gsde) = match (&action_kind, c.use_sde) {
+            (ActionKind::Gaussian { dim, .. }, false) => {
+                (Some(layout.vector("log_std", *dim, log_std_init)), None)
+            }
+            // SB3's layout for gSDE's log_std: [latent, action dim].
+            (ActionKind::Gaussian { dim, .. }, true) => (
+                Some(layout.matrix("log_std", latent, *dim, log_std_init)),
+                Some(Gsde::new(latent, *dim)),
+            ),
+            (_, false) => (None, None),
+            (_, true) => {
+                return Err(TrainError::Policy(format!(
+                    "use_sde needs continuous (Box) actions, and this environment's action space \
+                     is {action_space}: remove use_sde (--set use_sde=false)"
+                )))
+            }
         };
+        let sde_sample_freq = usize::try_from(c.sde_sample_freq).ok();
         let has_cell = c.policy == PolicyKind::Lstm;
         let discrete = match &action_kind {
             ActionKind::Categorical { n, .. } => Some(MultiCategorical::new(&[*n])),
@@ -194,6 +225,8 @@ impl ActorCritic {
             action_kind,
             segments,
             log_std,
+            gsde,
+            sde_sample_freq,
         })
     }
 
@@ -367,19 +400,24 @@ fn discrete_segment(
 }
 
 /// Scratch of the action distribution: log-softmax rows and action indices (discrete), the
-/// log-std gradient (Gaussian).
+/// log-std gradient (Gaussian), and gSDE's per-row log-std with its gradient.
 struct DistScratch {
     log_probs: Vec<f32>,
     indices: Vec<usize>,
     d_log_std: Vec<f32>,
+    log_sigma: Vec<f32>,
+    d_log_sigma: Vec<f32>,
 }
 
 impl DistScratch {
     fn new(policy: &ActorCritic, rows: usize) -> DistScratch {
+        let sde_rows = if policy.gsde.is_some() { rows } else { 0 };
         DistScratch {
             log_probs: vec![0.0; rows * policy.head_width()],
             indices: vec![0; rows * policy.action_dim],
             d_log_std: vec![0.0; policy.log_std.map_or(0, |s| s.len())],
+            log_sigma: vec![0.0; sde_rows * policy.action_dim],
+            d_log_sigma: vec![0.0; sde_rows * policy.action_dim],
         }
     }
 }
@@ -395,16 +433,35 @@ impl ActorCritic {
     }
 
     /// Picks actions from the policy head's output `out` (`rows` rows): sampled with `rng`,
-    /// greedy without; writes flat `actions` and their log-probabilities.
+    /// greedy without; writes flat `actions` and their log-probabilities. With gSDE the
+    /// sample is `mean + features^T E` with each row's exploration matrix from `exploration`.
+    #[allow(clippy::too_many_arguments)]
     fn choose<R: Rng>(
         &self,
         p: &[f32],
         out: &[f32],
+        features: &[f32],
+        exploration: &[f32],
         rng: Option<&mut R>,
         scratch: &mut DistScratch,
         actions: &mut [f32],
         log_probs: &mut [f32],
     ) {
+        if let Some(gsde) = &self.gsde {
+            let dist = DiagGaussian::new(gsde.dim);
+            gsde.log_sigma(features, self.log_std_of(p), &mut scratch.log_sigma);
+            match rng {
+                Some(_) => {
+                    gsde.noise(features, exploration, actions);
+                    for (a, &m) in actions.iter_mut().zip(out) {
+                        *a += m;
+                    }
+                }
+                None => dist.mode(out, actions),
+            }
+            dist.log_prob(out, &scratch.log_sigma, actions, log_probs);
+            return;
+        }
         match (&self.discrete, &self.action_kind) {
             (Some(dist), _) => {
                 dist.log_softmax(out, None, &mut scratch.log_probs);
@@ -430,16 +487,26 @@ impl ActorCritic {
         }
     }
 
-    /// `log pi(actions)` and the entropy of each row of the policy head's output.
+    /// `log pi(actions)` and the entropy of each row of the policy head's output (`features`:
+    /// what the head read, for gSDE).
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         p: &[f32],
         out: &[f32],
+        features: &[f32],
         actions: &[f32],
         scratch: &mut DistScratch,
         logp: &mut [f32],
         entropy: &mut [f32],
     ) {
+        if let Some(gsde) = &self.gsde {
+            let dist = DiagGaussian::new(gsde.dim);
+            gsde.log_sigma(features, self.log_std_of(p), &mut scratch.log_sigma);
+            dist.log_prob(out, &scratch.log_sigma, actions, logp);
+            dist.entropy(&scratch.log_sigma, entropy);
+            return;
+        }
         match (&self.discrete, &self.action_kind) {
             (Some(dist), _) => {
                 dist.log_softmax(out, None, &mut scratch.log_probs);
@@ -467,12 +534,40 @@ impl ActorCritic {
         p: &[f32],
         g: &mut [f32],
         out: &[f32],
+        features: &[f32],
         actions: &[f32],
         scratch: &mut DistScratch,
         d_logp: &[f32],
         d_entropy: &[f32],
         d_head: &mut [f32],
     ) {
+        if let Some(gsde) = &self.gsde {
+            // The features are constants here (SB3's learn_features = False): the gradient
+            // reaches the mean head and log_std only.
+            let slot = self
+                .log_std
+                .expect("gSDE policies have a log_std parameter");
+            DiagGaussian::new(gsde.dim).backward(
+                out,
+                &scratch.log_sigma,
+                actions,
+                d_logp,
+                d_entropy,
+                d_head,
+                &mut scratch.d_log_sigma,
+            );
+            gsde.backward(
+                features,
+                slot.of(p),
+                &scratch.log_sigma,
+                &scratch.d_log_sigma,
+                &mut scratch.d_log_std,
+            );
+            for (gv, d) in slot.of_mut(g).iter_mut().zip(&scratch.d_log_std) {
+                *gv += d;
+            }
+            return;
+        }
         match (&self.discrete, &self.action_kind) {
             (Some(dist), _) => dist.backward(
                 &scratch.log_probs,
@@ -516,6 +611,10 @@ pub struct Actor {
     dist: DistScratch,
     /// Log-probability of each row's action of the last [`Actor::act`] (PPO's old log-probs).
     chosen_log_probs: Vec<f32>,
+    /// gSDE: one exploration matrix per row, and the sampled steps since they were drawn
+    /// (`None`: draw before the next sampled action).
+    exploration: Vec<f32>,
+    noise_age: Option<usize>,
 }
 
 impl Actor {
@@ -527,7 +626,16 @@ impl Actor {
             scratches: policy.nets.iter().map(|n| n.step_scratch(batch)).collect(),
             dist: DistScratch::new(policy, batch),
             chosen_log_probs: vec![0.0; batch],
+            exploration: vec![0.0; policy.gsde.map_or(0, |g| batch * g.matrix_len())],
+            noise_age: None,
         }
+    }
+
+    /// gSDE: redraw the exploration matrices before the next sampled action (collectors call
+    /// this at the start of each rollout, as SB3 does; REINFORCE and evaluation at the start
+    /// of each episode). Nothing to do for other policies.
+    pub fn reset_noise(&mut self) {
+        self.noise_age = None;
     }
 
     /// `log pi(a | s)` of the actions chosen by the last [`Actor::act`], one per row.
@@ -552,10 +660,29 @@ impl Actor {
         self.step(policy, p, obs, state);
         policy.store_state(&self.states, b, state);
         values.copy_from_slice(&self.head(policy.vf)[..b]);
-        let out = self.scratches[policy.pi.0].head(policy.pi.1);
+        let rng = match (policy.gsde, rng) {
+            (Some(gsde), Some(rng)) => {
+                let stale = match (self.noise_age, policy.sde_sample_freq) {
+                    (None, _) => true,
+                    (Some(age), Some(freq)) => age >= freq,
+                    (Some(_), None) => false,
+                };
+                if stale {
+                    gsde.sample_exploration(policy.log_std_of(p), rng, &mut self.exploration);
+                    self.noise_age = Some(0);
+                }
+                self.noise_age = self.noise_age.map(|age| age + 1);
+                Some(rng)
+            }
+            (_, rng) => rng,
+        };
+        let (net, head) = policy.pi;
+        let scratch = &self.scratches[net];
         policy.choose(
             p,
-            out,
+            scratch.head(head),
+            scratch.features(&self.input, &self.states[net]),
+            &self.exploration,
             rng,
             &mut self.dist,
             actions,
@@ -685,10 +812,11 @@ impl SequencePass {
         {
             net.forward_seq(p, &self.input, steps, Some(starts), state, tape);
         }
-        let out = self.tapes[policy.pi.0].head(policy.pi.1);
+        let tape = &self.tapes[policy.pi.0];
         policy.evaluate(
             p,
-            out,
+            tape.head(policy.pi.1),
+            tape.features(&self.input),
             actions,
             &mut self.dist,
             &mut self.logp,
@@ -709,11 +837,12 @@ impl SequencePass {
         obs: &[f32],
         actions: &[f32],
     ) {
-        let out = self.tapes[policy.pi.0].head(policy.pi.1);
+        let tape = &self.tapes[policy.pi.0];
         policy.evaluate_backward(
             p,
             g,
-            out,
+            tape.head(policy.pi.1),
+            tape.features(&self.input),
             actions,
             &mut self.dist,
             &self.d_logp,

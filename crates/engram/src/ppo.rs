@@ -419,19 +419,24 @@ mod tests {
     /// A config, its policy with seeded parameters, and the second rollout collected with
     /// them (so the recurrent initial states are not zero).
     fn fixture(env: &str, policy: PolicyKind, workers: usize, t_max: usize) -> Fixture {
-        fixture_with(env, policy, workers, t_max, false)
+        fixture_with(env, policy, workers, t_max, &[])
     }
 
+    /// [`fixture`] with `key=value` settings (as `--set`) applied after the tuned entry.
     fn fixture_with(
         env: &str,
         policy: PolicyKind,
         workers: usize,
         t_max: usize,
-        separate_critic: bool,
+        settings: &[&str],
     ) -> Fixture {
         let mut c = TrainConfig::tuned(Algo::Ppo, env);
+        c.separate_critic = false;
+        c.use_sde = false;
+        for s in settings {
+            c.set(s).unwrap();
+        }
         c.policy = policy;
-        c.separate_critic = separate_critic;
         c.hidden_size = 8;
         c.encoder_layers = vec![8];
         c.workers = workers;
@@ -499,16 +504,21 @@ mod tests {
 
     #[test]
     fn training_forward_reproduces_acting_outputs_exactly() {
-        for (env, policy, separate) in [
-            ("CartPole-v1", PolicyKind::Lstm, false),
-            ("CartPole-v1", PolicyKind::Gru, false),
-            ("CartPole-v1", PolicyKind::Mlp, false),
-            ("Pendulum-v1", PolicyKind::Lstm, false),
-            ("CartPole-v1", PolicyKind::Lstm, true),
-            ("CartPole-v1", PolicyKind::Mlp, true),
+        let separate: &[&str] = &["separate_critic=true"];
+        let gsde: &[&str] = &["use_sde=true", "sde_sample_freq=5", "log_std_init=-1.0"];
+        let gsde_separate: &[&str] = &["use_sde=true", "separate_critic=true"];
+        for (env, policy, settings) in [
+            ("CartPole-v1", PolicyKind::Lstm, &[][..]),
+            ("CartPole-v1", PolicyKind::Gru, &[]),
+            ("CartPole-v1", PolicyKind::Mlp, &[]),
+            ("Pendulum-v1", PolicyKind::Lstm, &[]),
+            ("CartPole-v1", PolicyKind::Lstm, separate),
+            ("CartPole-v1", PolicyKind::Mlp, separate),
+            ("Pendulum-v1", PolicyKind::Mlp, gsde),
+            ("Pendulum-v1", PolicyKind::Lstm, gsde_separate),
         ] {
             let t_max = if env == "Pendulum-v1" { 112 } else { 24 };
-            let f = fixture_with(env, policy, 4, t_max, separate);
+            let f = fixture_with(env, policy, 4, t_max, settings);
             assert!(
                 f.rollout.starts.iter().skip(4).any(|&s| s),
                 "{env}: the rollout should contain episode starts after its first step"
@@ -579,15 +589,30 @@ mod tests {
 
     #[test]
     fn ppo_gradient_matches_finite_differences_away_from_the_old_policy() {
-        for (env, policy, separate) in [
-            ("CartPole-v1", PolicyKind::Lstm, false),
-            ("Pendulum-v1", PolicyKind::Gru, false),
-            ("CartPole-v1", PolicyKind::Lstm, true),
+        for (env, policy, settings) in [
+            ("CartPole-v1", PolicyKind::Lstm, &[][..]),
+            ("Pendulum-v1", PolicyKind::Gru, &[]),
+            ("CartPole-v1", PolicyKind::Lstm, &["separate_critic=true"]),
+            (
+                "Pendulum-v1",
+                PolicyKind::Mlp,
+                &["use_sde=true", "log_std_init=-0.5"],
+            ),
+            (
+                "Pendulum-v1",
+                PolicyKind::Gru,
+                &["use_sde=true", "separate_critic=true"],
+            ),
         ] {
-            let f = fixture_with(env, policy, 4, 16, separate);
+            let f = fixture_with(env, policy, 4, 16, settings);
             let (s, b) = minibatch_shape(&f.config);
             let mut learner = PpoLearner::new(&f.policy, s, b);
-            let mb = &minibatches(&f, &[1, 2, 0, 3])[0];
+            let order: Vec<usize> = if policy == PolicyKind::Mlp {
+                (0..64).rev().collect()
+            } else {
+                vec![1, 2, 0, 3]
+            };
+            let mb = &minibatches(&f, &order)[0];
             let mut c = coefs();
             c.kl_coef = 0.5;
             c.clip_range = 0.05;
@@ -607,7 +632,18 @@ mod tests {
             );
             // Directional derivatives along a few random directions, in f64 differences.
             for _ in 0..3 {
-                let d: Vec<f32> = (0..p.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let mut d: Vec<f32> = (0..p.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                if f.config.use_sde {
+                    // gSDE treats the actor's features as constants (SB3's learn_features =
+                    // False): probe only directions that leave them unchanged.
+                    for spec in f.policy.layout.specs() {
+                        let n = &spec.name;
+                        let actor = n.starts_with("actor.") || n.starts_with("net.");
+                        if actor && (n.contains(".encoder.") || n.contains(".core.")) {
+                            d[spec.slot.range()].fill(0.0);
+                        }
+                    }
+                }
                 let h = 1e-3f32;
                 let plus: Vec<f32> = p.iter().zip(&d).map(|(a, b)| a + h * b).collect();
                 let minus: Vec<f32> = p.iter().zip(&d).map(|(a, b)| a - h * b).collect();
@@ -657,6 +693,25 @@ mod tests {
         check("batch_size=100", "batch_size", "must divide");
         check("batch_size=1000", "batch_size", "t_max * workers");
         check("kl_adaptive=true", "kl_coef", "kl_coef=1.0");
+        check(
+            "sde_sample_freq=0",
+            "sde_sample_freq",
+            "-1 for once per rollout",
+        );
+        check("log_std_init=nan", "log_std_init", "between -20 and 20");
+        // gSDE on discrete actions: refused when the policy is built, naming the fix.
+        let mut c = TrainConfig::tuned(Algo::Ppo, "CartPole-v1");
+        c.set("use_sde=true").unwrap();
+        c.validate().unwrap();
+        let env = make_env(&c).unwrap();
+        let err = match ActorCritic::new(env.observation_space(), env.action_space(), &c) {
+            Ok(_) => panic!("gSDE accepted discrete actions"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("use_sde") && err.contains("Discrete(2)") && err.contains("use_sde=false"),
+            "{err}"
+        );
         let mut c = TrainConfig::tuned(Algo::Ppo, "CartPoleNoVel-v1");
         c.set("batch_size=96").unwrap();
         let err = c.validate().unwrap_err().to_string();

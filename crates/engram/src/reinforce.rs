@@ -95,6 +95,7 @@ impl EpisodeCollector {
             let seed = self.rng.gen::<u64>() >> 1;
             self.env.reset(Some(seed), &mut self.obs)?;
             self.state.fill(0.0);
+            self.actor.reset_noise();
             let (mut episode_return, mut length) = (0.0f64, 0u64);
             loop {
                 self.batch_starts.push(length == 0);

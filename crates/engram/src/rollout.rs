@@ -277,6 +277,7 @@ impl Collector {
         let n = self.envs.len();
         let (od, ad, sd) = (policy.obs_dim(), policy.action_dim(), policy.state_size());
         rollout.initial_state.copy_from_slice(&self.state);
+        self.actor.reset_noise();
         for t in 0..rollout.t_max {
             let base = t * n;
             for e in 0..n {

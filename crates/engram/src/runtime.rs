@@ -22,7 +22,7 @@ pub struct Counters {
 }
 
 /// Losses and diagnostics of one update, summed until the next metrics row.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateStats {
     pub policy_loss: f64,
     pub value_loss: f64,
@@ -34,10 +34,12 @@ pub struct UpdateStats {
     pub clip_fraction: f64,
 }
 
-#[derive(Default)]
-struct StatsSum {
-    sum: UpdateStats,
-    count: u64,
+/// The updates since the last metrics row: saved in checkpoints, so that a run resumed between
+/// two rows writes the same next row as one that never stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSum {
+    pub sum: UpdateStats,
+    pub count: u64,
 }
 
 /// When the 100-episode training mean first reached the threshold.
@@ -58,6 +60,9 @@ pub struct MonitorState {
     pub next_log: u64,
     pub next_checkpoint: u64,
     pub next_eval: u64,
+    /// Absent from checkpoints written before it existed.
+    #[serde(default)]
+    pub pending_stats: StatsSum,
 }
 
 pub struct Monitor {
@@ -124,6 +129,7 @@ impl Monitor {
             } else {
                 u64::MAX
             },
+            pending_stats: StatsSum::default(),
         });
         let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
         Ok(Monitor {
@@ -134,7 +140,7 @@ impl Monitor {
             window: Mutex::new(state.window),
             threshold_hit: Mutex::new(state.threshold_hit),
             best_eval: Mutex::new(state.best_eval),
-            stats: Mutex::new(StatsSum::default()),
+            stats: Mutex::new(state.pending_stats),
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
             metrics: Mutex::new(CsvLog::open(
                 &run_dir.join("metrics.csv"),
@@ -186,6 +192,7 @@ impl Monitor {
             next_log,
             next_checkpoint,
             next_eval,
+            pending_stats: *lock(&self.stats),
         }
     }
 

@@ -586,6 +586,155 @@ impl DiagGaussian {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Generalized state-dependent exploration (gSDE)
+
+/// Generalized state-dependent exploration (Raffin, Kober & Stulp 2021, "Smooth Exploration
+/// for Robotic Reinforcement Learning"; SB3's `use_sde`).
+///
+/// Instead of fresh Gaussian noise every step, the action noise is a linear function of the
+/// policy's latent features `z` `[latent]`: `a = mean + z^T E`, where the exploration matrix
+/// `E` `[latent x dim]` is drawn from `N(0, sigma^2)` elementwise, `sigma = exp(log_std)`
+/// (`log_std` `[latent x dim]`, a parameter), and kept for several steps. Within those steps
+/// the same state gives the same noise, so exploration is smooth, and it varies with the
+/// state rather than being a constant offset.
+///
+/// For a fixed `z` the action is Gaussian with per-dimension standard deviation
+/// `s_j = sqrt(sum_i z_i^2 sigma_ij^2 + eps)` (`eps` = 1e-6, as in SB3), which is what
+/// [`Gsde::log_sigma`] computes; log-probabilities and entropies are then those of a
+/// [`DiagGaussian`] with the state-dependent log-std `ln s`. As in SB3 (`learn_features =
+/// False`) the features are treated as constants: gradients reach `log_std` and the mean, not
+/// the network below the features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gsde {
+    /// Width of the latent features `z`.
+    pub latent: usize,
+    /// Action dimensions.
+    pub dim: usize,
+}
+
+impl Gsde {
+    /// SB3's `StateDependentNoiseDistribution.epsilon`: keeps `s_j > 0` when `z = 0`.
+    pub const EPS: f32 = 1e-6;
+
+    pub fn new(latent: usize, dim: usize) -> Self {
+        assert!(
+            latent > 0 && dim > 0,
+            "gSDE needs at least one latent feature and one action dimension"
+        );
+        Self { latent, dim }
+    }
+
+    /// Elements of `log_std` (and of one exploration matrix).
+    pub fn matrix_len(&self) -> usize {
+        self.latent * self.dim
+    }
+
+    /// Draws `matrices.len() / (latent * dim)` exploration matrices, each element
+    /// `exp(log_std_ij) * N(0, 1)`.
+    pub fn sample_exploration<R: Rng + ?Sized>(
+        &self,
+        log_std: &[f32],
+        rng: &mut R,
+        matrices: &mut [f32],
+    ) {
+        expect_len(log_std.len(), self.matrix_len(), "gSDE log_std");
+        batch_of(
+            matrices.len(),
+            self.matrix_len(),
+            "gSDE exploration matrices",
+        );
+        for m in matrices.chunks_exact_mut(self.matrix_len()) {
+            for (e, &ls) in m.iter_mut().zip(log_std) {
+                *e = ls.exp() * standard_normal(rng);
+            }
+        }
+    }
+
+    /// `noise[b] = z[b]^T E[b]` `[B x dim]`, each row with its own exploration matrix
+    /// (`matrices` holds `B` of them).
+    pub fn noise(&self, features: &[f32], matrices: &[f32], noise: &mut [f32]) {
+        let b = batch_of(features.len(), self.latent, "gSDE features");
+        expect_len(
+            matrices.len(),
+            b * self.matrix_len(),
+            "gSDE exploration matrices",
+        );
+        expect_len(noise.len(), b * self.dim, "gSDE noise");
+        for ((z, m), out) in features
+            .chunks_exact(self.latent)
+            .zip(matrices.chunks_exact(self.matrix_len()))
+            .zip(noise.chunks_exact_mut(self.dim))
+        {
+            out.fill(0.0);
+            for (&zi, m_row) in z.iter().zip(m.chunks_exact(self.dim)) {
+                for (o, &e) in out.iter_mut().zip(m_row) {
+                    *o += zi * e;
+                }
+            }
+        }
+    }
+
+    /// `ln s` `[B x dim]` with `s_j^2 = sum_i z_i^2 exp(2 log_std_ij) + eps`: the log-std of
+    /// the action distribution for each row's features.
+    pub fn log_sigma(&self, features: &[f32], log_std: &[f32], log_sigma: &mut [f32]) {
+        let b = batch_of(features.len(), self.latent, "gSDE features");
+        expect_len(log_std.len(), self.matrix_len(), "gSDE log_std");
+        expect_len(log_sigma.len(), b * self.dim, "gSDE log_sigma");
+        log_sigma.fill(0.0);
+        // Each exp(2 log_std) once per call, not once per row.
+        for (i, ls_row) in log_std.chunks_exact(self.dim).enumerate() {
+            for (j, &ls) in ls_row.iter().enumerate() {
+                let var = (2.0 * ls).exp();
+                for (z, out) in features
+                    .chunks_exact(self.latent)
+                    .zip(log_sigma.chunks_exact_mut(self.dim))
+                {
+                    out[j] += z[i] * z[i] * var;
+                }
+            }
+        }
+        for o in log_sigma.iter_mut() {
+            *o = 0.5 * (*o + Self::EPS).ln();
+        }
+    }
+
+    /// Writes into `d_log_std` `[latent x dim]` the gradient of the loss given its gradient
+    /// `d_log_sigma` with respect to [`Gsde::log_sigma`]'s output:
+    /// `d ln s_j / d log_std_ij = z_i^2 exp(2 log_std_ij) / s_j^2`, summed over the rows.
+    pub fn backward(
+        &self,
+        features: &[f32],
+        log_std: &[f32],
+        log_sigma: &[f32],
+        d_log_sigma: &[f32],
+        d_log_std: &mut [f32],
+    ) {
+        let b = batch_of(features.len(), self.latent, "gSDE features");
+        expect_len(log_std.len(), self.matrix_len(), "gSDE log_std");
+        expect_len(log_sigma.len(), b * self.dim, "gSDE log_sigma");
+        expect_len(d_log_sigma.len(), b * self.dim, "gSDE d_log_sigma");
+        expect_len(d_log_std.len(), self.matrix_len(), "gSDE d_log_std");
+        d_log_std.fill(0.0);
+        // sum_b z_bi^2 * d_bj / s_bj^2 first, times exp(2 log_std_ij) once at the end.
+        for ((z, lsig), dl) in features
+            .chunks_exact(self.latent)
+            .zip(log_sigma.chunks_exact(self.dim))
+            .zip(d_log_sigma.chunks_exact(self.dim))
+        {
+            for (j, (&lsig, &dl)) in lsig.iter().zip(dl).enumerate() {
+                let w = dl * (-2.0 * lsig).exp();
+                for (&zi, d_row) in z.iter().zip(d_log_std.chunks_exact_mut(self.dim)) {
+                    d_row[j] += zi * zi * w;
+                }
+            }
+        }
+        for (d, &ls) in d_log_std.iter_mut().zip(log_std) {
+            *d *= (2.0 * ls).exp();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tanh-squashed Gaussian (SAC)
 
 /// A Gaussian squashed by `tanh` into (-1, 1) for SAC (Haarnoja et al. 2018):
@@ -961,6 +1110,98 @@ mod tests {
     #[test]
     fn gaussian_gradient_state_dependent_log_std() {
         check_gaussian(false);
+    }
+
+    #[test]
+    fn gsde_sigma_matches_variance_of_its_noise() {
+        // For fixed features, z^T E with E_ij ~ N(0, sigma_ij^2) has variance
+        // sum_i z_i^2 sigma_ij^2: the distribution the log-probabilities describe.
+        let (latent, dim) = (3, 2);
+        let g = Gsde::new(latent, dim);
+        let mut r = rng();
+        let log_std = uniform(&mut r, latent * dim, 0.7);
+        let z = [0.9f32, -0.4, 0.25];
+        let mut log_sigma = [0.0; 2];
+        g.log_sigma(&z, &log_std, &mut log_sigma);
+        let n = 100_000;
+        let mut matrices = vec![0.0; latent * dim];
+        let (mut sum, mut sum2) = ([0.0f64; 2], [0.0f64; 2]);
+        let mut noise = [0.0; 2];
+        for _ in 0..n {
+            g.sample_exploration(&log_std, &mut r, &mut matrices);
+            g.noise(&z, &matrices, &mut noise);
+            for d in 0..dim {
+                sum[d] += noise[d] as f64;
+                sum2[d] += (noise[d] as f64).powi(2);
+            }
+        }
+        for d in 0..dim {
+            let mean = sum[d] / n as f64;
+            let sd = (sum2[d] / n as f64 - mean * mean).sqrt();
+            let want: f64 = (0..latent)
+                .map(|i| (z[i] as f64).powi(2) * (2.0 * log_std[i * dim + d] as f64).exp())
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                (sd - want).abs() < 0.01 * want,
+                "dim {d}: sd {sd}, want {want}"
+            );
+            assert!((log_sigma[d] as f64 - want.ln()).abs() < 1e-4);
+            assert!(mean.abs() < 5.0 * want / (n as f64).sqrt());
+        }
+    }
+
+    #[test]
+    fn gsde_rows_use_their_own_matrices() {
+        let g = Gsde::new(2, 1);
+        let z = [1.0, 2.0, 1.0, 2.0];
+        let m = [0.5, -1.0, 3.0, 0.0];
+        let mut noise = [0.0; 2];
+        g.noise(&z, &m, &mut noise);
+        assert_eq!(noise, [0.5 - 2.0, 3.0]);
+    }
+
+    #[test]
+    fn gsde_gradient() {
+        // L = sum_b w_b log p(a_b) + v_b H_b through ln s = log_sigma(z, log_std), checked
+        // against finite differences of log_std and of the mean.
+        let (latent, dim, b) = (4, 2, 3);
+        let g = Gsde::new(latent, dim);
+        let gauss = DiagGaussian::new(dim);
+        let mut r = rng();
+        let z = uniform(&mut r, b * latent, 1.0);
+        let log_std = uniform(&mut r, latent * dim, 0.5);
+        let mean = uniform(&mut r, b * dim, 1.0);
+        let actions = uniform(&mut r, b * dim, 1.5);
+        let w = [0.8, -0.5, 0.3];
+        let v = [0.2, 0.6, -0.4];
+        let loss = |m: &[f32], ls: &[f32]| -> f64 {
+            let mut log_sigma = vec![0.0; b * dim];
+            g.log_sigma(&z, ls, &mut log_sigma);
+            let (mut l, mut h) = ([0.0; 3], [0.0; 3]);
+            gauss.log_prob(m, &log_sigma, &actions, &mut l);
+            gauss.entropy(&log_sigma, &mut h);
+            (0..b)
+                .map(|i| w[i] as f64 * l[i] as f64 + v[i] as f64 * h[i] as f64)
+                .sum()
+        };
+        let mut log_sigma = vec![0.0; b * dim];
+        g.log_sigma(&z, &log_std, &mut log_sigma);
+        let mut dm = vec![0.0; mean.len()];
+        let mut d_log_sigma = vec![0.0; b * dim];
+        gauss.backward(
+            &mean,
+            &log_sigma,
+            &actions,
+            &w,
+            &v,
+            &mut dm,
+            &mut d_log_sigma,
+        );
+        let mut dls = vec![0.0; log_std.len()];
+        g.backward(&z, &log_std, &log_sigma, &d_log_sigma, &mut dls);
+        check_gradient(|m| loss(m, &log_std), &mean, &dm, EPS, TOL, FLOOR).unwrap();
+        check_gradient(|ls| loss(&mean, ls), &log_std, &dls, EPS, TOL, FLOOR).unwrap();
     }
 
     #[test]

@@ -159,6 +159,17 @@ impl NetworkTape {
     pub fn shape(&self) -> (usize, usize) {
         (self.steps, self.batch)
     }
+
+    /// What the heads read in the last forward pass, `[steps, batch, feature_size]`: the
+    /// core's outputs, else the encoder's, else the input `xs` itself.
+    pub fn features<'a>(&'a self, xs: &'a [f32]) -> &'a [f32] {
+        match (&self.core, &self.encoder) {
+            (CoreTape::Lstm(t), _) => t.outputs(),
+            (CoreTape::Gru(t), _) => t.outputs(),
+            (CoreTape::None, Some(t)) => t.output(),
+            (CoreTape::None, None) => xs,
+        }
+    }
 }
 
 enum CoreStep {
@@ -181,6 +192,16 @@ impl NetworkStepScratch {
     /// Output of head `i` of the last step, `[batch, size_i]`.
     pub fn head(&self, i: usize) -> &[f32] {
         &self.heads[i][..self.batch * self.head_sizes[i]]
+    }
+
+    /// What the heads read in the last step, `[batch, feature_size]`: the recurrent core's
+    /// new hidden state `state.h`, else the encoder's output, else the input `x` itself.
+    pub fn features<'a>(&'a self, x: &'a [f32], state: &'a RecurrentState) -> &'a [f32] {
+        match (&self.core, &self.encoder) {
+            (CoreStep::Lstm(_) | CoreStep::Gru(_), _) => &state.h,
+            (CoreStep::None, Some(t)) => t.output(),
+            (CoreStep::None, None) => x,
+        }
     }
 }
 

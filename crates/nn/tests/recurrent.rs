@@ -445,6 +445,18 @@ fn network_step_equals_forward_seq() {
                 &mut s,
                 &mut scratch,
             );
+            let x = &xs[t * batch * 3..(t + 1) * batch * 3];
+            let features = scratch.features(x, &s);
+            let width = net.feature_size;
+            assert_eq!(features.len(), batch * width, "{core}");
+            let seq_features = &tape.features(&xs)[t * batch * width..(t + 1) * batch * width];
+            for (a, b) in features.iter().zip(seq_features) {
+                assert!((a - b).abs() < 1e-5, "{core} step {t} features: {a} vs {b}");
+            }
+            // The heads read exactly these features.
+            let mut head_out = vec![0.0; batch * 2];
+            net.heads[0].forward(&p, features, batch, &mut head_out);
+            assert_eq!(head_out, scratch.head(0), "{core}");
             for head in 0..2 {
                 let n = scratch.head(head).len();
                 let seq = &tape.head(head)[t * n..(t + 1) * n];

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Trains Stable-Baselines3 with rl-baselines3-zoo's tuned hyper-parameters on one
+environment and seed, then evaluates the deterministic policy: the Python side of the
+"reach rl-zoo's published score" rows in BENCHMARKS.md §5.
+
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo ppo --env MountainCarContinuous-v0 --seed 0
+
+Prints one JSON line: training wall time, env steps, and the mean/std return of
+`--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)
+from the initial states `engram eval RUN --episodes N` uses.
+Build the environment with `bash ../shared/peers/setup.sh` (torch, sb3, rl-zoo3).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import time
+import warnings
+
+warnings.filterwarnings("ignore")
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+
+def zoo_entry(algo: str, env_id: str) -> dict:
+    # rl-zoo3 is installed without its dependencies: read the yaml, do not import the package.
+    pkg = importlib.util.find_spec("rl_zoo3").submodule_search_locations[0]
+    with open(os.path.join(pkg, "hyperparams", f"{algo}.yml")) as f:
+        return dict(yaml.safe_load(f)[env_id])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c"])
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--episodes", type=int, default=20)
+    args = ap.parse_args()
+
+    import torch
+    import torch.nn as nn  # noqa: F401  (policy_kwargs strings refer to nn)
+
+    torch.set_num_threads(1)
+    from stable_baselines3 import A2C, PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    hp = zoo_entry(args.algo, args.env)
+    n_envs = int(hp.pop("n_envs", 1))
+    n_timesteps = int(float(hp.pop("n_timesteps")))
+    normalize = hp.pop("normalize", False)
+    policy = hp.pop("policy")
+    for key in ("learning_rate", "clip_range"):
+        v = hp.get(key)
+        if isinstance(v, str) and v.startswith("lin_"):
+            start = float(v[4:])
+            hp[key] = lambda progress, start=start: progress * start
+    if isinstance(hp.get("policy_kwargs"), str):
+        hp["policy_kwargs"] = eval(hp["policy_kwargs"], {"nn": nn, "dict": dict})
+    for key in ("normalize_kwargs", "env_wrapper", "frame_stack", "callback"):
+        hp.pop(key, None)
+
+    env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
+    if normalize:
+        env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
+    cls = PPO if args.algo == "ppo" else A2C
+    model = cls(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=n_timesteps)
+    wall = time.perf_counter() - t0
+
+    # The same initial states as `engram eval RUN --seed 0`: episode i resets with seed
+    # 10_000_000 + i, and engram's environments are bit-exact with Gymnasium's.
+    import gymnasium as gym
+
+    eval_env = gym.make(args.env)
+    returns = []
+    for episode in range(args.episodes):
+        obs, _ = eval_env.reset(seed=10_000_000 + episode)
+        ret, done = 0.0, False
+        while not done:
+            seen = env.normalize_obs(obs) if normalize else obs
+            action, _ = model.predict(seen, deterministic=True)  # clipped to the box
+            obs, reward, terminated, truncated, _ = eval_env.step(action)
+            ret += float(reward)
+            done = terminated or truncated
+        returns.append(ret)
+    print(json.dumps({
+        "algo": args.algo, "env": args.env, "seed": args.seed, "env_steps": n_timesteps,
+        "learn_wall_s": round(wall, 2), "eval_mean": round(float(np.mean(returns)), 2),
+        "eval_std": round(float(np.std(returns)), 2), "episodes": len(returns),
+    }))
+
+
+if __name__ == "__main__":
+    main()
