@@ -30,6 +30,13 @@
 //!   (`workers / envs_per_minibatch`), and stale stored states after the first epoch are
 //!   used as they are (as in CleanRL; SB3 also keeps the stored states).
 //!
+//! # Continuous actions
+//! A diagonal Gaussian with a state-independent `log_std`, or with `use_sde` gSDE (SB3's
+//! `use_sde`, see [`engram_nn::dist::Gsde`]): the exploration matrix is redrawn at the start of
+//! every rollout and every `sde_sample_freq` steps, from the collector's RNG, so it needs no
+//! place in checkpoints. Actions are clipped to the box when stepping; the stored, unclipped
+//! action is what the log-probabilities refer to (as in SB3).
+//!
 //! # Determinism and resume
 //! The minibatch permutation of update `k` is drawn from an RNG seeded by `(seed, k)`, so a
 //! resumed run shuffles exactly as an uninterrupted one. The adaptive KL coefficient, the only
