@@ -832,6 +832,30 @@ mod tests {
     }
 
     #[test]
+    fn every_key_is_documented_for_engram_algos() {
+        let documented: Vec<&str> = KEY_DOCS
+            .iter()
+            .map(|(k, _)| k.split('.').next().unwrap_or(k))
+            .collect();
+        let mut c = TrainConfig::default();
+        // Optional keys are left out of the table while unset.
+        c.clip_range_vf = Some(0.2);
+        c.target_kl = Some(0.01);
+        for key in c.to_table().keys() {
+            assert!(
+                documented.contains(&key.as_str()),
+                "`{key}` is missing from KEY_DOCS"
+            );
+        }
+        for key in documented {
+            assert!(
+                c.to_table().contains_key(key),
+                "KEY_DOCS lists `{key}`, which is not a config key"
+            );
+        }
+    }
+
+    #[test]
     fn config_round_trips_through_toml() {
         let mut c = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
         c.set("env_options.foo=1").unwrap();
