@@ -837,10 +837,12 @@ mod tests {
             .iter()
             .map(|(k, _)| k.split('.').next().unwrap_or(k))
             .collect();
-        let mut c = TrainConfig::default();
         // Optional keys are left out of the table while unset.
-        c.clip_range_vf = Some(0.2);
-        c.target_kl = Some(0.01);
+        let c = TrainConfig {
+            clip_range_vf: Some(0.2),
+            target_kl: Some(0.01),
+            ..TrainConfig::default()
+        };
         for key in c.to_table().keys() {
             assert!(
                 documented.contains(&key.as_str()),
