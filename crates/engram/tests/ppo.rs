@@ -5,7 +5,7 @@ use engram::run::Summary;
 use engram::train::{resume, train};
 
 mod common;
-use common::{bytes, metrics_without_time};
+use common::{assert_resume_is_exact, bytes};
 
 fn small(algo: Algo, policy: PolicyKind, steps: u64) -> TrainConfig {
     let mut c = TrainConfig::tuned(algo, "CartPole-v1");
@@ -35,8 +35,6 @@ fn ppo_train_n_resume_m_equals_train_n_plus_m() {
         (Algo::Ppo, PolicyKind::Lstm),
         (Algo::Reinforce, PolicyKind::Gru),
     ] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let mut c = small(algo, policy, 3000);
         if policy == PolicyKind::Mlp {
             // Exercise the adaptive KL state and value clipping through the checkpoint.
@@ -44,17 +42,7 @@ fn ppo_train_n_resume_m_equals_train_n_plus_m() {
             c.kl_adaptive = true;
             c.clip_range_vf = Some(0.2);
         }
-        train(c.clone(), Some(&whole), true).unwrap();
-        c.total_steps = 1500;
-        let first: Summary = train(c, Some(&split), true).unwrap();
-        let second = resume(&split, &["total_steps=3000".to_string()], true).unwrap();
-        assert!(second.env_steps > first.env_steps, "counters continue");
-        assert!(
-            bytes(&whole, "checkpoints/latest.safetensors")
-                == bytes(&split, "checkpoints/latest.safetensors"),
-            "{algo}/{policy:?}: resumed run diverged from the uninterrupted one"
-        );
-        assert_eq!(metrics_without_time(&whole), metrics_without_time(&split));
+        assert_resume_is_exact(&c, 1500, &format!("{algo}/{policy:?}"));
     }
 }
 
@@ -64,8 +52,6 @@ fn gsde_resume_is_exact() {
     // each rollout's start from the collector's stream; observation and reward statistics
     // travel too.
     for algo in [Algo::Ppo, Algo::A2c, Algo::Reinforce] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let mut c = small(algo, PolicyKind::Mlp, 2400);
         c.env = "Pendulum-v1".into();
         c.use_sde = true;
@@ -76,16 +62,8 @@ fn gsde_resume_is_exact() {
             c.normalize_rewards = true;
         }
         c.validate().unwrap();
-        train(c.clone(), Some(&whole), true).unwrap();
-        c.total_steps = 1200;
-        train(c, Some(&split), true).unwrap();
-        resume(&split, &["total_steps=2400".to_string()], true).unwrap();
-        assert!(
-            bytes(&whole, "checkpoints/latest.safetensors")
-                == bytes(&split, "checkpoints/latest.safetensors"),
-            "{algo}: resumed gSDE run diverged from the uninterrupted one"
-        );
-        assert_eq!(metrics_without_time(&whole), metrics_without_time(&split));
+        // Split between two metrics rows, so the saved metrics window is exercised too.
+        assert_resume_is_exact(&c, 1200, &format!("{algo} with gSDE"));
     }
 }
 

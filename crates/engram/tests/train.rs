@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 mod common;
-use common::{bytes, evals_without_time, metrics_without_time};
+use common::{assert_resume_is_exact, bytes, evals_without_time, metrics_without_time};
 use std::process::Command;
 
 fn small(algo: Algo, steps: u64) -> TrainConfig {
@@ -64,23 +64,12 @@ fn train_n_resume_m_equals_train_n_plus_m() {
         (Algo::A3c, PolicyKind::Gru),
         (Algo::A2c, PolicyKind::Lstm),
     ] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let mut c = small(algo, 6000);
         c.policy = policy;
-        train(c.clone(), Some(&whole), true).unwrap();
-        c.total_steps = 3000;
-        let first: Summary = train(c, Some(&split), true).unwrap();
+        let (first, second) = assert_resume_is_exact(&c, 3000, &format!("{algo}/{policy:?}"));
         assert_eq!(first.env_steps, 3000);
-        let second = resume(&split, &["total_steps=6000".to_string()], true).unwrap();
         assert_eq!(second.env_steps, 6000, "counters continue");
         assert!(second.episodes > first.episodes);
-        assert!(
-            bytes(&whole, "checkpoints/latest.safetensors")
-                == bytes(&split, "checkpoints/latest.safetensors"),
-            "{algo}/{policy:?}: resumed run diverged from the uninterrupted one"
-        );
-        assert_eq!(metrics_without_time(&whole), metrics_without_time(&split));
     }
 }
 

@@ -239,6 +239,27 @@ pub fn ger(alpha: f32, x: &[f32], y: &[f32], a: &mut [f32]) {
 // Small products against a row-major weight matrix (the recurrent products at batch > 1)
 // ---------------------------------------------------------------------------------------------
 
+/// `C += A W^T` for contiguous `A` `m x k`, a weight `W` stored `[n, k]` (PyTorch's
+/// `[out, in]`) and `C` `m x n`: through [`gemm_nt`] (the weight as it lies) when
+/// `weight_as_stored`, else through the packing [`gemm`]. Layers decide once, from their shape
+/// alone, so a row's bits never depend on the batch it is computed in.
+#[allow(clippy::too_many_arguments)]
+pub fn add_times_weight_t(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    w: &[f32],
+    c: &mut [f32],
+    weight_as_stored: bool,
+) {
+    if weight_as_stored {
+        gemm_nt(m, n, k, a, k, w, k, c, n, true);
+    } else {
+        gemm(Trans::No, Trans::Yes, m, n, k, 1.0, a, k, w, k, 1.0, c, n);
+    }
+}
+
 /// `C = A B^T` (or `C += A B^T` with `accumulate`): `A` row-major `m x k` (row stride `lda`),
 /// `B` row-major `n x k` (row stride `ldb`), `C` row-major `m x n` (row stride `ldc`).
 ///

@@ -59,25 +59,7 @@ impl Linear {
             y[..n_out].iter_mut().zip(b).for_each(|(y, b)| *y += b);
         } else {
             kernels::broadcast_rows(b, batch, y);
-            if rows_as_stored_pay_off(n_out) {
-                kernels::gemm_nt(batch, n_out, n_in, x, n_in, w, n_in, y, n_out, true);
-            } else {
-                kernels::gemm(
-                    Trans::No,
-                    Trans::Yes,
-                    batch,
-                    n_out,
-                    n_in,
-                    1.0,
-                    x,
-                    n_in,
-                    w,
-                    n_in,
-                    1.0,
-                    y,
-                    n_out,
-                );
-            }
+            kernels::add_times_weight_t(batch, n_out, n_in, x, w, y, rows_as_stored_pay_off(n_out));
         }
     }
 

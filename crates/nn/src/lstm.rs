@@ -588,24 +588,8 @@ pub(crate) fn recurrent_product(
 ) {
     if batch == 1 {
         kernels::gemv(w_hh, g, hd, h, gates, true);
-    } else if rowdot_pays_off(g, hd) {
-        kernels::gemm_nt(batch, g, hd, h, hd, w_hh, hd, gates, g, true);
     } else {
-        kernels::gemm(
-            Trans::No,
-            Trans::Yes,
-            batch,
-            g,
-            hd,
-            1.0,
-            h,
-            hd,
-            w_hh,
-            hd,
-            1.0,
-            gates,
-            g,
-        );
+        kernels::add_times_weight_t(batch, g, hd, h, w_hh, gates, rowdot_pays_off(g, hd));
     }
 }
 

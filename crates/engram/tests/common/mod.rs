@@ -1,8 +1,46 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+use engram::config::TrainConfig;
+use engram::run::Summary;
+use engram::train::{resume, train};
 use std::fs;
 use std::path::Path;
+
+/// Trains `c` for `c.total_steps` in one go, and again stopping at `split_at` then resuming
+/// to the full budget; asserts that both end with the same latest checkpoint bytes and the
+/// same metrics rows. Returns the summaries of the split run's two parts.
+pub fn assert_resume_is_exact(c: &TrainConfig, split_at: u64, what: &str) -> (Summary, Summary) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+    train(c.clone(), Some(&whole), true).unwrap();
+    let first = train(
+        TrainConfig {
+            total_steps: split_at,
+            ..c.clone()
+        },
+        Some(&split),
+        true,
+    )
+    .unwrap();
+    let budget = format!("total_steps={}", c.total_steps);
+    let second = resume(&split, &[budget], true).unwrap();
+    assert!(
+        second.env_steps > first.env_steps,
+        "{what}: counters continue"
+    );
+    assert!(
+        bytes(&whole, "checkpoints/latest.safetensors")
+            == bytes(&split, "checkpoints/latest.safetensors"),
+        "{what}: resumed run diverged from the uninterrupted one"
+    );
+    assert_eq!(
+        metrics_without_time(&whole),
+        metrics_without_time(&split),
+        "{what}: metrics differ"
+    );
+    (first, second)
+}
 
 /// metrics.csv without the wall-clock columns (wall_seconds, steps_per_second).
 pub fn metrics_without_time(dir: &Path) -> Vec<String> {
