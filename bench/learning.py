@@ -9,7 +9,9 @@ final 100-episode training mean, best greedy evaluation).
 `--final-eval N` also plays N greedy episodes with each run's final parameters
 (`engram eval RUN --latest --episodes N`: the same initial states for every run, and the same
 as `bench/sb3_zoo.py --episodes N`), and `--goal` counts the runs whose mean reached it (the
-rl-zoo score to match).
+rl-zoo score to match). `--checkpoint best` plays the best checkpoint of the run's periodic
+evaluations instead; give it `--eval-seed` other than the training seeds' so that the
+episodes it is judged on are not the ones it was selected on.
 
 Everything after `--` is passed to `engram train`. Needs a release build
 (`cargo build --release -p engram`); uses only the Python standard library.
@@ -36,6 +38,11 @@ def main() -> int:
     parser.add_argument("--final-eval", type=int, default=0, metavar="N",
                         help="greedy episodes with the final parameters after each run")
     parser.add_argument("--goal", type=float, default=None, help="final-eval mean to reach")
+    parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest",
+                        help="which checkpoint --final-eval plays: the final parameters, or the "
+                             "best of the periodic evaluations")
+    parser.add_argument("--eval-seed", type=int, default=0,
+                        help="base seed of --final-eval's initial states (engram eval --seed)")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="-- followed by engram train options")
     args = parser.parse_args()
     extra = [a for a in args.extra if a != "--"]
@@ -53,8 +60,10 @@ def main() -> int:
             row = json.loads((out / "summary.json").read_text())
             row["final_eval"] = None
             if args.final_eval > 0:
-                ev = subprocess.run([args.binary, "eval", str(out), "--latest", "--episodes",
-                                     str(args.final_eval), "--json"], capture_output=True, text=True)
+                which = ["--latest"] if args.checkpoint == "latest" else []
+                ev = subprocess.run([args.binary, "eval", str(out), *which, "--episodes",
+                                     str(args.final_eval), "--seed", str(args.eval_seed), "--json"],
+                                    capture_output=True, text=True)
                 if ev.returncode != 0:
                     print(f"seed {seed} eval failed: {ev.stderr.strip()}", file=sys.stderr)
                 else:
@@ -67,7 +76,7 @@ def main() -> int:
         return "-" if v is None else format(v, spec)
 
     print(f"\n{label}: `engram train --algo {args.algo} --env {args.env} --seed S {' '.join(extra)}`\n")
-    final = f" final eval ({args.final_eval} eps) |" if args.final_eval else ""
+    final = f" {args.checkpoint} eval ({args.final_eval} eps) |" if args.final_eval else ""
     print("| seed | solved | seconds to threshold | steps to threshold | env steps | wall s | steps/s "
           f"| train mean(100) | best eval |{final}")
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if final else ""))

@@ -36,6 +36,12 @@ def main():
     ap.add_argument("--env", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--eval-seed", type=int, default=0,
+                    help="base of the evaluation starts, as `engram eval --seed`")
+    ap.add_argument("--eval-freq", type=int, default=0,
+                    help="also keep the best model of an EvalCallback run every this many steps "
+                         "(rl-zoo's best_model, with its VecNormalize statistics) and play that")
+    ap.add_argument("--eval-episodes", type=int, default=5)
     args = ap.parse_args()
 
     import torch
@@ -66,18 +72,41 @@ def main():
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
     cls = PPO if args.algo == "ppo" else A2C
     model = cls(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
-    t0 = time.perf_counter()
-    model.learn(total_timesteps=n_timesteps)
-    wall = time.perf_counter() - t0
+    callback = None
+    if args.eval_freq > 0:
+        import copy
 
-    # The same initial states as `engram eval RUN --seed 0`: episode i resets with seed
-    # 10_000_000 + i, and engram's environments are bit-exact with Gymnasium's.
+        from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+        class KeepBest(BaseCallback):
+            # rl-zoo's SaveVecNormalizeCallback: the statistics that go with the best model.
+            def _on_step(self):
+                best["params"] = copy.deepcopy(model.policy.state_dict())
+                best["obs_rms"] = copy.deepcopy(env.obs_rms) if normalize else None
+                return True
+
+        best = {}
+        eval_vec = make_vec_env(args.env, n_envs=1, seed=args.seed + 1000)
+        if normalize:
+            eval_vec = VecNormalize(eval_vec, training=False, norm_reward=False)
+        callback = EvalCallback(eval_vec, eval_freq=args.eval_freq, n_eval_episodes=args.eval_episodes,
+                                deterministic=True, callback_on_new_best=KeepBest(), verbose=0)
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=n_timesteps, callback=callback)
+    wall = time.perf_counter() - t0
+    if args.eval_freq > 0 and best:
+        model.policy.load_state_dict(best["params"])
+        if normalize:
+            env.obs_rms = best["obs_rms"]
+
+    # The same initial states as `engram eval RUN --seed B`: episode i resets with seed
+    # B * 1_000_003 + 10_000_000 + i, and engram's environments are bit-exact with Gymnasium's.
     import gymnasium as gym
 
     eval_env = gym.make(args.env)
     returns = []
     for episode in range(args.episodes):
-        obs, _ = eval_env.reset(seed=10_000_000 + episode)
+        obs, _ = eval_env.reset(seed=args.eval_seed * 1_000_003 + 10_000_000 + episode)
         ret, done = 0.0, False
         while not done:
             seen = env.normalize_obs(obs) if normalize else obs
@@ -88,7 +117,7 @@ def main():
         returns.append(ret)
     print(json.dumps({
         "algo": args.algo, "env": args.env, "seed": args.seed, "env_steps": n_timesteps,
-        "learn_wall_s": round(wall, 2), "eval_mean": round(float(np.mean(returns)), 2),
+        "learn_wall_s": round(wall, 2), "played": "best" if args.eval_freq > 0 else "final", "eval_mean": round(float(np.mean(returns)), 2),
         "eval_std": round(float(np.std(returns)), 2), "episodes": len(returns),
     }))
 

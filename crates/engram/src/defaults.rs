@@ -93,13 +93,19 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
         (Algo::Ppo, "MountainCarContinuous-v0") => {
             // rl-zoo's entry: gSDE from a small log-std (-3.29), PyTorch's default init, and
             // VecNormalize; its batch_size 256 exceeds the 8-step rollout, which SB3 then
-            // takes as one minibatch.
+            // takes as one minibatch. VecNormalize is what matters (0/20 seeds without it);
+            // gSDE or a plain Gaussian, either init, either log-std: 16-19/20 (BENCHMARKS.md §5).
             ppo_common(c);
             c.use_sde = true;
             c.log_std_init = -3.29;
             c.ortho_init = false;
             c.normalize_observations = true;
             c.normalize_rewards = true;
+            // The policy often finds the goal and loses it again within the budget: evaluate
+            // often (cheap here) so that best.safetensors, which `engram eval` plays, keeps
+            // the policy that worked (rl-zoo's EvalCallback / best_model practice).
+            c.eval_interval = 1_000;
+            c.eval_episodes = 5;
             c.total_steps = 20_000;
             c.workers = 1;
             c.t_max = 8;

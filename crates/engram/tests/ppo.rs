@@ -86,6 +86,29 @@ fn short_ppo_gsde_run_beats_random_on_pendulum() {
 }
 
 #[test]
+fn ppo_gsde_solves_mountain_car_continuous_in_rl_zoos_budget() {
+    // rl-zoo's recipe (gSDE, VecNormalize, 20k steps) with frequent greedy evaluations: the
+    // best checkpoint reached 88.3 on 18 of seeds 0-19 (BENCHMARKS.md §5). These three seeds'
+    // untrained policies never reach the goal (about 0 with learning_rate 1e-12, checked by
+    // hand), so the test measures learning; two of three must solve it, so that one seed's
+    // luck on other hardware cannot fail it.
+    let solved = [1u64, 3, 4]
+        .iter()
+        .filter(|&&seed| {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut c = TrainConfig::tuned(Algo::Ppo, "MountainCarContinuous-v0");
+            c.seed = seed;
+            let summary = train(c, Some(tmp.path()), true).unwrap();
+            summary.best_eval_mean.is_some_and(|m| m > 80.0)
+        })
+        .count();
+    assert!(
+        solved >= 2,
+        "only {solved} of 3 seeds solved MountainCarContinuous-v0"
+    );
+}
+
+#[test]
 fn short_ppo_mlp_run_beats_random_on_cartpole() {
     // A uniformly random policy averages about 22 on CartPole-v1.
     let tmp = tempfile::tempdir().unwrap();
