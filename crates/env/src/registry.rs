@@ -181,18 +181,35 @@ impl Options {
         Ok(self.take_opt_bool(key)?.unwrap_or(default))
     }
 
+    /// A finite number (every numeric option of the built-in environments is a physical
+    /// constant or a probability: infinities and NaN are refused).
     pub fn take_opt_f64(&mut self, key: &str) -> Result<Option<f64>, EnvError> {
         match self.take_json(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => match n.as_f64() {
+            Some(Value::Number(n)) => match n.as_f64().filter(|x| x.is_finite()) {
                 Some(x) => Ok(Some(x)),
-                None => Err(self.ill_typed(key, "a number", &Value::Number(n))),
+                None => Err(self.ill_typed(key, "a finite number", &Value::Number(n))),
             },
-            // Non-finite numbers as golden files write them.
-            Some(Value::String(s)) if matches!(s.as_str(), "inf" | "-inf" | "nan") => {
-                Ok(Some(s.parse().unwrap_or(f64::NAN)))
+            Some(v) => Err(self.ill_typed(key, "a finite number", &v)),
+        }
+    }
+
+    /// A list of finite numbers, e.g. FrozenLake's `reward_schedule=[1, 0, 0]`.
+    pub fn take_opt_f64_list(&mut self, key: &str) -> Result<Option<Vec<f64>>, EnvError> {
+        let expected = "a list of finite numbers such as [1.0, 0.0, 0.0]";
+        match self.take_json(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => {
+                let numbers: Option<Vec<f64>> = items
+                    .iter()
+                    .map(|v| v.as_f64().filter(|x| x.is_finite()))
+                    .collect();
+                match numbers {
+                    Some(list) => Ok(Some(list)),
+                    None => Err(self.ill_typed(key, expected, &Value::Array(items))),
+                }
             }
-            Some(v) => Err(self.ill_typed(key, "a number", &v)),
+            Some(v) => Err(self.ill_typed(key, expected, &v)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! CartPole-v1 (Barto, Sutton & Anderson 1983), as Gymnasium 1.x's `CartPoleEnv`.
 
-use crate::builtin::{invalid_action, obs_array, take_bool, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::classic_control::render::Canvas;
 use crate::env::{Env, EnvError, Render, RenderMode, Step};
 use crate::registry::Options;
@@ -67,7 +67,7 @@ impl CartPole {
 
     /// Registry entry point. Options: `sutton_barto_reward` (bool).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let sb = take_bool(opts, "CartPole", "sutton_barto_reward", false)?;
+        let sb = opts.take_bool("sutton_barto_reward", false)?;
         Ok(Box::new(Self::new(sb)))
     }
 

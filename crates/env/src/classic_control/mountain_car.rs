@@ -1,6 +1,6 @@
 //! MountainCar-v0 (Moore 1990), as Gymnasium 1.x's `MountainCarEnv`.
 
-use crate::builtin::{invalid_action, obs_array, take_f64, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::classic_control::render::Canvas;
 use crate::env::{Env, EnvError, Render, RenderMode, Step};
 use crate::registry::Options;
@@ -49,7 +49,7 @@ impl MountainCar {
 
     /// Registry entry point. Options: `goal_velocity` (number, default 0).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let goal_velocity = take_f64(opts, "MountainCar", "goal_velocity", 0.0)?;
+        let goal_velocity = opts.take_f64("goal_velocity", 0.0)?;
         Ok(Box::new(Self::new(goal_velocity)))
     }
 }

@@ -4,7 +4,7 @@
 //! under NumPy 2's promotion rules (NEP 50: a Python float adopts a NumPy scalar's dtype). To be
 //! bit-exact, each intermediate here carries its NumPy dtype ([`Num`]).
 
-use crate::builtin::{invalid_action, obs_array, take_f64, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::classic_control::mountain_car::{
     render_mountain, MAX_POSITION, MAX_SPEED, MIN_POSITION,
 };
@@ -121,7 +121,7 @@ impl MountainCarContinuous {
 
     /// Registry entry point. Options: `goal_velocity` (number, default 0).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let goal_velocity = take_f64(opts, "MountainCarContinuous", "goal_velocity", 0.0)?;
+        let goal_velocity = opts.take_f64("goal_velocity", 0.0)?;
         Ok(Box::new(Self::new(goal_velocity)))
     }
 

@@ -5,7 +5,7 @@
 //! `3.0 / (m*l**2) * u` are float32 products; they join the float64 terms only afterwards.
 //! The float64 `**2` are libm `pow` calls too ([`pow2`]).
 
-use crate::builtin::{invalid_action, obs_array, take_f64, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::classic_control::pow2;
 use crate::classic_control::render::Canvas;
 use crate::env::{Env, EnvError, Render, RenderMode, Step};
@@ -76,7 +76,7 @@ impl Pendulum {
 
     /// Registry entry point. Options: `g` (gravity, default 10.0).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let g = take_f64(opts, "Pendulum", "g", 10.0)?;
+        let g = opts.take_f64("g", 10.0)?;
         Ok(Box::new(Self::new(g)))
     }
 

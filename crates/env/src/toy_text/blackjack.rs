@@ -1,6 +1,6 @@
 //! Blackjack-v1 (Sutton & Barto, example 5.1), as Gymnasium 1.x's `BlackjackEnv`.
 
-use crate::builtin::{invalid_action, obs_array, take_bool, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -108,8 +108,8 @@ impl Blackjack {
     /// Registry entry point. Options: `natural`, `sab` (the class defaults are false; the
     /// Blackjack-v1 registration sets `sab=true`).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let natural = take_bool(opts, "Blackjack", "natural", false)?;
-        let sab = take_bool(opts, "Blackjack", "sab", false)?;
+        let natural = opts.take_bool("natural", false)?;
+        let sab = opts.take_bool("sab", false)?;
         Ok(Box::new(Self::new(natural, sab)))
     }
 

@@ -2,7 +2,7 @@
 //! `CliffWalkingEnv`.
 
 use super::{categorical_sample, Transition, TransitionTable};
-use crate::builtin::{invalid_action, obs_array, take_bool, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -93,7 +93,7 @@ impl CliffWalking {
 
     /// Registry entry point. Options: `is_slippery` (default false).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
-        let slippery = take_bool(opts, "CliffWalking", "is_slippery", false)?;
+        let slippery = opts.take_bool("is_slippery", false)?;
         Ok(Box::new(Self::new(slippery)))
     }
 }

@@ -1,9 +1,7 @@
 //! FrozenLake-v1 / FrozenLake8x8-v1, as Gymnasium 1.x's `FrozenLakeEnv`.
 
 use super::{categorical_sample, colorize, normalised, Transition, TransitionTable};
-use crate::builtin::{
-    invalid_action, obs_array, take_bool, take_f64, take_f64_list, take_str, take_str_list, Phase,
-};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -261,10 +259,9 @@ impl FrozenLake {
     /// `reward_schedule` (as Gymnasium 1.x's `FrozenLakeEnv`).
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
         let d = FrozenLakeConfig::default();
-        let env = "FrozenLake";
         let had_map_name = opts.values.contains_key("map_name");
-        let map_name = take_str(opts, env, "map_name")?;
-        let reward_schedule = match take_f64_list(opts, env, "reward_schedule")? {
+        let map_name = opts.take_opt_str("map_name")?;
+        let reward_schedule = match opts.take_opt_f64_list("reward_schedule")? {
             None => d.reward_schedule,
             Some(v) => v.try_into().map_err(|v: Vec<f64>| {
                 bad(format!(
@@ -274,10 +271,10 @@ impl FrozenLake {
             })?,
         };
         let config = FrozenLakeConfig {
-            desc: take_str_list(opts, env, "desc")?,
+            desc: opts.take_opt_str_list("desc")?,
             map_name: if had_map_name { map_name } else { d.map_name },
-            is_slippery: take_bool(opts, env, "is_slippery", d.is_slippery)?,
-            success_rate: take_f64(opts, env, "success_rate", d.success_rate)?,
+            is_slippery: opts.take_bool("is_slippery", d.is_slippery)?,
+            success_rate: opts.take_f64("success_rate", d.success_rate)?,
             reward_schedule,
         };
         Ok(Box::new(Self::new(config)?))

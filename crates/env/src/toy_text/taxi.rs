@@ -2,7 +2,7 @@
 //! `is_rainy` and `fickle_passenger` modes (off by default: then v3 and v4 are identical).
 
 use super::{categorical_sample, colorize, normalised, Transition, TransitionTable};
-use crate::builtin::{invalid_action, obs_array, take_bool, take_f64, Phase};
+use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
 use crate::rng::EnvRng;
@@ -303,12 +303,11 @@ impl Taxi {
     /// `fickle_probability`.
     pub fn make(opts: &mut Options) -> Result<Box<dyn Env>, EnvError> {
         let d = TaxiConfig::default();
-        let env = "Taxi";
         let config = TaxiConfig {
-            is_rainy: take_bool(opts, env, "is_rainy", d.is_rainy)?,
-            fickle_passenger: take_bool(opts, env, "fickle_passenger", d.fickle_passenger)?,
-            rainy_probability: take_f64(opts, env, "rainy_probability", d.rainy_probability)?,
-            fickle_probability: take_f64(opts, env, "fickle_probability", d.fickle_probability)?,
+            is_rainy: opts.take_bool("is_rainy", d.is_rainy)?,
+            fickle_passenger: opts.take_bool("fickle_passenger", d.fickle_passenger)?,
+            rainy_probability: opts.take_f64("rainy_probability", d.rainy_probability)?,
+            fickle_probability: opts.take_f64("fickle_probability", d.fickle_probability)?,
         };
         Ok(Box::new(Self::new(config)?))
     }
