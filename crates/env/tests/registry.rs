@@ -180,7 +180,11 @@ fn ill_typed_options_are_clear_errors() {
     register_counter("TestTypes-v0", None);
     let cases = [
         ("fast", json!("yes"), "option `fast` must be a boolean"),
-        ("scale", json!("big"), "option `scale` must be a finite number"),
+        (
+            "scale",
+            json!("big"),
+            "option `scale` must be a finite number",
+        ),
         ("terminate_at", json!(-3), "must be a non-negative integer"),
         (
             "terminate_at",
