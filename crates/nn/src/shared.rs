@@ -7,14 +7,17 @@
 //!
 //! # Memory-model reasoning
 //!
-//! Each `f32` is stored as its bits in an [`AtomicU32`] and accessed only with
-//! `Ordering::Relaxed` loads and stores.
+//! The `f32`s are stored as bits, two to an [`AtomicU64`] (element `2i` in the low half,
+//! `2i + 1` in the high half), and accessed only with `Ordering::Relaxed` loads and stores of
+//! whole pairs. Pairs halve the number of memory operations of an update against one
+//! `AtomicU32` per element (atomics are not vectorised, so these loops are what the shared
+//! optimizers cost); everything below holds per pair as it held per element.
 //!
 //! * **Sound.** Concurrent plain `f32` reads and writes of the same location would be a data
 //!   race, which is undefined behaviour in Rust (the compiler may assume it never happens and,
 //!   e.g., re-load or invent values). Atomic accesses never race in that sense, whatever the
 //!   ordering, so this module contains no `unsafe` at all.
-//! * **Free.** On x86-64 (and AArch64) a relaxed 32-bit atomic load or store compiles to an
+//! * **Free.** On x86-64 (and AArch64) a relaxed 64-bit atomic load or store compiles to an
 //!   ordinary `mov`/`ldr`/`str`: no fence, no lock prefix. We never use read-modify-write
 //!   atomics (`fetch_add`) on the parameters, which *would* cost a locked instruction each.
 //! * **Sufficient.** Relaxed gives, per location, a single modification order and no torn
@@ -27,8 +30,8 @@
 //! # The races that remain, and why Hogwild tolerates them
 //!
 //! An update is load-compute-store, not one atomic read-modify-write. Two workers updating the
-//! same element at once can both load the old value, and the later store wins: one update (of
-//! the parameter, or of its RMSProp/Adam statistic) is lost or mixed with the other. A worker's
+//! same element (or pair) at once can both load the old value, and the later store wins: one
+//! update (of the parameter, or of its RMSProp/Adam statistic) is lost or mixed with the other. A worker's
 //! local copy can also mix parameters from before and after another worker's update. These are
 //! exactly the races of the original A3C (TensorFlow's `ApplyRMSProp` with `use_locking=False`)
 //! and of Hogwild! (Niu et al. 2011), whose analysis shows SGD still converges when such
@@ -58,7 +61,7 @@ use crate::optim::{
     adam_slices, check_lengths, rmsprop_buffer_names, rmsprop_slices, sgd_slices, AdamConfig,
     OptimizerState, RmsPropConfig, SgdConfig, StateError,
 };
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Elements updated per block in the shared optimizers: large enough to vectorise, small
 /// enough to live in registers/L1 and keep the lost-update window short.
@@ -68,63 +71,94 @@ pub const BLOCK: usize = 64;
 /// statistics). Share it with `Arc<SharedParams>`.
 #[derive(Debug)]
 pub struct SharedParams {
-    data: Box<[AtomicU32]>,
+    /// `ceil(len / 2)` pairs; with an odd `len` the last high half is unused.
+    pairs: Box<[AtomicU64]>,
+    len: usize,
+}
+
+#[inline(always)]
+fn pack(low: f32, high: f32) -> u64 {
+    u64::from(low.to_bits()) | (u64::from(high.to_bits()) << 32)
+}
+
+#[inline(always)]
+fn unpack(pair: u64) -> [f32; 2] {
+    [f32::from_bits(pair as u32), f32::from_bits((pair >> 32) as u32)]
 }
 
 impl SharedParams {
     pub fn new(values: &[f32]) -> Self {
         Self {
-            data: values.iter().map(|v| AtomicU32::new(v.to_bits())).collect(),
+            pairs: values
+                .chunks(2)
+                .map(|c| AtomicU64::new(pack(c[0], c.get(1).copied().unwrap_or(0.0))))
+                .collect(),
+            len: values.len(),
         }
     }
 
     pub fn filled(len: usize, value: f32) -> Self {
         Self {
-            data: (0..len).map(|_| AtomicU32::new(value.to_bits())).collect(),
+            pairs: (0..len.div_ceil(2))
+                .map(|_| AtomicU64::new(pack(value, value)))
+                .collect(),
+            len,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.len == 0
+    }
+
+    /// The pairs holding elements `start..end`; `start` must be even (block starts are).
+    #[inline(always)]
+    fn pairs_of(&self, start: usize, end: usize) -> &[AtomicU64] {
+        debug_assert!(start.is_multiple_of(2) && end <= self.len);
+        &self.pairs[start / 2..end.div_ceil(2)]
     }
 
     /// Copies the current values into `out` (a worker syncing its local network).
     pub fn read_into(&self, out: &mut [f32]) {
         assert_eq!(
             out.len(),
-            self.data.len(),
+            self.len,
             "SharedParams::read_into: buffer has {} elements, shared parameters {}",
             out.len(),
-            self.data.len()
+            self.len
         );
-        load_block(&self.data, out);
+        load_block(&self.pairs, out);
     }
 
     /// Overwrites every value (restoring a checkpoint; do it while no worker runs).
     pub fn write_from(&self, values: &[f32]) {
         assert_eq!(
             values.len(),
-            self.data.len(),
+            self.len,
             "SharedParams::write_from: {} values for {} shared parameters",
             values.len(),
-            self.data.len()
+            self.len
         );
-        store_block(&self.data, values);
+        store_block(&self.pairs, values);
     }
 
     /// A copy of the current values: element-wise consistent, see the module docs.
     pub fn snapshot(&self) -> Vec<f32> {
-        let mut out = vec![0.0; self.data.len()];
+        let mut out = vec![0.0; self.len];
         self.read_into(&mut out);
         out
     }
 
     pub fn get(&self, index: usize) -> f32 {
-        f32::from_bits(self.data[index].load(Relaxed))
+        assert!(
+            index < self.len,
+            "SharedParams::get: index {index} out of {}",
+            self.len
+        );
+        unpack(self.pairs[index / 2].load(Relaxed))[index % 2]
     }
 }
 
@@ -134,17 +168,29 @@ impl From<&[f32]> for SharedParams {
     }
 }
 
+/// Loads `dst.len()` elements from the pairs `src` (which start at an even element).
 #[inline(always)]
-fn load_block(src: &[AtomicU32], dst: &mut [f32]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = f32::from_bits(s.load(Relaxed));
+fn load_block(src: &[AtomicU64], dst: &mut [f32]) {
+    let mut chunks = dst.chunks_exact_mut(2);
+    for (d, s) in (&mut chunks).zip(src) {
+        d.copy_from_slice(&unpack(s.load(Relaxed)));
+    }
+    if let [last] = chunks.into_remainder() {
+        *last = unpack(src[src.len() - 1].load(Relaxed))[0];
     }
 }
 
+/// Stores `src` into the pairs `dst` (which start at an even element). An odd tail writes the
+/// unused high half of the buffer's last pair, never a neighbouring element: blocks end on an
+/// even element except at the end of the buffer.
 #[inline(always)]
-fn store_block(dst: &[AtomicU32], src: &[f32]) {
-    for (d, s) in dst.iter().zip(src) {
-        d.store(s.to_bits(), Relaxed);
+fn store_block(dst: &[AtomicU64], src: &[f32]) {
+    let mut chunks = src.chunks_exact(2);
+    for (d, s) in dst.iter().zip(&mut chunks) {
+        d.store(pack(s[0], s[1]), Relaxed);
+    }
+    if let [last] = chunks.remainder() {
+        dst[dst.len() - 1].store(pack(*last, 0.0), Relaxed);
     }
 }
 
@@ -179,14 +225,14 @@ fn blocked<const K: usize>(
     while start < len {
         let end = (start + BLOCK).min(len);
         let n = end - start;
-        load_block(&params.data[start..end], &mut p[..n]);
+        load_block(params.pairs_of(start, end), &mut p[..n]);
         for k in 0..K {
-            load_block(&stats[k].data[start..end], &mut s[k][..n]);
+            load_block(stats[k].pairs_of(start, end), &mut s[k][..n]);
         }
         update(&mut p[..n], start..end, &mut s);
-        store_block(&params.data[start..end], &p[..n]);
+        store_block(params.pairs_of(start, end), &p[..n]);
         for k in 0..K {
-            store_block(&stats[k].data[start..end], &s[k][..n]);
+            store_block(stats[k].pairs_of(start, end), &s[k][..n]);
         }
         start = end;
     }
@@ -478,6 +524,18 @@ mod tests {
 
     fn grad_at(step: usize, i: usize) -> f32 {
         (((step * 31 + i * 17) % 23) as f32 - 11.0) * 0.01
+    }
+
+    #[test]
+    fn pairs_hold_odd_lengths_and_single_elements() {
+        let values = [1.5f32, -2.0, 3.25];
+        let sp = SharedParams::new(&values);
+        assert_eq!((sp.len(), sp.snapshot()), (3, values.to_vec()));
+        assert_eq!([sp.get(0), sp.get(1), sp.get(2)], values);
+        sp.write_from(&[4.0, 5.0, 6.0]);
+        assert_eq!(sp.snapshot(), [4.0, 5.0, 6.0]);
+        assert_eq!(SharedParams::filled(5, 0.5).snapshot(), [0.5; 5]);
+        assert!(SharedParams::new(&[]).is_empty());
     }
 
     #[test]
