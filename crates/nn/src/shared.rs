@@ -83,7 +83,10 @@ fn pack(low: f32, high: f32) -> u64 {
 
 #[inline(always)]
 fn unpack(pair: u64) -> [f32; 2] {
-    [f32::from_bits(pair as u32), f32::from_bits((pair >> 32) as u32)]
+    [
+        f32::from_bits(pair as u32),
+        f32::from_bits((pair >> 32) as u32),
+    ]
 }
 
 impl SharedParams {
