@@ -175,7 +175,8 @@ pub struct TrainConfig {
     /// Embedding width when `discrete_encoding = "embedding"`.
     pub embedding_dim: usize,
     /// Orthogonal initialisation of the encoder and heads (gain sqrt 2, policy head 0.01, value
-    /// head 1: SB3's `ortho_init`); false = PyTorch's default fan-in uniform.
+    /// head 1: SB3's `ortho_init`); false = PyTorch's default fan-in uniform weights (biases
+    /// stay zero, where PyTorch draws them from the same uniform).
     pub ortho_init: bool,
     /// Continuous actions: initial log standard deviation of the Gaussian (SB3's
     /// `log_std_init`), of every element of gSDE's `log_std` matrix with `use_sde`.
@@ -529,7 +530,7 @@ impl TrainConfig {
             return Err(invalid(
                 "sde_sample_freq",
                 format!(
-                    "must be a positive number of steps, or -1 for once per rollout; got {}",
+                    "must be a positive number of steps, or -1 for once per rollout (REINFORCE: per episode); got {}",
                     self.sde_sample_freq
                 ),
             ));
@@ -674,7 +675,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("embedding_dim", "embedding width for discrete observations"),
     (
         "ortho_init",
-        "orthogonal init of encoder and heads (SB3); false = PyTorch's fan-in uniform",
+        "orthogonal init of encoder and heads (SB3); false = fan-in uniform weights, zero biases",
     ),
     (
         "log_std_init",
@@ -686,7 +687,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "sde_sample_freq",
-        "gSDE: redraw the exploration matrix every n steps (-1 = once per rollout)",
+        "gSDE: redraw the exploration matrix every n steps (-1 = per rollout; REINFORCE: per episode)",
     ),
     (
         "separate_critic",

@@ -91,7 +91,8 @@ pub fn apply_tuned(c: &mut TrainConfig) -> bool {
             true
         }
         (Algo::Ppo, "MountainCarContinuous-v0") => {
-            // rl-zoo's entry: gSDE from a small log-std (-3.29), PyTorch's default init, and
+            // rl-zoo's entry: gSDE from a small log-std (-3.29), PyTorch's default weight init
+            // (`ortho_init = false`; engram's biases stay zero), and
             // VecNormalize; its batch_size 256 exceeds the 8-step rollout, which SB3 then
             // takes as one minibatch. VecNormalize is what matters (0/20 seeds without it);
             // gSDE or a plain Gaussian, either init, either log-std: 16-19/20 (BENCHMARKS.md §5).

@@ -351,6 +351,10 @@ pub struct Setup {
 pub fn train(config: TrainConfig, out: Option<&Path>, quiet: bool) -> Result<Summary, TrainError> {
     config.validate()?;
     let probe = make_env(&config)?;
+    // Settings that only the spaces can refuse (gSDE on discrete actions, normalising
+    // discrete observations) fail here, before a run directory exists.
+    ActorCritic::new(probe.observation_space(), probe.action_space(), &config)?;
+    check_normalization(&config, probe.observation_space())?;
     let threads = crate::config::default_workers();
     if config.algo == Algo::A3c && config.workers > threads && !quiet {
         eprintln!(

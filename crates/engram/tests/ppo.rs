@@ -68,6 +68,20 @@ fn gsde_resume_is_exact() {
 }
 
 #[test]
+fn settings_the_spaces_refuse_leave_no_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut c = TrainConfig::tuned(Algo::Ppo, "CartPole-v1");
+    c.use_sde = true;
+    let err = train(c, Some(&out), true).unwrap_err().to_string();
+    assert!(err.contains("use_sde=false"), "{err}");
+    assert!(
+        !out.exists(),
+        "a refused run must not leave a run directory"
+    );
+}
+
+#[test]
 fn short_ppo_gsde_run_beats_random_on_pendulum() {
     // rl-zoo's PPO entry for Pendulum-v1 (gSDE, redrawn every 4 steps). A random policy
     // averages about -1200; seeds 0-4 reached -257 to -331 at this budget.

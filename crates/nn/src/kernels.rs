@@ -242,7 +242,8 @@ pub fn ger(alpha: f32, x: &[f32], y: &[f32], a: &mut [f32]) {
 /// `C += A W^T` for contiguous `A` `m x k`, a weight `W` stored `[n, k]` (PyTorch's
 /// `[out, in]`) and `C` `m x n`: through [`gemm_nt`] (the weight as it lies) when
 /// `weight_as_stored`, else through the packing [`gemm`]. Layers decide once, from their shape
-/// alone, so a row's bits never depend on the batch it is computed in.
+/// alone, so a row's bits do not depend on which batch of two or more rows it is computed in
+/// (checked for both paths by PPO's acting-versus-training test).
 #[allow(clippy::too_many_arguments)]
 pub fn add_times_weight_t(
     m: usize,
@@ -268,7 +269,8 @@ pub fn add_times_weight_t(
 /// the per-step recurrent products (a few rows against a small `W_hh`) need. Each element is
 /// computed by the same instruction sequence wherever it sits in `C` and whatever `m` and `n`
 /// are, so a row's result does not depend on the batch it is computed in (acting one step at a
-/// time reproduces a sequence pass bit for bit).
+/// time on two or more rows reproduces a sequence pass bit for bit; a single row goes through
+/// the matrix-vector kernels, which sum in another order).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_nt(
     m: usize,

@@ -135,8 +135,9 @@ impl Linear {
 /// 32 outputs the packed product catches up, and wins from 64 (`cargo run --release -p
 /// engram-nn --example linear_kernels` measures it). The backward stays with `gemm`: per-row
 /// rank-1 updates were slower there. Like the recurrent cores' choice this depends on the
-/// layer only, never on the batch, so a row's output has the same bits in an acting batch
-/// and in a training minibatch.
+/// layer only, never on the batch, so a row's output has the same bits in an acting batch of
+/// two or more rows and in a training minibatch (a single row takes `gemv`, which sums in
+/// another order).
 #[inline]
 fn rows_as_stored_pay_off(n_out: usize) -> bool {
     n_out <= 16
