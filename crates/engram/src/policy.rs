@@ -79,6 +79,23 @@ impl Segment {
     }
 }
 
+/// The action distribution, built once so that acting never allocates.
+#[derive(Clone, Debug)]
+enum ActionDist {
+    /// Discrete and MultiDiscrete actions: independent categoricals (one component for a
+    /// Discrete space) over the policy head's logits.
+    Categorical(MultiCategorical),
+    /// Box actions: the policy head's means and a state-independent `log_std` `[dim]`.
+    Gaussian { dist: DiagGaussian, log_std: Slot },
+    /// Box actions with gSDE over the actor's features: `log_std` `[latent x dim]`, and how
+    /// often acting redraws the exploration matrices (`None`: only on [`Actor::reset_noise`]).
+    Gsde {
+        gsde: Gsde,
+        log_std: Slot,
+        sample_freq: Option<usize>,
+    },
+}
+
 /// The actor-critic network and its parameter layout.
 pub struct ActorCritic {
     pub layout: ParamLayout,
@@ -90,14 +107,7 @@ pub struct ActorCritic {
     vf: (usize, usize),
     pub action_kind: ActionKind,
     segments: Vec<Segment>,
-    /// Discrete and MultiDiscrete actions: independent categoricals (one component for a
-    /// Discrete space), built once so that acting never allocates.
-    discrete: Option<MultiCategorical>,
-    /// Gaussian actions: `[dim]`, or `[latent x dim]` with gSDE.
-    log_std: Option<Slot>,
-    /// gSDE over the actor's features, and how often acting redraws its exploration matrix.
-    gsde: Option<Gsde>,
-    sde_sample_freq: Option<usize>,
+    dist: ActionDist,
     obs_dim: usize,
     input_dim: usize,
     action_dim: usize,
@@ -187,16 +197,23 @@ impl ActorCritic {
         };
         let latent = nets[pi.0].feature_size;
         let log_std_init = Init::Constant(c.log_std_init as f32);
-        let (log_std, gsde) = match (&action_kind, c.use_sde) {
-            (ActionKind::Gaussian { dim, .. }, false) => {
-                (Some(layout.vector("log_std", *dim, log_std_init)), None)
+        let dist = match (&action_kind, c.use_sde) {
+            (ActionKind::Categorical { n, .. }, false) => {
+                ActionDist::Categorical(MultiCategorical::new(&[*n]))
             }
+            (ActionKind::MultiCategorical { nvec }, false) => {
+                ActionDist::Categorical(MultiCategorical::new(nvec))
+            }
+            (ActionKind::Gaussian { dim, .. }, false) => ActionDist::Gaussian {
+                dist: DiagGaussian::new(*dim),
+                log_std: layout.vector("log_std", *dim, log_std_init),
+            },
             // SB3's layout for gSDE's log_std: [latent, action dim].
-            (ActionKind::Gaussian { dim, .. }, true) => (
-                Some(layout.matrix("log_std", latent, *dim, log_std_init)),
-                Some(Gsde::new(latent, *dim)),
-            ),
-            (_, false) => (None, None),
+            (ActionKind::Gaussian { dim, .. }, true) => ActionDist::Gsde {
+                gsde: Gsde::new(latent, *dim),
+                log_std: layout.matrix("log_std", latent, *dim, log_std_init),
+                sample_freq: usize::try_from(c.sde_sample_freq).ok(),
+            },
             (_, true) => {
                 return Err(TrainError::Policy(format!(
                     "use_sde needs continuous (Box) actions, and this environment's action space \
@@ -204,15 +221,9 @@ impl ActorCritic {
                 )))
             }
         };
-        let sde_sample_freq = usize::try_from(c.sde_sample_freq).ok();
         let has_cell = c.policy == PolicyKind::Lstm;
-        let discrete = match &action_kind {
-            ActionKind::Categorical { n, .. } => Some(MultiCategorical::new(&[*n])),
-            ActionKind::MultiCategorical { nvec } => Some(MultiCategorical::new(nvec)),
-            ActionKind::Gaussian { .. } => None,
-        };
         Ok(ActorCritic {
-            discrete,
+            dist,
             obs_dim: obs_space.flat_dim(),
             input_dim,
             action_dim,
@@ -224,9 +235,6 @@ impl ActorCritic {
             vf,
             action_kind,
             segments,
-            log_std,
-            gsde,
-            sde_sample_freq,
         })
     }
 
@@ -411,11 +419,15 @@ struct DistScratch {
 
 impl DistScratch {
     fn new(policy: &ActorCritic, rows: usize) -> DistScratch {
-        let sde_rows = if policy.gsde.is_some() { rows } else { 0 };
+        let (log_std_len, sde_rows) = match &policy.dist {
+            ActionDist::Categorical(_) => (0, 0),
+            ActionDist::Gaussian { log_std, .. } => (log_std.len(), 0),
+            ActionDist::Gsde { log_std, .. } => (log_std.len(), rows),
+        };
         DistScratch {
             log_probs: vec![0.0; rows * policy.head_width()],
             indices: vec![0; rows * policy.action_dim],
-            d_log_std: vec![0.0; policy.log_std.map_or(0, |s| s.len())],
+            d_log_std: vec![0.0; log_std_len],
             log_sigma: vec![0.0; sde_rows * policy.action_dim],
             d_log_sigma: vec![0.0; sde_rows * policy.action_dim],
         }
@@ -447,23 +459,8 @@ impl ActorCritic {
         actions: &mut [f32],
         log_probs: &mut [f32],
     ) {
-        if let Some(gsde) = &self.gsde {
-            let dist = DiagGaussian::new(gsde.dim);
-            gsde.log_sigma(features, self.log_std_of(p), &mut scratch.log_sigma);
-            match rng {
-                Some(_) => {
-                    gsde.noise(features, exploration, actions);
-                    for (a, &m) in actions.iter_mut().zip(out) {
-                        *a += m;
-                    }
-                }
-                None => dist.mode(out, actions),
-            }
-            dist.log_prob(out, &scratch.log_sigma, actions, log_probs);
-            return;
-        }
-        match (&self.discrete, &self.action_kind) {
-            (Some(dist), _) => {
+        match &self.dist {
+            ActionDist::Categorical(dist) => {
                 dist.log_softmax(out, None, &mut scratch.log_probs);
                 match rng {
                     Some(rng) => dist.sample(&scratch.log_probs, rng, &mut scratch.indices),
@@ -474,16 +471,28 @@ impl ActorCritic {
                     *a = i as f32;
                 }
             }
-            (None, ActionKind::Gaussian { dim, .. }) => {
-                let dist = DiagGaussian::new(*dim);
-                let log_std = self.log_std_of(p);
+            ActionDist::Gaussian { dist, log_std } => {
+                let log_std = log_std.of(p);
                 match rng {
                     Some(rng) => dist.sample(out, log_std, rng, actions),
                     None => dist.mode(out, actions),
                 }
                 dist.log_prob(out, log_std, actions, log_probs);
             }
-            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+            ActionDist::Gsde { gsde, log_std, .. } => {
+                let dist = DiagGaussian::new(gsde.dim);
+                gsde.log_sigma(features, log_std.of(p), &mut scratch.log_sigma);
+                match rng {
+                    Some(_) => {
+                        gsde.noise(features, exploration, actions);
+                        for (a, &m) in actions.iter_mut().zip(out) {
+                            *a += m;
+                        }
+                    }
+                    None => dist.mode(out, actions),
+                }
+                dist.log_prob(out, &scratch.log_sigma, actions, log_probs);
+            }
         }
     }
 
@@ -500,15 +509,8 @@ impl ActorCritic {
         logp: &mut [f32],
         entropy: &mut [f32],
     ) {
-        if let Some(gsde) = &self.gsde {
-            let dist = DiagGaussian::new(gsde.dim);
-            gsde.log_sigma(features, self.log_std_of(p), &mut scratch.log_sigma);
-            dist.log_prob(out, &scratch.log_sigma, actions, logp);
-            dist.entropy(&scratch.log_sigma, entropy);
-            return;
-        }
-        match (&self.discrete, &self.action_kind) {
-            (Some(dist), _) => {
+        match &self.dist {
+            ActionDist::Categorical(dist) => {
                 dist.log_softmax(out, None, &mut scratch.log_probs);
                 for (i, a) in scratch.indices.iter_mut().zip(actions) {
                     *i = *a as usize;
@@ -516,13 +518,17 @@ impl ActorCritic {
                 dist.log_prob(&scratch.log_probs, &scratch.indices, logp);
                 dist.entropy(&scratch.log_probs, entropy);
             }
-            (None, ActionKind::Gaussian { dim, .. }) => {
-                let dist = DiagGaussian::new(*dim);
-                let log_std = self.log_std_of(p);
+            ActionDist::Gaussian { dist, log_std } => {
+                let log_std = log_std.of(p);
                 dist.log_prob(out, log_std, actions, logp);
                 dist.entropy(log_std, entropy);
             }
-            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+            ActionDist::Gsde { gsde, log_std, .. } => {
+                let dist = DiagGaussian::new(gsde.dim);
+                gsde.log_sigma(features, log_std.of(p), &mut scratch.log_sigma);
+                dist.log_prob(out, &scratch.log_sigma, actions, logp);
+                dist.entropy(&scratch.log_sigma, entropy);
+            }
         }
     }
 
@@ -541,64 +547,54 @@ impl ActorCritic {
         d_entropy: &[f32],
         d_head: &mut [f32],
     ) {
-        if let Some(gsde) = &self.gsde {
-            // The features are constants here (SB3's learn_features = False): the gradient
-            // reaches the mean head and log_std only.
-            let slot = self
-                .log_std
-                .expect("gSDE policies have a log_std parameter");
-            DiagGaussian::new(gsde.dim).backward(
-                out,
-                &scratch.log_sigma,
-                actions,
-                d_logp,
-                d_entropy,
-                d_head,
-                &mut scratch.d_log_sigma,
-            );
-            gsde.backward(
-                features,
-                slot.of(p),
-                &scratch.log_sigma,
-                &scratch.d_log_sigma,
-                &mut scratch.d_log_std,
-            );
-            for (gv, d) in slot.of_mut(g).iter_mut().zip(&scratch.d_log_std) {
-                *gv += d;
+        let log_std = match &self.dist {
+            ActionDist::Categorical(dist) => {
+                dist.backward(
+                    &scratch.log_probs,
+                    &scratch.indices,
+                    d_logp,
+                    d_entropy,
+                    d_head,
+                );
+                return;
             }
-            return;
-        }
-        match (&self.discrete, &self.action_kind) {
-            (Some(dist), _) => dist.backward(
-                &scratch.log_probs,
-                &scratch.indices,
-                d_logp,
-                d_entropy,
-                d_head,
-            ),
-            (None, ActionKind::Gaussian { dim, .. }) => {
-                let slot = self
-                    .log_std
-                    .expect("Gaussian policies have a log_std parameter");
-                DiagGaussian::new(*dim).backward(
+            ActionDist::Gaussian { dist, log_std } => {
+                dist.backward(
                     out,
-                    slot.of(p),
+                    log_std.of(p),
                     actions,
                     d_logp,
                     d_entropy,
                     d_head,
                     &mut scratch.d_log_std,
                 );
-                for (gv, d) in slot.of_mut(g).iter_mut().zip(&scratch.d_log_std) {
-                    *gv += d;
-                }
+                log_std
             }
-            (None, _) => unreachable!("discrete action kinds always have a distribution"),
+            ActionDist::Gsde { gsde, log_std, .. } => {
+                // The features are constants here (SB3's learn_features = False): the
+                // gradient reaches the mean head and log_std only.
+                DiagGaussian::new(gsde.dim).backward(
+                    out,
+                    &scratch.log_sigma,
+                    actions,
+                    d_logp,
+                    d_entropy,
+                    d_head,
+                    &mut scratch.d_log_sigma,
+                );
+                gsde.backward(
+                    features,
+                    log_std.of(p),
+                    &scratch.log_sigma,
+                    &scratch.d_log_sigma,
+                    &mut scratch.d_log_std,
+                );
+                log_std
+            }
+        };
+        for (gv, d) in log_std.of_mut(g).iter_mut().zip(&scratch.d_log_std) {
+            *gv += d;
         }
-    }
-
-    fn log_std_of<'a>(&self, p: &'a [f32]) -> &'a [f32] {
-        self.log_std.map(|s| s.of(p)).unwrap_or(&[])
     }
 }
 
@@ -626,7 +622,10 @@ impl Actor {
             scratches: policy.nets.iter().map(|n| n.step_scratch(batch)).collect(),
             dist: DistScratch::new(policy, batch),
             chosen_log_probs: vec![0.0; batch],
-            exploration: vec![0.0; policy.gsde.map_or(0, |g| batch * g.matrix_len())],
+            exploration: match &policy.dist {
+                ActionDist::Gsde { gsde, .. } => vec![0.0; batch * gsde.matrix_len()],
+                _ => Vec::new(),
+            },
             noise_age: None,
         }
     }
@@ -660,15 +659,22 @@ impl Actor {
         self.step(policy, p, obs, state);
         policy.store_state(&self.states, b, state);
         values.copy_from_slice(&self.head(policy.vf)[..b]);
-        let rng = match (policy.gsde, rng) {
-            (Some(gsde), Some(rng)) => {
-                let stale = match (self.noise_age, policy.sde_sample_freq) {
+        let rng = match (&policy.dist, rng) {
+            (
+                ActionDist::Gsde {
+                    gsde,
+                    log_std,
+                    sample_freq,
+                },
+                Some(rng),
+            ) => {
+                let stale = match (self.noise_age, sample_freq) {
                     (None, _) => true,
-                    (Some(age), Some(freq)) => age >= freq,
+                    (Some(age), Some(freq)) => age >= *freq,
                     (Some(_), None) => false,
                 };
                 if stale {
-                    gsde.sample_exploration(policy.log_std_of(p), rng, &mut self.exploration);
+                    gsde.sample_exploration(log_std.of(p), rng, &mut self.exploration);
                     self.noise_age = Some(0);
                 }
                 self.noise_age = self.noise_age.map(|age| age + 1);
