@@ -86,6 +86,26 @@ pub trait VectorEnv {
     }
 }
 
+/// The error of `reset_env` for an index past the last of `n` sub-environments.
+fn index_out_of_range(index: usize, n: usize) -> EnvError {
+    EnvError::Other(format!(
+        "sub-environment index {index} is out of range: there are {n}"
+    ))
+}
+
+/// `step`'s check that `actions` holds `action_dim` floats for each of `n` sub-environments.
+fn check_action_len(actions: &[f32], n: usize, action_dim: usize) -> Result<(), EnvError> {
+    if actions.len() == n * action_dim {
+        Ok(())
+    } else {
+        Err(EnvError::Other(format!(
+            "expected {} action floats ({n} envs x {action_dim}), got {}",
+            n * action_dim,
+            actions.len()
+        )))
+    }
+}
+
 /// How flat action floats become an [`Action`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ActionKind {
@@ -430,10 +450,7 @@ impl<E: Env> VectorEnv for SyncVectorEnv<E> {
 
     fn reset_env(&mut self, index: usize, seed: Option<u64>) -> Result<(), EnvError> {
         if index >= self.envs.len() {
-            return Err(EnvError::Other(format!(
-                "sub-environment index {index} is out of range: there are {}",
-                self.envs.len()
-            )));
+            return Err(index_out_of_range(index, self.envs.len()));
         }
         self.reset_one(index, seed)
     }
@@ -442,14 +459,7 @@ impl<E: Env> VectorEnv for SyncVectorEnv<E> {
         if !self.has_reset {
             return Err(EnvError::NotReset);
         }
-        let (n, ad) = (self.envs.len(), self.action_dim);
-        if actions.len() != n * ad {
-            return Err(EnvError::Other(format!(
-                "expected {} action floats ({n} envs x {ad}), got {}",
-                n * ad,
-                actions.len()
-            )));
-        }
+        check_action_len(actions, self.envs.len(), self.action_dim)?;
         // One loop per action kind, so that the conversion is not re-decided per sub-env.
         match self.action_kind {
             ActionKind::Discrete => self.step_all(actions, |flat, _, space| {
@@ -753,10 +763,7 @@ impl<E: Env + 'static> VectorEnv for ThreadedVectorEnv<E> {
 
     fn reset_env(&mut self, index: usize, seed: Option<u64>) -> Result<(), EnvError> {
         let Some(p) = self.ranges.iter().position(|r| r.contains(&index)) else {
-            return Err(EnvError::Other(format!(
-                "sub-environment index {index} is out of range: there are {}",
-                self.num_envs
-            )));
+            return Err(index_out_of_range(index, self.num_envs));
         };
         let Some(job) = self.jobs[p].as_mut() else {
             return Err(self.lost(p));
@@ -768,15 +775,7 @@ impl<E: Env + 'static> VectorEnv for ThreadedVectorEnv<E> {
     }
 
     fn step(&mut self, actions: &[f32]) -> Result<(), EnvError> {
-        let expected = self.num_envs * self.action_dim;
-        if actions.len() != expected {
-            return Err(EnvError::Other(format!(
-                "expected {expected} action floats ({} envs x {}), got {}",
-                self.num_envs,
-                self.action_dim,
-                actions.len()
-            )));
-        }
+        check_action_len(actions, self.num_envs, self.action_dim)?;
         self.run_all(Command::Step, Some(actions))
     }
 
