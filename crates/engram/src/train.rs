@@ -353,8 +353,7 @@ pub fn train(config: TrainConfig, out: Option<&Path>, quiet: bool) -> Result<Sum
     let probe = make_env(&config)?;
     // Settings that only the spaces can refuse (gSDE on discrete actions, normalising
     // discrete observations) fail here, before a run directory exists.
-    ActorCritic::new(probe.observation_space(), probe.action_space(), &config)?;
-    check_normalization(&config, probe.observation_space())?;
+    let policy = build_policy(&config, &*probe)?;
     let threads = crate::config::default_workers();
     if config.algo == Algo::A3c && config.workers > threads && !quiet {
         eprintln!(
@@ -409,7 +408,7 @@ pub fn train(config: TrainConfig, out: Option<&Path>, quiet: bool) -> Result<Sum
         );
         eprintln!("hyper-parameters:\n{}", indent(&config.to_toml()));
     }
-    run_with(config, probe, run_dir, None, 0.0, quiet)
+    run_with(config, policy, run_dir, None, 0.0, quiet)
 }
 
 /// Continues the run in `dir` from its latest checkpoint; `overrides` are `--set` assignments
@@ -456,7 +455,7 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
             .and_then(|s| s.seconds_to_threshold)
             .unwrap_or(wall);
     }
-    let probe = make_env(&config)?;
+    let policy = build_policy(&config, &*make_env(&config)?)?;
     if !quiet {
         eprintln!(
             "engram {}: resuming {} on {} in {} at {} env steps",
@@ -469,7 +468,7 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
     }
     run_with(
         config,
-        probe,
+        policy,
         dir.to_path_buf(),
         Some((ckpt, state, ckpt_path)),
         wall,
@@ -477,23 +476,25 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
     )
 }
 
+/// The actor-critic for `config` on `probe`'s spaces, after the checks only the spaces allow.
+fn build_policy(config: &TrainConfig, probe: &dyn Env) -> Result<ActorCritic, TrainError> {
+    let policy = ActorCritic::new(probe.observation_space(), probe.action_space(), config)?;
+    check_normalization(config, probe.observation_space())?;
+    Ok(policy)
+}
+
 fn run_with(
     config: TrainConfig,
-    probe: Box<dyn Env>,
+    policy: ActorCritic,
     run_dir: PathBuf,
     resume: Option<(Checkpoint, RunState, PathBuf)>,
     wall_offset: f64,
     quiet: bool,
 ) -> Result<Summary, TrainError> {
-    let policy = Arc::new(ActorCritic::new(
-        probe.observation_space(),
-        probe.action_space(),
-        &config,
-    )?);
+    let policy = Arc::new(policy);
     if let Some((ckpt, _, path)) = &resume {
         ckpt.check_architecture(&policy.layout.signature(), path)?;
     }
-    check_normalization(&config, probe.observation_space())?;
     let threshold = engram_env::registry::spec(&config.env)
         .ok()
         .and_then(|s| s.reward_threshold);
