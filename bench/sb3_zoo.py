@@ -4,6 +4,7 @@ environment and seed, then evaluates the deterministic policy: the Python side o
 "reach rl-zoo's published score" rows in BENCHMARKS.md §5.
 
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo ppo --env MountainCarContinuous-v0 --seed 0
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo dqn --env CartPole-v1 --seed 0
 
 Prints one JSON line: training wall time, env steps, and the mean/std return of
 `--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)
@@ -32,7 +33,7 @@ def zoo_entry(algo: str, env_id: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c"])
+    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn"])
     ap.add_argument("--env", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
@@ -48,7 +49,7 @@ def main():
     import torch.nn as nn  # noqa: F401  (policy_kwargs strings refer to nn)
 
     torch.set_num_threads(1)
-    from stable_baselines3 import A2C, PPO
+    from stable_baselines3 import A2C, DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -70,7 +71,7 @@ def main():
     env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
-    cls = PPO if args.algo == "ppo" else A2C
+    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN}[args.algo]
     model = cls(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
     callback = None
     if args.eval_freq > 0:

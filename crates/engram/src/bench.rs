@@ -477,18 +477,20 @@ pub fn env_workloads() -> Vec<Workload> {
 
 /// `train_a3c_cartpole_lstm64`: A3C-LSTM-64 training on CartPole-v1 with one worker per core,
 /// for about `seconds`; steps per second of the whole run (acting, stepping, updates).
-pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::train::TrainError> {
-    use crate::config::{Algo, TrainConfig};
+pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::error::TrainError> {
     let dir = std::env::temp_dir().join(format!("engram-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
-    config.policy = crate::config::PolicyKind::Lstm;
-    config.hidden_size = 64;
+    let mut config = crate::RunConfig::tuned("a3c", "CartPole-v1")?;
+    config.net.policy = crate::config::PolicyKind::Lstm;
+    config.net.hidden_size = 64;
     // A budget that lasts about `seconds` at ~150k steps/s; the measured rate is what counts.
-    config.total_steps = (seconds * 150_000.0) as u64;
-    config.eval_interval = 0;
-    config.checkpoint_interval = u64::MAX / 2;
-    config.log_interval = config.total_steps;
+    config.common.total_steps = (seconds * 150_000.0) as u64;
+    config.common.eval_interval = 0;
+    config.common.checkpoint_interval = i64::MAX as u64;
+    config.common.log_interval = config.common.total_steps;
+    let workers = config
+        .algo::<crate::algos::a3c::Config>()
+        .map_or(1, |c| c.workers);
     let summary = crate::train::train(config, Some(&dir), true);
     let _ = std::fs::remove_dir_all(&dir);
     let summary = summary?;
@@ -500,50 +502,9 @@ pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::train::Train
         iterations: summary.env_steps as usize,
         extra: vec![
             ("steps_per_second".into(), summary.steps_per_second),
-            ("workers".into(), summary.workers as f64),
+            ("workers".into(), workers as f64),
         ],
     })
-}
-
-/// `engram bench [FILTER] [--json] [--long]`.
-pub fn run_cli(
-    filter: Option<&str>,
-    json: bool,
-    long: bool,
-) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
-    let mut workloads = nn_workloads();
-    workloads.extend(env_workloads());
-    let mut results = Vec::new();
-    let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
-    for w in workloads.iter().filter(|w| matches(&w.name)) {
-        let r = run_workloads(std::slice::from_ref(w), None, !long).remove(0);
-        if json {
-            println!("{}", r.to_json());
-        } else {
-            eprintln!(
-                "{}",
-                format_table(std::slice::from_ref(&r))
-                    .lines()
-                    .nth(1)
-                    .unwrap_or_default()
-            );
-        }
-        results.push(r);
-    }
-    if matches("train_a3c_cartpole_lstm64") {
-        let r = train_throughput(if long { 10.0 } else { 3.0 })?;
-        if json {
-            println!("{}", r.to_json());
-        }
-        results.push(r);
-    }
-    if results.is_empty() {
-        return Err(format!("no workload matches `{}`", filter.unwrap_or_default()).into());
-    }
-    if !json {
-        print!("{}", format_table(&results));
-    }
-    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -1,30 +1,40 @@
 //! # engram
 //!
-//! Fast deep reinforcement learning for agents with memory: algorithms (A3C, A2C, ...), the
-//! training runtime (workers, rollouts, checkpoints, logging) and the `engram` command line,
-//! connecting [`engram_nn`] (networks) and [`engram_env`] (environments).
+//! Fast deep reinforcement learning for agents with memory: algorithms (A3C, A2C, PPO,
+//! REINFORCE, ...) and the training runtime (workers, rollouts, checkpoints, logging),
+//! connecting [`engram_nn`] (networks) and [`engram_env`] (environments). The `engram`
+//! command line lives in the `engram-cli` crate.
 //!
-//! Layout: [`config`] and [`defaults`] say what to train; [`policy`] is the actor-critic network;
-//! [`rollout`] and [`advantage`] collect experience and turn it into targets; [`a3c`] holds the
-//! learner loop shared by A3C and A2C; [`runtime`], [`run`], [`checkpoint`] and [`train`] are
-//! the machinery around every run; [`eval`] plays trained agents.
+//! Floors, lowest first; a module imports only from its own folder or lower floors (a test,
+//! `tests/layers.rs`, keeps it so):
+//! 1. [`error`]: every error type.
+//! 2. [`config`]: the shared configuration sections.
+//! 3. [`agent`]: networks that act and learn (the actor-critic), seen by the rest through
+//!    [`agent::Act`].
+//! 4. [`runtime`]: what every run shares (run directory, checkpoints, metrics, evaluator,
+//!    monitor, progress, parameter stores, the [`runtime::Session`]); names no algorithm.
+//! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
+//!    and [`offpolicy`] (replay buffers).
+//! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
+//! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint), [`bench`].
 
-pub mod a3c;
-pub mod advantage;
-pub mod bench;
-pub mod checkpoint;
-pub mod cli;
+pub mod error;
+
 pub mod config;
-pub mod defaults;
-pub mod eval;
-pub mod policy;
-pub mod ppo;
-pub mod progress;
-pub mod reinforce;
-pub mod rollout;
-pub mod run;
+
+pub mod agent;
+
 pub mod runtime;
+
+pub mod offpolicy;
+pub mod onpolicy;
+
+pub mod algos;
+
+pub mod bench;
+pub mod play;
 pub mod train;
 
+pub use algos::RunConfig;
 pub use engram_env as env;
 pub use engram_nn as nn;

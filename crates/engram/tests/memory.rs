@@ -1,20 +1,26 @@
 //! The LSTM agent remembers: on POPGym's RepeatPreviousEasy (repeat the card seen 4 steps ago)
 //! a short seeded A3C-LSTM run clearly beats both chance and the same agent without memory.
 
-use engram::config::{Algo, PolicyKind, TrainConfig};
 use engram::train::train;
 
-fn repeat_previous(policy: PolicyKind) -> f64 {
+mod common;
+use common::{tuned, with};
+
+fn repeat_previous(policy: &str) -> f64 {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = TrainConfig::tuned(Algo::A3c, "popgym-RepeatPreviousEasy-v0");
-    c.policy = policy;
-    if policy == PolicyKind::Mlp {
-        c.encoder_layers = vec![64, 64];
+    let mut c = with(
+        tuned("a3c", "popgym-RepeatPreviousEasy-v0"),
+        &[
+            &format!("policy={policy}"),
+            "workers=1",
+            "seed=0",
+            "total_steps=150000",
+            "eval_interval=0",
+        ],
+    );
+    if policy == "mlp" {
+        c.net.encoder_layers = vec![64, 64];
     }
-    c.workers = 1;
-    c.seed = 0;
-    c.total_steps = 150_000;
-    c.eval_interval = 0;
     let summary = train(c, Some(tmp.path()), true).unwrap();
     summary.final_train_mean_return.unwrap()
 }
@@ -22,8 +28,8 @@ fn repeat_previous(policy: PolicyKind) -> f64 {
 #[test]
 fn lstm_beats_chance_and_the_memoryless_agent_on_repeat_previous() {
     // A uniformly random policy scores -0.50 (std of a 100-episode mean: 0.013).
-    let lstm = repeat_previous(PolicyKind::Lstm);
-    let mlp = repeat_previous(PolicyKind::Mlp);
+    let lstm = repeat_previous("lstm");
+    let mlp = repeat_previous("mlp");
     assert!(
         lstm > -0.2,
         "LSTM 100-episode mean {lstm:.3} is not clearly above chance (-0.50)"

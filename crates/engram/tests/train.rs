@@ -1,32 +1,40 @@
 //! End-to-end training behaviour: determinism, exact resume, learning, errors, the NaN guard.
 
-use engram::config::{Algo, PolicyKind, TrainConfig};
-use engram::run::Summary;
+use engram::runtime::Summary;
 use engram::train::{resume, train};
+use engram::RunConfig;
 use std::fs;
-use std::path::Path;
 
 mod common;
-use common::{assert_resume_is_exact, bytes, evals_without_time, metrics_without_time};
-use std::process::Command;
+use common::{
+    assert_resume_is_exact, bytes, evals_without_time, metrics_without_time, tuned, with,
+};
 
-fn small(algo: Algo, steps: u64) -> TrainConfig {
-    let mut c = TrainConfig::tuned(algo, "CartPole-v1");
-    c.workers = if algo == Algo::A3c { 1 } else { 4 };
-    c.total_steps = steps;
-    c.seed = 7;
-    c.hidden_size = 16;
-    c.encoder_layers = vec![16];
-    c.log_interval = 1000;
-    c.checkpoint_interval = 2000;
-    c.eval_interval = 2000;
-    c.eval_episodes = 2;
-    c
+fn small(algo: &str, steps: u64) -> RunConfig {
+    let envs = if algo == "a3c" {
+        "workers=1"
+    } else {
+        "n_envs=4"
+    };
+    with(
+        tuned(algo, "CartPole-v1"),
+        &[
+            envs,
+            &format!("total_steps={steps}"),
+            "seed=7",
+            "hidden_size=16",
+            "encoder_layers=[16]",
+            "log_interval=1000",
+            "checkpoint_interval=2000",
+            "eval_interval=2000",
+            "eval_episodes=2",
+        ],
+    )
 }
 
 #[test]
 fn same_seed_gives_identical_metrics_and_checkpoints() {
-    for algo in [Algo::A3c, Algo::A2c] {
+    for algo in ["a3c", "a2c"] {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         train(small(algo, 4000), Some(&a), true).unwrap();
@@ -59,14 +67,9 @@ fn same_seed_gives_identical_metrics_and_checkpoints() {
 
 #[test]
 fn train_n_resume_m_equals_train_n_plus_m() {
-    for (algo, policy) in [
-        (Algo::A3c, PolicyKind::Lstm),
-        (Algo::A3c, PolicyKind::Gru),
-        (Algo::A2c, PolicyKind::Lstm),
-    ] {
-        let mut c = small(algo, 6000);
-        c.policy = policy;
-        let (first, second) = assert_resume_is_exact(&c, 3000, &format!("{algo}/{policy:?}"));
+    for (algo, policy) in [("a3c", "lstm"), ("a3c", "gru"), ("a2c", "lstm")] {
+        let c = with(small(algo, 6000), &[&format!("policy={policy}")]);
+        let (first, second) = assert_resume_is_exact(&c, 3000, &format!("{algo}/{policy}"));
         assert_eq!(first.env_steps, 3000);
         assert_eq!(second.env_steps, 6000, "counters continue");
         assert!(second.episodes > first.episodes);
@@ -77,12 +80,16 @@ fn train_n_resume_m_equals_train_n_plus_m() {
 fn short_a3c_lstm_run_beats_random_on_cartpole() {
     // A uniformly random policy averages about 22 on CartPole-v1.
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = TrainConfig::tuned(Algo::A3c, "CartPole-v1");
-    c.workers = 1;
-    c.seed = 1;
-    c.total_steps = 40_000;
-    c.eval_interval = 10_000;
-    c.eval_episodes = 5;
+    let c = with(
+        tuned("a3c", "CartPole-v1"),
+        &[
+            "workers=1",
+            "seed=1",
+            "total_steps=40000",
+            "eval_interval=10000",
+            "eval_episodes=5",
+        ],
+    );
     let summary = train(c, Some(tmp.path()), true).unwrap();
     let mean = summary.final_train_mean_return.unwrap();
     assert!(
@@ -98,8 +105,7 @@ fn short_a3c_lstm_run_beats_random_on_cartpole() {
 #[test]
 fn two_workers_train_concurrently() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = small(Algo::A3c, 20_000);
-    c.workers = 2;
+    let c = with(small("a3c", 20_000), &["workers=2"]);
     let s = train(c, Some(tmp.path()), true).unwrap();
     assert!(s.env_steps >= 20_000 && s.env_steps <= 20_000 + 2 * 20);
     assert!(s.episodes > 0);
@@ -108,15 +114,19 @@ fn two_workers_train_concurrently() {
 #[test]
 fn pendulum_trains_with_a_gaussian_policy() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = TrainConfig::tuned(Algo::A2c, "Pendulum-v1");
-    c.total_steps = 4000;
-    c.workers = 4;
-    c.eval_interval = 2000;
-    c.eval_episodes = 1;
+    let c = with(
+        tuned("a2c", "Pendulum-v1"),
+        &[
+            "total_steps=4000",
+            "n_envs=4",
+            "eval_interval=2000",
+            "eval_episodes=1",
+        ],
+    );
     let s = train(c, Some(tmp.path()), true).unwrap();
     assert_eq!(s.episodes, 4000 / 200);
     let ckpt =
-        engram::checkpoint::Checkpoint::load(&tmp.path().join("checkpoints/latest.safetensors"))
+        engram::runtime::Checkpoint::load(&tmp.path().join("checkpoints/latest.safetensors"))
             .unwrap();
     assert!(ckpt.tensor("log_std").is_some());
 }
@@ -124,7 +134,7 @@ fn pendulum_trains_with_a_gaussian_policy() {
 #[test]
 fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    train(small(Algo::A3c, 2000), Some(tmp.path()), true).unwrap();
+    train(small("a3c", 2000), Some(tmp.path()), true).unwrap();
     let good = bytes(tmp.path(), "checkpoints/latest.safetensors");
     let err = resume(
         tmp.path(),
@@ -149,7 +159,7 @@ fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
 #[test]
 fn corrupt_or_foreign_checkpoints_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    train(small(Algo::A3c, 1000), Some(tmp.path()), true).unwrap();
+    train(small("a3c", 1000), Some(tmp.path()), true).unwrap();
     // Another architecture.
     let config = tmp.path().join("config.toml");
     let text = fs::read_to_string(&config).unwrap();
@@ -169,133 +179,20 @@ fn corrupt_or_foreign_checkpoints_are_clear_errors() {
     assert!(err.contains("corrupt"), "{err}");
 }
 
-fn engram(args: &[&str], dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_engram"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-#[test]
-fn cli_reports_bad_input_clearly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["train", "--env", "CartPol-v1"],
-            &["unknown environment id", "CartPole-v1"],
-        ),
-        (&["train", "--algo", "dqnn"], &["unknown algorithm", "a3c"]),
-        (&["train", "--workers", "0"], &["`workers`", "at least 1"]),
-        (
-            &["train", "--set", "learning_rate=-1"],
-            &["`learning_rate`", "positive"],
-        ),
-        (
-            &["train", "--set", "lerning_rate=1"],
-            &["unknown field `lerning_rate`", "learning_rate"],
-        ),
-        (&["train", "--set", "t_max=abc"], &["t_max"]),
-        (&["train", "--policy", "transformer"], &["lstm, gru, mlp"]),
-        (
-            &[
-                "train",
-                "--set",
-                "env_options.is_slipery=false",
-                "--env",
-                "FrozenLake-v1",
-            ],
-            &["is_slipery"],
-        ),
-        (&["train", "--resume", "nowhere"], &["not a run directory"]),
-        (
-            &["eval", "nowhere"],
-            &["neither a run directory nor a checkpoint"],
-        ),
-    ];
-    for (args, needles) in cases {
-        let (ok, text) = engram(args, d);
-        assert!(!ok, "{args:?} should fail");
-        for n in *needles {
-            assert!(text.contains(n), "{args:?}: message lacks `{n}`:\n{text}");
-        }
-        assert!(!text.contains("panicked"), "{args:?} panicked:\n{text}");
-    }
-}
-
-#[test]
-fn cli_trains_evaluates_and_resumes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    let (ok, text) = engram(
-        &[
-            "train",
-            "--workers",
-            "1",
-            "--steps",
-            "2000",
-            "--out",
-            "run",
-            "--set",
-            "eval_interval=1000",
-            "--set",
-            "eval_episodes=2",
-        ],
-        d,
-    );
-    assert!(ok, "{text}");
-    assert!(
-        text.contains("hyper-parameters"),
-        "train prints the hyper-parameters it uses:\n{text}"
-    );
-    for f in [
-        "config.toml",
-        "metrics.csv",
-        "evals.csv",
-        "summary.json",
-        "checkpoints/latest.safetensors",
-        "checkpoints/best.safetensors",
-    ] {
-        assert!(d.join("run").join(f).exists(), "missing {f}");
-    }
-    let (ok, text) = engram(&["eval", "run", "--episodes", "3", "--json"], d);
-    assert!(ok, "{text}");
-    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(v["episodes"], 3);
-    let (ok, text) = engram(
-        &["train", "--resume", "run", "--steps", "3000", "--quiet"],
-        d,
-    );
-    assert!(ok, "{text}");
-    let s: Summary =
-        serde_json::from_slice(&fs::read(d.join("run/summary.json")).unwrap()).unwrap();
-    assert!(s.env_steps >= 3000);
-    let (ok, text) = engram(
-        &["train", "--workers", "1", "--steps", "100", "--out", "run"],
-        d,
-    );
-    assert!(!ok && text.contains("already holds a run"), "{text}");
-}
-
 #[test]
 fn evaluation_ends_on_environments_without_a_time_limit() {
     // CliffWalking-v1 has no TimeLimit: an untrained greedy policy may never reach the goal,
     // and evaluation must still end (episodes are cut at MAX_EVAL_EPISODE_STEPS).
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = TrainConfig::tuned(Algo::A3c, "CliffWalking-v1");
-    c.workers = 1;
-    c.total_steps = 2000;
-    c.eval_interval = 1000;
-    c.eval_episodes = 2;
+    let c = with(
+        tuned("a3c", "CliffWalking-v1"),
+        &[
+            "workers=1",
+            "total_steps=2000",
+            "eval_interval=1000",
+            "eval_episodes=2",
+        ],
+    );
     let s = train(c, Some(tmp.path()), true).unwrap();
     assert_eq!(s.env_steps, 2000);
     let evals = std::fs::read_to_string(tmp.path().join("evals.csv")).unwrap();
@@ -304,22 +201,27 @@ fn evaluation_ends_on_environments_without_a_time_limit() {
 
 #[test]
 fn normalisation_resumes_exactly_and_reaches_evaluation() {
-    for algo in [Algo::A2c, Algo::Ppo, Algo::A3c] {
+    for algo in ["a2c", "ppo", "a3c"] {
         let tmp = tempfile::tempdir().unwrap();
         let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let mut c = small(algo, 6000);
-        if algo == Algo::Ppo {
-            c.t_max = 32;
-            c.batch_size = 64;
-            c.workers = 4;
-            c.lr_schedule = engram::config::LrSchedule::Constant;
-            c.clip_range_schedule = engram::config::LrSchedule::Constant;
+        if algo == "ppo" {
+            c = with(
+                c,
+                &[
+                    "t_max=32",
+                    "batch_size=64",
+                    "lr_schedule=constant",
+                    "clip_range_schedule=constant",
+                ],
+            );
         }
-        c.normalize_observations = true;
-        c.normalize_rewards = true;
+        let c = with(
+            c,
+            &["normalize_observations=true", "normalize_rewards=true"],
+        );
         train(c.clone(), Some(&whole), true).unwrap();
-        c.total_steps = 3000;
-        train(c, Some(&split), true).unwrap();
+        train(with(c, &["total_steps=3000"]), Some(&split), true).unwrap();
         resume(&split, &["total_steps=6000".to_string()], true).unwrap();
         assert!(
             bytes(&whole, "checkpoints/latest.safetensors")
@@ -327,8 +229,7 @@ fn normalisation_resumes_exactly_and_reaches_evaluation() {
             "{algo}: resumed run with normalisation diverged"
         );
         let best =
-            engram::checkpoint::Checkpoint::load(&whole.join("checkpoints/best.safetensors"))
-                .unwrap();
+            engram::runtime::Checkpoint::load(&whole.join("checkpoints/best.safetensors")).unwrap();
         let stats = &best.meta.state["obs_stats"];
         assert_eq!(
             stats["mean"].as_array().map(|m| m.len()),
@@ -337,9 +238,8 @@ fn normalisation_resumes_exactly_and_reaches_evaluation() {
         );
     }
     // Discrete observations are refused with a clear message.
-    let mut c = small(Algo::A2c, 1000);
-    c.env = "FrozenLake-v1".into();
-    c.normalize_observations = true;
+    let mut c = with(small("a2c", 1000), &["normalize_observations=true"]);
+    c.common.env = "FrozenLake-v1".into();
     let tmp = tempfile::tempdir().unwrap();
     let err = train(c, Some(tmp.path()), true).unwrap_err().to_string();
     assert!(err.contains("normalize_observations needs a Box"), "{err}");
@@ -347,14 +247,12 @@ fn normalisation_resumes_exactly_and_reaches_evaluation() {
 
 #[test]
 fn separate_critic_trains_and_resumes_exactly() {
-    for algo in [Algo::A3c, Algo::A2c] {
+    for algo in ["a3c", "a2c"] {
         let tmp = tempfile::tempdir().unwrap();
         let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
-        let mut c = small(algo, 4000);
-        c.separate_critic = true;
+        let c = with(small(algo, 4000), &["separate_critic=true"]);
         train(c.clone(), Some(&whole), true).unwrap();
-        c.total_steps = 2000;
-        train(c, Some(&split), true).unwrap();
+        train(with(c, &["total_steps=2000"]), Some(&split), true).unwrap();
         resume(&split, &["total_steps=4000".to_string()], true).unwrap();
         let ckpt = bytes(&whole, "checkpoints/latest.safetensors");
         assert!(
@@ -362,7 +260,7 @@ fn separate_critic_trains_and_resumes_exactly() {
             "{algo}: diverged"
         );
         let loaded =
-            engram::checkpoint::Checkpoint::load(&whole.join("checkpoints/latest.safetensors"))
+            engram::runtime::Checkpoint::load(&whole.join("checkpoints/latest.safetensors"))
                 .unwrap();
         assert!(
             loaded.tensor("actor.core.weight_hh").is_some()

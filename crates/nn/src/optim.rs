@@ -759,21 +759,30 @@ pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
 /// A learning-rate (or any coefficient) schedule over training progress.
 ///
 /// `progress` is the fraction of training done, from 0 at the start to 1 at the end (SB3's
-/// `progress_remaining` is `1 - progress`); values outside [0, 1] are clamped. Add a variant
-/// and a match arm to add a schedule.
+/// `progress_remaining` is `1 - progress`); values outside [0, 1] are clamped. In `f64`, as
+/// the configuration's numbers are: the value is rounded to `f32` once, where it is used.
+/// Add a variant and a match arm to add a schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
-    Constant(f32),
+    Constant(f64),
     /// Linear from `start` at progress 0 to `end` at progress 1 (A3C, A2C and PPO anneal the
-    /// learning rate linearly to 0).
+    /// learning rate linearly to 0), computed as `start * (1 - p) + end * p`, which is exactly
+    /// `start * (1 - p)` when `end` is 0.
     Linear {
-        start: f32,
-        end: f32,
+        start: f64,
+        end: f64,
+    },
+    /// Linear from `start` to `end` over the first `fraction` of training, then `end` (SB3's
+    /// `get_linear_fn`, DQN's exploration rate).
+    LinearThenConstant {
+        start: f64,
+        end: f64,
+        fraction: f64,
     },
 }
 
 impl Schedule {
-    pub fn value(&self, progress: f32) -> f32 {
+    pub fn value(&self, progress: f64) -> f64 {
         let progress = if progress.is_nan() {
             0.0
         } else {
@@ -781,7 +790,18 @@ impl Schedule {
         };
         match *self {
             Schedule::Constant(v) => v,
-            Schedule::Linear { start, end } => start + (end - start) * progress,
+            Schedule::Linear { start, end } => start * (1.0 - progress) + end * progress,
+            Schedule::LinearThenConstant {
+                start,
+                end,
+                fraction,
+            } => {
+                if progress >= fraction {
+                    end
+                } else {
+                    start + progress * (end - start) / fraction
+                }
+            }
         }
     }
 }
@@ -1054,7 +1074,8 @@ mod tests {
             end: 0.0,
         };
         assert_eq!(lin.value(0.0), 7e-4);
-        assert!((lin.value(0.25) - 5.25e-4).abs() < 1e-10);
+        assert!((lin.value(0.25) - 5.25e-4).abs() < 1e-12);
+        assert_eq!(lin.value(0.25), 7e-4 * 0.75, "exactly start * (1 - p)");
         assert_eq!(lin.value(1.0), 0.0);
         assert_eq!(lin.value(2.0), 0.0);
         assert_eq!(lin.value(-1.0), 7e-4);
@@ -1064,6 +1085,15 @@ mod tests {
         };
         assert_eq!(up.value(0.5), 2.0);
         assert_eq!(Schedule::Constant(0.1).value(0.7), 0.1);
+        let eps = Schedule::LinearThenConstant {
+            start: 1.0,
+            end: 0.05,
+            fraction: 0.1,
+        };
+        assert_eq!(eps.value(0.0), 1.0);
+        assert!((eps.value(0.05) - 0.525).abs() < 1e-12);
+        assert_eq!(eps.value(0.1), 0.05);
+        assert_eq!(eps.value(0.7), 0.05);
     }
 
     #[test]

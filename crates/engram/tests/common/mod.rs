@@ -1,29 +1,26 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
-use engram::config::TrainConfig;
-use engram::run::Summary;
+use engram::runtime::Summary;
 use engram::train::{resume, train};
+use engram::RunConfig;
 use std::fs;
 use std::path::Path;
 
 /// Trains `c` for `c.total_steps` in one go, and again stopping at `split_at` then resuming
 /// to the full budget; asserts that both end with the same latest checkpoint bytes and the
 /// same metrics rows. Returns the summaries of the split run's two parts.
-pub fn assert_resume_is_exact(c: &TrainConfig, split_at: u64, what: &str) -> (Summary, Summary) {
+pub fn assert_resume_is_exact(c: &RunConfig, split_at: u64, what: &str) -> (Summary, Summary) {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
     train(c.clone(), Some(&whole), true).unwrap();
     let first = train(
-        TrainConfig {
-            total_steps: split_at,
-            ..c.clone()
-        },
+        with(c.clone(), &[&format!("total_steps={split_at}")]),
         Some(&split),
         true,
     )
     .unwrap();
-    let budget = format!("total_steps={}", c.total_steps);
+    let budget = format!("total_steps={}", c.common.total_steps);
     let second = resume(&split, &[budget], true).unwrap();
     assert!(
         second.env_steps > first.env_steps,
@@ -75,4 +72,17 @@ pub fn evals_without_time(dir: &Path) -> Vec<String> {
 
 pub fn bytes(dir: &Path, file: &str) -> Vec<u8> {
     fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
+}
+
+/// `c` with `key=value` settings applied, as `--set` would.
+pub fn with(mut c: RunConfig, settings: &[&str]) -> RunConfig {
+    for s in settings {
+        c.set(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    c
+}
+
+/// An algorithm's tuned config on `env`.
+pub fn tuned(algo: &str, env: &str) -> RunConfig {
+    RunConfig::tuned(algo, env).unwrap()
 }

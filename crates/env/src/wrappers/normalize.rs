@@ -33,6 +33,15 @@ impl RunningMeanStd {
         self.mean.len()
     }
 
+    /// `(x - mean) / sqrt(var + epsilon)` clipped to `±clip`, in place, without updating the
+    /// statistics (SB3's `VecNormalize` uses epsilon 1e-8 and clip 10).
+    pub fn normalize_clipped(&self, row: &mut [f32], epsilon: f64, clip: f32) {
+        for ((x, m), v) in row.iter_mut().zip(&self.mean).zip(&self.var) {
+            let z = (*x as f64 - m) / (v + epsilon).sqrt();
+            *x = (z as f32).clamp(-clip, clip);
+        }
+    }
+
     /// Adds one sample.
     #[inline]
     pub fn update_one(&mut self, x: &[f32]) {

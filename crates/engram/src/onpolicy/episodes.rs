@@ -1,35 +1,18 @@
-//! REINFORCE (Williams 1992): Monte-Carlo policy gradient over whole episodes.
+//! Whole-episode collection (REINFORCE; later CEM/ES and Monte-Carlo methods): play complete
+//! episodes with the current policy, each reset with a seed drawn from the collector's RNG,
+//! and turn them into one rollout column with Monte-Carlo targets.
 //!
-//! Each update plays `workers` complete episodes one after another on one environment (each
-//! reset with a seed drawn from the run's RNG) and ascends
-//! `mean_t [ Psi_t * grad log pi(a_t | s_t) ]`, where `Psi_t` is
-//! * with `reward_to_go` (default), the discounted return from step `t` on,
-//!   `G_t = sum_{k >= t} gamma^(k-t) r_k`; otherwise the whole episode's return `G_0`;
-//! * minus the learned baseline `V(s_t)` with `baseline` (default), whose head is fitted to
-//!   `G_t` with `vf_coef * 0.5 * (V - G)^2`.
-//!
-//! The episodes are concatenated into one sequence (a [`Rollout`] with one column), with an
-//! episode start flag at each episode's first step, so the existing [`Learner`] runs it
-//! forward and backward through time, recurrent policies included. The mean is over all
-//! steps of the batch (the usual sum over an episode's steps, divided by the batch's step
-//! count: a scale Adam mostly absorbs).
-//!
-//! Episodes are collected here rather than by the lockstep [`crate::rollout::Collector`]
-//! because REINFORCE needs complete episodes: no step of an unfinished episode can be used,
-//! and none is ever left running between updates. That also makes resuming exact with nothing
-//! but the RNG position saved. Truncated episodes (time limits) are treated like terminated
-//! ones: the Monte-Carlo return stops there (no bootstrapping).
+//! No step of an unfinished episode can be used by these methods, and none is ever left
+//! running between updates, which makes resuming exact with nothing but the RNG position
+//! saved. Truncated episodes (time limits) are treated like terminated ones: the Monte-Carlo
+//! return stops there (no bootstrapping).
 
-use crate::a3c::{local_store, write_latest, ParamStore};
-use crate::policy::{Actor, ActorCritic, Learner, LossCoefs};
-use crate::rollout::{step_env, CollectorState, Rollout};
-use crate::runtime::{lock, Monitor, StopReason};
-use crate::train::{
-    collector_slots, final_reason, learning_rate, make_env, update_is_finite, Evaluator, Setup,
-    Snapshot, TrainError,
-};
+use super::collector::CollectorState;
+use super::rollout::Rollout;
+use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
+use crate::error::TrainError;
+use crate::runtime::Monitor;
 use engram_env::Env;
-use engram_nn::optim::clip_grad_norm;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -41,8 +24,7 @@ pub struct EpisodeCollector {
     obs: Vec<f32>,
     state: Vec<f32>,
     action: Vec<f32>,
-    discrete: Vec<i64>,
-    clipped: Vec<f32>,
+    step_scratch: StepScratch,
     // The batch being collected, step by step.
     batch_obs: Vec<f32>,
     batch_actions: Vec<f32>,
@@ -60,8 +42,7 @@ impl EpisodeCollector {
             obs: vec![0.0; policy.obs_dim()],
             state: vec![0.0; policy.state_size()],
             action: vec![0.0; policy.action_dim()],
-            discrete: vec![0; policy.action_dim()],
-            clipped: vec![0.0; policy.action_dim()],
+            step_scratch: StepScratch::new(policy.action_dim()),
             batch_obs: Vec::new(),
             batch_actions: Vec::new(),
             batch_rewards: Vec::new(),
@@ -115,8 +96,7 @@ impl EpisodeCollector {
                     &mut *self.env,
                     &policy.action_kind,
                     &self.action,
-                    &mut self.discrete,
-                    &mut self.clipped,
+                    &mut self.step_scratch,
                     &mut self.obs,
                 )?;
                 self.batch_rewards.push(step.reward as f32 * reward_scale);
@@ -199,79 +179,6 @@ pub fn monte_carlo_targets(
             out[t] = episode_return;
         }
     }
-}
-
-/// Runs REINFORCE: `workers` whole episodes per update.
-pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
-    let c = &setup.config;
-    let policy = &setup.policy;
-    let monitor = &setup.monitor;
-    let layout = &policy.layout;
-    let mut store = local_store(&setup)?;
-    let mut collector = EpisodeCollector::new(policy, make_env(c)?, c.seed);
-    let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
-    if let Some(saved) = &lock(&slots)[0] {
-        collector.restore(saved);
-    }
-    let evaluator = Evaluator::start(c, policy.clone(), monitor.clone(), &setup.run_dir, true)?;
-    let coefs = LossCoefs {
-        vf_coef: if c.baseline { c.vf_coef as f32 } else { 0.0 },
-        ent_coef: c.ent_coef as f32,
-        normalize_advantage: c.normalize_advantage,
-    };
-    let mut grads = layout.zeros();
-    let result: Result<(), TrainError> = (|| {
-        while monitor.should_stop().is_none() {
-            let rollout = collector.collect(
-                policy,
-                &store.params,
-                monitor,
-                c.workers,
-                c.gamma as f32,
-                c.reward_scale as f32,
-                c.baseline,
-                c.reward_to_go,
-            )?;
-            // Sized per batch: episode lengths vary (one allocation per update, not per step).
-            let mut learner = Learner::new(policy, rollout.t_max, 1);
-            grads.fill(0.0);
-            let mut stats =
-                learner.compute_gradients(policy, &store.params, &mut grads, &rollout, &coefs);
-            if !c.baseline {
-                stats.value_loss = 0.0;
-            }
-            stats.grad_norm = clip_grad_norm(&mut grads, c.max_grad_norm as f32) as f64;
-            let loss = stats.policy_loss + coefs.vf_coef as f64 * stats.value_loss
-                - c.ent_coef * stats.entropy;
-            if !update_is_finite(monitor, loss, stats.grad_norm, monitor.env_steps()) {
-                break;
-            }
-            let lr = learning_rate(c, monitor.progress_fraction());
-            store.apply(&grads, lr as f32);
-            let duties = monitor.update_done(rollout.t_max as u64, stats);
-            if duties.log {
-                monitor.log_row(lr);
-            }
-            if duties.evaluate {
-                evaluator.submit(Snapshot {
-                    obs_stats: None,
-                    env_steps: duties.env_steps,
-                    params: store.snapshot(),
-                });
-            }
-            if duties.checkpoint {
-                write_latest(&setup, &store, vec![Some(collector.save())], Vec::new())?;
-            }
-        }
-        Ok(())
-    })();
-    evaluator.finish()?;
-    let reason = final_reason(monitor);
-    result?;
-    if reason != StopReason::Failed {
-        write_latest(&setup, &store, vec![Some(collector.save())], Vec::new())?;
-    }
-    Ok(reason)
 }
 
 #[cfg(test)]

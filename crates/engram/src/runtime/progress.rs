@@ -1,7 +1,7 @@
 //! What the user sees while training: a progress bar on a terminal, plain log lines elsewhere
 //! (CI logs, files, pipes), and a graceful stop on Ctrl-C / SIGTERM.
 
-use crate::run::MetricsRow;
+use super::metrics::MetricsRow;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,8 +63,15 @@ impl Progress {
                 ));
             }
             None if !self.quiet => eprintln!(
-                "steps {:>10}  time {:>7.1}s  steps/s {:>9.0}  episodes {:>6}  return(100) {:>8}  entropy {:.3}",
-                row.env_steps, row.wall_seconds, row.steps_per_second, row.episodes, ret, row.entropy
+                "steps {:>10}  time {:>7.1}s  steps/s {:>9.0}  episodes {:>6}  return(100) {:>8}{}",
+                row.env_steps,
+                row.wall_seconds,
+                row.steps_per_second,
+                row.episodes,
+                ret,
+                row.metric("entropy")
+                    .map(|e| format!("  entropy {e:.3}"))
+                    .unwrap_or_default()
             ),
             None => {}
         }

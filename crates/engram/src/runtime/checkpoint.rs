@@ -1,6 +1,10 @@
 //! Checkpoints: tensors as safetensors (loadable with `safetensors.torch.load_file`), with
 //! engram's JSON metadata (config, counters, RNG and wrapper state) in the safetensors header.
 //!
+//! Beside the file format, this module knows what engram stores in it: parameters under their
+//! PyTorch-style names, optimizer statistics as `<prefix>.<buffer>.<name>`, and the run's
+//! state ([`RunState`]) as JSON; it writes them only after checking every parameter is finite.
+//!
 //! One file per checkpoint keeps saving atomic: it is written to a temporary file, fsynced, and
 //! renamed over the old one, so a crash or a kill at any moment leaves either the old or the new
 //! checkpoint, never a torn one. A readable copy of the metadata is written beside it
@@ -11,44 +15,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Bumped whenever the meaning of the stored tensors or metadata changes.
-pub const FORMAT: &str = "engram-checkpoint/1";
-const META_KEY: &str = "engram";
+use super::monitor::MonitorState;
+use crate::error::TrainError;
+pub use crate::error::{CheckpointError, CHECKPOINT_FORMAT as FORMAT};
+use engram_env::wrappers::RunningMeanStd;
+use engram_nn::optim::OptimizerState;
+use engram_nn::ParamLayout;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    #[error("no checkpoint at {0}")]
-    NotFound(PathBuf),
-    #[error("cannot read or write checkpoint {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("checkpoint {path} is corrupt ({reason}); use another checkpoint (e.g. best.safetensors) or start a new run")]
-    Corrupt { path: PathBuf, reason: String },
-    #[error(
-        "checkpoint {path} was written by engram {found} (format {found_format}); this is engram {expected} \
-         (format {FORMAT}): retrain, or use engram {found} to continue it"
-    )]
-    Version {
-        path: PathBuf,
-        found: String,
-        found_format: String,
-        expected: String,
-    },
-    #[error(
-        "checkpoint {path} holds another architecture:\n  checkpoint: {found}\n  this model: {expected}\n\
-         the config (policy, hidden_size, encoder_layers, env) must match the run that wrote it"
-    )]
-    Architecture {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
-}
+const META_KEY: &str = "engram";
 
 /// One named `f32` tensor.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,6 +212,154 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What engram stores in a checkpoint
+
+/// The algorithm-independent part of the checkpoint metadata.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    /// The algorithm's registry name.
+    pub algo: String,
+    pub env: String,
+    /// The run's whole configuration as its flat table (what `config.toml` holds).
+    pub config: toml::Table,
+    pub monitor: MonitorState,
+    /// Optimizer step counters, by tensor prefix (`optim`, or `optim.w0`, ... per worker).
+    pub optimizers: Vec<(String, String, u64)>,
+    /// The algorithm's experience collectors (one per A3C worker, one for lockstep envs),
+    /// as the algorithm serialised them; `None` where a worker's state was not captured
+    /// (periodic checkpoints of multi-worker A3C).
+    pub collectors: Vec<Option<serde_json::Value>>,
+    /// Observation normalisation statistics the policy was trained with (for evaluation).
+    #[serde(default)]
+    pub obs_stats: Option<RunningMeanStd>,
+}
+
+/// What an algorithm hands over to be saved: its parameters and optimizers, any tensors of
+/// its own (target networks, PPO's adaptive KL coefficient, a replay buffer), its collectors.
+#[derive(Default)]
+pub struct CheckpointParts {
+    pub params: Vec<f32>,
+    /// `(tensor prefix, state)` of each optimizer.
+    pub optimizers: Vec<(String, OptimizerState)>,
+    pub extra: Vec<Tensor>,
+    pub collectors: Vec<Option<serde_json::Value>>,
+    pub obs_stats: Option<RunningMeanStd>,
+}
+
+/// Parameters, one tensor per registered name (PyTorch-style names), each prefixed with
+/// `prefix.` unless `prefix` is empty (target networks are saved as `target.<name>`).
+pub fn param_tensors(prefix: &str, layout: &ParamLayout, params: &[f32]) -> Vec<Tensor> {
+    layout
+        .specs()
+        .iter()
+        .map(|s| Tensor {
+            name: prefixed(prefix, &s.name),
+            shape: s.shape.clone(),
+            data: s.slot.of(params).to_vec(),
+        })
+        .collect()
+}
+
+fn prefixed(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Optimizer statistics, one tensor per (buffer, parameter): `optim.exp_avg.lstm.weight_ih`.
+pub fn optimizer_tensors(
+    prefix: &str,
+    layout: &ParamLayout,
+    state: &OptimizerState,
+) -> Vec<Tensor> {
+    let mut out = Vec::new();
+    for (buffer, data) in &state.buffers {
+        out.extend(param_tensors(&format!("{prefix}.{buffer}"), layout, data));
+    }
+    out
+}
+
+/// The flat parameter vector of `layout` from tensors named `prefix.<name>`.
+pub fn load_params(
+    ckpt: &Checkpoint,
+    layout: &ParamLayout,
+    prefix: &str,
+    path: &Path,
+) -> Result<Vec<f32>, CheckpointError> {
+    let mut flat = layout.zeros();
+    for s in layout.specs() {
+        let name = prefixed(prefix, &s.name);
+        let t = ckpt.tensor(&name).ok_or_else(|| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("tensor `{name}` is missing"),
+        })?;
+        if t.data.len() != s.slot.len() {
+            return Err(CheckpointError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "tensor `{name}` has {} values, expected {}",
+                    t.data.len(),
+                    s.slot.len()
+                ),
+            });
+        }
+        s.slot.of_mut(&mut flat).copy_from_slice(&t.data);
+    }
+    Ok(flat)
+}
+
+/// Optimizer `prefix` with the buffers `buffer_names`, at step `step`.
+pub fn load_optimizer(
+    ckpt: &Checkpoint,
+    layout: &ParamLayout,
+    prefix: &str,
+    kind: &str,
+    step: u64,
+    buffer_names: &[String],
+    path: &Path,
+) -> Result<OptimizerState, CheckpointError> {
+    let mut buffers = Vec::new();
+    for b in buffer_names {
+        buffers.push((
+            b.clone(),
+            load_params(ckpt, layout, &format!("{prefix}.{b}"), path)?,
+        ));
+    }
+    Ok(OptimizerState {
+        kind: kind.to_string(),
+        step,
+        buffers,
+    })
+}
+
+/// Writes a checkpoint whose parameters are checked to be finite first: a non-finite
+/// parameter never overwrites a good checkpoint.
+pub fn save_checkpoint(
+    path: &Path,
+    layout: &ParamLayout,
+    params: &[f32],
+    extra: Vec<Tensor>,
+    state: &RunState,
+) -> Result<(), TrainError> {
+    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+        return Err(TrainError::Policy(format!(
+            "refusing to save a checkpoint with a non-finite parameter (index {i}); the previous checkpoint is kept"
+        )));
+    }
+    let mut tensors = param_tensors("", layout, params);
+    tensors.extend(extra);
+    let meta = Meta::new(
+        layout.signature(),
+        serde_json::to_value(state)
+            .map_err(|e| TrainError::Policy(format!("cannot serialise run state: {e}")))?,
+    );
+    Checkpoint { tensors, meta }.save(path)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! On-policy rollout collection, shared by A3C (one environment per worker) and A2C
+//! On-policy rollout collection, shared by A3C (one environment per worker), A2C and PPO
 //! (N environments in lockstep): act, step, track episodes, bootstrap on truncation, and compute
 //! advantages.
 //!
@@ -7,86 +7,15 @@
 //! seed + actions replay the environment to where it was, whatever the environment is, without
 //! every environment having to serialise itself.
 
-use crate::advantage::{compute_gae, RolloutView};
-use crate::policy::{ActionKind, Actor, ActorCritic};
+use super::normalize::Normalizer;
+use super::rollout::Rollout;
+use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
 use crate::runtime::Monitor;
 use engram_env::wrappers::RunningMeanStd;
-use engram_env::{Action, Env, EnvError};
+use engram_env::{Env, EnvError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-
-/// One rollout of `t_max` steps of `n_envs` environments, time-major (`t * n_envs + e`).
-pub struct Rollout {
-    pub t_max: usize,
-    pub n_envs: usize,
-    pub obs_dim: usize,
-    pub action_dim: usize,
-    pub state_size: usize,
-    /// The observation each action was chosen from.
-    pub obs: Vec<f32>,
-    pub actions: Vec<f32>,
-    /// Rewards as learned from (scaled by `reward_scale`).
-    pub rewards: Vec<f32>,
-    pub values: Vec<f32>,
-    /// `log pi(a_t | s_t)` of the acting policy (PPO's old log-probabilities).
-    pub log_probs: Vec<f32>,
-    pub terminated: Vec<bool>,
-    pub truncated: Vec<bool>,
-    pub final_values: Vec<f32>,
-    /// A new episode starts at this step: the recurrent state entering it is zero.
-    pub starts: Vec<bool>,
-    /// The recurrent state before step 0, `[n_envs * state_size]`.
-    pub initial_state: Vec<f32>,
-    pub bootstrap_values: Vec<f32>,
-    pub advantages: Vec<f32>,
-    pub returns: Vec<f32>,
-}
-
-impl Rollout {
-    pub fn new(policy: &ActorCritic, t_max: usize, n_envs: usize) -> Rollout {
-        let n = t_max * n_envs;
-        Rollout {
-            t_max,
-            n_envs,
-            obs_dim: policy.obs_dim(),
-            action_dim: policy.action_dim(),
-            state_size: policy.state_size(),
-            obs: vec![0.0; n * policy.obs_dim()],
-            actions: vec![0.0; n * policy.action_dim()],
-            rewards: vec![0.0; n],
-            values: vec![0.0; n],
-            log_probs: vec![0.0; n],
-            terminated: vec![false; n],
-            truncated: vec![false; n],
-            final_values: vec![0.0; n],
-            starts: vec![false; n],
-            initial_state: vec![0.0; n_envs * policy.state_size()],
-            bootstrap_values: vec![0.0; n_envs],
-            advantages: vec![0.0; n],
-            returns: vec![0.0; n],
-        }
-    }
-
-    pub fn compute_advantages(&mut self, gamma: f32, lambda: f32) {
-        let view = RolloutView {
-            rewards: &self.rewards,
-            values: &self.values,
-            terminated: &self.terminated,
-            truncated: &self.truncated,
-            final_values: &self.final_values,
-            bootstrap_values: &self.bootstrap_values,
-            n_envs: self.n_envs,
-        };
-        compute_gae(
-            &view,
-            gamma,
-            lambda,
-            &mut self.advantages,
-            &mut self.returns,
-        );
-    }
-}
 
 /// What a checkpoint stores of one environment's running episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,71 +56,6 @@ pub struct CollectorState {
     pub normalized_obs: Option<Vec<f32>>,
 }
 
-/// SB3 `VecNormalize`-style normalisation of what a collector hands the learner, with one set
-/// of statistics for all of its environments (Gymnasium's wrappers keep one per env):
-/// observations shifted and scaled by their running mean and variance, rewards scaled by the
-/// running standard deviation of the discounted return; both clipped to `±CLIP`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Normalizer {
-    pub obs: Option<RunningMeanStd>,
-    pub returns: Option<RunningMeanStd>,
-    /// Running discounted return of each environment's episode.
-    discounted: Vec<f64>,
-    gamma: f64,
-}
-
-impl Normalizer {
-    pub const CLIP: f32 = 10.0;
-    const EPS: f64 = 1e-8;
-
-    /// `None` when neither is asked for.
-    pub fn new(
-        obs_dim: usize,
-        n_envs: usize,
-        obs: bool,
-        rewards: bool,
-        gamma: f64,
-    ) -> Option<Normalizer> {
-        (obs || rewards).then(|| Normalizer {
-            obs: obs.then(|| RunningMeanStd::new(obs_dim)),
-            returns: rewards.then(|| RunningMeanStd::new(1)),
-            discounted: vec![0.0; n_envs],
-            gamma,
-        })
-    }
-
-    /// Adds a raw observation to the statistics and normalises it in place.
-    fn observe(&mut self, row: &mut [f32]) {
-        if let Some(stats) = &mut self.obs {
-            stats.update_one(row);
-            normalize_observation(stats, row);
-        }
-    }
-
-    /// The reward to learn from for environment `e`'s step.
-    fn reward(&mut self, e: usize, reward: f64, done: bool) -> f64 {
-        let Some(stats) = &mut self.returns else {
-            return reward;
-        };
-        self.discounted[e] = self.discounted[e] * self.gamma + reward;
-        stats.update_scalar(self.discounted[e]);
-        if done {
-            self.discounted[e] = 0.0;
-        }
-        let clip = Self::CLIP as f64;
-        (reward / (stats.var[0] + Self::EPS).sqrt()).clamp(-clip, clip)
-    }
-}
-
-/// `(x - mean) / sqrt(var + 1e-8)`, clipped to `±Normalizer::CLIP`, in place (the
-/// evaluator applies a training run's frozen statistics this way).
-pub fn normalize_observation(stats: &RunningMeanStd, row: &mut [f32]) {
-    for ((x, m), v) in row.iter_mut().zip(&stats.mean).zip(&stats.var) {
-        let z = (*x as f64 - m) / (v + Normalizer::EPS).sqrt();
-        *x = (z as f32).clamp(-Normalizer::CLIP, Normalizer::CLIP);
-    }
-}
-
 /// Steps `n_envs` environments in lockstep with a policy.
 pub struct Collector {
     envs: Vec<Box<dyn Env>>,
@@ -203,8 +67,7 @@ pub struct Collector {
     final_obs: Vec<f32>,
     action_buf: Vec<f32>,
     values_buf: Vec<f32>,
-    discrete_scratch: Vec<i64>,
-    clipped: Vec<f32>,
+    step_scratch: StepScratch,
     reward_scale: f32,
     normalizer: Option<Normalizer>,
 }
@@ -227,8 +90,7 @@ impl Collector {
             final_obs: vec![0.0; policy.obs_dim()],
             action_buf: vec![0.0; n * policy.action_dim()],
             values_buf: vec![0.0; n],
-            discrete_scratch: vec![0; policy.action_dim()],
-            clipped: vec![0.0; policy.action_dim()],
+            step_scratch: StepScratch::new(policy.action_dim()),
             reward_scale,
             normalizer: None,
             envs,
@@ -305,8 +167,7 @@ impl Collector {
                     &mut *self.envs[e],
                     &policy.action_kind,
                     action,
-                    &mut self.discrete_scratch,
-                    &mut self.clipped,
+                    &mut self.step_scratch,
                     obs,
                 )?;
                 let done = step.terminated || step.truncated;
@@ -396,8 +257,7 @@ impl Collector {
                     &mut *self.envs[e],
                     &policy.action_kind,
                     action,
-                    &mut self.discrete_scratch,
-                    &mut self.clipped,
+                    &mut self.step_scratch,
                     obs,
                 )?;
             }
@@ -420,34 +280,5 @@ impl Collector {
             self.obs.copy_from_slice(obs);
         }
         Ok(())
-    }
-}
-
-/// Steps one environment with a flat action, clipping Gaussian actions to the box (the
-/// unclipped action is what the policy's log-probability refers to, as in SB3).
-pub(crate) fn step_env(
-    env: &mut dyn Env,
-    kind: &ActionKind,
-    action: &[f32],
-    discrete: &mut [i64],
-    clipped: &mut [f32],
-    obs: &mut [f32],
-) -> Result<engram_env::Step, EnvError> {
-    match kind {
-        ActionKind::Categorical { start, .. } => {
-            env.step(Action::Discrete(*start + action[0] as i64), obs)
-        }
-        ActionKind::MultiCategorical { .. } => {
-            for (d, a) in discrete.iter_mut().zip(action) {
-                *d = *a as i64;
-            }
-            env.step(Action::MultiDiscrete(discrete), obs)
-        }
-        ActionKind::Gaussian { low, high, .. } => {
-            for ((c, a), (lo, hi)) in clipped.iter_mut().zip(action).zip(low.iter().zip(high)) {
-                *c = a.clamp(*lo, *hi);
-            }
-            env.step(Action::Continuous(clipped), obs)
-        }
     }
 }

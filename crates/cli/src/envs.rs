@@ -1,4 +1,4 @@
-//! Small command-line subcommands: `engram envs` and `engram env replay`.
+//! `engram envs` and `engram env replay`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

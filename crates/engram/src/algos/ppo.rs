@@ -1,5 +1,5 @@
 //! PPO (Schulman et al. 2017, "Proximal Policy Optimization Algorithms"), on the on-policy
-//! machinery A2C uses: the [`Collector`] steps `workers` environments in lockstep for `t_max`
+//! machinery A2C uses: the [`Collector`] steps `n_envs` environments in lockstep for `t_max`
 //! steps (SB3's `n_steps`), storing the acting policy's log-probabilities and values; GAE
 //! turns the rollout into advantages and returns; then `n_epochs` passes of minibatches
 //! minimise the clipped surrogate (optionally plus the KL penalty of the paper's other
@@ -7,7 +7,7 @@
 //! minibatch after global-norm clipping.
 //!
 //! # Minibatches
-//! * **Memoryless (`policy = "mlp"`)**: the rollout's `t_max * workers` steps are shuffled and
+//! * **Memoryless (`policy = "mlp"`)**: the rollout's `t_max * n_envs` steps are shuffled and
 //!   cut into minibatches of `batch_size` single steps, as in SB3 and CleanRL.
 //! * **Recurrent (`lstm`, `gru`)**: a minibatch is a set of **whole env sequences** (columns of
 //!   the rollout): `batch_size / t_max` environments, each with its `t_max` steps, the
@@ -29,7 +29,7 @@
 //!   the same gradients for the same sequences; ours needs no padding, no masks in the loss
 //!   and no per-episode bookkeeping, which is much of the speed difference. The price: a
 //!   minibatch's composition is fixed by envs, so with few envs the minibatches are few
-//!   (`workers / envs_per_minibatch`), and stale stored states after the first epoch are
+//!   (`n_envs / envs_per_minibatch`), and stale stored states after the first epoch are
 //!   used as they are (as in CleanRL; SB3 also keeps the stored states).
 //!
 //! # Continuous actions
@@ -44,117 +44,336 @@
 //! resumed run shuffles exactly as an uninterrupted one. The adaptive KL coefficient, the only
 //! other state carried between updates, is saved in the checkpoint (`ppo.kl_coef`).
 
-use crate::a3c::{local_store, normalizer, write_latest, LocalStore, ParamStore};
-use crate::checkpoint::Tensor;
-use crate::config::{LrSchedule, PolicyKind, TrainConfig};
-use crate::policy::{ActorCritic, PpoCoefs, PpoLearner, PpoStats};
-use crate::rollout::{Collector, Rollout};
-use crate::runtime::{lock, StopReason, UpdateStats};
-use crate::train::{
-    collector_slots, final_reason, learning_rate, make_env, update_is_finite, Evaluator, Setup,
-    Snapshot, TrainError,
+use super::a2c::{collector_json, saved_collector};
+use super::RunConfig;
+use crate::agent::{ActorCritic, SequencePass};
+use crate::config::{check, invalid, ConfigError, NetConfig, ScheduleKind};
+use crate::error::TrainError;
+use crate::onpolicy::collector::Collector;
+use crate::onpolicy::{MiniBatch, Normalizer, Rollout};
+use crate::runtime::{
+    CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason, Tensor,
 };
 use engram_nn::optim::clip_grad_norm;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const NAME: &str = "ppo";
+pub const DESCRIPTION: &str =
+    "Proximal Policy Optimization: clipped surrogate, K epochs of minibatches (recurrent: whole env sequences)";
+pub const ACTOR_CRITIC: bool = true;
 
 /// The checkpoint tensor holding the adaptive KL coefficient.
 const KL_COEF_TENSOR: &str = "ppo.kl_coef";
 
-/// One minibatch gathered from a rollout: `batch` sequences of `steps` steps, time-major.
-pub struct MiniBatch {
-    pub steps: usize,
-    pub batch: usize,
-    pub obs: Vec<f32>,
-    pub actions: Vec<f32>,
-    pub old_log_probs: Vec<f32>,
-    pub old_values: Vec<f32>,
-    pub advantages: Vec<f32>,
-    pub returns: Vec<f32>,
-    /// Reset the recurrent state before this step.
-    pub starts: Vec<bool>,
-    /// Each sequence's recurrent state before its first step, `[batch * state_size]`.
-    pub initial_state: Vec<f32>,
+/// PPO's options, with SB3's names (`t_max` is SB3's `n_steps`) and defaults, except the
+/// rollout: 8 envs x 128 steps in minibatches of 256 steps (2 env sequences, so recurrent
+/// policies work too).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub n_envs: usize,
+    pub t_max: usize,
+    pub gamma: f64,
+    pub gae_lambda: f64,
+    pub n_epochs: usize,
+    pub batch_size: usize,
+    pub clip_range: f64,
+    pub clip_range_schedule: ScheduleKind,
+    pub clip_range_vf: Option<f64>,
+    pub target_kl: Option<f64>,
+    pub kl_coef: f64,
+    pub kl_adaptive: bool,
+    pub kl_target: f64,
+    pub normalize_advantage: bool,
+    pub vf_coef: f64,
+    pub ent_coef: f64,
+    pub reward_scale: f64,
+    pub normalize_observations: bool,
+    pub normalize_rewards: bool,
 }
 
-impl MiniBatch {
-    pub fn new(policy: &ActorCritic, steps: usize, batch: usize) -> MiniBatch {
-        let rows = steps * batch;
-        MiniBatch {
-            steps,
-            batch,
-            obs: vec![0.0; rows * policy.obs_dim()],
-            actions: vec![0.0; rows * policy.action_dim()],
-            old_log_probs: vec![0.0; rows],
-            old_values: vec![0.0; rows],
-            advantages: vec![0.0; rows],
-            returns: vec![0.0; rows],
-            starts: vec![false; rows],
-            initial_state: vec![0.0; batch * policy.state_size()],
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_envs: 8,
+            t_max: 128,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            n_epochs: 10,
+            batch_size: 256,
+            clip_range: 0.2,
+            clip_range_schedule: ScheduleKind::Constant,
+            clip_range_vf: None,
+            target_kl: None,
+            kl_coef: 0.0,
+            kl_adaptive: false,
+            kl_target: 0.01,
+            normalize_advantage: true,
+            vf_coef: 0.5,
+            ent_coef: 0.0,
+            reward_scale: 1.0,
+            normalize_observations: false,
+            normalize_rewards: false,
         }
     }
+}
 
-    /// Row `dst` of the minibatch <- step `src` (`t * n_envs + e`) of the rollout.
-    fn copy_row(&mut self, r: &Rollout, dst: usize, src: usize) {
-        let (od, ad) = (r.obs_dim, r.action_dim);
-        self.obs[dst * od..(dst + 1) * od].copy_from_slice(&r.obs[src * od..(src + 1) * od]);
-        self.actions[dst * ad..(dst + 1) * ad]
-            .copy_from_slice(&r.actions[src * ad..(src + 1) * ad]);
-        self.old_log_probs[dst] = r.log_probs[src];
-        self.old_values[dst] = r.values[src];
-        self.advantages[dst] = r.advantages[src];
-        self.returns[dst] = r.returns[src];
-        self.starts[dst] = r.starts[src];
-    }
-
-    /// The whole sequences of environments `envs` (`envs.len() == batch`, `steps == t_max`).
-    pub fn gather_envs(&mut self, r: &Rollout, envs: &[usize]) {
-        assert!(
-            envs.len() == self.batch && self.steps == r.t_max,
-            "MiniBatch sized {} x {}, gathering {} envs of {} steps",
-            self.steps,
-            self.batch,
-            envs.len(),
-            r.t_max
-        );
-        let sd = r.state_size;
-        for (j, &e) in envs.iter().enumerate() {
-            self.initial_state[j * sd..(j + 1) * sd]
-                .copy_from_slice(&r.initial_state[e * sd..(e + 1) * sd]);
-            for t in 0..r.t_max {
-                self.copy_row(r, t * self.batch + j, t * r.n_envs + e);
+impl Config {
+    /// PPO's options, and how the minibatches fit the rollout.
+    pub fn validate(&self, rc: &RunConfig) -> Result<(), ConfigError> {
+        check::at_least_one("n_envs", self.n_envs)?;
+        check::at_least_one("t_max", self.t_max)?;
+        check::unit("gamma", self.gamma, false)?;
+        check::unit("gae_lambda", self.gae_lambda, false)?;
+        check::non_negative("vf_coef", self.vf_coef)?;
+        check::non_negative("ent_coef", self.ent_coef)?;
+        check::positive("reward_scale", self.reward_scale)?;
+        check::at_least_one("n_epochs", self.n_epochs)?;
+        check::positive("clip_range", self.clip_range)?;
+        for (key, v) in [
+            ("clip_range_vf", self.clip_range_vf),
+            ("target_kl", self.target_kl),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(invalid(
+                        key,
+                        format!("must be a positive number (or left unset to disable), got {v}"),
+                    ));
+                }
             }
         }
+        if !(self.kl_coef.is_finite() && self.kl_coef >= 0.0) {
+            return Err(invalid(
+                "kl_coef",
+                format!("must be zero (off) or positive, got {}", self.kl_coef),
+            ));
+        }
+        if self.kl_adaptive && !(self.kl_target.is_finite() && self.kl_target > 0.0) {
+            return Err(invalid(
+                "kl_target",
+                format!(
+                    "must be positive with kl_adaptive = true, got {}",
+                    self.kl_target
+                ),
+            ));
+        }
+        if self.kl_adaptive && self.kl_coef == 0.0 {
+            return Err(invalid(
+                "kl_coef",
+                "kl_adaptive needs a positive starting kl_coef, e.g. --set kl_coef=1.0",
+            ));
+        }
+        let rollout = self
+            .t_max
+            .checked_mul(self.n_envs)
+            .ok_or_else(|| invalid("t_max", "t_max * n_envs is too large"))?;
+        if self.batch_size == 0 || self.batch_size > rollout {
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "must be between 1 and the rollout size t_max * n_envs = {} * {} = {rollout}, got {}",
+                    self.t_max, self.n_envs, self.batch_size
+                ),
+            ));
+        }
+        if !rc.net.recurrent() {
+            if !rollout.is_multiple_of(self.batch_size) {
+                return Err(invalid(
+                    "batch_size",
+                    format!(
+                        "must divide the rollout size t_max * n_envs = {rollout}, got {}",
+                        self.batch_size
+                    ),
+                ));
+            }
+        } else if !self.batch_size.is_multiple_of(self.t_max)
+            || !self.n_envs.is_multiple_of(self.batch_size / self.t_max)
+        {
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "recurrent minibatches are whole env sequences: batch_size must be t_max ({}) times a \
+                     divisor of n_envs ({}), e.g. {}; got {}",
+                    self.t_max, self.n_envs, self.t_max * self.n_envs, self.batch_size
+                ),
+            ));
+        }
+        Ok(())
     }
 
-    /// Single steps `indices` of the rollout (memoryless policies; `steps == 1`).
-    pub fn gather_steps(&mut self, r: &Rollout, indices: &[usize]) {
-        assert!(
-            self.steps == 1 && indices.len() == self.batch && r.state_size == 0,
-            "gather_steps is for memoryless policies with a 1 x {} minibatch",
-            indices.len()
-        );
-        for (j, &i) in indices.iter().enumerate() {
-            self.copy_row(r, j, i);
+    /// `(steps, batch)` of a minibatch.
+    pub fn minibatch_shape(&self, net: &NetConfig) -> (usize, usize) {
+        if net.recurrent() {
+            (self.t_max, self.batch_size / self.t_max)
+        } else {
+            (1, self.batch_size)
         }
     }
 }
 
-/// `(steps, batch)` of a minibatch for this config.
-pub fn minibatch_shape(c: &TrainConfig) -> (usize, usize) {
-    if c.policy == PolicyKind::Mlp {
-        (1, c.batch_size)
-    } else {
-        (c.t_max, c.batch_size / c.t_max)
+/// PPO's loss settings for one minibatch.
+#[derive(Clone, Copy, Debug)]
+pub struct PpoCoefs {
+    /// Surrogate clip range epsilon (after its schedule).
+    pub clip_range: f32,
+    /// Value clipping around the rollout's values, if any.
+    pub clip_range_vf: Option<f32>,
+    pub vf_coef: f32,
+    pub ent_coef: f32,
+    /// KL-penalty coefficient beta (0 = the clipped objective alone).
+    pub kl_coef: f32,
+    pub normalize_advantage: bool,
+}
+
+/// Losses and diagnostics of one PPO minibatch (means over its steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PpoStats {
+    /// `-mean(min(ratio * A, clip(ratio) * A))`.
+    pub policy_loss: f64,
+    /// `0.5 * mean((V - R)^2)` (with value clipping, the larger of the clipped and unclipped).
+    pub value_loss: f64,
+    pub entropy: f64,
+    /// `mean((ratio - 1) - log ratio)`, the low-variance KL(old || new) estimator
+    /// (Schulman's k3; also SB3's and CleanRL's).
+    pub approx_kl: f64,
+    /// Fraction of steps whose ratio is outside `[1 - clip_range, 1 + clip_range]`.
+    pub clip_fraction: f64,
+    pub ratio_mean: f64,
+    /// `kl_coef * approx_kl`, the KL-penalty variant's term.
+    pub kl_penalty: f64,
+}
+
+impl PpoStats {
+    /// The minimised objective.
+    pub fn loss(&self, coefs: &PpoCoefs) -> f64 {
+        self.policy_loss + self.kl_penalty + coefs.vf_coef as f64 * self.value_loss
+            - coefs.ent_coef as f64 * self.entropy
     }
 }
 
-/// The clip range at `progress` in [0, 1] of the budget.
-pub fn clip_range(c: &TrainConfig, progress: f64) -> f64 {
-    match c.clip_range_schedule {
-        LrSchedule::Constant => c.clip_range,
-        LrSchedule::Linear => c.clip_range * (1.0 - progress).max(0.0),
+/// PPO's forward and backward over one minibatch: `batch` env sequences of `steps` steps,
+/// time-major (`steps = 1` for a shuffled batch of single steps of a memoryless policy).
+pub struct PpoLearner {
+    pass: SequencePass,
+    advantages: Vec<f32>,
+}
+
+impl PpoLearner {
+    pub fn new(policy: &ActorCritic, steps: usize, batch: usize) -> PpoLearner {
+        PpoLearner {
+            pass: SequencePass::new(policy, steps, batch),
+            advantages: vec![0.0; steps * batch],
+        }
+    }
+
+    /// Runs the minibatch forward from its stored initial states, resetting at episode
+    /// starts: fills [`PpoLearner::action_log_probs`], [`PpoLearner::values`] and the entropies.
+    pub fn forward(&mut self, policy: &ActorCritic, p: &[f32], mb: &MiniBatch) {
+        self.pass.forward(
+            policy,
+            p,
+            &mb.obs,
+            &mb.actions,
+            &mb.initial_state,
+            &mb.starts,
+            mb.steps,
+            mb.batch,
+        );
+    }
+
+    /// `log pi(a | s)` of the last forward, `[steps * batch]`.
+    pub fn action_log_probs(&self) -> &[f32] {
+        &self.pass.logp
+    }
+
+    /// `V(s)` of the last forward, `[steps * batch]`.
+    pub fn values(&self) -> &[f32] {
+        self.pass.values()
+    }
+
+    /// Adds the gradient of the PPO loss over the minibatch to `g`:
+    /// `-min(r A, clip(r, 1-eps, 1+eps) A) + kl_coef * KL + vf_coef * value_loss - ent_coef * H`
+    /// (means over steps), with `r = exp(log pi - old log pi)`.
+    pub fn compute_gradients(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        mb: &MiniBatch,
+        coefs: &PpoCoefs,
+    ) -> PpoStats {
+        self.forward(policy, p, mb);
+        let pass = &mut self.pass;
+        let rows = mb.steps * mb.batch;
+        let inv_n = 1.0 / rows as f32;
+        self.advantages.copy_from_slice(&mb.advantages);
+        if coefs.normalize_advantage {
+            crate::onpolicy::advantage::normalize(&mut self.advantages);
+        }
+        let eps = coefs.clip_range;
+        let mut stats = PpoStats::default();
+        for i in 0..rows {
+            let log_ratio = pass.logp[i] - mb.old_log_probs[i];
+            let ratio = log_ratio.exp();
+            let adv = self.advantages[i];
+            let unclipped = adv * ratio;
+            let clipped = adv * ratio.clamp(1.0 - eps, 1.0 + eps);
+            // The gradient flows through the unclipped term whenever it is the minimum.
+            let mut d = if unclipped <= clipped {
+                -unclipped * inv_n
+            } else {
+                0.0
+            };
+            let kl = (ratio - 1.0) - log_ratio;
+            if coefs.kl_coef > 0.0 {
+                // d/d log pi of (r - 1) - log r = r - 1.
+                d += coefs.kl_coef * (ratio - 1.0) * inv_n;
+            }
+            pass.d_logp[i] = d;
+            pass.d_entropy[i] = -coefs.ent_coef * inv_n;
+            stats.policy_loss -= unclipped.min(clipped) as f64;
+            stats.approx_kl += kl as f64;
+            stats.ratio_mean += ratio as f64;
+            stats.entropy += pass.entropy[i] as f64;
+            if (ratio - 1.0).abs() > eps {
+                stats.clip_fraction += 1.0;
+            }
+        }
+        let (values, d_values) = pass.values_and_grad();
+        for (i, (&v, &ret)) in values.iter().zip(&mb.returns).enumerate() {
+            let err = v - ret;
+            let (loss, d) = match coefs.clip_range_vf {
+                Some(c) => {
+                    let old = mb.old_values[i];
+                    let v_clipped = old + (v - old).clamp(-c, c);
+                    let err_clipped = v_clipped - ret;
+                    if err * err >= err_clipped * err_clipped {
+                        (err * err, err)
+                    } else {
+                        // The clipped prediction is constant in V: no gradient.
+                        (err_clipped * err_clipped, 0.0)
+                    }
+                }
+                None => (err * err, err),
+            };
+            stats.value_loss += 0.5 * loss as f64;
+            d_values[i] = coefs.vf_coef * d * inv_n;
+        }
+        let n = rows as f64;
+        stats.policy_loss /= n;
+        stats.value_loss /= n;
+        stats.entropy /= n;
+        stats.approx_kl /= n;
+        stats.ratio_mean /= n;
+        stats.clip_fraction /= n;
+        stats.kl_penalty = coefs.kl_coef as f64 * stats.approx_kl;
+        pass.backward(policy, p, g, &mb.obs, &mb.actions);
+        stats
     }
 }
 
@@ -191,17 +410,17 @@ pub struct Updater {
 }
 
 impl Updater {
-    pub fn new(policy: &ActorCritic, c: &TrainConfig) -> Updater {
-        let (steps, batch) = minibatch_shape(c);
-        let recurrent = c.policy != PolicyKind::Mlp;
+    pub fn new(policy: &ActorCritic, c: &Config, net: &NetConfig) -> Updater {
+        let (steps, batch) = c.minibatch_shape(net);
+        let recurrent = net.recurrent();
         Updater {
             learner: PpoLearner::new(policy, steps, batch),
             batch: MiniBatch::new(policy, steps, batch),
             grads: policy.layout.zeros(),
             order: (0..if recurrent {
-                c.workers
+                c.n_envs
             } else {
-                c.t_max * c.workers
+                c.t_max * c.n_envs
             })
                 .collect(),
             recurrent,
@@ -213,14 +432,15 @@ impl Updater {
     #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
-        c: &TrainConfig,
+        c: &Config,
+        max_grad_norm: f64,
         policy: &ActorCritic,
         store: &mut LocalStore,
         rollout: &Rollout,
         coefs: &PpoCoefs,
         lr: f32,
         rng: &mut ChaCha8Rng,
-        monitor: &crate::runtime::Monitor,
+        session: &Session,
     ) -> Option<UpdateSummary> {
         let mut sum = UpdateSummary::default();
         let per = self.batch.batch;
@@ -252,8 +472,8 @@ impl Updater {
                         break 'epochs;
                     }
                 }
-                let grad_norm = clip_grad_norm(&mut self.grads, c.max_grad_norm as f32) as f64;
-                if !update_is_finite(monitor, stats.loss(coefs), grad_norm, monitor.env_steps()) {
+                let grad_norm = clip_grad_norm(&mut self.grads, max_grad_norm as f32) as f64;
+                if !session.update_is_finite(stats.loss(coefs), grad_norm) {
                     return None;
                 }
                 store.apply(&self.grads, lr);
@@ -308,112 +528,120 @@ fn kl_tensor(kl_coef: f64) -> Vec<Tensor> {
     }]
 }
 
-/// Runs PPO: `workers` environments in lockstep, `n_epochs` of minibatch updates per rollout.
-pub fn run(setup: Setup) -> Result<StopReason, TrainError> {
-    let c = &setup.config;
-    let policy = &setup.policy;
-    let monitor = &setup.monitor;
-    let mut store = local_store(&setup)?;
+/// The agent this algorithm trains.
+pub fn agent(
+    rc: &RunConfig,
+    _c: &Config,
+    probe: &dyn engram_env::Env,
+) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
+    Ok(super::actor_critic(rc, probe)?)
+}
+
+/// Checks the configuration against the environment's spaces.
+pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
+    super::check_actor_critic(rc, probe, c.normalize_observations)
+}
+
+/// Runs PPO: `n_envs` environments in lockstep, `n_epochs` of minibatch updates per rollout.
+pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
+    let mut store = session.local_store(&policy.layout, &rc.optim)?;
     let mut kl_coef = c.kl_coef;
-    if let Some((ckpt, _, _)) = &setup.resume {
-        if let Some(t) = ckpt.tensor(KL_COEF_TENSOR) {
+    if let Some(r) = &session.resume {
+        if let Some(t) = r.checkpoint.tensor(KL_COEF_TENSOR) {
             if c.kl_adaptive && !t.data.is_empty() {
                 kl_coef = t.data[0] as f64;
             }
         }
     }
-    let envs = (0..c.workers)
-        .map(|_| make_env(c))
+    let envs = (0..c.n_envs)
+        .map(|_| rc.common.make_env())
         .collect::<Result<Vec<_>, _>>()?;
-    let n_envs = envs.len();
-    let mut collector = Collector::new(policy, envs, c.seed, c.reward_scale as f32)?
-        .with_normalizer(normalizer(c, policy, n_envs), policy.obs_dim());
-    let slots = collector_slots(1, setup.resume.as_ref().map(|r| &r.1));
-    let saved = lock(&slots)[0].clone();
-    if let Some(saved) = saved {
-        collector.restore(policy, &saved)?;
+    let normalizer = Normalizer::new(
+        policy.obs_dim(),
+        c.n_envs,
+        c.normalize_observations,
+        c.normalize_rewards,
+        c.gamma,
+    );
+    let mut collector = Collector::new(&policy, envs, rc.common.seed, c.reward_scale as f32)?
+        .with_normalizer(normalizer, policy.obs_dim());
+    if let Some(saved) = saved_collector(&session, 0)? {
+        collector.restore(&policy, &saved)?;
     }
-    let evaluator = Evaluator::start(c, policy.clone(), monitor.clone(), &setup.run_dir, true)?;
-    let mut rollout = Rollout::new(policy, c.t_max, c.workers);
-    let mut updater = Updater::new(policy, c);
-    let rollout_steps = (c.t_max * c.workers) as u64;
+    session.start(policy.clone(), true)?;
+    let mut rollout = Rollout::new(&policy, c.t_max, c.n_envs);
+    let mut updater = Updater::new(&policy, c, &rc.net);
+    let rollout_steps = (c.t_max * c.n_envs) as u64;
+    let (lr_schedule, clip_schedule) = (rc.optim.lr(), c.clip_range_schedule.of(c.clip_range));
+    let parts = |store: &LocalStore, collector: &Collector, kl_coef: f64| CheckpointParts {
+        params: store.snapshot(),
+        optimizers: store.optimizer_states(),
+        extra: kl_tensor(kl_coef),
+        collectors: vec![collector_json(&collector.save())],
+        obs_stats: collector.obs_stats(),
+    };
+    let monitor = session.monitor.clone();
     let result: Result<(), TrainError> = (|| {
-        while monitor.should_stop().is_none() {
+        while session.running() {
             collector.collect(
-                policy,
+                &policy,
                 &store.params,
                 &mut rollout,
-                monitor,
+                &monitor,
                 c.gamma as f32,
                 c.gae_lambda as f32,
             )?;
             let progress = monitor.progress_fraction();
-            let lr = learning_rate(c, progress);
+            let lr = lr_schedule.value(progress);
             let coefs = PpoCoefs {
-                clip_range: clip_range(c, progress) as f32,
+                clip_range: clip_schedule.value(progress) as f32,
                 clip_range_vf: c.clip_range_vf.map(|v| v as f32),
                 vf_coef: c.vf_coef as f32,
                 ent_coef: c.ent_coef as f32,
                 kl_coef: kl_coef as f32,
                 normalize_advantage: c.normalize_advantage,
             };
-            let mut rng = shuffle_rng(c.seed, monitor.counters().updates);
+            let mut rng = shuffle_rng(rc.common.seed, monitor.counters().updates);
             let Some(summary) = updater.update(
-                c, policy, &mut store, &rollout, &coefs, lr as f32, &mut rng, monitor,
+                c,
+                rc.optim.max_grad_norm,
+                &policy,
+                &mut store,
+                &rollout,
+                &coefs,
+                lr as f32,
+                &mut rng,
+                &session,
             ) else {
                 break;
             };
             if c.kl_adaptive {
                 kl_coef = adapt_kl_coef(kl_coef, summary.stats.approx_kl, c.kl_target);
             }
-            let stats = UpdateStats {
-                policy_loss: summary.stats.policy_loss,
-                value_loss: summary.stats.value_loss,
-                entropy: summary.stats.entropy,
-                grad_norm: summary.grad_norm,
-                approx_kl: summary.stats.approx_kl,
-                clip_fraction: summary.stats.clip_fraction,
-            };
-            let duties = monitor.update_done(rollout_steps, stats);
-            if duties.log {
-                monitor.log_row(lr);
-            }
-            if duties.evaluate {
-                evaluator.submit(Snapshot {
-                    obs_stats: collector.obs_stats(),
-                    env_steps: duties.env_steps,
-                    params: store.snapshot(),
-                });
-            }
-            if duties.checkpoint {
-                write_latest(
-                    &setup,
-                    &store,
-                    vec![Some(collector.save())],
-                    kl_tensor(kl_coef),
-                )?;
-            }
+            let s = &summary.stats;
+            let metrics = [
+                Metric::mean("policy_loss", s.policy_loss),
+                Metric::mean("value_loss", s.value_loss),
+                Metric::mean("entropy", s.entropy),
+                Metric::mean("grad_norm", summary.grad_norm),
+                Metric::mean("approx_kl", s.approx_kl),
+                Metric::mean("clip_fraction", s.clip_fraction),
+                Metric::last("learning_rate", lr),
+            ];
+            session.after_update(rollout_steps, &metrics, &mut || {
+                parts(&store, &collector, kl_coef)
+            })?;
         }
         Ok(())
     })();
-    evaluator.finish()?;
-    let reason = final_reason(monitor);
-    result?;
-    if reason != StopReason::Failed {
-        write_latest(
-            &setup,
-            &store,
-            vec![Some(collector.save())],
-            kl_tensor(kl_coef),
-        )?;
-    }
-    Ok(reason)
+    session.finish(result, || parts(&store, &collector, kl_coef))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Algo;
+    use crate::config::PolicyKind;
     use crate::runtime::Monitor;
     use rand::Rng;
 
@@ -421,8 +649,18 @@ mod tests {
         policy: ActorCritic,
         params: Vec<f32>,
         rollout: Rollout,
-        config: TrainConfig,
+        config: RunConfig,
         _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn ppo(&self) -> &Config {
+            self.config.algo::<Config>().unwrap()
+        }
+
+        fn minibatch_shape(&self) -> (usize, usize) {
+            self.ppo().minibatch_shape(&self.config.net)
+        }
     }
 
     /// A config, its policy with seeded parameters, and the second rollout collected with
@@ -439,25 +677,32 @@ mod tests {
         t_max: usize,
         settings: &[&str],
     ) -> Fixture {
-        let mut c = TrainConfig::tuned(Algo::Ppo, env);
-        c.separate_critic = false;
-        c.use_sde = false;
-        c.policy = policy;
-        c.hidden_size = 8;
-        c.encoder_layers = vec![8];
+        let mut c = RunConfig::tuned("ppo", env).unwrap();
+        c.ac.separate_critic = false;
+        c.ac.use_sde = false;
+        c.net.policy = policy;
+        c.net.hidden_size = 8;
+        c.net.encoder_layers = vec![8];
         for s in settings {
             c.set(s).unwrap();
         }
-        c.workers = workers;
-        c.t_max = t_max;
-        c.batch_size = if policy == PolicyKind::Mlp {
+        let ppo = c.algo_mut::<Config>().unwrap();
+        ppo.n_envs = workers;
+        ppo.t_max = t_max;
+        ppo.batch_size = if policy == PolicyKind::Mlp {
             t_max
         } else {
             t_max * 2
         };
         c.validate().unwrap();
-        let probe = make_env(&c).unwrap();
-        let ac = ActorCritic::new(probe.observation_space(), probe.action_space(), &c).unwrap();
+        let probe = c.common.make_env().unwrap();
+        let ac = ActorCritic::new(
+            probe.observation_space(),
+            probe.action_space(),
+            &c.net,
+            &c.ac,
+        )
+        .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut params = ac.layout.initialize(&mut rng);
         // Larger weights than the init, so episodes end within the rollout.
@@ -465,8 +710,8 @@ mod tests {
             *p += rng.gen_range(-0.3..0.3);
         }
         let dir = tempfile::tempdir().unwrap();
-        let monitor = Monitor::new(c.clone(), None, dir.path(), None, 0.0, true).unwrap();
-        let envs = (0..workers).map(|_| make_env(&c).unwrap()).collect();
+        let monitor = Monitor::new(c.common.clone(), None, dir.path(), None, 0.0, true).unwrap();
+        let envs = (0..workers).map(|_| c.common.make_env().unwrap()).collect();
         let mut collector = Collector::new(&ac, envs, 5, 1.0).unwrap();
         let mut rollout = Rollout::new(&ac, t_max, workers);
         for _ in 0..2 {
@@ -496,7 +741,7 @@ mod tests {
 
     /// Every minibatch (env columns or shuffled steps) of the rollout, gathered.
     fn minibatches(f: &Fixture, order: &[usize]) -> Vec<MiniBatch> {
-        let (steps, batch) = minibatch_shape(&f.config);
+        let (steps, batch) = f.minibatch_shape();
         order
             .chunks_exact(batch)
             .map(|ids| {
@@ -546,7 +791,7 @@ mod tests {
                 vec![3, 1, 0, 2]
             };
             let mut learner = {
-                let (s, b) = minibatch_shape(&f.config);
+                let (s, b) = f.minibatch_shape();
                 PpoLearner::new(&f.policy, s, b)
             };
             for mb in minibatches(&f, &order) {
@@ -574,7 +819,7 @@ mod tests {
             } else {
                 vec![2, 0, 1, 3]
             };
-            let (s, b) = minibatch_shape(&f.config);
+            let (s, b) = f.minibatch_shape();
             let mut learner = PpoLearner::new(&f.policy, s, b);
             let mut g = f.policy.layout.zeros();
             let mb = &minibatches(&f, &order)[0];
@@ -618,7 +863,7 @@ mod tests {
             ),
         ] {
             let f = fixture_with(env, policy, 4, 16, settings);
-            let (s, b) = minibatch_shape(&f.config);
+            let (s, b) = f.minibatch_shape();
             let mut learner = PpoLearner::new(&f.policy, s, b);
             let order: Vec<usize> = if policy == PolicyKind::Mlp {
                 (0..64).rev().collect()
@@ -646,7 +891,7 @@ mod tests {
             // Directional derivatives along a few random directions, in f64 differences.
             for _ in 0..3 {
                 let mut d: Vec<f32> = (0..p.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
-                if f.config.use_sde {
+                if f.config.ac.use_sde {
                     // gSDE treats the actor's features as constants (SB3's learn_features =
                     // False): probe only directions that leave them unchanged.
                     for spec in f.policy.layout.specs() {
@@ -682,16 +927,16 @@ mod tests {
 
     #[test]
     fn linear_clip_schedule_decays_to_zero() {
-        let mut c = TrainConfig::tuned(Algo::Ppo, "CartPole-v1");
-        assert_eq!(clip_range(&c, 0.5), 0.1);
-        c.clip_range_schedule = LrSchedule::Constant;
-        assert_eq!(clip_range(&c, 0.5), 0.2);
+        let c = RunConfig::tuned("ppo", "CartPole-v1").unwrap();
+        let ppo = c.algo::<Config>().unwrap();
+        assert_eq!(ppo.clip_range_schedule.of(ppo.clip_range).value(0.5), 0.1);
+        assert_eq!(ScheduleKind::Constant.of(ppo.clip_range).value(0.5), 0.2);
     }
 
     #[test]
     fn bad_ppo_options_name_the_key_and_the_fix() {
         let check = |set: &str, key: &str, hint: &str| {
-            let mut c = TrainConfig::tuned(Algo::Ppo, "CartPole-v1");
+            let mut c = RunConfig::tuned("ppo", "CartPole-v1").unwrap();
             c.set(set).unwrap();
             let err = c.validate().unwrap_err().to_string();
             assert!(
@@ -704,7 +949,7 @@ mod tests {
         check("target_kl=0", "target_kl", "unset to disable");
         check("clip_range_vf=-1", "clip_range_vf", "positive");
         check("batch_size=100", "batch_size", "must divide");
-        check("batch_size=1000", "batch_size", "t_max * workers");
+        check("batch_size=1000", "batch_size", "t_max * n_envs");
         check("kl_adaptive=true", "kl_coef", "kl_coef=1.0");
         check(
             "sde_sample_freq=0",
@@ -713,11 +958,12 @@ mod tests {
         );
         check("log_std_init=nan", "log_std_init", "between -20 and 20");
         // gSDE on discrete actions: refused when the policy is built, naming the fix.
-        let mut c = TrainConfig::tuned(Algo::Ppo, "CartPole-v1");
+        let mut c = RunConfig::tuned("ppo", "CartPole-v1").unwrap();
         c.set("use_sde=true").unwrap();
         c.validate().unwrap();
-        let env = make_env(&c).unwrap();
-        let err = match ActorCritic::new(env.observation_space(), env.action_space(), &c) {
+        let env = c.common.make_env().unwrap();
+        let err = match ActorCritic::new(env.observation_space(), env.action_space(), &c.net, &c.ac)
+        {
             Ok(_) => panic!("gSDE accepted discrete actions"),
             Err(e) => e.to_string(),
         };
@@ -725,14 +971,14 @@ mod tests {
             err.contains("use_sde") && err.contains("Discrete(2)") && err.contains("use_sde=false"),
             "{err}"
         );
-        let mut c = TrainConfig::tuned(Algo::Ppo, "CartPoleNoVel-v1");
+        let mut c = RunConfig::tuned("ppo", "CartPoleNoVel-v1").unwrap();
         c.set("batch_size=96").unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(
             err.contains("whole env sequences") && err.contains("t_max (128) times a divisor"),
             "{err}"
         );
-        let err = crate::config::Algo::parse("ppo2").unwrap_err().to_string();
+        let err = super::super::spec("ppo2").unwrap_err().to_string();
         assert!(err.contains("ppo, reinforce"), "{err}");
     }
 }

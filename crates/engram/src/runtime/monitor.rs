@@ -1,12 +1,13 @@
 //! What every training run shares, whatever the algorithm: counters, the episode window and the
-//! solved-threshold bookkeeping, metrics rows, progress, stop requests and the NaN guard.
+//! solved-threshold bookkeeping, metrics rows, progress, stop requests and failures.
 //!
-//! A3C's workers share one [`Monitor`] through an `Arc`; A2C's single loop owns one. Counters are
-//! atomics (they are bumped once per rollout); the rarely touched rest sits behind mutexes.
+//! A3C's workers share one [`Monitor`] through an `Arc`, like every other loop. Counters are
+//! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
-use crate::config::TrainConfig;
-use crate::progress::{stop_requested, Progress};
-use crate::run::{CsvLog, EpisodeWindow, EvalRow, MetricsRow};
+use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
+use super::progress::{stop_requested, Progress};
+use super::run_dir::CsvLog;
+use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,27 +20,6 @@ pub struct Counters {
     pub env_steps: u64,
     pub episodes: u64,
     pub updates: u64,
-}
-
-/// Losses and diagnostics of one update, summed until the next metrics row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateStats {
-    pub policy_loss: f64,
-    pub value_loss: f64,
-    pub entropy: f64,
-    pub grad_norm: f64,
-    /// PPO's diagnostics (0 for the other algorithms): mean approximate KL(old || new) and the
-    /// fraction of clipped ratios over the update's minibatches.
-    pub approx_kl: f64,
-    pub clip_fraction: f64,
-}
-
-/// The updates since the last metrics row: saved in checkpoints, so that a run resumed between
-/// two rows writes the same next row as one that never stopped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatsSum {
-    pub sum: UpdateStats,
-    pub count: u64,
 }
 
 /// When the 100-episode training mean first reached the threshold.
@@ -60,13 +40,12 @@ pub struct MonitorState {
     pub next_log: u64,
     pub next_checkpoint: u64,
     pub next_eval: u64,
-    /// Absent from checkpoints written before it existed.
-    #[serde(default)]
-    pub pending_stats: StatsSum,
+    /// The metrics of the updates since the last row.
+    pub pending_metrics: MetricsSum,
 }
 
 pub struct Monitor {
-    pub config: TrainConfig,
+    pub config: CommonConfig,
     pub reward_threshold: Option<f64>,
     env_steps: AtomicU64,
     episodes: AtomicU64,
@@ -74,7 +53,7 @@ pub struct Monitor {
     window: Mutex<EpisodeWindow>,
     threshold_hit: Mutex<Option<ThresholdHit>>,
     best_eval: Mutex<Option<EvalRow>>,
-    stats: Mutex<StatsSum>,
+    stats: Mutex<MetricsSum>,
     schedule: Mutex<(u64, u64, u64)>,
     metrics: Mutex<CsvLog>,
     evals: Mutex<CsvLog>,
@@ -110,7 +89,7 @@ impl StopReason {
 
 impl Monitor {
     pub fn new(
-        config: TrainConfig,
+        config: CommonConfig,
         reward_threshold: Option<f64>,
         run_dir: &Path,
         resumed: Option<MonitorState>,
@@ -129,7 +108,7 @@ impl Monitor {
             } else {
                 u64::MAX
             },
-            pending_stats: StatsSum::default(),
+            pending_metrics: MetricsSum::default(),
         });
         let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
         Ok(Monitor {
@@ -140,13 +119,10 @@ impl Monitor {
             window: Mutex::new(state.window),
             threshold_hit: Mutex::new(state.threshold_hit),
             best_eval: Mutex::new(state.best_eval),
-            stats: Mutex::new(state.pending_stats),
+            stats: Mutex::new(state.pending_metrics),
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
-            metrics: Mutex::new(CsvLog::open(
-                &run_dir.join("metrics.csv"),
-                MetricsRow::HEADER,
-            )?),
-            evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"), EvalRow::HEADER)?),
+            metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
+            evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"))?),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -192,7 +168,7 @@ impl Monitor {
             next_log,
             next_checkpoint,
             next_eval,
-            pending_stats: *lock(&self.stats),
+            pending_metrics: lock(&self.stats).clone(),
         }
     }
 
@@ -224,19 +200,10 @@ impl Monitor {
     /// Accounts one update of `steps` new environment steps. Returns which periodic duties
     /// (log, checkpoint, evaluate) fell due; the caller that receives a duty performs it, so
     /// each happens once however many workers race here.
-    pub fn update_done(&self, steps: u64, stats: UpdateStats) -> Duties {
+    pub fn update_done(&self, steps: u64, metrics: &[Metric]) -> Duties {
         self.updates.fetch_add(1, Ordering::Relaxed);
         let now = self.env_steps.fetch_add(steps, Ordering::Relaxed) + steps;
-        {
-            let mut s = lock(&self.stats);
-            s.sum.policy_loss += stats.policy_loss;
-            s.sum.value_loss += stats.value_loss;
-            s.sum.entropy += stats.entropy;
-            s.sum.grad_norm += stats.grad_norm;
-            s.sum.approx_kl += stats.approx_kl;
-            s.sum.clip_fraction += stats.clip_fraction;
-            s.count += 1;
-        }
+        lock(&self.stats).add(metrics);
         let mut schedule = lock(&self.schedule);
         let (next_log, next_checkpoint, next_eval) = &mut *schedule;
         let mut duties = Duties {
@@ -258,11 +225,10 @@ impl Monitor {
         duties
     }
 
-    /// Writes a metrics row from the stats gathered since the last one.
-    pub fn log_row(&self, learning_rate: f64) -> MetricsRow {
+    /// Writes a metrics row from the metrics gathered since the last one.
+    pub fn log_row(&self) -> MetricsRow {
         let counters = self.counters();
-        let stats = std::mem::take(&mut *lock(&self.stats));
-        let n = stats.count.max(1) as f64;
+        let metrics = lock(&self.stats).take();
         let (mean_return, mean_length) = {
             let w = lock(&self.window);
             (w.mean_return(), w.mean_length())
@@ -285,16 +251,10 @@ impl Monitor {
             updates: counters.updates,
             mean_return,
             mean_length,
-            policy_loss: stats.sum.policy_loss / n,
-            value_loss: stats.sum.value_loss / n,
-            entropy: stats.sum.entropy / n,
-            grad_norm: stats.sum.grad_norm / n,
-            approx_kl: stats.sum.approx_kl / n,
-            clip_fraction: stats.sum.clip_fraction / n,
-            learning_rate,
+            metrics,
             steps_per_second,
         };
-        if let Err(e) = lock(&self.metrics).row(&row.to_csv()) {
+        if let Err(e) = lock(&self.metrics).row(&row.header(), &row.to_csv()) {
             self.progress
                 .println(&format!("warning: cannot write metrics.csv: {e}"));
         }
@@ -304,7 +264,7 @@ impl Monitor {
 
     /// Records an evaluation; returns true if it is the best so far.
     pub fn record_eval(&self, row: EvalRow) -> bool {
-        if let Err(e) = lock(&self.evals).row(&row.to_csv()) {
+        if let Err(e) = lock(&self.evals).row(EvalRow::HEADER, &row.to_csv()) {
             self.progress
                 .println(&format!("warning: cannot write evals.csv: {e}"));
         }
@@ -401,18 +361,18 @@ mod tests {
     #[test]
     fn duties_fall_due_once_per_interval() {
         let dir = tempfile::tempdir().unwrap();
-        let config = TrainConfig {
+        let config = CommonConfig {
             log_interval: 100,
             checkpoint_interval: 250,
             eval_interval: 0,
             total_steps: 1000,
-            ..TrainConfig::default()
+            ..CommonConfig::default()
         };
         let m = Monitor::new(config, None, dir.path(), None, 0.0, true).unwrap();
         let mut logs = 0;
         let mut checkpoints = 0;
         for _ in 0..50 {
-            let d = m.update_done(20, UpdateStats::default());
+            let d = m.update_done(20, &[]);
             logs += d.log as u32;
             checkpoints += d.checkpoint as u32;
             assert!(!d.evaluate);
@@ -426,9 +386,9 @@ mod tests {
     #[test]
     fn threshold_needs_a_full_window() {
         let dir = tempfile::tempdir().unwrap();
-        let config = TrainConfig {
+        let config = CommonConfig {
             stop_at_threshold: true,
-            ..TrainConfig::default()
+            ..CommonConfig::default()
         };
         let m = Monitor::new(config, Some(475.0), dir.path(), None, 0.0, true).unwrap();
         for _ in 0..99 {

@@ -1,4 +1,4 @@
-//! Returns and advantages of on-policy rollouts, shared by A3C, A2C (and PPO).
+//! Returns and advantages of on-policy rollouts, shared by A3C, A2C and PPO.
 //!
 //! Rollouts are time-major: entry `t * n_envs + e` is step `t` of environment `e`, the layout the
 //! recurrent layers consume. Episodes end inside rollouts, in two ways that must not be

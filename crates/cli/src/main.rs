@@ -1,0 +1,372 @@
+//! The `engram` command line: all of engram's user-facing text lives here; the library prints
+//! nothing but training progress.
+
+mod bench;
+mod envs;
+mod eval;
+
+use clap::{Args, Parser, Subcommand};
+use engram::algos::{self, RunConfig, REGISTRY};
+use engram::config::keys::doc;
+use engram::config::PolicyKind;
+use engram::runtime::Summary;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "engram",
+    version,
+    about = "Fast deep reinforcement learning for agents with memory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train an agent (prints the hyper-parameters it uses; Ctrl-C saves and stops).
+    Train(TrainArgs),
+    /// Evaluate a trained agent from a run directory.
+    Eval(EvalArgs),
+    /// List the environment ids with their spaces.
+    Envs,
+    /// List the algorithms, or one algorithm's options with their defaults.
+    Algos {
+        /// An algorithm: list its options (`engram algos ppo`).
+        name: Option<String>,
+        /// With NAME: the defaults as tuned for this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// Measure this machine: network updates, environment stepping, training throughput.
+    Bench(BenchArgs),
+    /// Environment tools.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Environment id (`engram envs` lists them).
+    #[arg(long)]
+    env: Option<String>,
+    /// Algorithm (`engram algos` lists them; default a3c).
+    #[arg(long)]
+    algo: Option<String>,
+    /// A3C's worker threads (the `workers` key).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Environments stepped in lockstep (the `n_envs` key of a2c, ppo, ...).
+    #[arg(long)]
+    n_envs: Option<usize>,
+    /// Environment steps to train for.
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Recurrent core: lstm | gru | mlp.
+    #[arg(long)]
+    policy: Option<String>,
+    /// A TOML file of hyper-parameters (any keys of `engram algos`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one hyper-parameter, e.g. `--set learning_rate=1e-3` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Run directory (default: runs/<env>_<algo>_s<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory from its latest checkpoint.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "algo", "config", "out"])]
+    resume: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// A run directory (or a checkpoint file).
+    path: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    episodes: usize,
+    /// Evaluate the latest checkpoint instead of the best one.
+    #[arg(long)]
+    latest: bool,
+    /// Print each step's rendering (text environments) or write frames.
+    #[arg(long)]
+    render: bool,
+    /// Sample actions instead of acting greedily.
+    #[arg(long)]
+    stochastic: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Only workloads whose name contains this.
+    filter: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Measure longer for steadier numbers.
+    #[arg(long)]
+    long: bool,
+}
+
+#[derive(Subcommand)]
+enum EnvCommand {
+    /// Replay a reference trajectory file (rl-golden/1) against engram's environment.
+    Replay { files: Vec<PathBuf> },
+}
+
+fn main() -> ExitCode {
+    restore_sigpipe();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval::run_cli(
+            &args.path,
+            &eval::EvalOptions {
+                episodes: args.episodes,
+                latest: args.latest,
+                render: args.render,
+                stochastic: args.stochastic,
+                seed: args.seed,
+                json: args.json,
+            },
+        ),
+        Command::Envs => {
+            envs::print_envs();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Algos { name, env } => print_algos(name.as_deref(), env.as_deref()),
+        Command::Bench(args) => bench::run_cli(args.filter.as_deref(), args.json, args.long),
+        Command::Env(EnvCommand::Replay { files }) => envs::replay(&files),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if let Some(dir) = &args.resume {
+        let mut overrides = args.sets.clone();
+        if let Some(steps) = args.steps {
+            overrides.push(format!("total_steps={steps}"));
+        }
+        if args.workers.is_some()
+            || args.n_envs.is_some()
+            || args.seed.is_some()
+            || args.policy.is_some()
+        {
+            return Err("--resume continues a run with its own config: only --steps and --set may change it".into());
+        }
+        if !args.quiet {
+            eprintln!(
+                "engram {}: resuming the run in {}",
+                env!("CARGO_PKG_VERSION"),
+                dir.display()
+            );
+        }
+        let summary = engram::train::resume(dir, &overrides, args.quiet)?;
+        report(&summary, args.quiet);
+        return Ok(exit_for(&summary));
+    }
+    // The algorithm and environment pick the tuned table: from the flags, else the file.
+    let file = args
+        .config
+        .as_deref()
+        .map(engram::config::read_table)
+        .transpose()?;
+    let from_file = |key: &str| {
+        file.as_ref()
+            .and_then(|t| t.get(key))
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    };
+    let algo = args
+        .algo
+        .clone()
+        .or_else(|| from_file("algo"))
+        .unwrap_or_else(|| "a3c".to_string());
+    let env = args
+        .env
+        .clone()
+        .or_else(|| from_file("env"))
+        .unwrap_or_else(|| "CartPole-v1".to_string());
+    let mut config = RunConfig::tuned(&algo, &env)?;
+    if let (Some(path), Some(mut table)) = (&args.config, file) {
+        table.remove("algo");
+        config.merge_table(table, &path.display().to_string())?;
+    }
+    for assignment in &args.sets {
+        config.set(assignment)?;
+    }
+    let name = config.common.algo.clone();
+    if let Some(w) = args.workers {
+        if !config.keys().contains(&"workers") {
+            return Err(format!(
+                "--workers sets A3C's worker threads; {name} has none{}",
+                if config.keys().contains(&"n_envs") {
+                    format!(": it steps environments in lockstep, use --n-envs {w}")
+                } else {
+                    String::new()
+                }
+            )
+            .into());
+        }
+        config.set(&format!("workers={w}"))?;
+    }
+    if let Some(n) = args.n_envs {
+        if !config.keys().contains(&"n_envs") {
+            return Err(format!(
+                "--n-envs sets lockstep environments; {name} has none{}",
+                if config.keys().contains(&"workers") {
+                    format!(": A3C runs worker threads, use --workers {n}")
+                } else {
+                    String::new()
+                }
+            )
+            .into());
+        }
+        config.set(&format!("n_envs={n}"))?;
+    }
+    if let Some(s) = args.steps {
+        config.common.total_steps = s;
+    }
+    if let Some(s) = args.seed {
+        config.common.seed = s;
+    }
+    if let Some(p) = &args.policy {
+        config.net.policy = PolicyKind::parse(p)?;
+        if config.net.policy == PolicyKind::Mlp && config.net.encoder_layers.is_empty() {
+            // Without a recurrent core the encoder is the whole network: give it SB3's default.
+            config.net.encoder_layers = vec![64, 64];
+        }
+    }
+    if name == "a3c" && !args.quiet {
+        let workers = config.algo::<algos::a3c::Config>().map_or(1, |c| c.workers);
+        let cores = algos::available_cores();
+        if workers > cores {
+            eprintln!(
+                "warning: {workers} workers on {cores} available cores: workers will share cores and each runs slower"
+            );
+        }
+    }
+    let quiet = args.quiet;
+    let hyper = config.to_toml()?;
+    let summary = engram::train::train_with(config, args.out.as_deref(), quiet, |started| {
+        if !quiet {
+            eprintln!(
+                "engram {}: training {name} on {env} -> {}",
+                env!("CARGO_PKG_VERSION"),
+                started.run_dir.display()
+            );
+            eprintln!(
+                "observation space {}, action space {}",
+                started.observation_space, started.action_space
+            );
+            eprintln!("hyper-parameters:\n{}", indent(&hyper));
+        }
+    })?;
+    report(&summary, quiet);
+    Ok(exit_for(&summary))
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// The closing lines of a run.
+fn report(summary: &Summary, quiet: bool) {
+    if quiet {
+        return;
+    }
+    eprintln!(
+        "done ({}): {} env steps in {:.1}s ({:.0} steps/s), return(100) {}, solved: {}{}",
+        summary.stop_reason,
+        summary.env_steps,
+        summary.wall_seconds,
+        summary.steps_per_second,
+        summary
+            .final_train_mean_return
+            .map(|r| format!("{r:.1}"))
+            .unwrap_or_else(|| "-".into()),
+        summary.solved,
+        summary
+            .seconds_to_threshold
+            .map(|s| format!(" after {s:.2}s"))
+            .unwrap_or_default()
+    );
+    eprintln!("run directory: {}", summary.run_dir);
+}
+
+fn exit_for(summary: &Summary) -> ExitCode {
+    if summary.stop_reason == "failed" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `engram algos [NAME [--env ENV]]`.
+fn print_algos(
+    name: Option<&str>,
+    env: Option<&str>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let Some(name) = name else {
+        println!("algorithms (`engram algos NAME` lists one's options):");
+        for spec in REGISTRY {
+            println!("  {:<10} {}", spec.name, spec.description);
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let env = env.unwrap_or("CartPole-v1");
+    let config = RunConfig::tuned(name, env)?;
+    let spec = config.spec();
+    println!("{}: {}", spec.name, spec.description);
+    println!(
+        "\noptions (--set KEY=VALUE, or keys of a --config TOML file), defaults as tuned for {env}{}:",
+        if RunConfig::has_tuned_entry(spec.name, env) {
+            ""
+        } else {
+            " (no entry of its own: the algorithm's defaults)"
+        }
+    );
+    let table = config.to_table();
+    for key in config.keys() {
+        let default = table.get(key).map(|v| v.to_string()).unwrap_or_default();
+        println!(
+            "  {key:<24} {}{}",
+            doc(key).unwrap_or("(undocumented)"),
+            if default.is_empty() {
+                String::new()
+            } else {
+                format!(" [{default}]")
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `engram envs | head` should stop quietly like any Unix tool, not panic on a closed pipe:
+/// Rust ignores SIGPIPE by default, so restore the default action.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -1,0 +1,199 @@
+//! Observation -> network input: Box parts are copied as they are; Discrete and MultiDiscrete
+//! parts (also inside Tuples) are one-hot encoded, or looked up in learned embeddings
+//! (`discrete_encoding = "embedding"`), whose gradient [`Encoder::backward`] accumulates.
+
+use crate::config::{DiscreteEncoding, NetConfig};
+use crate::error::TrainError;
+use engram_env::Space;
+use engram_nn::embedding::Embedding;
+use engram_nn::{Init, ParamLayout};
+
+/// How one piece of the flat observation becomes network input.
+#[derive(Clone, Debug)]
+enum Segment {
+    Copy {
+        len: usize,
+    },
+    OneHot {
+        n: usize,
+        start: i64,
+    },
+    Embed {
+        n: usize,
+        start: i64,
+        table: Embedding,
+    },
+}
+
+impl Segment {
+    fn flat_len(&self) -> usize {
+        match self {
+            Segment::Copy { len } => *len,
+            _ => 1,
+        }
+    }
+
+    fn input_len(&self) -> usize {
+        match self {
+            Segment::Copy { len } => *len,
+            Segment::OneHot { n, .. } => *n,
+            Segment::Embed { table, .. } => table.dim,
+        }
+    }
+}
+
+/// The encoding of one observation space (embedding tables registered in the layout).
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    segments: Vec<Segment>,
+    obs_dim: usize,
+    input_dim: usize,
+}
+
+impl Encoder {
+    pub fn new(
+        space: &Space,
+        net: &NetConfig,
+        layout: &mut ParamLayout,
+    ) -> Result<Encoder, TrainError> {
+        let mut segments = Vec::new();
+        let mut embed_index = 0;
+        encode_space(space, net, layout, &mut segments, &mut embed_index)?;
+        Ok(Encoder {
+            input_dim: segments.iter().map(Segment::input_len).sum(),
+            obs_dim: space.flat_dim(),
+            segments,
+        })
+    }
+
+    /// Floats in one flat observation.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Floats of network input per observation.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    pub fn has_embeddings(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Embed { .. }))
+    }
+
+    /// Network input of `rows` flat observations.
+    pub fn encode(&self, p: &[f32], obs: &[f32], rows: usize, input: &mut [f32]) {
+        let mut at_obs = 0;
+        let mut at_in = 0;
+        for seg in &self.segments {
+            for r in 0..rows {
+                let src = &obs[r * self.obs_dim + at_obs..];
+                let dst = &mut input
+                    [r * self.input_dim + at_in..r * self.input_dim + at_in + seg.input_len()];
+                match seg {
+                    Segment::Copy { len } => dst.copy_from_slice(&src[..*len]),
+                    Segment::OneHot { n, start } => {
+                        dst.fill(0.0);
+                        dst[index_of(src[0], *start, *n)] = 1.0;
+                    }
+                    Segment::Embed { n, start, table } => {
+                        let i = index_of(src[0], *start, *n);
+                        dst.copy_from_slice(
+                            &table.weight.of(p)[i * table.dim..(i + 1) * table.dim],
+                        );
+                    }
+                }
+            }
+            at_obs += seg.flat_len();
+            at_in += seg.input_len();
+        }
+    }
+
+    /// Accumulates the embeddings' gradients from the gradient of the network input.
+    pub fn backward(&self, g: &mut [f32], obs: &[f32], rows: usize, d_input: &[f32]) {
+        let mut at_obs = 0;
+        let mut at_in = 0;
+        for seg in &self.segments {
+            if let Segment::Embed { n, start, table } = seg {
+                let gw = table.weight.of_mut(g);
+                for r in 0..rows {
+                    let i = index_of(obs[r * self.obs_dim + at_obs], *start, *n);
+                    let d = &d_input
+                        [r * self.input_dim + at_in..r * self.input_dim + at_in + table.dim];
+                    for (w, dv) in gw[i * table.dim..(i + 1) * table.dim].iter_mut().zip(d) {
+                        *w += dv;
+                    }
+                }
+            }
+            at_obs += seg.flat_len();
+            at_in += seg.input_len();
+        }
+    }
+}
+
+fn index_of(v: f32, start: i64, n: usize) -> usize {
+    let i = v as i64 - start;
+    debug_assert!(
+        i >= 0 && (i as usize) < n,
+        "discrete observation {v} outside its space"
+    );
+    i.clamp(0, n as i64 - 1) as usize
+}
+
+fn encode_space(
+    space: &Space,
+    net: &NetConfig,
+    layout: &mut ParamLayout,
+    out: &mut Vec<Segment>,
+    embed_index: &mut usize,
+) -> Result<(), TrainError> {
+    match space {
+        Space::Box { shape, .. } => out.push(Segment::Copy {
+            len: shape.iter().product(),
+        }),
+        Space::Discrete { n, start } => out.push(discrete_segment(
+            *n as usize,
+            *start,
+            net,
+            layout,
+            embed_index,
+        )?),
+        Space::MultiDiscrete { nvec } => {
+            for &n in nvec {
+                out.push(discrete_segment(n as usize, 0, net, layout, embed_index)?);
+            }
+        }
+        Space::Tuple(parts) => {
+            for part in parts {
+                encode_space(part, net, layout, out, embed_index)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn discrete_segment(
+    n: usize,
+    start: i64,
+    net: &NetConfig,
+    layout: &mut ParamLayout,
+    embed_index: &mut usize,
+) -> Result<Segment, TrainError> {
+    match net.discrete_encoding {
+        DiscreteEncoding::OneHot => Ok(Segment::OneHot { n, start }),
+        DiscreteEncoding::Embedding => {
+            let name = format!("embed.{embed_index}");
+            *embed_index += 1;
+            let table = Embedding::new(
+                layout,
+                &name,
+                n,
+                net.embedding_dim,
+                Init::XavierUniform { gain: 1.0 },
+            )
+            .map_err(|e| TrainError::Policy(e.to_string()))?;
+            Ok(Segment::Embed { n, start, table })
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Networks that act and learn: they know the spaces and their config sections, never a
+//! buffer, a run or an algorithm. Losses live with the algorithms; agents offer forward and
+//! backward passes over slices.
+//!
+//! Every agent implements [`Act`], which is all the evaluator, `engram eval` and checkpoints
+//! need to know of it.
+
+pub mod action;
+pub mod actor_critic;
+pub mod encode;
+
+pub use action::{step_env, ActionKind, StepScratch};
+pub use actor_critic::{Actor, ActorCritic, SequencePass};
+pub use encode::Encoder;
+
+use engram_nn::ParamLayout;
+use rand_chacha::ChaCha8Rng;
+
+/// A trained agent as the runtime sees it: its parameter layout, and single-environment play.
+pub trait Act: Send + Sync {
+    fn layout(&self) -> &ParamLayout;
+    /// Floats in one flat observation.
+    fn obs_dim(&self) -> usize;
+    fn action_kind(&self) -> &ActionKind;
+    /// A player for one environment, with its own recurrent state and scratch.
+    fn player<'a>(&'a self, params: &'a [f32]) -> Box<dyn Player + 'a>;
+}
+
+/// Plays one environment with fixed parameters.
+pub trait Player {
+    /// At each episode's start: zero the recurrent state, redraw exploration noise.
+    fn reset(&mut self);
+    /// One step from `obs`: writes the flat action; greedy when `rng` is `None`.
+    fn act(&mut self, obs: &[f32], rng: Option<&mut ChaCha8Rng>, action: &mut [f32]);
+}

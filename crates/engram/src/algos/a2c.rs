@@ -1,0 +1,200 @@
+//! A2C (Mnih et al. 2016, "Asynchronous Methods for Deep Reinforcement Learning", the
+//! synchronous variant; SB3's A2C): `n_envs` environments stepped in lockstep for `t_max`
+//! steps, n-step/GAE advantages, one batched update of
+//! `policy loss + vf_coef * value loss - ent_coef * entropy` backpropagated through time,
+//! global-norm clipping, apply.
+//!
+//! [`learn`] is also A3C's loop (`a3c.rs`, a named variant): there each worker runs it with
+//! one environment against the shared Hogwild parameters.
+
+use super::RunConfig;
+use crate::agent::ActorCritic;
+use crate::config::{check, ConfigError};
+use crate::error::TrainError;
+use crate::onpolicy::collector::Collector;
+use crate::onpolicy::pg_loss::{Learner, LossCoefs};
+use crate::onpolicy::{CollectorState, Normalizer, Rollout};
+use crate::runtime::{CheckpointParts, ParamStore, Session, StopReason};
+use engram_nn::optim::clip_grad_norm;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const NAME: &str = "a2c";
+pub const DESCRIPTION: &str =
+    "Advantage Actor-Critic: N environments in lockstep, one batched update";
+pub const ACTOR_CRITIC: bool = true;
+
+/// A2C's options (A3C's are the same, with worker threads instead of lockstep environments).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub n_envs: usize,
+    pub t_max: usize,
+    pub gamma: f64,
+    pub gae_lambda: f64,
+    pub vf_coef: f64,
+    pub ent_coef: f64,
+    pub reward_scale: f64,
+    pub normalize_observations: bool,
+    pub normalize_rewards: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_envs: super::available_cores(),
+            // The A3C paper's rollout length and n-step returns.
+            t_max: 20,
+            gamma: 0.99,
+            gae_lambda: 1.0,
+            vf_coef: 0.5,
+            ent_coef: 0.01,
+            reward_scale: 1.0,
+            normalize_observations: false,
+            normalize_rewards: false,
+        }
+    }
+}
+
+impl Config {
+    pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
+        check::at_least_one("n_envs", self.n_envs)?;
+        self.validate_loop()
+    }
+
+    /// The checks A3C shares.
+    pub fn validate_loop(&self) -> Result<(), ConfigError> {
+        check::at_least_one("t_max", self.t_max)?;
+        check::unit("gamma", self.gamma, false)?;
+        check::unit("gae_lambda", self.gae_lambda, false)?;
+        check::non_negative("vf_coef", self.vf_coef)?;
+        check::non_negative("ent_coef", self.ent_coef)?;
+        check::positive("reward_scale", self.reward_scale)
+    }
+
+    /// The normaliser asked for, for a collector of `n_envs` environments.
+    pub fn normalizer(&self, policy: &ActorCritic, n_envs: usize) -> Option<Normalizer> {
+        Normalizer::new(
+            policy.obs_dim(),
+            n_envs,
+            self.normalize_observations,
+            self.normalize_rewards,
+            self.gamma,
+        )
+    }
+}
+
+/// The actor-critic learner loop, until the session says stop. `checkpoint` is asked for the
+/// run's checkpoint contents when an evaluation or a checkpoint falls due (it receives this
+/// loop's collector state). Returns the collector's final state.
+pub fn learn(
+    session: &Session,
+    rc: &RunConfig,
+    c: &Config,
+    policy: &ActorCritic,
+    store: &mut dyn ParamStore,
+    collector: &mut Collector,
+    checkpoint: &dyn Fn(&dyn ParamStore, &Collector) -> CheckpointParts,
+) -> Result<CollectorState, TrainError> {
+    let n_envs = collector.n_envs();
+    let mut rollout = Rollout::new(policy, c.t_max, n_envs);
+    let mut learner = Learner::new(policy, c.t_max, n_envs);
+    let mut local = policy.layout.zeros();
+    let mut grads = policy.layout.zeros();
+    let coefs = LossCoefs {
+        vf_coef: c.vf_coef as f32,
+        ent_coef: c.ent_coef as f32,
+        normalize_advantage: false,
+    };
+    let lr_schedule = rc.optim.lr();
+    while session.running() {
+        store.read(&mut local);
+        collector.collect(
+            policy,
+            &local,
+            &mut rollout,
+            &session.monitor,
+            c.gamma as f32,
+            c.gae_lambda as f32,
+        )?;
+        grads.fill(0.0);
+        let stats = learner.compute_gradients(policy, &local, &mut grads, &rollout, &coefs);
+        let grad_norm = clip_grad_norm(&mut grads, rc.optim.max_grad_norm as f32) as f64;
+        if !session.update_is_finite(stats.loss(&coefs), grad_norm) {
+            break;
+        }
+        let lr = lr_schedule.value(session.monitor.progress_fraction());
+        store.apply(&grads, lr as f32);
+        session.after_update(
+            (c.t_max * n_envs) as u64,
+            &stats.metrics(grad_norm, lr),
+            &mut || checkpoint(store, collector),
+        )?;
+    }
+    Ok(collector.save())
+}
+
+/// The collector state as a checkpoint stores it.
+pub fn collector_json(state: &CollectorState) -> Option<serde_json::Value> {
+    serde_json::to_value(state).ok()
+}
+
+/// The collector state a resumed run saved at `index`, if any.
+pub fn saved_collector(
+    session: &Session,
+    index: usize,
+) -> Result<Option<CollectorState>, TrainError> {
+    let Some(r) = &session.resume else {
+        return Ok(None);
+    };
+    match r.state.collectors.get(index) {
+        Some(Some(value)) => serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|e| {
+                TrainError::Usage(format!(
+                    "checkpoint {}: unreadable collector state: {e}",
+                    r.path.display()
+                ))
+            }),
+        _ => Ok(None),
+    }
+}
+
+/// The agent this algorithm trains.
+pub fn agent(
+    rc: &RunConfig,
+    _c: &Config,
+    probe: &dyn engram_env::Env,
+) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
+    Ok(super::actor_critic(rc, probe)?)
+}
+
+/// Checks the configuration against the environment's spaces.
+pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
+    super::check_actor_critic(rc, probe, c.normalize_observations)
+}
+
+/// Runs A2C: `n_envs` environments in lockstep, one batched update per rollout.
+pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
+    let mut store = session.local_store(&policy.layout, &rc.optim)?;
+    let envs = (0..c.n_envs)
+        .map(|_| rc.common.make_env())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut collector = Collector::new(&policy, envs, rc.common.seed, c.reward_scale as f32)?
+        .with_normalizer(c.normalizer(&policy, c.n_envs), policy.obs_dim());
+    if let Some(saved) = saved_collector(&session, 0)? {
+        collector.restore(&policy, &saved)?;
+    }
+    session.start(policy.clone(), true)?;
+    let parts = |store: &dyn ParamStore, collector: &Collector| CheckpointParts {
+        params: store.snapshot(),
+        optimizers: store.optimizer_states(),
+        collectors: vec![collector_json(&collector.save())],
+        obs_stats: collector.obs_stats(),
+        ..CheckpointParts::default()
+    };
+    let result = learn(&session, rc, c, &policy, &mut store, &mut collector, &parts);
+    let result = result.map(|_| ());
+    session.finish(result, || parts(&store, &collector))
+}

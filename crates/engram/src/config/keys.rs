@@ -1,0 +1,157 @@
+//! One line of documentation per configuration key, for `engram algos NAME` and the docs.
+//! Every key of every section (and of every algorithm's `Config`) is documented here once,
+//! whichever sections or algorithms share it; a test keeps this table and the fields in step.
+
+/// `(key, documentation)`.
+pub const KEY_DOCS: &[(&str, &str)] = &[
+    // CommonConfig
+    ("env", "environment id (`engram envs` lists them)"),
+    (
+        "env_options",
+        "keyword options of the environment, e.g. --set env_options.is_slippery=false",
+    ),
+    ("algo", "the algorithm (`engram algos` lists them)"),
+    ("seed", "master seed: workers and environments use seed + index"),
+    (
+        "total_steps",
+        "environment steps to train for, all workers and environments together",
+    ),
+    (
+        "eval_interval",
+        "greedy evaluation every this many env steps (0 = never)",
+    ),
+    ("eval_episodes", "episodes per evaluation"),
+    ("log_interval", "a metrics row every this many env steps"),
+    (
+        "checkpoint_interval",
+        "save the latest checkpoint every this many env steps",
+    ),
+    (
+        "stop_at_threshold",
+        "stop once the 100-episode training mean reaches the env's reward threshold",
+    ),
+    // NetConfig
+    ("policy", "network core: lstm | gru | mlp (no memory)"),
+    ("hidden_size", "units of the LSTM/GRU core"),
+    (
+        "encoder_layers",
+        "hidden layers of the MLP encoder before the core (for mlp: the whole network, SB3's net_arch)",
+    ),
+    ("activation", "hidden-layer activation: tanh | relu | elu"),
+    (
+        "discrete_encoding",
+        "discrete observations: onehot | embedding",
+    ),
+    ("embedding_dim", "embedding width for discrete observations"),
+    (
+        "ortho_init",
+        "orthogonal init of encoder and heads (SB3); false = fan-in uniform weights, zero biases",
+    ),
+    // ActorCriticConfig
+    (
+        "separate_critic",
+        "the critic gets its own encoder and core instead of sharing the actor's",
+    ),
+    (
+        "log_std_init",
+        "continuous actions: initial log-std of the Gaussian (or of gSDE's matrix)",
+    ),
+    (
+        "use_sde",
+        "continuous actions: generalized state-dependent exploration (gSDE, Raffin et al. 2021)",
+    ),
+    (
+        "sde_sample_freq",
+        "gSDE: redraw the exploration matrix every n steps (-1 = per rollout; REINFORCE: per episode)",
+    ),
+    // OptimConfig
+    ("optimizer", "rmsprop (TF-style, the A3C paper's) | adam"),
+    ("learning_rate", "optimizer step size"),
+    (
+        "lr_schedule",
+        "constant | linear (decay to 0 over total_steps)",
+    ),
+    ("rmsprop_alpha", "RMSProp smoothing constant"),
+    ("rmsprop_eps", "RMSProp epsilon"),
+    ("adam_beta1", "Adam first-moment decay"),
+    ("adam_beta2", "Adam second-moment decay"),
+    ("adam_eps", "Adam epsilon"),
+    ("max_grad_norm", "global gradient-norm clip"),
+    // On-policy algorithms
+    (
+        "workers",
+        "A3C worker threads, each with its own environment (default: available cores)",
+    ),
+    (
+        "n_envs",
+        "environments stepped in lockstep, one batched update per rollout",
+    ),
+    (
+        "episodes_per_update",
+        "whole episodes played per update",
+    ),
+    (
+        "shared_optimizer_stats",
+        "one set of RMSProp/Adam statistics shared by all workers (the A3C paper's best variant)",
+    ),
+    (
+        "t_max",
+        "rollout length per environment between updates (SB3's n_steps; the n of the n-step return)",
+    ),
+    ("gamma", "discount factor"),
+    ("gae_lambda", "GAE lambda; 1.0 = plain n-step advantage"),
+    (
+        "vf_coef",
+        "weight of the value loss 0.5*mean((V-R)^2) (SB3's c is engram's 2c)",
+    ),
+    ("ent_coef", "entropy bonus coefficient"),
+    (
+        "reward_scale",
+        "rewards are multiplied by this before learning (reports stay unscaled)",
+    ),
+    (
+        "normalize_observations",
+        "running mean/std observation normalisation shared by a collector's envs (VecNormalize)",
+    ),
+    (
+        "normalize_rewards",
+        "scale rewards by the running std of the discounted return (VecNormalize)",
+    ),
+    (
+        "normalize_advantage",
+        "normalise advantages (PPO: per minibatch)",
+    ),
+    // PPO
+    ("n_epochs", "passes over each rollout"),
+    (
+        "batch_size",
+        "steps per minibatch (PPO recurrent: t_max times the envs per minibatch; off-policy: transitions per gradient step)",
+    ),
+    ("clip_range", "surrogate clip range epsilon"),
+    (
+        "clip_range_schedule",
+        "constant | linear (decay to 0 over total_steps)",
+    ),
+    (
+        "clip_range_vf",
+        "value clipping around the rollout's values (unset = off)",
+    ),
+    (
+        "target_kl",
+        "stop the epochs when approx KL > 1.5 * target_kl (unset = off)",
+    ),
+    ("kl_coef", "KL-penalty coefficient beta (0 = off)"),
+    ("kl_adaptive", "adapt kl_coef towards kl_target after each update"),
+    ("kl_target", "target KL of the adaptive penalty"),
+    // REINFORCE
+    ("baseline", "subtract a learned value baseline V(s_t)"),
+    (
+        "reward_to_go",
+        "weight each step by the return from that step on (else by the episode's return)",
+    ),
+];
+
+/// The documentation of `key`.
+pub fn doc(key: &str) -> Option<&'static str> {
+    KEY_DOCS.iter().find(|(k, _)| *k == key).map(|(_, d)| *d)
+}

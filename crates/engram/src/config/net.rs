@@ -1,0 +1,165 @@
+//! The network: recurrent core, layer sizes, activation, how discrete observations are
+//! encoded and initialised ([`NetConfig`]); and, for actor-critic policies, the action
+//! distribution and whether the critic has its own network ([`ActorCriticConfig`]).
+
+use super::{invalid, ConfigError};
+use serde::{Deserialize, Serialize};
+
+/// The recurrent core between encoder and heads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyKind {
+    Lstm,
+    Gru,
+    /// No memory: encoder straight into the heads.
+    Mlp,
+}
+
+impl PolicyKind {
+    pub fn parse(name: &str) -> Result<PolicyKind, ConfigError> {
+        match name.to_ascii_lowercase().as_str() {
+            "lstm" => Ok(PolicyKind::Lstm),
+            "gru" => Ok(PolicyKind::Gru),
+            "mlp" | "none" => Ok(PolicyKind::Mlp),
+            _ => Err(invalid(
+                "policy",
+                format!("unknown policy `{name}`; valid choices: lstm, gru, mlp"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Lstm => "lstm",
+            PolicyKind::Gru => "gru",
+            PolicyKind::Mlp => "mlp",
+        }
+    }
+}
+
+/// Hidden-layer activations; converted to `engram_nn`'s by the agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Tanh,
+    Relu,
+    Elu,
+}
+
+impl Activation {
+    pub fn to_nn(self) -> engram_nn::activation::Activation {
+        use engram_nn::activation::Activation as Nn;
+        match self {
+            Activation::Tanh => Nn::Tanh,
+            Activation::Relu => Nn::Relu,
+            Activation::Elu => Nn::Elu { alpha: 1.0 },
+        }
+    }
+}
+
+/// How discrete observations reach the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscreteEncoding {
+    OneHot,
+    Embedding,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetConfig {
+    pub policy: PolicyKind,
+    pub hidden_size: usize,
+    pub encoder_layers: Vec<usize>,
+    pub activation: Activation,
+    pub discrete_encoding: DiscreteEncoding,
+    pub embedding_dim: usize,
+    pub ortho_init: bool,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            policy: PolicyKind::Lstm,
+            hidden_size: 64,
+            encoder_layers: vec![64],
+            activation: Activation::Tanh,
+            discrete_encoding: DiscreteEncoding::OneHot,
+            embedding_dim: 16,
+            ortho_init: true,
+        }
+    }
+}
+
+impl NetConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.policy != PolicyKind::Mlp && self.hidden_size == 0 {
+            return Err(invalid(
+                "hidden_size",
+                "must be at least 1 for an lstm or gru policy",
+            ));
+        }
+        if self.encoder_layers.contains(&0) {
+            return Err(invalid("encoder_layers", "layer sizes must be at least 1"));
+        }
+        if self.policy == PolicyKind::Mlp && self.encoder_layers.is_empty() {
+            return Err(invalid(
+                "encoder_layers",
+                "an mlp policy needs at least one hidden layer, e.g. [64, 64]",
+            ));
+        }
+        if self.discrete_encoding == DiscreteEncoding::Embedding && self.embedding_dim == 0 {
+            return Err(invalid("embedding_dim", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn recurrent(&self) -> bool {
+        self.policy != PolicyKind::Mlp
+    }
+}
+
+/// The action distribution of an actor-critic policy, and the critic's network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActorCriticConfig {
+    pub separate_critic: bool,
+    pub log_std_init: f64,
+    pub use_sde: bool,
+    pub sde_sample_freq: i64,
+}
+
+impl Default for ActorCriticConfig {
+    fn default() -> Self {
+        ActorCriticConfig {
+            separate_critic: false,
+            log_std_init: 0.0,
+            use_sde: false,
+            sde_sample_freq: -1,
+        }
+    }
+}
+
+impl ActorCriticConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.log_std_init.is_finite() && self.log_std_init.abs() <= 20.0) {
+            return Err(invalid(
+                "log_std_init",
+                format!(
+                    "must be a log standard deviation between -20 and 20, got {}",
+                    self.log_std_init
+                ),
+            ));
+        }
+        if self.sde_sample_freq == 0 || self.sde_sample_freq < -1 {
+            return Err(invalid(
+                "sde_sample_freq",
+                format!(
+                    "must be a positive number of steps, or -1 for once per rollout (REINFORCE: per episode); got {}",
+                    self.sde_sample_freq
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! The machinery of the off-policy algorithms (the DQN family; later DRQN/R2D2, DDPG, TD3,
+//! SAC): a replay buffer of transitions with truncation-aware n-step targets, and
+//! proportional prioritized replay over a sum-tree.
+
+pub mod prioritized;
+pub mod replay;

@@ -1,0 +1,102 @@
+//! Loading a trained agent from a checkpoint to play it (`engram eval`, the Python API).
+
+use crate::agent::Act;
+use crate::algos::RunConfig;
+use crate::error::{CheckpointError, TrainError};
+use crate::runtime::checkpoint::{load_params, Checkpoint, RunState};
+use crate::runtime::evaluator::{evaluate, EvalResult, Trained};
+use crate::runtime::run_dir;
+use engram_env::wrappers::RunningMeanStd;
+use engram_env::Env;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A checkpoint's agent, ready to play.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub config: RunConfig,
+    pub agent: Arc<dyn Act>,
+    pub params: Vec<f32>,
+    /// The observation statistics it was trained with, when observations were normalised.
+    pub obs_stats: Option<RunningMeanStd>,
+}
+
+impl Loaded {
+    /// A fresh environment of the run's id and options.
+    pub fn make_env(&self) -> Result<Box<dyn Env>, TrainError> {
+        Ok(self.config.common.make_env()?)
+    }
+
+    /// Plays `episodes` episodes from the evaluation starts of `seed` (see
+    /// [`crate::runtime::evaluator::eval_seed`]), greedily unless `sample_seed` is given.
+    pub fn evaluate(
+        &self,
+        env: &mut dyn Env,
+        episodes: usize,
+        seed: u64,
+        sample_seed: Option<u64>,
+        on_step: impl FnMut(&dyn Env, usize, u64),
+    ) -> Result<EvalResult, TrainError> {
+        let trained = Trained {
+            agent: &*self.agent,
+            params: &self.params,
+            obs_stats: self.obs_stats.as_ref(),
+        };
+        Ok(evaluate(
+            trained,
+            env,
+            episodes,
+            seed,
+            sample_seed,
+            on_step,
+        )?)
+    }
+}
+
+/// The checkpoint a path names: a checkpoint file, or a run directory's best checkpoint
+/// (its latest with `latest`, or when it has no best yet).
+pub fn resolve_checkpoint(path: &Path, latest: bool) -> Result<PathBuf, TrainError> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        return Err(TrainError::Usage(format!(
+            "{} is neither a run directory nor a checkpoint file",
+            path.display()
+        )));
+    }
+    let best = path.join(run_dir::BEST);
+    let last = path.join(run_dir::LATEST);
+    let pick = if latest || !best.exists() { last } else { best };
+    if pick.exists() {
+        Ok(pick)
+    } else {
+        Err(TrainError::Usage(format!(
+            "{} has no checkpoints/ yet (was training started there?)",
+            path.display()
+        )))
+    }
+}
+
+/// Loads the agent of a checkpoint (see [`resolve_checkpoint`]).
+pub fn load(path: &Path, latest: bool) -> Result<Loaded, TrainError> {
+    let path = resolve_checkpoint(path, latest)?;
+    let ckpt = Checkpoint::load(&path)?;
+    let state: RunState =
+        serde_json::from_value(ckpt.meta.state.clone()).map_err(|e| CheckpointError::Corrupt {
+            path: path.clone(),
+            reason: format!("unreadable run state: {e}"),
+        })?;
+    let config = RunConfig::from_table(state.config, &path.display().to_string())?;
+    let probe = config.common.make_env()?;
+    let agent = config.algo.agent(&config, &*probe)?;
+    ckpt.check_architecture(&agent.layout().signature(), &path)?;
+    let params = load_params(&ckpt, agent.layout(), "", &path)?;
+    Ok(Loaded {
+        path,
+        config,
+        agent,
+        params,
+        obs_stats: state.obs_stats,
+    })
+}

@@ -1,0 +1,224 @@
+//! Evaluation of an agent: greedy (argmax / Gaussian mean) or sampled, over whole episodes
+//! ([`evaluate`], which `engram eval` also calls), and the background evaluator that plays
+//! snapshots beside training and keeps the best as `checkpoints/best.safetensors`.
+
+use super::checkpoint::{save_checkpoint, RunState};
+use super::monitor::Monitor;
+use super::run_dir;
+use crate::agent::{step_env, Act, StepScratch};
+use crate::config::CommonConfig;
+use crate::error::TrainError;
+use engram_env::wrappers::RunningMeanStd;
+use engram_env::Env;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// SB3 VecNormalize's epsilon and observation clip, with which normalised observations were
+/// trained (and are evaluated with frozen statistics).
+pub const NORMALIZE_EPS: f64 = 1e-8;
+pub const NORMALIZE_CLIP: f32 = 10.0;
+
+/// Returns and lengths of evaluation episodes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EvalResult {
+    pub returns: Vec<f64>,
+    pub lengths: Vec<u64>,
+}
+
+impl EvalResult {
+    pub fn mean(&self) -> f64 {
+        self.returns.iter().sum::<f64>() / self.returns.len().max(1) as f64
+    }
+
+    /// Population standard deviation (numpy's default, as SB3's evaluate_policy reports).
+    pub fn std(&self) -> f64 {
+        let m = self.mean();
+        (self.returns.iter().map(|r| (r - m).powi(2)).sum::<f64>()
+            / self.returns.len().max(1) as f64)
+            .sqrt()
+    }
+}
+
+/// Seeds of evaluation episodes: the same episodes at every evaluation of a run, so that
+/// evaluations are comparable, and disjoint from the training seeds' stream.
+pub fn eval_seed(base: u64, episode: usize) -> u64 {
+    base.wrapping_mul(1_000_003)
+        .wrapping_add(10_000_000 + episode as u64)
+}
+
+/// Longest evaluation episode. Environments without a time limit (CliffWalking, say) would
+/// otherwise let a greedy policy that never reaches the goal evaluate forever; such an
+/// episode is cut here and counted with the return it has.
+pub const MAX_EVAL_EPISODE_STEPS: u64 = 10_000;
+
+/// An agent as trained: its network, parameters and, when observations were normalised, the
+/// (frozen) statistics they were normalised with.
+#[derive(Clone, Copy)]
+pub struct Trained<'a> {
+    pub agent: &'a dyn Act,
+    pub params: &'a [f32],
+    pub obs_stats: Option<&'a RunningMeanStd>,
+}
+
+/// Plays `episodes` whole episodes (at most [`MAX_EVAL_EPISODE_STEPS`] steps each), reset with
+/// [`eval_seed`]`(seed, episode)`. `sample_seed` = None acts greedily.
+pub fn evaluate(
+    trained: Trained<'_>,
+    env: &mut dyn Env,
+    episodes: usize,
+    seed: u64,
+    sample_seed: Option<u64>,
+    mut on_step: impl FnMut(&dyn Env, usize, u64),
+) -> Result<EvalResult, engram_env::EnvError> {
+    let Trained {
+        agent,
+        params,
+        obs_stats,
+    } = trained;
+    let kind = agent.action_kind();
+    let mut player = agent.player(params);
+    let mut rng = sample_seed.map(ChaCha8Rng::seed_from_u64);
+    let mut obs = vec![0.0; agent.obs_dim()];
+    let mut action = vec![0.0; kind.action_dim()];
+    let mut scratch = StepScratch::new(kind.action_dim());
+    let normalize = |obs: &mut [f32]| {
+        if let Some(stats) = obs_stats {
+            stats.normalize_clipped(obs, NORMALIZE_EPS, NORMALIZE_CLIP);
+        }
+    };
+    let mut result = EvalResult::default();
+    for episode in 0..episodes {
+        env.reset(Some(eval_seed(seed, episode)), &mut obs)?;
+        normalize(&mut obs);
+        player.reset();
+        let (mut ret, mut len) = (0.0, 0u64);
+        on_step(env, episode, 0);
+        loop {
+            player.act(&obs, rng.as_mut(), &mut action);
+            let step = step_env(env, kind, &action, &mut scratch, &mut obs)?;
+            normalize(&mut obs);
+            ret += step.reward;
+            len += 1;
+            on_step(env, episode, len);
+            if step.terminated || step.truncated || len >= MAX_EVAL_EPISODE_STEPS {
+                break;
+            }
+        }
+        result.returns.push(ret);
+        result.lengths.push(len);
+    }
+    Ok(result)
+}
+
+/// Parameters to evaluate, taken at `env_steps`.
+pub struct Snapshot {
+    pub env_steps: u64,
+    pub params: Vec<f32>,
+    /// Observation statistics when observations are normalised (frozen for the evaluation).
+    pub obs_stats: Option<RunningMeanStd>,
+}
+
+/// Evaluates snapshots on its own thread and keeps the best as `checkpoints/best.safetensors`.
+/// Workers hand it snapshots without waiting (a snapshot arriving while one is being evaluated
+/// is skipped), except in single-worker runs, where waiting keeps the run deterministic.
+pub struct Evaluator {
+    tx: Option<SyncSender<Snapshot>>,
+    handle: Option<JoinHandle<Result<(), TrainError>>>,
+    blocking: bool,
+}
+
+impl Evaluator {
+    /// `state`: the run state saved with the best parameters (its monitor is refreshed).
+    pub fn start(
+        common: &CommonConfig,
+        agent: Arc<dyn Act>,
+        monitor: Arc<Monitor>,
+        run_dir: &Path,
+        state: RunState,
+        blocking: bool,
+    ) -> Result<Evaluator, TrainError> {
+        if common.eval_interval == 0 {
+            return Ok(Evaluator {
+                tx: None,
+                handle: None,
+                blocking,
+            });
+        }
+        let mut env = common.make_env()?;
+        let (tx, rx): (SyncSender<Snapshot>, Receiver<Snapshot>) = sync_channel(1);
+        let best_path = run_dir.join(run_dir::BEST);
+        let (episodes, seed) = (common.eval_episodes, common.seed);
+        let handle = std::thread::Builder::new()
+            .name("engram-eval".into())
+            .spawn(move || {
+                for snapshot in rx {
+                    let trained = Trained {
+                        agent: &*agent,
+                        params: &snapshot.params,
+                        obs_stats: snapshot.obs_stats.as_ref(),
+                    };
+                    let result = evaluate(trained, &mut *env, episodes, seed, None, |_, _, _| {})?;
+                    let row = super::metrics::EvalRow {
+                        env_steps: snapshot.env_steps,
+                        wall_seconds: monitor.wall_seconds(),
+                        mean_return: result.mean(),
+                        std_return: result.std(),
+                        episodes: result.returns.len(),
+                    };
+                    if monitor.record_eval(row) {
+                        let state = RunState {
+                            monitor: monitor.state(),
+                            obs_stats: snapshot.obs_stats.clone(),
+                            ..state.clone()
+                        };
+                        if let Err(e) = save_checkpoint(
+                            &best_path,
+                            agent.layout(),
+                            &snapshot.params,
+                            Vec::new(),
+                            &state,
+                        ) {
+                            monitor
+                                .progress
+                                .println(&format!("warning: best checkpoint not saved: {e}"));
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|source| TrainError::Io {
+                path: run_dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Evaluator {
+            tx: Some(tx),
+            handle: Some(handle),
+            blocking,
+        })
+    }
+
+    pub fn submit(&self, snapshot: Snapshot) {
+        if let Some(tx) = &self.tx {
+            if self.blocking {
+                let _ = tx.send(snapshot);
+            } else if let Err(TrySendError::Full(_)) = tx.try_send(snapshot) {
+                // The evaluator is busy: this evaluation is skipped rather than stalling a worker.
+            }
+        }
+    }
+
+    /// Waits for pending evaluations.
+    pub fn finish(mut self) -> Result<(), TrainError> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| TrainError::Policy("the evaluator thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
