@@ -16,7 +16,7 @@
 //! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
 //!    and [`offpolicy`] (replay buffers).
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
-//! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint), [`bench`].
+//! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint); 8. [`bench`].
 
 pub mod error;
 

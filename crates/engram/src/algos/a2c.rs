@@ -11,7 +11,7 @@ use super::RunConfig;
 use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::onpolicy::collector::Collector;
+use crate::onpolicy::collector::{collector_json, saved_collector, Collector};
 use crate::onpolicy::pg_loss::{Learner, LossCoefs};
 use crate::onpolicy::{CollectorState, Normalizer, Rollout};
 use crate::runtime::{CheckpointParts, ParamStore, Session, StopReason};
@@ -132,32 +132,6 @@ pub fn learn(
         )?;
     }
     Ok(collector.save())
-}
-
-/// The collector state as a checkpoint stores it.
-pub fn collector_json(state: &CollectorState) -> Option<serde_json::Value> {
-    serde_json::to_value(state).ok()
-}
-
-/// The collector state a resumed run saved at `index`, if any.
-pub fn saved_collector(
-    session: &Session,
-    index: usize,
-) -> Result<Option<CollectorState>, TrainError> {
-    let Some(r) = &session.resume else {
-        return Ok(None);
-    };
-    match r.state.collectors.get(index) {
-        Some(Some(value)) => serde_json::from_value(value.clone())
-            .map(Some)
-            .map_err(|e| {
-                TrainError::Usage(format!(
-                    "checkpoint {}: unreadable collector state: {e}",
-                    r.path.display()
-                ))
-            }),
-        _ => Ok(None),
-    }
 }
 
 /// The agent this algorithm trains.

@@ -5,12 +5,13 @@
 //! shared by all workers (the paper's "shared RMSProp") or kept per worker
 //! (`shared_optimizer_stats = false`).
 
-use super::a2c::{self, collector_json, saved_collector};
+use super::a2c;
 use super::RunConfig;
 use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
 use crate::onpolicy::collector::Collector;
+use crate::onpolicy::collector::{collector_json, saved_collector};
 use crate::onpolicy::CollectorState;
 use crate::runtime::params::optimizer_prefixes;
 use crate::runtime::{lock, CheckpointParts, HogwildStore, ParamStore, Session, StopReason};

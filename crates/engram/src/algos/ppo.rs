@@ -44,12 +44,12 @@
 //! resumed run shuffles exactly as an uninterrupted one. The adaptive KL coefficient, the only
 //! other state carried between updates, is saved in the checkpoint (`ppo.kl_coef`).
 
-use super::a2c::{collector_json, saved_collector};
 use super::RunConfig;
 use crate::agent::{ActorCritic, SequencePass};
 use crate::config::{check, invalid, ConfigError, NetConfig, ScheduleKind};
 use crate::error::TrainError;
 use crate::onpolicy::collector::Collector;
+use crate::onpolicy::collector::{collector_json, saved_collector};
 use crate::onpolicy::{MiniBatch, Normalizer, Rollout};
 use crate::runtime::{
     CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason, Tensor,

@@ -19,10 +19,10 @@
 //! Truncated episodes (time limits) are treated like terminated ones: the Monte-Carlo return
 //! stops there (no bootstrapping).
 
-use super::a2c::{collector_json, saved_collector};
 use super::RunConfig;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
+use crate::onpolicy::collector::{collector_json, saved_collector};
 use crate::onpolicy::episodes::EpisodeCollector;
 use crate::onpolicy::pg_loss::{Learner, LossCoefs};
 use crate::runtime::{CheckpointParts, LocalStore, ParamStore, Session, StopReason};

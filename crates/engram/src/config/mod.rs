@@ -4,7 +4,7 @@
 //! file, the run's `config.toml`), routed to the section that owns each key: [`CommonConfig`]
 //! (what every run has), [`NetConfig`] (the network), [`ActorCriticConfig`] (the action
 //! distribution of actor-critic policies), [`OptimConfig`] (the optimizer) and the
-//! algorithm's own `Config` beside its code in `crate::algos`. Each section deserialises with
+//! algorithm's own `Config` beside its code in `algos/`. Each section deserialises with
 //! `deny_unknown_fields`; which keys a section owns is read from its serde field list
 //! ([`field_names`]), so a key is declared once, as a field, and documented once, in
 //! [`keys::KEY_DOCS`].

@@ -10,7 +10,8 @@
 use super::normalize::Normalizer;
 use super::rollout::Rollout;
 use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
-use crate::runtime::Monitor;
+use crate::error::TrainError;
+use crate::runtime::{Monitor, Session};
 use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Env, EnvError};
 use rand::{Rng, SeedableRng};
@@ -280,5 +281,31 @@ impl Collector {
             self.obs.copy_from_slice(obs);
         }
         Ok(())
+    }
+}
+
+/// The collector state as a checkpoint stores it.
+pub fn collector_json(state: &CollectorState) -> Option<serde_json::Value> {
+    serde_json::to_value(state).ok()
+}
+
+/// The collector state a resumed run saved at `index`, if any.
+pub fn saved_collector(
+    session: &Session,
+    index: usize,
+) -> Result<Option<CollectorState>, TrainError> {
+    let Some(r) = &session.resume else {
+        return Ok(None);
+    };
+    match r.state.collectors.get(index) {
+        Some(Some(value)) => serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|e| {
+                TrainError::Usage(format!(
+                    "checkpoint {}: unreadable collector state: {e}",
+                    r.path.display()
+                ))
+            }),
+        _ => Ok(None),
     }
 }
