@@ -193,3 +193,40 @@ fn algos_lists_every_algorithm_and_each_ones_options() {
         "{text}"
     );
 }
+
+#[test]
+fn dqn_trains_from_the_command_line_and_eval_plays_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (ok, text) = engram(
+        &[
+            "train",
+            "--algo",
+            "dqn",
+            "--steps",
+            "3000",
+            "--out",
+            "run",
+            "--quiet",
+            "--set",
+            "encoder_layers=[32]",
+            "--set",
+            "eval_interval=1500",
+            "--set",
+            "eval_episodes=2",
+        ],
+        d,
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = engram(&["eval", "run", "--episodes", "3", "--json"], d);
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["episodes"], 3);
+    let (ok, text) = engram(&["algos", "dqn"], d);
+    assert!(
+        ok && text.contains("target_update_interval") && !text.contains("use_sde"),
+        "{text}"
+    );
+    let (ok, text) = engram(&["train", "--algo", "dqn", "--env", "Pendulum-v1"], d);
+    assert!(!ok && text.contains("sac, td3 or ppo"), "{text}");
+}

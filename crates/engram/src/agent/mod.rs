@@ -8,10 +8,12 @@
 pub mod action;
 pub mod actor_critic;
 pub mod encode;
+pub mod q_network;
 
 pub use action::{step_env, ActionKind, StepScratch};
 pub use actor_critic::{Actor, ActorCritic, SequencePass};
 pub use encode::Encoder;
+pub use q_network::QNetwork;
 
 use engram_nn::ParamLayout;
 use rand_chacha::ChaCha8Rng;

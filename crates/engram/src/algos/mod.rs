@@ -10,6 +10,7 @@
 
 pub mod a2c;
 pub mod a3c;
+pub mod dqn;
 pub mod ppo;
 pub mod reinforce;
 
@@ -124,6 +125,7 @@ registry! {
     A2c => a2c,
     Ppo => ppo,
     Reinforce => reinforce,
+    Dqn => dqn,
 }
 
 /// The algorithm called `name`, or an error listing the valid names.

@@ -143,6 +143,64 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("kl_coef", "KL-penalty coefficient beta (0 = off)"),
     ("kl_adaptive", "adapt kl_coef towards kl_target after each update"),
     ("kl_target", "target KL of the adaptive penalty"),
+    // Off-policy (DQN family)
+    (
+        "buffer_size",
+        "replay buffer capacity in transitions (memory: about 4 * (2 * obs_dim + 4) bytes each)",
+    ),
+    (
+        "learning_starts",
+        "env steps of uniformly random actions before learning starts",
+    ),
+    (
+        "tau",
+        "target network update: Polyak coefficient in (0, 1]; 1 = hard copy",
+    ),
+    (
+        "train_freq",
+        "collect this many steps (or episodes, see train_freq_unit) between gradient phases",
+    ),
+    ("train_freq_unit", "step | episode"),
+    (
+        "gradient_steps",
+        "gradient steps after each collection (-1 = as many as env steps collected)",
+    ),
+    (
+        "target_update_interval",
+        "update the target network every this many env steps",
+    ),
+    (
+        "exploration_fraction",
+        "fraction of total_steps over which epsilon decays linearly",
+    ),
+    ("exploration_initial_eps", "epsilon at the start"),
+    ("exploration_final_eps", "epsilon after the decay"),
+    (
+        "double_q",
+        "Double DQN: the online network picks the next action, the target evaluates it",
+    ),
+    (
+        "dueling",
+        "dueling heads: Q = V + A - mean(A)",
+    ),
+    (
+        "prioritized",
+        "proportional prioritized replay (sum-tree; new transitions at max priority)",
+    ),
+    ("per_alpha", "prioritized replay: priority exponent alpha"),
+    (
+        "per_beta0",
+        "prioritized replay: initial importance-sampling exponent, annealed linearly to 1",
+    ),
+    ("per_eps", "prioritized replay: added to |TD error| so no priority is zero"),
+    (
+        "n_step",
+        "n-step returns (1 = the one-step target); windows stop at episode ends",
+    ),
+    (
+        "save_replay_buffer",
+        "store the replay buffer in checkpoints (exact resume; as large as the buffer)",
+    ),
     // REINFORCE
     ("baseline", "subtract a learned value baseline V(s_t)"),
     (

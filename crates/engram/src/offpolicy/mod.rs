@@ -1,6 +1,7 @@
 //! The machinery of the off-policy algorithms (the DQN family; later DRQN/R2D2, DDPG, TD3,
-//! SAC): a replay buffer of transitions with truncation-aware n-step targets, and
-//! proportional prioritized replay over a sum-tree.
+//! SAC): a replay buffer of transitions with truncation-aware n-step targets, proportional
+//! prioritized replay over a sum-tree, and the lockstep stepper that feeds them.
 
 pub mod prioritized;
 pub mod replay;
+pub mod stepper;

@@ -42,47 +42,58 @@ impl Metric {
 }
 
 /// The metrics of the updates since the last row: saved in checkpoints, so that a run resumed
-/// between two rows writes the same next row as one that never stopped.
+/// between two rows writes the same next row as one that never stopped. A NaN value means "not
+/// measured in this update" (DQN's loss before learning starts): it registers the column but
+/// counts for nothing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSum {
-    /// `(name, reduce, sum or last value)`, in the order first reported.
-    pub values: Vec<(String, Reduce, f64)>,
-    pub count: u64,
+    /// `(name, reduce, sum or last value, updates that reported it)`, in the order first
+    /// reported.
+    pub values: Vec<(String, Reduce, f64, u64)>,
 }
 
 impl MetricsSum {
     pub fn add(&mut self, metrics: &[Metric]) {
         for m in metrics {
-            match self.values.iter_mut().find(|(n, _, _)| n == m.name) {
-                Some((_, Reduce::Mean, v)) => *v += m.value,
-                Some((_, Reduce::Last, v)) => *v = m.value,
-                None => self.values.push((m.name.to_string(), m.reduce, m.value)),
+            let entry = match self.values.iter_mut().position(|(n, ..)| n == m.name) {
+                Some(i) => &mut self.values[i],
+                None => {
+                    self.values.push((m.name.to_string(), m.reduce, 0.0, 0));
+                    self.values.last_mut().expect("just pushed")
+                }
+            };
+            if m.value.is_nan() {
+                continue;
             }
+            match entry.1 {
+                Reduce::Mean => entry.2 += m.value,
+                Reduce::Last => entry.2 = m.value,
+            }
+            entry.3 += 1;
         }
-        self.count += 1;
     }
 
-    /// The row values, and the sum emptied for the next interval (names kept, so that an
-    /// interval without updates still writes every column).
-    pub fn take(&mut self) -> Vec<(String, f64)> {
-        let n = self.count.max(1) as f64;
+    /// The row values (`None`: not measured since the last row), and the sum emptied for the
+    /// next interval (names kept, so that every row has every column).
+    pub fn take(&mut self) -> Vec<(String, Option<f64>)> {
         let out = self
             .values
             .iter()
-            .map(|(name, reduce, v)| {
-                let value = match reduce {
-                    Reduce::Mean => v / n,
-                    Reduce::Last => *v,
+            .map(|(name, reduce, v, n)| {
+                let value = match (reduce, n) {
+                    (_, 0) => None,
+                    (Reduce::Mean, n) => Some(v / *n as f64),
+                    (Reduce::Last, _) => Some(*v),
                 };
                 (name.clone(), value)
             })
             .collect();
-        for (_, reduce, v) in &mut self.values {
+        for (_, reduce, v, n) in &mut self.values {
             if *reduce == Reduce::Mean {
                 *v = 0.0;
+                *n = 0;
             }
         }
-        self.count = 0;
         out
     }
 }
@@ -97,8 +108,8 @@ pub struct MetricsRow {
     /// Mean return of the last 100 training episodes (empty until one finished).
     pub mean_return: Option<f64>,
     pub mean_length: Option<f64>,
-    /// The algorithm's named scalars.
-    pub metrics: Vec<(String, f64)>,
+    /// The algorithm's named scalars (`None`: not measured in this interval).
+    pub metrics: Vec<(String, Option<f64>)>,
     pub steps_per_second: f64,
 }
 
@@ -125,7 +136,10 @@ impl MetricsRow {
             opt(self.mean_length),
         );
         for (_, v) in &self.metrics {
-            line.push_str(&format!(",{}", format_metric(*v)));
+            line.push(',');
+            if let Some(v) = v {
+                line.push_str(&format_metric(*v));
+            }
         }
         line.push_str(&format!(",{:.0}", self.steps_per_second));
         line
@@ -136,7 +150,7 @@ impl MetricsRow {
         self.metrics
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
+            .and_then(|(_, v)| *v)
     }
 }
 
@@ -261,14 +275,19 @@ mod tests {
         let mut sum = MetricsSum::default();
         sum.add(&[Metric::mean("loss", 1.0), Metric::last("lr", 0.5)]);
         sum.add(&[Metric::mean("loss", 3.0), Metric::last("lr", 0.25)]);
+        sum.add(&[Metric::mean("loss", f64::NAN), Metric::last("lr", 0.125)]);
         assert_eq!(
             sum.take(),
-            vec![("loss".to_string(), 2.0), ("lr".to_string(), 0.25)]
+            vec![
+                ("loss".to_string(), Some(2.0)),
+                ("lr".to_string(), Some(0.125))
+            ]
         );
-        assert_eq!(sum.count, 0);
+        sum.add(&[Metric::mean("loss", f64::NAN)]);
+        assert_eq!(sum.take()[0], ("loss".to_string(), None));
         let row = MetricsRow {
             env_steps: 10,
-            metrics: vec![("loss".into(), 2.0), ("lr".into(), 2.5e-4)],
+            metrics: vec![("loss".into(), Some(2.0)), ("lr".into(), Some(2.5e-4))],
             ..MetricsRow::default()
         };
         assert_eq!(

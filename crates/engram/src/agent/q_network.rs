@@ -1,0 +1,369 @@
+//! The Q-network of the DQN family: observation encoding -> MLP -> `Q(s, a)` for every
+//! discrete action, or with `dueling` (Wang et al. 2016) a value stream `V(s)` and an
+//! advantage stream `A(s, a)` combined as `Q = V + A - mean_a A` (the paper's mean-subtracted
+//! form). SB3's `QNetwork` is the plain case: `net_arch` hidden layers (engram's
+//! `encoder_layers`), ReLU, PyTorch's default initialisation (`ortho_init = false`).
+//!
+//! The same network evaluates target parameters: the target is a second flat parameter
+//! vector of the same layout, run through its own [`QPass`].
+
+use super::action::ActionKind;
+use super::encode::Encoder;
+use super::{Act, Player};
+use crate::config::{NetConfig, PolicyKind};
+use crate::error::TrainError;
+use engram_env::Space;
+use engram_nn::network::{Network, NetworkConfig, NetworkTape};
+use engram_nn::recurrent::RecurrentState;
+use engram_nn::{Init, ParamLayout};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+pub struct QNetwork {
+    pub layout: ParamLayout,
+    net: Network,
+    encoder: Encoder,
+    action_kind: ActionKind,
+    n_actions: usize,
+    dueling: bool,
+}
+
+/// Forward and backward scratch for up to `rows` observations.
+pub struct QPass {
+    rows: usize,
+    input: Vec<f32>,
+    d_input: Vec<f32>,
+    state: RecurrentState,
+    tape: NetworkTape,
+    /// `Q(s, a)` of each row, `[rows * n_actions]`, after `forward`.
+    pub q: Vec<f32>,
+    d_value: Vec<f32>,
+    d_advantage: Vec<f32>,
+}
+
+impl QNetwork {
+    /// `dueling`: separate value and advantage heads.
+    pub fn new(
+        obs_space: &Space,
+        action_space: &Space,
+        net: &NetConfig,
+        dueling: bool,
+    ) -> Result<QNetwork, TrainError> {
+        let (n_actions, action_kind) = match action_space {
+            Space::Discrete { n, .. } => (*n as usize, ActionKind::of(action_space)),
+            _ => {
+                return Err(TrainError::Usage(format!(
+                    "the DQN family needs Discrete actions, and this environment's action space is \
+                     {action_space}: for continuous actions use sac, td3 or ppo (e.g. --algo ppo)"
+                )))
+            }
+        };
+        let action_kind = action_kind.ok_or_else(|| {
+            TrainError::Usage(format!("action space {action_space} is not supported"))
+        })?;
+        if net.policy != PolicyKind::Mlp {
+            return Err(TrainError::Usage(format!(
+                "dqn's Q-network is an MLP: set policy = mlp (got {}); recurrent Q-learning is \
+                 DRQN/R2D2's",
+                net.policy.name()
+            )));
+        }
+        let mut layout = ParamLayout::new();
+        let encoder = Encoder::new(obs_space, net, &mut layout)?;
+        let init = |gain: f32| {
+            if net.ortho_init {
+                Init::Orthogonal { gain }
+            } else {
+                Init::UniformFanIn
+            }
+        };
+        let mut config = NetworkConfig::new(encoder.input_dim()).encoder(
+            &net.encoder_layers,
+            net.activation.to_nn(),
+            init(std::f32::consts::SQRT_2),
+        );
+        config = if dueling {
+            config
+                .head("v", 1, init(1.0))
+                .head("a", n_actions, init(1.0))
+        } else {
+            config.head("q", n_actions, init(1.0))
+        };
+        let net = Network::new(&mut layout, "q_net", &config)
+            .map_err(|e| TrainError::Policy(e.to_string()))?;
+        Ok(QNetwork {
+            layout,
+            net,
+            encoder,
+            action_kind,
+            n_actions,
+            dueling,
+        })
+    }
+
+    pub fn n_actions(&self) -> usize {
+        self.n_actions
+    }
+
+    pub fn obs_dim(&self) -> usize {
+        self.encoder.obs_dim()
+    }
+
+    pub fn pass(&self, rows: usize) -> QPass {
+        QPass {
+            rows,
+            input: vec![0.0; rows * self.encoder.input_dim()],
+            d_input: vec![
+                0.0;
+                if self.encoder.has_embeddings() {
+                    rows * self.encoder.input_dim()
+                } else {
+                    0
+                }
+            ],
+            state: self.net.initial_state(rows),
+            tape: self.net.tape(1, rows),
+            q: vec![0.0; rows * self.n_actions],
+            d_value: vec![0.0; if self.dueling { rows } else { 0 }],
+            d_advantage: vec![0.0; rows * self.n_actions],
+        }
+    }
+
+    /// `Q(obs, .)` of the pass's rows with parameters `p`, into `pass.q`.
+    pub fn forward(&self, p: &[f32], obs: &[f32], pass: &mut QPass) {
+        let rows = pass.rows;
+        self.encoder.encode(p, obs, rows, &mut pass.input);
+        self.net
+            .forward_seq(p, &pass.input, 1, None, &mut pass.state, &mut pass.tape);
+        let n = self.n_actions;
+        if self.dueling {
+            let (v, a) = (pass.tape.head(0), pass.tape.head(1));
+            for r in 0..rows {
+                let adv = &a[r * n..(r + 1) * n];
+                let mean = adv.iter().sum::<f32>() / n as f32;
+                for (q, x) in pass.q[r * n..(r + 1) * n].iter_mut().zip(adv) {
+                    *q = v[r] + x - mean;
+                }
+            }
+        } else {
+            pass.q.copy_from_slice(pass.tape.head(0));
+        }
+    }
+
+    /// Adds to `g` the gradient of a loss whose gradient with respect to `pass.q` is `d_q`
+    /// (after [`QNetwork::forward`] with the same `p` and `obs`).
+    pub fn backward(&self, p: &[f32], g: &mut [f32], obs: &[f32], pass: &mut QPass, d_q: &[f32]) {
+        let (rows, n) = (pass.rows, self.n_actions);
+        let embeddings = self.encoder.has_embeddings();
+        if embeddings {
+            pass.d_input.fill(0.0);
+        }
+        let d_input = embeddings.then_some(&mut pass.d_input[..]);
+        if self.dueling {
+            // Q_a = V + A_a - mean_b A_b: dV = sum_a dQ_a, dA_b = dQ_b - mean_a dQ_a.
+            for r in 0..rows {
+                let dq = &d_q[r * n..(r + 1) * n];
+                let sum: f32 = dq.iter().sum();
+                pass.d_value[r] = sum;
+                for (da, &d) in pass.d_advantage[r * n..(r + 1) * n].iter_mut().zip(dq) {
+                    *da = d - sum / n as f32;
+                }
+            }
+            self.net.backward_seq(
+                p,
+                g,
+                &pass.input,
+                &[&pass.d_value, &pass.d_advantage],
+                &mut pass.tape,
+                d_input,
+                None,
+            );
+        } else {
+            self.net
+                .backward_seq(p, g, &pass.input, &[d_q], &mut pass.tape, d_input, None);
+        }
+        if embeddings {
+            self.encoder.backward(g, obs, rows, &pass.d_input);
+        }
+    }
+}
+
+/// The greedy action of each row of `q` (`[rows * n]`), the first of ties (PyTorch's argmax).
+pub fn argmax_rows(q: &[f32], n: usize, out: &mut [usize]) {
+    for (row, o) in q.chunks_exact(n).zip(out.iter_mut()) {
+        let mut best = 0;
+        for (i, &v) in row.iter().enumerate() {
+            if v > row[best] {
+                best = i;
+            }
+        }
+        *o = best;
+    }
+}
+
+/// Greedy play, or epsilon-greedy with [`EVAL_EPSILON`] when sampling.
+struct QPlayer<'a> {
+    q: &'a QNetwork,
+    params: &'a [f32],
+    pass: QPass,
+    best: [usize; 1],
+}
+
+/// The exploration rate of sampled (`--stochastic`) evaluation: the usual final training rate.
+pub const EVAL_EPSILON: f64 = 0.05;
+
+impl Player for QPlayer<'_> {
+    fn reset(&mut self) {}
+
+    fn act(&mut self, obs: &[f32], rng: Option<&mut ChaCha8Rng>, action: &mut [f32]) {
+        if let Some(rng) = rng {
+            if rng.gen::<f64>() < EVAL_EPSILON {
+                action[0] = rng.gen_range(0..self.q.n_actions) as f32;
+                return;
+            }
+        }
+        self.q.forward(self.params, obs, &mut self.pass);
+        argmax_rows(&self.pass.q, self.q.n_actions, &mut self.best);
+        action[0] = self.best[0] as f32;
+    }
+}
+
+impl Act for QNetwork {
+    fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    fn obs_dim(&self) -> usize {
+        self.encoder.obs_dim()
+    }
+
+    fn action_kind(&self) -> &ActionKind {
+        &self.action_kind
+    }
+
+    fn player<'a>(&'a self, params: &'a [f32]) -> Box<dyn Player + 'a> {
+        Box::new(QPlayer {
+            q: self,
+            params,
+            pass: self.pass(1),
+            best: [0],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn net(dueling: bool, obs: &Space) -> QNetwork {
+        let config = NetConfig {
+            policy: PolicyKind::Mlp,
+            encoder_layers: vec![8, 8],
+            activation: crate::config::Activation::Tanh,
+            ..NetConfig::default()
+        };
+        QNetwork::new(obs, &Space::Discrete { n: 3, start: 0 }, &config, dueling).unwrap()
+    }
+
+    #[test]
+    fn dueling_combines_value_and_mean_subtracted_advantage() {
+        let obs = Space::Box {
+            low: vec![-1.0; 2],
+            high: vec![1.0; 2],
+            shape: vec![2],
+        };
+        let q = net(true, &obs);
+        let p = q.layout.initialize(&mut ChaCha8Rng::seed_from_u64(1));
+        let mut pass = q.pass(2);
+        q.forward(&p, &[0.3, -0.2, 0.9, 0.1], &mut pass);
+        for r in 0..2 {
+            let v = pass.tape.head(0)[r];
+            let a = &pass.tape.head(1)[r * 3..(r + 1) * 3];
+            let mean = (a[0] + a[1] + a[2]) / 3.0;
+            for (q, x) in pass.q[r * 3..(r + 1) * 3].iter().zip(a) {
+                assert!((q - (v + x - mean)).abs() < 1e-6);
+            }
+            // The advantages' mean is removed: the Qs average to V.
+            let q_mean: f32 = pass.q[r * 3..(r + 1) * 3].iter().sum::<f32>() / 3.0;
+            assert!((q_mean - v).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let boxed = Space::Box {
+            low: vec![-1.0; 3],
+            high: vec![1.0; 3],
+            shape: vec![3],
+        };
+        let discrete = Space::Discrete { n: 5, start: 0 };
+        for (dueling, space, obs) in [
+            (false, &boxed, vec![0.3, -0.2, 0.5, 0.9, 0.1, -0.7]),
+            (true, &boxed, vec![0.3, -0.2, 0.5, 0.9, 0.1, -0.7]),
+            (true, &discrete, vec![1.0, 4.0]),
+        ] {
+            let q = net(dueling, space);
+            let mut rng = ChaCha8Rng::seed_from_u64(2);
+            let p = q.layout.initialize(&mut rng);
+            // A weighted sum of the Qs as the loss: d loss / d Q = w.
+            let w: Vec<f32> = (0..6).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let loss = |p: &[f32]| {
+                let mut pass = q.pass(2);
+                q.forward(p, &obs, &mut pass);
+                pass.q
+                    .iter()
+                    .zip(&w)
+                    .map(|(a, b)| (a * b) as f64)
+                    .sum::<f64>()
+            };
+            let mut pass = q.pass(2);
+            q.forward(&p, &obs, &mut pass);
+            let mut g = q.layout.zeros();
+            q.backward(&p, &mut g, &obs, &mut pass, &w);
+            for _ in 0..4 {
+                let d: Vec<f32> = (0..p.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let h = 1e-3f32;
+                let plus: Vec<f32> = p.iter().zip(&d).map(|(a, b)| a + h * b).collect();
+                let minus: Vec<f32> = p.iter().zip(&d).map(|(a, b)| a - h * b).collect();
+                let numeric = (loss(&plus) - loss(&minus)) / (2.0 * h as f64);
+                let analytic: f64 = g.iter().zip(&d).map(|(a, b)| *a as f64 * *b as f64).sum();
+                assert!(
+                    (numeric - analytic).abs() < 0.02 * numeric.abs().max(analytic.abs()) + 1e-3,
+                    "dueling {dueling}: {analytic} vs {numeric}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn continuous_actions_and_recurrent_cores_are_refused_with_the_fix() {
+        let obs = Space::Box {
+            low: vec![-1.0],
+            high: vec![1.0],
+            shape: vec![1],
+        };
+        let err = QNetwork::new(&obs, &obs, &NetConfig::default(), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("sac, td3 or ppo"), "{err}");
+        let err = QNetwork::new(
+            &obs,
+            &Space::Discrete { n: 2, start: 0 },
+            &NetConfig::default(),
+            false,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("policy = mlp"), "{err}");
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_ties() {
+        let mut out = [9; 2];
+        argmax_rows(&[1.0, 3.0, 3.0, -1.0, -2.0, -1.0], 3, &mut out);
+        assert_eq!(out, [1, 0]);
+    }
+}
