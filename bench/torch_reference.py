@@ -137,6 +137,58 @@ class Act:
         logits, value, self.state = self.net.act(self.x, self.state)
 
 
+class DqnUpdate:
+    """SB3's DQN.train step: target max over the next observations, Q(s, a), smooth L1 (Huber),
+    backward, gradient-norm clip at 10, Adam, on a [256, 256] ReLU MLP (rl-zoo's CartPole net)."""
+
+    def __init__(self, batch, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+
+        def mlp():
+            return nn.Sequential(nn.Linear(OBS, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                 nn.Linear(256, ACTIONS))
+        self.q, self.target = mlp(), mlp()
+        self.target.load_state_dict(self.q.state_dict())
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=LEARNING_RATE)
+        self.obs = torch.rand(batch, OBS, generator=g) * 2 - 1
+        self.next_obs = torch.rand(batch, OBS, generator=g) * 2 - 1
+        self.actions = torch.randint(0, ACTIONS, (batch, 1), generator=g)
+        self.rewards = torch.rand(batch, 1, generator=g)
+        self.dones = (torch.rand(batch, 1, generator=g) < 0.05).float()
+
+    def __call__(self):
+        with torch.no_grad():
+            next_q = self.target(self.next_obs).max(dim=1)[0].reshape(-1, 1)
+            target = self.rewards + (1 - self.dones) * 0.99 * next_q
+        current = torch.gather(self.q(self.obs), dim=1, index=self.actions)
+        loss = nn.functional.smooth_l1_loss(current, target)
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.opt.step()
+
+
+class ReplaySample:
+    """SB3's ReplayBuffer.sample(64) on a full 100k buffer of CartPole transitions: random
+    indices, numpy fancy indexing, conversion to tensors."""
+
+    def __init__(self, batch, seed=0):
+        import numpy as np
+        self.np, self.rng, self.batch = np, np.random.default_rng(seed), batch
+        n = 100_000
+        self.obs = self.rng.random((n, OBS), dtype=np.float32)
+        self.next_obs = self.rng.random((n, OBS), dtype=np.float32)
+        self.actions = self.rng.integers(0, ACTIONS, (n, 1))
+        self.rewards = self.rng.random((n, 1), dtype=np.float32)
+        self.dones = np.zeros((n, 1), dtype=np.float32)
+
+    def __call__(self):
+        i = self.rng.integers(0, len(self.obs), size=self.batch)
+        return tuple(torch.as_tensor(a[i]) for a in
+                     (self.obs, self.actions, self.next_obs, self.dones, self.rewards))
+
+
 def workloads(per_step):
     return [
         ("a3c_update_lstm64_b1", lambda: Update("lstm", 64, 1, per_step), STEPS * 1),
@@ -149,6 +201,8 @@ def workloads(per_step):
         ("a3c_update_mlp64x2_b1", lambda: Update("mlp", 64, 1, per_step), STEPS * 1),
         ("act_mlp64x2", lambda: Act("mlp", 64), 1),
         ("update_mlp64x2_b16", lambda: Update("mlp", 64, 16, per_step), STEPS * 16),
+        ("dqn_update_mlp256_b64", lambda: DqnUpdate(64), 64),
+        ("replay_sample_b64_uniform", lambda: ReplaySample(64), 64),
     ]
 
 

@@ -9,6 +9,7 @@ pub fn run_cli(
     long: bool,
 ) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
     let mut workloads = bench::nn_workloads();
+    workloads.extend(bench::dqn_workloads());
     workloads.extend(bench::env_workloads());
     let mut results = Vec::new();
     let matches = |name: &str| filter.is_none_or(|f| name.contains(f));

@@ -4,7 +4,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn workloads(c: &mut Criterion) {
-    for w in engram::bench::nn_workloads() {
+    for w in engram::bench::nn_workloads()
+        .into_iter()
+        .chain(engram::bench::dqn_workloads())
+    {
         let mut f = w.instantiate();
         c.bench_function(&w.name, |b| b.iter(&mut f));
     }

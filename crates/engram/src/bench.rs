@@ -417,6 +417,145 @@ pub fn nn_workloads() -> Vec<Workload> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Off-policy: a DQN gradient step and replay sampling
+
+/// A replay buffer of `len` random CartPole-sized transitions (1 env).
+fn random_replay(len: usize, rng: &mut ChaCha8Rng) -> crate::offpolicy::replay::ReplayBuffer {
+    let mut buffer = crate::offpolicy::replay::ReplayBuffer::new(len, 1, OBS, 1)
+        .expect("a small replay buffer fits");
+    for _ in 0..len {
+        let obs: Vec<f32> = (0..OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let next: Vec<f32> = (0..OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let action = [rng.gen_range(0..ACTIONS) as f32];
+        let done = [rng.gen::<f64>() < 0.05];
+        buffer.add(&obs, &next, &action, &[rng.gen()], &done, &[false]);
+    }
+    buffer
+}
+
+/// `dqn_update_mlp256_b64`: one DQN gradient step as SB3 takes it (target max over the next
+/// observations, Q(s, a), Huber, backward, norm clip 10, Adam) on rl-zoo's CartPole network,
+/// [256, 256] ReLU, batch 64 sampled uniformly from a 10k replay buffer.
+pub fn dqn_workloads() -> Vec<Workload> {
+    use crate::agent::QNetwork;
+    use crate::algos::dqn::{td_loss, Config, Passes};
+    use crate::config::{Activation as NetActivation, NetConfig, PolicyKind};
+    use crate::offpolicy::prioritized::PrioritizedSampler;
+    use crate::offpolicy::replay::Batch;
+    use engram_env::Space;
+    const BATCH: usize = 64;
+    let update = Workload::new(
+        "dqn_update_mlp256_b64",
+        "DQN gradient step: target + online forward, Huber, backward, clip, Adam; [256, 256] ReLU, B=64",
+        || {
+            let net = NetConfig {
+                policy: PolicyKind::Mlp,
+                encoder_layers: vec![256, 256],
+                activation: NetActivation::Relu,
+                ortho_init: false,
+                ..NetConfig::default()
+            };
+            let obs = Space::Box {
+                low: vec![-1.0; OBS],
+                high: vec![1.0; OBS],
+                shape: vec![OBS],
+            };
+            let q = QNetwork::new(
+                &obs,
+                &Space::Discrete {
+                    n: ACTIONS as u64,
+                    start: 0,
+                },
+                &net,
+                false,
+            )
+            .expect("the bench network builds");
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let mut params = q.layout.initialize(&mut rng);
+            let target = params.clone();
+            let buffer = random_replay(10_000, &mut rng);
+            let config = Config::default();
+            let mut opt = Adam::new(AdamConfig::default(), params.len());
+            let (mut online, mut online_next, mut target_next) =
+                (q.pass(BATCH), q.pass(BATCH), q.pass(BATCH));
+            let mut batch = Batch::new(BATCH, OBS, 1);
+            let (mut best, mut td, mut d_q) =
+                (vec![0; BATCH], vec![0.0; BATCH], vec![0.0; BATCH * ACTIONS]);
+            let mut grads = q.layout.zeros();
+            let weights = vec![1.0; BATCH];
+            Box::new(move || {
+                buffer.sample_uniform(BATCH, 1, 0.99, &mut rng, &mut batch);
+                let loss = td_loss(
+                    &q,
+                    &config,
+                    &params,
+                    &target,
+                    &batch,
+                    &weights,
+                    Passes {
+                        online: &mut online,
+                        online_next: &mut online_next,
+                        target_next: &mut target_next,
+                    },
+                    &mut best,
+                    &mut td,
+                    &mut d_q,
+                );
+                grads.fill(0.0);
+                q.backward(&params, &mut grads, &batch.obs, &mut online, &d_q);
+                engram_nn::optim::clip_grad_norm(&mut grads, 10.0);
+                opt.step(&mut params, &grads, 1e-4);
+                black_box(loss);
+            })
+        },
+    )
+    .with_rate("samples", BATCH as f64);
+    let uniform = Workload::new(
+        "replay_sample_b64_uniform",
+        "64 transitions sampled uniformly from a full 100k replay buffer (CartPole-sized)",
+        || {
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let buffer = random_replay(100_000, &mut rng);
+            let mut batch = Batch::new(BATCH, OBS, 1);
+            Box::new(move || {
+                buffer.sample_uniform(BATCH, 1, 0.99, &mut rng, &mut batch);
+                black_box(&batch.rewards);
+            })
+        },
+    )
+    .with_rate("samples", BATCH as f64);
+    let prioritized = Workload::new(
+        "replay_sample_b64_prioritized",
+        "64 transitions drawn by priority (sum-tree, stratified) from a full 100k buffer, gathered, priorities updated",
+        || {
+            let mut rng = ChaCha8Rng::seed_from_u64(2);
+            let buffer = random_replay(100_000, &mut rng);
+            let mut per = PrioritizedSampler::new(buffer.capacity(), 0.6, 1e-6)
+                .expect("a valid sampler");
+            per.on_add(0..buffer.len());
+            let mut batch = Batch::new(BATCH, OBS, 1);
+            let mut weights = Vec::with_capacity(BATCH);
+            let td: Vec<f32> = (0..BATCH).map(|_| rng.gen_range(-2.0..2.0)).collect();
+            Box::new(move || {
+                per.sample(
+                    BATCH,
+                    buffer.len(),
+                    0.4,
+                    &mut rng,
+                    &mut batch.indices,
+                    &mut weights,
+                );
+                buffer.fill(1, 0.99, &mut batch);
+                per.update_priorities(&batch.indices, &td);
+                black_box(&batch.rewards);
+            })
+        },
+    )
+    .with_rate("samples", BATCH as f64);
+    vec![update, uniform, prioritized]
+}
+
+// ---------------------------------------------------------------------------------------------
 // Environment stepping and training throughput
 
 /// Environment steps per iteration of the stepping workloads.
@@ -513,7 +652,7 @@ mod tests {
 
     #[test]
     fn every_workload_runs_and_updates_reduce_nothing_to_nan() {
-        for w in nn_workloads() {
+        for w in nn_workloads().into_iter().chain(dqn_workloads()) {
             let mut f = w.instantiate();
             f();
             f();

@@ -509,16 +509,16 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
 }
 
 /// The forward passes one gradient step needs.
-struct Passes<'a> {
-    online: &'a mut QPass,
-    online_next: &'a mut QPass,
-    target_next: &'a mut QPass,
+pub struct Passes<'a> {
+    pub online: &'a mut QPass,
+    pub online_next: &'a mut QPass,
+    pub target_next: &'a mut QPass,
 }
 
 /// The (importance-weighted) Huber TD loss of a batch: fills `td` (`Q(s, a) - y`, for the
 /// priorities) and `d_q` (its gradient with respect to `Q(s, .)`), returns the loss.
 #[allow(clippy::too_many_arguments)]
-fn td_loss(
+pub fn td_loss(
     q: &QNetwork,
     c: &Config,
     params: &[f32],
