@@ -14,7 +14,7 @@ evaluations instead; give it `--eval-seed` other than the training seeds' so tha
 episodes it is judged on are not the ones it was selected on.
 
 Everything after `--` is passed to `engram train`. Needs a release build
-(`cargo build --release -p engram`); uses only the Python standard library.
+(`cargo build --release -p engram-cli`); uses only the Python standard library.
 """
 
 import argparse

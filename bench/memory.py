@@ -4,7 +4,7 @@ reporting POPGym's MMER (maximum over training of the 100-episode mean return).
 
     python3 bench/memory.py --steps 200000 --seeds 0 1
 
-Needs a release build (`cargo build --release -p engram`); Python standard library only.
+Needs a release build (`cargo build --release -p engram-cli`); Python standard library only.
 """
 
 import argparse

@@ -171,8 +171,19 @@ fn corrupt_or_foreign_checkpoints_are_clear_errors() {
     let err = resume(tmp.path(), &[], true).unwrap_err().to_string();
     assert!(err.contains("another architecture"), "{err}");
     fs::write(&config, text).unwrap();
-    // Truncated file.
+    // A run of the previous checkpoint format: refused, naming the versions.
     let latest = tmp.path().join("checkpoints/latest.safetensors");
+    let good = fs::read(&latest).unwrap();
+    let mut old = engram::runtime::Checkpoint::load(&latest).unwrap();
+    old.meta.format = "engram-checkpoint/1".into();
+    fs::write(&latest, old.to_bytes().unwrap()).unwrap();
+    let err = resume(tmp.path(), &[], true).unwrap_err().to_string();
+    assert!(
+        err.contains("format engram-checkpoint/1") && err.contains("engram-checkpoint/2"),
+        "{err}"
+    );
+    fs::write(&latest, good).unwrap();
+    // Truncated file.
     let data = fs::read(&latest).unwrap();
     fs::write(&latest, &data[..data.len() / 2]).unwrap();
     let err = resume(tmp.path(), &[], true).unwrap_err().to_string();
