@@ -39,10 +39,18 @@ pub fn train_with(
     let text = config.to_toml()?;
     let run_dir = match out {
         Some(dir) => {
-            if dir.join(run_dir::LATEST).exists() || dir.join("config.toml").exists() {
+            if dir.join(run_dir::LATEST).exists() {
                 return Err(TrainError::Usage(format!(
                     "{} already holds a run: continue it with `engram train --resume {}` or choose another --out",
                     dir.display(),
+                    dir.display()
+                )));
+            }
+            if dir.join("config.toml").exists() {
+                return Err(TrainError::Usage(format!(
+                    "{} holds a run that stopped before its first checkpoint (config.toml, no \
+                     checkpoints/latest.safetensors): delete the directory to start again, or choose \
+                     another --out",
                     dir.display()
                 )));
             }
@@ -101,8 +109,36 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
             state.algo, state.env, config.common.algo, config.common.env
         )));
     }
+    // Everything a resume can refuse is checked before config.toml is rewritten, so that a
+    // refused `--set` leaves the run as it was.
+    let probe = config.common.make_env()?;
+    config.algo.check(&config, &*probe)?;
+    let agent = config.algo.agent(&config, &*probe)?;
+    ckpt.check_architecture(&agent.layout().signature(), &ckpt_path)?;
+    for (prefix, kind, _) in &state.optimizers {
+        let wanted = config.optim.optimizer().build(1).state().kind;
+        if *kind != wanted {
+            return Err(TrainError::Usage(format!(
+                "the run's optimizer is {kind} (state `{prefix}` in {}), and a resumed run keeps \
+                 it: remove --set optimizer=..., or start a new run to change it",
+                ckpt_path.display()
+            )));
+        }
+    }
     let text = config.to_toml()?;
     crate::runtime::checkpoint::write_atomic(&config_path, text.as_bytes())?;
+    // A crash leaves rows logged after the last checkpoint, which the resumed run logs again,
+    // and the temporary files of interrupted writes.
+    let saved_steps = state.monitor.counters.env_steps as f64;
+    for file in ["metrics.csv", "evals.csv"] {
+        run_dir::truncate_csv_after(&dir.join(file), "env_steps", saved_steps).map_err(
+            |source| TrainError::Io {
+                path: dir.join(file),
+                source,
+            },
+        )?;
+    }
+    run_dir::remove_temp_files(dir);
     let wall = run_dir::last_csv_value(&dir.join("metrics.csv"), "wall_seconds").unwrap_or(0.0);
     let mut state = state;
     if let Some(hit) = &mut state.monitor.threshold_hit {

@@ -283,3 +283,71 @@ fn separate_critic_trains_and_resumes_exactly() {
         );
     }
 }
+
+#[test]
+fn a_refused_resume_leaves_the_run_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(small("a3c", 1000), Some(tmp.path()), true).unwrap();
+    let config = fs::read(tmp.path().join("config.toml")).unwrap();
+    let err = resume(tmp.path(), &["hidden_size=32".into()], true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another architecture"), "{err}");
+    let err = resume(tmp.path(), &["optimizer=rmsprop".into()], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("optimizer is adam") && !err.contains("corrupt"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(tmp.path().join("config.toml")).unwrap(),
+        config,
+        "config.toml was rewritten by a refused resume"
+    );
+    let s = resume(tmp.path(), &["total_steps=2000".into()], true).unwrap();
+    assert!(s.env_steps >= 2000);
+}
+
+#[test]
+fn resuming_after_a_crash_drops_rows_logged_after_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = with(small("a3c", 4000), &["log_interval=500"]);
+    train(c, Some(tmp.path()), true).unwrap();
+    // As if killed at 4000 steps after the checkpoint at 2000 steps: the rows of 2500-4000
+    // exist, the checkpoint says 2000; and an interrupted write left a temporary file.
+    let ckpt = tmp.path().join("checkpoints/latest.safetensors");
+    let whole_metrics = metrics_without_time(tmp.path());
+    let mid = tmp.path().join("mid");
+    train(
+        with(small("a3c", 2000), &["log_interval=500"]),
+        Some(&mid),
+        true,
+    )
+    .unwrap();
+    fs::copy(mid.join("checkpoints/latest.safetensors"), &ckpt).unwrap();
+    fs::write(
+        tmp.path().join("checkpoints/latest.safetensors.1.2.tmp"),
+        b"torn",
+    )
+    .unwrap();
+    resume(tmp.path(), &[], true).unwrap();
+    let after = metrics_without_time(tmp.path());
+    let steps: Vec<&str> = after
+        .iter()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let mut sorted = steps.clone();
+    sorted.sort_by_key(|s| s.parse::<u64>().unwrap());
+    sorted.dedup();
+    assert_eq!(steps, sorted, "rows unique and in order: {steps:?}");
+    assert_eq!(
+        after, whole_metrics,
+        "the resumed log equals the uninterrupted one"
+    );
+    assert!(!tmp
+        .path()
+        .join("checkpoints/latest.safetensors.1.2.tmp")
+        .exists());
+}

@@ -294,6 +294,11 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     session.start(q.clone(), true)?;
     let exploration = c.exploration();
     let lr_schedule = rc.optim.lr();
+    // Prioritized replay's importance-sampling exponent, annealed to 1 over training.
+    let beta_schedule = Schedule::Linear {
+        start: c.per_beta0,
+        end: 1.0,
+    };
     let mut acting = q.pass(c.n_envs);
     let mut online = q.pass(c.batch_size);
     let mut online_next = q.pass(c.batch_size);
@@ -416,7 +421,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
             let (mut loss_sum, mut q_sum, mut td_sum, mut norm_sum) = (0.0, 0.0, 0.0, 0.0);
             if learning {
                 refill_until = 0;
-                let beta = c.per_beta0 + (1.0 - c.per_beta0) * progress.min(1.0);
+                let beta = beta_schedule.value(progress);
                 for _ in 0..gradient_steps {
                     match &per {
                         Some(p) => {

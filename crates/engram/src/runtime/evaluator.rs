@@ -3,7 +3,8 @@
 //! snapshots beside training and keeps the best as `checkpoints/best.safetensors`.
 
 use super::checkpoint::{save_checkpoint, RunState};
-use super::monitor::Monitor;
+use super::metrics::EvalRow;
+use super::monitor::{Monitor, MonitorState};
 use super::run_dir;
 use crate::agent::{step_env, Act, StepScratch};
 use crate::config::CommonConfig;
@@ -120,6 +121,9 @@ pub struct Snapshot {
     pub params: Vec<f32>,
     /// Observation statistics when observations are normalised (frozen for the evaluation).
     pub obs_stats: Option<RunningMeanStd>,
+    /// The run's counters when the snapshot was taken: saved with the best parameters, so
+    /// that `best.safetensors` does not depend on how far the learner got meanwhile.
+    pub monitor: MonitorState,
 }
 
 /// Evaluates snapshots on its own thread and keeps the best as `checkpoints/best.safetensors`.
@@ -162,16 +166,21 @@ impl Evaluator {
                         obs_stats: snapshot.obs_stats.as_ref(),
                     };
                     let result = evaluate(trained, &mut *env, episodes, seed, None, |_, _, _| {})?;
-                    let row = super::metrics::EvalRow {
+                    let row = EvalRow {
                         env_steps: snapshot.env_steps,
                         wall_seconds: monitor.wall_seconds(),
                         mean_return: result.mean(),
                         std_return: result.std(),
                         episodes: result.returns.len(),
                     };
-                    if monitor.record_eval(row) {
+                    if monitor.record_eval(row.clone()) {
+                        let mut at_snapshot = snapshot.monitor.clone();
+                        at_snapshot.best_eval = Some(EvalRow {
+                            wall_seconds: 0.0,
+                            ..row
+                        });
                         let state = RunState {
-                            monitor: monitor.state(),
+                            monitor: at_snapshot,
                             obs_stats: snapshot.obs_stats.clone(),
                             ..state.clone()
                         };

@@ -73,6 +73,57 @@ pub fn last_csv_value(path: &Path, column: &str) -> Option<f64> {
         .ok()
 }
 
+/// Drops the rows of a CSV written by [`CsvLog`] whose `column` exceeds `max` (rows logged
+/// after the checkpoint a run resumes from: the resumed run logs them again). Rewritten
+/// atomically; a missing file is fine.
+pub fn truncate_csv_after(path: &Path, column: &str, max: f64) -> std::io::Result<()> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Ok(());
+    };
+    let Some(index) = header.split(',').position(|c| c == column) else {
+        return Ok(());
+    };
+    let mut kept = format!("{header}\n");
+    let mut dropped = false;
+    for line in lines {
+        let value = line
+            .split(',')
+            .nth(index)
+            .and_then(|v| v.parse::<f64>().ok());
+        if value.is_some_and(|v| v > max) {
+            dropped = true;
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    if dropped {
+        super::checkpoint::write_atomic(path, kept.as_bytes())
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Removes the temporary files of writes a crash interrupted (`*.tmp` beside checkpoints and
+/// the run's own files).
+pub fn remove_temp_files(run_dir: &Path) {
+    for dir in [run_dir.to_path_buf(), run_dir.join("checkpoints")] {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+}
+
 /// `summary.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {

@@ -32,8 +32,9 @@ pub struct Session {
     pub resume: Option<Resume>,
     agent: Option<Arc<dyn Act>>,
     evaluator: Option<Evaluator>,
-    /// Serialises checkpoint writes of concurrent workers.
-    saving: Mutex<()>,
+    /// Serialises checkpoint writes of concurrent workers; holds the env steps of the last
+    /// one written, so that an older state never replaces a newer one.
+    saving: Mutex<u64>,
 }
 
 impl Session {
@@ -52,7 +53,7 @@ impl Session {
             resume,
             agent: None,
             evaluator: None,
-            saving: Mutex::new(()),
+            saving: Mutex::new(0),
         }
     }
 
@@ -115,6 +116,7 @@ impl Session {
                     obs_stats: parts.obs_stats.clone(),
                     env_steps: duties.env_steps,
                     params: parts.params.clone(),
+                    monitor: self.monitor.state(),
                 });
             }
         }
@@ -162,8 +164,15 @@ impl Session {
             extra.extend(optimizer_tensors(prefix, layout, state));
             saved.push((prefix.clone(), state.kind.clone(), state.step));
         }
+        // A3C workers save concurrently: one at a time, and the counters are read under the
+        // lock, so the file's env steps never go backwards.
+        let mut last = lock(&self.saving);
         let state = self.run_state(saved, collectors, obs_stats);
-        let _one_at_a_time = lock(&self.saving);
+        let steps = state.monitor.counters.env_steps;
+        if steps < *last {
+            return Ok(());
+        }
+        *last = steps;
         save_checkpoint(
             &self.run_dir.join(run_dir::LATEST),
             layout,
