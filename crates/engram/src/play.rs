@@ -92,6 +92,13 @@ pub fn load(path: &Path, latest: bool) -> Result<Loaded, TrainError> {
     let agent = config.algo.agent(&config, &*probe)?;
     ckpt.check_architecture(&agent.layout().signature(), &path)?;
     let params = load_params(&ckpt, agent.layout(), "", &path)?;
+    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+        return Err(CheckpointError::Corrupt {
+            path,
+            reason: format!("parameter {i} is {}, not a finite number", params[i]),
+        }
+        .into());
+    }
     Ok(Loaded {
         path,
         config,

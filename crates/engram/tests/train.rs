@@ -351,3 +351,52 @@ fn resuming_after_a_crash_drops_rows_logged_after_the_checkpoint() {
         .join("checkpoints/latest.safetensors.1.2.tmp")
         .exists());
 }
+
+#[test]
+fn updates_that_make_parameters_non_finite_stop_training_with_a_message() {
+    for (algo, set) in [
+        ("a2c", "learning_rate=1e300"),
+        ("a3c", "learning_rate=1e300"),
+        ("reinforce", "learning_rate=1e300"),
+        ("ppo", "learning_rate=1e300"),
+        ("dqn", "learning_rate=1e300"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = with(tuned(algo, "CartPole-v1"), &[set, "total_steps=3000"]);
+        if algo == "a3c" {
+            c = with(c, &["workers=1"]);
+        }
+        if algo == "dqn" {
+            c = with(c, &["learning_starts=100", "encoder_layers=[16]"]);
+        }
+        let err = train(c, Some(tmp.path()), true).unwrap_err().to_string();
+        assert!(
+            err.contains("non-finite") && err.contains("learning_rate"),
+            "{algo}: {err}"
+        );
+    }
+    // An Adam beta that is 1 in f32 is refused before training.
+    let mut c = tuned("ppo", "CartPole-v1");
+    c.set("adam_beta2=0.999999999").unwrap();
+    assert!(c.validate().unwrap_err().to_string().contains("f32"));
+}
+
+#[test]
+fn a_checkpoint_holding_a_nan_is_refused_by_play() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(small("a2c", 1000), Some(tmp.path()), true).unwrap();
+    let latest = tmp.path().join("checkpoints/latest.safetensors");
+    let mut ckpt = engram::runtime::Checkpoint::load(&latest).unwrap();
+    let t = ckpt
+        .tensors
+        .iter_mut()
+        .find(|t| t.name.ends_with("pi.weight"))
+        .unwrap();
+    t.data[0] = f32::NAN;
+    fs::write(&latest, ckpt.to_bytes().unwrap()).unwrap();
+    let err = match engram::play::load(&latest, true) {
+        Ok(_) => panic!("a NaN parameter was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("not a finite number"), "{err}");
+}

@@ -109,6 +109,9 @@ pub fn learn(
     let lr_schedule = rc.optim.lr();
     while session.running() {
         store.read(&mut local);
+        if !session.params_are_finite(&local) {
+            break;
+        }
         collector.collect(
             policy,
             &local,

@@ -466,6 +466,9 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                         return Ok(());
                     }
                     store.apply(&grads, lr as f32);
+                    if !session.params_are_finite(&store.params) {
+                        return Ok(());
+                    }
                     if let Some(p) = &mut per {
                         p.update_priorities(&batch.indices, &td);
                     }

@@ -477,6 +477,9 @@ impl Updater {
                     return None;
                 }
                 store.apply(&self.grads, lr);
+                if !session.params_are_finite(&store.params) {
+                    return None;
+                }
                 accumulate(&mut sum.stats, &stats);
                 sum.grad_norm += grad_norm;
                 sum.minibatches += 1;

@@ -135,6 +135,9 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
             }
             let lr = lr_schedule.value(session.monitor.progress_fraction());
             store.apply(&grads, lr as f32);
+            if !session.params_are_finite(&store.params) {
+                break;
+            }
             session.after_update(
                 rollout.t_max as u64,
                 &stats.metrics(grad_norm, lr),

@@ -77,6 +77,14 @@ impl OptimConfig {
             if !(0.0..1.0).contains(&v) {
                 return Err(invalid(key, format!("must be in [0, 1), got {v}")));
             }
+            // The optimizer runs in f32: a beta that rounds to 1 there divides by zero in
+            // Adam's bias correction.
+            if v as f32 >= 1.0 {
+                return Err(invalid(
+                    key,
+                    format!("{v} is 1 in f32 precision (the optimizer's): use at most 0.9999999"),
+                ));
+            }
         }
         check::positive("adam_eps", self.adam_eps)?;
         check::positive("max_grad_norm", self.max_grad_norm)

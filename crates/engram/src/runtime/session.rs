@@ -93,6 +93,23 @@ impl Session {
         false
     }
 
+    /// Checks the parameters after an update: an update that made one non-finite (a huge
+    /// learning rate, an Adam beta that rounds to 1 in f32) stops training with a message,
+    /// and the last good checkpoint is kept. Returns false then.
+    pub fn params_are_finite(&self, params: &[f32]) -> bool {
+        let Some(i) = params.iter().position(|v| !v.is_finite()) else {
+            return true;
+        };
+        self.monitor.fail(format!(
+            "a parameter became non-finite ({}, index {i}) in the update before {} env steps: \
+             training stopped, the last good checkpoint is kept. Try a lower learning_rate or \
+             max_grad_norm",
+            params[i],
+            self.monitor.env_steps()
+        ));
+        false
+    }
+
     /// Accounts one applied update of `steps` new environment steps and its metrics, then
     /// logs, evaluates and checkpoints as they fall due. `parts` is called only when an
     /// evaluation or a checkpoint is due.
@@ -110,6 +127,10 @@ impl Session {
             return Ok(());
         }
         let parts = parts();
+        if !self.params_are_finite(&parts.params) {
+            // Neither evaluated nor saved; the loop stops at its next check.
+            return Ok(());
+        }
         if duties.evaluate {
             if let Some(evaluator) = &self.evaluator {
                 evaluator.submit(Snapshot {
