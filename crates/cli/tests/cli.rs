@@ -66,6 +66,33 @@ fn cli_reports_bad_input_clearly() {
         ),
         (&["train", "--resume", "nowhere"], &["not a run directory"]),
         (
+            &["train", "--workers", "18446744073709551615"],
+            &["workers"],
+        ),
+        (&["train", "--workers", "200000"], &["at most 1024"]),
+        (
+            &["train", "--set", "hidden_size=100000"],
+            &["`hidden_size`", "65536"],
+        ),
+        (
+            &["train", "--set", "encoder_layers=[60000, 60000]"],
+            &["`encoder_layers`", "smaller layers"],
+        ),
+        (
+            &["train", "--algo", "ppo", "--n-envs", "100000"],
+            &["`n_envs`", "at most 4096"],
+        ),
+        (
+            &[
+                "train",
+                "--algo",
+                "dqn",
+                "--set",
+                "buffer_size=100000000000",
+            ],
+            &["buffer_size", "smaller buffer_size"],
+        ),
+        (
             &["eval", "nowhere"],
             &["neither a run directory nor a checkpoint"],
         ),

@@ -79,8 +79,19 @@ fn span(rows: usize, cols: usize, ld: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
     } else {
-        (rows - 1) * ld + cols
+        // Saturating: shapes whose extent overflows can never fit a slice, and the length
+        // asserts must refuse them rather than wrap around and let the kernel write out of
+        // bounds.
+        (rows - 1)
+            .checked_mul(ld)
+            .and_then(|v| v.checked_add(cols))
+            .unwrap_or(usize::MAX)
     }
+}
+
+/// `rows * cols`, saturating (see [`span`]).
+fn area(rows: usize, cols: usize) -> usize {
+    rows.checked_mul(cols).unwrap_or(usize::MAX)
 }
 
 /// `C = alpha * op(A) * op(B) + beta * C`, all row-major, `op(A)` is `m x k`, `op(B)` is
@@ -185,11 +196,11 @@ pub fn gemm(
 #[inline]
 pub fn gemv(w: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], accumulate: bool) {
     assert!(
-        w.len() >= rows * cols && x.len() >= cols && y.len() >= rows,
+        w.len() >= area(rows, cols) && x.len() >= cols && y.len() >= rows,
         "gemv: W {}x{} needs w >= {}, x >= {cols}, y >= {rows} (got {}, {}, {})",
         rows,
         cols,
-        rows * cols,
+        area(rows, cols),
         w.len(),
         x.len(),
         y.len()
@@ -207,7 +218,7 @@ pub fn gemv(w: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], accum
 #[inline]
 pub fn gemv_t(w: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], accumulate: bool) {
     assert!(
-        w.len() >= rows * cols && x.len() >= rows && y.len() >= cols,
+        w.len() >= area(rows, cols) && x.len() >= rows && y.len() >= cols,
         "gemv_t: W {rows}x{cols} needs x >= {rows}, y >= {cols}"
     );
     match simd_level() {
@@ -222,10 +233,10 @@ pub fn gemv_t(w: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], acc
 #[inline]
 pub fn ger(alpha: f32, x: &[f32], y: &[f32], a: &mut [f32]) {
     assert!(
-        a.len() >= x.len() * y.len(),
+        a.len() >= area(x.len(), y.len()),
         "ger: A has {} < {} elements",
         a.len(),
-        x.len() * y.len()
+        area(x.len(), y.len())
     );
     match simd_level() {
         #[cfg(target_arch = "x86_64")]
@@ -318,9 +329,9 @@ pub fn gemm_nt(
 /// backward pass so that the per-step `dh = dgates W_hh` can run on [`gemm_nt`].
 pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     assert!(
-        src.len() >= rows * cols && dst.len() >= rows * cols,
+        src.len() >= area(rows, cols) && dst.len() >= area(rows, cols),
         "transpose: {rows}x{cols} needs {} elements in src ({}) and dst ({})",
-        rows * cols,
+        area(rows, cols),
         src.len(),
         dst.len()
     );
@@ -1323,6 +1334,52 @@ mod tests {
         assert_eq!(l, simd_level());
         if !cpu_has_avx2_fma() {
             assert_eq!(l, SimdLevel::Portable);
+        }
+    }
+
+    #[test]
+    fn shapes_whose_extent_overflows_are_refused_not_written() {
+        let (a, b) = (vec![1.0f32; 4], vec![1.0f32; 4]);
+        let huge = usize::MAX / 2 + 2;
+        let calls: Vec<Box<dyn Fn() + std::panic::RefUnwindSafe>> = vec![
+            Box::new(move || {
+                let mut c = vec![0.0f32; 4];
+                gemm(
+                    Trans::No,
+                    Trans::No,
+                    huge,
+                    2,
+                    2,
+                    1.0,
+                    &a,
+                    2,
+                    &b,
+                    2,
+                    0.0,
+                    &mut c,
+                    2,
+                );
+            }),
+            Box::new(|| {
+                let (a, b, mut c) = (vec![1.0f32; 4], vec![1.0f32; 4], vec![0.0f32; 4]);
+                gemm_nt(2, huge, 2, &a, 2, &b, 2, &mut c, huge, false);
+            }),
+            Box::new(|| {
+                let (w, x, mut y) = (vec![1.0f32; 4], vec![1.0f32; 4], vec![0.0f32; 4]);
+                gemv(&w, huge, 4, &x, &mut y, false);
+            }),
+            Box::new(|| {
+                let (w, x, mut y) = (vec![1.0f32; 4], vec![1.0f32; 4], vec![0.0f32; 4]);
+                gemv_t(&w, 4, huge, &x, &mut y, false);
+            }),
+            Box::new(|| {
+                let (src, mut dst) = (vec![1.0f32; 4], vec![0.0f32; 4]);
+                transpose(&src, huge, 4, &mut dst);
+            }),
+        ];
+        for (i, call) in calls.iter().enumerate() {
+            let outcome = std::panic::catch_unwind(call);
+            assert!(outcome.is_err(), "call {i} accepted an overflowing shape");
         }
     }
 }

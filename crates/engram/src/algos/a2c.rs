@@ -58,13 +58,18 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::at_least_one("n_envs", self.n_envs)?;
+        check::count(
+            "n_envs",
+            self.n_envs,
+            super::MAX_ENVS,
+            "environments in one process",
+        )?;
         self.validate_loop()
     }
 
     /// The checks A3C shares.
     pub fn validate_loop(&self) -> Result<(), ConfigError> {
-        check::at_least_one("t_max", self.t_max)?;
+        check::count("t_max", self.t_max, super::MAX_ROLLOUT, "steps per rollout")?;
         check::unit("gamma", self.gamma, false)?;
         check::unit("gae_lambda", self.gae_lambda, false)?;
         check::non_negative("vf_coef", self.vf_coef)?;

@@ -24,6 +24,9 @@ pub const DESCRIPTION: &str =
     "Asynchronous Advantage Actor-Critic: lock-free workers, shared optimizer statistics";
 pub const ACTOR_CRITIC: bool = true;
 
+/// The most worker threads a run may start.
+pub const MAX_WORKERS: usize = 1024;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -59,7 +62,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::at_least_one("workers", self.workers)?;
+        check::count("workers", self.workers, MAX_WORKERS, "threads")?;
         self.loop_config().validate_loop()
     }
 

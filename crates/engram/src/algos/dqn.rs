@@ -115,9 +115,19 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::at_least_one("n_envs", self.n_envs)?;
+        check::count(
+            "n_envs",
+            self.n_envs,
+            super::MAX_ENVS,
+            "environments in one process",
+        )?;
         check::at_least_one("buffer_size", self.buffer_size)?;
-        check::at_least_one("batch_size", self.batch_size)?;
+        check::count(
+            "batch_size",
+            self.batch_size,
+            super::MAX_ROLLOUT,
+            "transitions per gradient step",
+        )?;
         if self.batch_size > self.buffer_size {
             return Err(invalid(
                 "batch_size",

@@ -419,6 +419,11 @@ impl RunConfig {
     }
 }
 
+/// The most environments one process steps in lockstep.
+pub const MAX_ENVS: usize = 4096;
+/// The most steps one rollout (or one batch) holds.
+pub const MAX_ROLLOUT: usize = 1_000_000;
+
 /// The machine's available cores (A3C's default worker count).
 pub fn available_cores() -> usize {
     std::thread::available_parallelism()

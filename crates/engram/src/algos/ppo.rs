@@ -125,8 +125,13 @@ impl Default for Config {
 impl Config {
     /// PPO's options, and how the minibatches fit the rollout.
     pub fn validate(&self, rc: &RunConfig) -> Result<(), ConfigError> {
-        check::at_least_one("n_envs", self.n_envs)?;
-        check::at_least_one("t_max", self.t_max)?;
+        check::count(
+            "n_envs",
+            self.n_envs,
+            super::MAX_ENVS,
+            "environments in one process",
+        )?;
+        check::count("t_max", self.t_max, super::MAX_ROLLOUT, "steps per rollout")?;
         check::unit("gamma", self.gamma, false)?;
         check::unit("gae_lambda", self.gae_lambda, false)?;
         check::non_negative("vf_coef", self.vf_coef)?;

@@ -65,7 +65,12 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::at_least_one("episodes_per_update", self.episodes_per_update)?;
+        check::count(
+            "episodes_per_update",
+            self.episodes_per_update,
+            100_000,
+            "episodes held in memory for one update",
+        )?;
         check::unit("gamma", self.gamma, false)?;
         check::non_negative("vf_coef", self.vf_coef)?;
         check::non_negative("ent_coef", self.ent_coef)?;

@@ -205,6 +205,18 @@ pub mod check {
             Err(invalid(key, "must be at least 1"))
         }
     }
+
+    /// `v` in `1..=max`; `max` is a documented cap (memory, threads) named in the message.
+    pub fn count(key: &str, v: usize, max: usize, why: &str) -> Result<(), ConfigError> {
+        at_least_one(key, v)?;
+        if v > max {
+            return Err(invalid(
+                key,
+                format!("must be at most {max} ({why}), got {v}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,11 @@ pub enum DiscreteEncoding {
     Embedding,
 }
 
+/// The widest layer engram builds.
+pub const MAX_WIDTH: usize = 65_536;
+/// The most weights between hidden layers (100M: 400 MB per copy of the parameters).
+pub const MAX_WEIGHTS: u128 = 100_000_000;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetConfig {
@@ -111,7 +116,46 @@ impl NetConfig {
         if self.discrete_encoding == DiscreteEncoding::Embedding && self.embedding_dim == 0 {
             return Err(invalid("embedding_dim", "must be at least 1"));
         }
+        for (key, v) in [
+            ("hidden_size", self.hidden_size),
+            ("embedding_dim", self.embedding_dim),
+        ]
+        .into_iter()
+        .chain(self.encoder_layers.iter().map(|&w| ("encoder_layers", w)))
+        {
+            if v > MAX_WIDTH {
+                return Err(invalid(
+                    key,
+                    format!("a layer of {v} units is more than the {MAX_WIDTH} engram allows"),
+                ));
+            }
+        }
+        let weights = self.weight_estimate();
+        if weights > MAX_WEIGHTS {
+            return Err(invalid(
+                "encoder_layers",
+                format!(
+                    "the network would have about {weights} weights between its hidden layers, more \
+                     than the {MAX_WEIGHTS} (400 MB per copy; training keeps several) engram allows: \
+                     use smaller layers"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Weights between the hidden layers and in the recurrent core (inputs and heads aside).
+    fn weight_estimate(&self) -> u128 {
+        let widths: Vec<u128> = self.encoder_layers.iter().map(|&w| w as u128).collect();
+        let gates = match self.policy {
+            PolicyKind::Lstm => 4,
+            PolicyKind::Gru => 3,
+            PolicyKind::Mlp => 0,
+        };
+        let h = self.hidden_size as u128;
+        let last = widths.last().copied().unwrap_or(1);
+        let dense: u128 = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        dense + gates * h * (h + last)
     }
 
     pub fn recurrent(&self) -> bool {
