@@ -82,16 +82,13 @@ fn span(rows: usize, cols: usize, ld: usize) -> usize {
         // Saturating: shapes whose extent overflows can never fit a slice, and the length
         // asserts must refuse them rather than wrap around and let the kernel write out of
         // bounds.
-        (rows - 1)
-            .checked_mul(ld)
-            .and_then(|v| v.checked_add(cols))
-            .unwrap_or(usize::MAX)
+        (rows - 1).saturating_mul(ld).saturating_add(cols)
     }
 }
 
 /// `rows * cols`, saturating (see [`span`]).
 fn area(rows: usize, cols: usize) -> usize {
-    rows.checked_mul(cols).unwrap_or(usize::MAX)
+    rows.saturating_mul(cols)
 }
 
 /// `C = alpha * op(A) * op(B) + beta * C`, all row-major, `op(A)` is `m x k`, `op(B)` is
