@@ -10,7 +10,8 @@ pub struct EvalOptions {
     pub latest: bool,
     pub render: bool,
     pub stochastic: bool,
-    pub seed: u64,
+    /// `None`: the run's own seed.
+    pub seed: Option<u64>,
     pub json: bool,
 }
 
@@ -23,7 +24,8 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     let loaded = engram::play::load(path, opts.latest)?;
     let ckpt_path = loaded.path.clone();
     let mut env = loaded.make_env()?;
-    let sample_seed = opts.stochastic.then_some(opts.seed ^ 0x5eed);
+    let seed = opts.seed.unwrap_or(loaded.config.common.seed);
+    let sample_seed = opts.stochastic.then_some(seed ^ 0x5eed);
     let mut frames = 0usize;
     // Frames go to the run directory (beside checkpoints/), or beside a loose checkpoint file.
     let ckpt_dir = ckpt_path.parent().unwrap_or(Path::new("."));
@@ -37,7 +39,7 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     let result = loaded.evaluate(
         &mut *env,
         opts.episodes,
-        opts.seed,
+        seed,
         sample_seed,
         |env, episode, step| {
             if !opts.render {
@@ -71,6 +73,7 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
             "env": loaded.config.common.env,
             "episodes": opts.episodes,
             "greedy": !opts.stochastic,
+            "seed": seed,
             "mean_return": result.mean(),
             "std_return": result.std(),
             "min_return": result.returns.iter().cloned().fold(f64::INFINITY, f64::min),
@@ -82,7 +85,7 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
         println!("{out}");
     } else {
         println!(
-            "{} on {}: return {:.2} ± {:.2} over {} {} episodes (min {:.1}, max {:.1}), {:.2}s",
+            "{} on {}: return {:.2} ± {:.2} over {} {} episodes from seed {seed} (min {:.1}, max {:.1}), {:.2}s",
             ckpt_path.display(),
             loaded.config.common.env,
             result.mean(),

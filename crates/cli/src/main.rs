@@ -101,8 +101,10 @@ struct EvalArgs {
     /// Sample actions instead of acting greedily.
     #[arg(long)]
     stochastic: bool,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Base seed of the episodes' initial states (default: the run's seed, the starts its
+    /// periodic evaluations used, so the scores agree).
+    #[arg(long)]
+    seed: Option<u64>,
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -128,6 +130,9 @@ enum EnvCommand {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    // The Ctrl-C / SIGTERM handler first: a signal in the first milliseconds of a run must
+    // still mean "save and stop", not kill the process.
+    let _ = engram::runtime::progress::stop_requested();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(args),
@@ -172,6 +177,20 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         {
             return Err("--resume continues a run with its own config: only --steps and --set may change it".into());
         }
+        if let Some(steps) = args.steps {
+            let done =
+                engram::runtime::Checkpoint::load(&dir.join(engram::runtime::run_dir::LATEST))
+                    .ok()
+                    .and_then(|c| c.meta.state["monitor"]["counters"]["env_steps"].as_u64());
+            if let Some(done) = done.filter(|&d| steps <= d) {
+                return Err(format!(
+                    "--steps {steps} is the run's total budget, and it has done {done} env steps \
+                     already: give a larger total, e.g. --steps {}",
+                    done.saturating_mul(2)
+                )
+                .into());
+            }
+        }
         if !args.quiet {
             eprintln!(
                 "engram {}: resuming the run in {}",
@@ -206,6 +225,9 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .or_else(|| from_file("env"))
         .unwrap_or_else(|| "CartPole-v1".to_string());
     let mut config = RunConfig::tuned(&algo, &env)?;
+    let layers_in_file = file
+        .as_ref()
+        .is_some_and(|t| t.contains_key("encoder_layers"));
     if let (Some(path), Some(mut table)) = (&args.config, file) {
         table.remove("algo");
         config.merge_table(table, &path.display().to_string())?;
@@ -213,6 +235,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     for assignment in &args.sets {
         config.set(assignment)?;
     }
+    let layers_set = layers_in_file
+        || args
+            .sets
+            .iter()
+            .any(|s| s.trim_start().starts_with("encoder_layers"));
     let name = config.common.algo.clone();
     if let Some(w) = args.workers {
         if !config.keys().contains(&"workers") {
@@ -250,7 +277,10 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     if let Some(p) = &args.policy {
         config.net.policy = PolicyKind::parse(p)?;
-        if config.net.policy == PolicyKind::Mlp && config.net.encoder_layers.is_empty() {
+        if config.net.policy == PolicyKind::Mlp
+            && config.net.encoder_layers.is_empty()
+            && !layers_set
+        {
             // Without a recurrent core the encoder is the whole network: give it SB3's default.
             config.net.encoder_layers = vec![64, 64];
         }

@@ -159,6 +159,26 @@ fn cli_trains_evaluates_and_resumes() {
         d,
     );
     assert!(!ok && text.contains("already holds a run"), "{text}");
+    // A budget below the steps done is refused, not silently a no-op.
+    let (ok, text) = engram(&["train", "--resume", "run", "--steps", "1000"], d);
+    assert!(!ok && text.contains("has done"), "{text}");
+    // eval defaults to the run's own evaluation starts, and says which.
+    let (ok, text) = engram(&["eval", "run", "--episodes", "2"], d);
+    assert!(ok && text.contains("from seed 0"), "{text}");
+    // An explicit empty encoder is not replaced by a default behind the user's back.
+    let (ok, text) = engram(
+        &[
+            "train",
+            "--policy",
+            "mlp",
+            "--set",
+            "encoder_layers=[]",
+            "--out",
+            "other",
+        ],
+        d,
+    );
+    assert!(!ok && text.contains("`encoder_layers`"), "{text}");
 }
 
 #[test]
