@@ -215,7 +215,7 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
                 args.push("--set".into());
                 args.push(format!("{key}={}", value(&mut rng, &default)));
             }
-            if rng.next() % 8 == 0 {
+            if rng.next().is_multiple_of(8) {
                 args.push("--set".into());
                 args.push("no_such_key=1".into());
             }
