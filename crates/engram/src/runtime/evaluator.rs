@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 /// SB3 VecNormalize's epsilon and observation clip, with which normalised observations were
@@ -133,6 +133,8 @@ pub struct Evaluator {
     tx: Option<SyncSender<Snapshot>>,
     handle: Option<JoinHandle<Result<(), TrainError>>>,
     blocking: bool,
+    /// Snapshots submitted and not yet evaluated.
+    pending: Arc<(Mutex<usize>, Condvar)>,
 }
 
 impl Evaluator {
@@ -145,21 +147,35 @@ impl Evaluator {
         state: RunState,
         blocking: bool,
     ) -> Result<Evaluator, TrainError> {
+        let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
         if common.eval_interval == 0 {
             return Ok(Evaluator {
                 tx: None,
                 handle: None,
                 blocking,
+                pending,
             });
         }
         let mut env = common.make_env()?;
         let (tx, rx): (SyncSender<Snapshot>, Receiver<Snapshot>) = sync_channel(1);
         let best_path = run_dir.join(run_dir::BEST);
         let (episodes, seed) = (common.eval_episodes, common.seed);
+        let done = pending.clone();
         let handle = std::thread::Builder::new()
             .name("engram-eval".into())
             .spawn(move || {
+                // Counts the snapshot done however its evaluation ends.
+                struct Done(Arc<(Mutex<usize>, Condvar)>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        let (count, changed) = &*self.0;
+                        let mut n = super::monitor::lock(count);
+                        *n = n.saturating_sub(1);
+                        changed.notify_all();
+                    }
+                }
                 for snapshot in rx {
+                    let _done = Done(done.clone());
                     let trained = Trained {
                         agent: &*agent,
                         params: &snapshot.params,
@@ -207,16 +223,46 @@ impl Evaluator {
             tx: Some(tx),
             handle: Some(handle),
             blocking,
+            pending,
         })
     }
 
     pub fn submit(&self, snapshot: Snapshot) {
-        if let Some(tx) = &self.tx {
-            if self.blocking {
-                let _ = tx.send(snapshot);
-            } else if let Err(TrySendError::Full(_)) = tx.try_send(snapshot) {
-                // The evaluator is busy: this evaluation is skipped rather than stalling a worker.
-            }
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        let (count, _) = &*self.pending;
+        *super::monitor::lock(count) += 1;
+        let sent = if self.blocking {
+            tx.send(snapshot).is_ok()
+        } else {
+            // The evaluator is busy: this evaluation is skipped rather than stalling a worker.
+            !matches!(
+                tx.try_send(snapshot),
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
+            )
+        };
+        if !sent {
+            let mut n = super::monitor::lock(count);
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// In single-threaded (blocking) runs, waits until every submitted snapshot is evaluated,
+    /// so that a checkpoint holds their results: a run killed after it and resumed does not
+    /// lose an evaluation, and the checkpoint bytes do not depend on the evaluator's timing.
+    pub fn settle(&self) {
+        let Some(handle) = self.handle.as_ref().filter(|_| self.blocking) else {
+            return;
+        };
+        let (count, changed) = &*self.pending;
+        let mut n = super::monitor::lock(count);
+        // An evaluator that stopped (its error is reported by `finish`) settles nothing more.
+        while *n > 0 && !handle.is_finished() {
+            n = changed
+                .wait_timeout(n, std::time::Duration::from_millis(50))
+                .map(|(n, _)| n)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 

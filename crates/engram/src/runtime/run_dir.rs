@@ -74,8 +74,8 @@ pub fn last_csv_value(path: &Path, column: &str) -> Option<f64> {
 }
 
 /// Drops the rows of a CSV written by [`CsvLog`] whose `column` exceeds `max` (rows logged
-/// after the checkpoint a run resumes from: the resumed run logs them again). Rewritten
-/// atomically; a missing file is fine.
+/// after the checkpoint a run resumes from: the resumed run logs them again), and rows a crash
+/// cut short. Rewritten atomically; a missing file is fine.
 pub fn truncate_csv_after(path: &Path, column: &str, max: f64) -> std::io::Result<()> {
     let Ok(text) = fs::read_to_string(path) else {
         return Ok(());

@@ -142,6 +142,9 @@ impl Session {
             }
         }
         if duties.checkpoint {
+            if let Some(evaluator) = &self.evaluator {
+                evaluator.settle();
+            }
             self.write_latest(parts)?;
         }
         Ok(())

@@ -1,0 +1,191 @@
+//! Chaos: `kill -9` at random moments and resume, for every algorithm `engram algos` lists.
+//! After each kill the latest checkpoint is readable and its counters never go backwards; at
+//! the end the metrics rows are unique and in order, no temporary file is left, and (one
+//! worker, the same budget each time) the final checkpoint is the uninterrupted run's, byte
+//! for byte.
+//!
+//! `ENGRAM_CHAOS_KILLS=N` sets the kills per algorithm (CI: 3); `ENGRAM_CHAOS_SEED` the seed.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn engram() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_engram"))
+}
+
+fn algorithms() -> Vec<String> {
+    let out = engram().arg("algos").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// Settings that make a run deterministic and checkpoint often.
+fn settings(algo: &str) -> Vec<String> {
+    let mut s = vec![
+        "--env",
+        "CartPole-v1",
+        "--algo",
+        algo,
+        "--steps",
+        "12000",
+        "--seed",
+        "3",
+        "--quiet",
+        "--set",
+        "checkpoint_interval=700",
+        "--set",
+        "log_interval=500",
+        "--set",
+        "eval_interval=1500",
+        "--set",
+        "eval_episodes=1",
+    ];
+    match algo {
+        "a3c" => s.extend(["--workers", "1"]),
+        "dqn" => s.extend([
+            "--set",
+            "save_replay_buffer=true",
+            "--set",
+            "encoder_layers=[32]",
+            "--set",
+            "buffer_size=5000",
+        ]),
+        _ => {}
+    }
+    s.into_iter().map(String::from).collect()
+}
+
+fn env_steps(dir: &Path) -> Option<u64> {
+    let meta = fs::read_to_string(dir.join("checkpoints/latest.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&meta).ok()?;
+    v["state"]["monitor"]["counters"]["env_steps"].as_u64()
+}
+
+/// Runs `args` and kills it with SIGKILL after `delay`; returns whether it finished first.
+fn run_or_kill(args: &[String], dir: &Path, delay: Duration) -> bool {
+    let mut child = engram()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            assert!(status.success(), "engram {}: {err}", args.join(" "));
+            return true;
+        }
+        if started.elapsed() >= delay {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn killed_runs_resume_to_the_uninterrupted_result() {
+    let kills: usize = std::env::var("ENGRAM_CHAOS_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let mut seed: u64 = std::env::var("ENGRAM_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut next_delay = |max_ms: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        Duration::from_millis(5 + (seed >> 33) % max_ms)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut total_kills = 0;
+    for algo in algorithms() {
+        let base = settings(&algo);
+        let reference = tmp.path().join(format!("{algo}_whole"));
+        let mut args = vec!["train".to_string(), "--out".into()];
+        args.push(reference.display().to_string());
+        args.extend(base.clone());
+        let started = Instant::now();
+        assert!(run_or_kill(&args, tmp.path(), Duration::from_secs(600)));
+        let duration_ms = started.elapsed().as_millis().max(20) as u64;
+        let dir = tmp.path().join(format!("{algo}_chaos"));
+        let (mut killed, mut last_steps, mut finished) = (0, 0u64, false);
+        while !finished {
+            let resuming = dir.join("checkpoints/latest.safetensors").exists();
+            let mut args = vec!["train".to_string()];
+            if resuming {
+                args.extend(["--resume".into(), dir.display().to_string()]);
+            } else {
+                // Killed before its first checkpoint: nothing to resume, start again.
+                let _ = fs::remove_dir_all(&dir);
+                args.extend(["--out".into(), dir.display().to_string()]);
+                args.extend(base.clone());
+            }
+            let delay = if killed < kills {
+                next_delay(duration_ms / 2 + 1)
+            } else {
+                Duration::from_secs(600)
+            };
+            finished = run_or_kill(&args, tmp.path(), delay);
+            if !finished {
+                killed += 1;
+            }
+            if let Some(steps) = env_steps(&dir) {
+                assert!(
+                    steps >= last_steps,
+                    "{algo}: env steps went back from {last_steps} to {steps}"
+                );
+                last_steps = steps;
+                // The checkpoint a kill left is readable.
+                let out = engram()
+                    .args(["eval", "--latest", "--episodes", "1"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{algo}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        total_kills += killed;
+        let metrics = fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let steps: Vec<u64> = metrics
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            steps.windows(2).all(|w| w[0] < w[1]),
+            "{algo}: metrics rows not unique and in order: {steps:?}"
+        );
+        for sub in ["", "checkpoints"] {
+            for entry in fs::read_dir(dir.join(sub)).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                assert!(!name.ends_with(".tmp"), "{algo}: leftover {name}");
+            }
+        }
+        let ours = fs::read(dir.join("checkpoints/latest.safetensors")).unwrap();
+        let theirs = fs::read(reference.join("checkpoints/latest.safetensors")).unwrap();
+        assert!(
+            ours == theirs,
+            "{algo}: after {killed} kills the final checkpoint differs from the uninterrupted run's"
+        );
+    }
+    eprintln!("chaos: {total_kills} kills, every run resumed to the uninterrupted result");
+}
