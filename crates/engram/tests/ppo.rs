@@ -199,3 +199,24 @@ fn nan_stops_ppo_and_reinforce_and_keeps_the_last_good_checkpoint() {
         );
     }
 }
+
+#[test]
+fn split_runs_equal_whole_runs_exactly_when_schedules_are_constant() {
+    // README: "N steps, resume, M more" equals "N + M" with constant schedules (tested above
+    // for every algorithm); a linear schedule decays over the total_steps each part was
+    // given, so the split run differs, as documented.
+    let linear = with(
+        small("ppo", "mlp", 3000),
+        &["lr_schedule=linear", "clip_range_schedule=linear"],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+    train(linear.clone(), Some(&whole), true).unwrap();
+    train(with(linear, &["total_steps=1500"]), Some(&split), true).unwrap();
+    resume(&split, &["total_steps=3000".into()], true).unwrap();
+    assert!(
+        bytes(&whole, "checkpoints/latest.safetensors")
+            != bytes(&split, "checkpoints/latest.safetensors"),
+        "a linear schedule over a changed budget cannot give the same run"
+    );
+}

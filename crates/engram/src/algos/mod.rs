@@ -559,6 +559,11 @@ mod tests {
         check("a3c", "learning_rate=-1", "learning_rate");
         check("a3c", "gamma=1.5", "gamma");
         check("ppo", "t_max=0", "t_max");
+        check(
+            "a2c",
+            "env_options.success_rate=nan",
+            "env_options.success_rate",
+        );
         // TOML cannot hold 2^63; the library API can, and must refuse it (config.toml could
         // not be written).
         let mut c = RunConfig::tuned("a3c", "CartPole-v1").unwrap();

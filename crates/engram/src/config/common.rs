@@ -74,6 +74,16 @@ impl CommonConfig {
         if self.checkpoint_interval == 0 {
             return Err(invalid("checkpoint_interval", "must be at least 1"));
         }
+        // JSON, which the environments read their options as, has no NaN or infinity: such a
+        // value would silently become the option's default.
+        for (name, value) in &self.env_options {
+            if value.as_float().is_some_and(|v| !v.is_finite()) {
+                return Err(invalid(
+                    &format!("env_options.{name}"),
+                    format!("must be a finite number, got {value}"),
+                ));
+            }
+        }
         Ok(())
     }
 
