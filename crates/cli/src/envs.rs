@@ -82,7 +82,7 @@ pub fn replay(files: &[PathBuf]) -> Result<ExitCode, Box<dyn std::error::Error>>
                 all_matched &= report.all_matched();
             }
             Err(e) => {
-                println!("{}: {e}", file.display());
+                eprintln!("error: {}: {e}", file.display());
                 all_matched = false;
             }
         }

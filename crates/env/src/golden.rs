@@ -149,7 +149,7 @@ impl fmt::Display for ReplayReport {
                 )?,
             }
         }
-        write!(
+        writeln!(
             f,
             "  {}",
             if self.all_matched() {
@@ -713,7 +713,13 @@ fn parse_action(a: &Value, space: &Space) -> Result<(Vec<i64>, Vec<f32>), String
         }
     };
     match space {
-        Space::Discrete { .. } | Space::MultiDiscrete { .. } => Ok((ints(a)?, Vec::new())),
+        Space::Discrete { .. } => match a {
+            Value::Array(_) => Err(format!(
+                "{a} (a Discrete action is one integer, not a list)"
+            )),
+            _ => Ok((ints(a)?, Vec::new())),
+        },
+        Space::MultiDiscrete { .. } => Ok((ints(a)?, Vec::new())),
         _ => {
             let floats = match a {
                 Value::Array(xs) => xs
