@@ -17,7 +17,6 @@ use crate::onpolicy::{CollectorState, Normalizer, Rollout};
 use crate::runtime::{CheckpointParts, ParamStore, Session, StopReason};
 use engram_nn::optim::clip_grad_norm;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub const NAME: &str = "a2c";
 pub const DESCRIPTION: &str =
@@ -142,18 +141,10 @@ pub fn learn(
     Ok(collector.save())
 }
 
-/// The agent this algorithm trains.
-pub fn agent(
-    rc: &RunConfig,
-    _c: &Config,
-    probe: &dyn engram_env::Env,
-) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
-    Ok(super::actor_critic(rc, probe)?)
-}
-
-/// Checks the configuration against the environment's spaces.
-pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
-    super::check_actor_critic(rc, probe, c.normalize_observations)
+impl super::Algorithm for Config {
+    fn normalize_observations(&self) -> bool {
+        self.normalize_observations
+    }
 }
 
 /// Runs A2C: `n_envs` environments in lockstep, one batched update per rollout.

@@ -85,18 +85,10 @@ impl Config {
 /// Worker states captured at checkpoints (each worker fills its own slot).
 type Slots = Mutex<Vec<Option<CollectorState>>>;
 
-/// The agent this algorithm trains.
-pub fn agent(
-    rc: &RunConfig,
-    _c: &Config,
-    probe: &dyn engram_env::Env,
-) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
-    Ok(super::actor_critic(rc, probe)?)
-}
-
-/// Checks the configuration against the environment's spaces.
-pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
-    super::check_actor_critic(rc, probe, c.normalize_observations)
+impl super::Algorithm for Config {
+    fn normalize_observations(&self) -> bool {
+        self.normalize_observations
+    }
 }
 
 /// Runs A3C: `workers` Hogwild threads.

@@ -176,15 +176,6 @@ impl Config {
     }
 }
 
-/// The agent this algorithm trains.
-pub fn agent(
-    rc: &RunConfig,
-    c: &Config,
-    probe: &dyn engram_env::Env,
-) -> Result<Arc<dyn Act>, TrainError> {
-    Ok(q_network(rc, c, probe)?)
-}
-
 fn q_network(
     rc: &RunConfig,
     c: &Config,
@@ -198,13 +189,22 @@ fn q_network(
     )?))
 }
 
-/// Checks the configuration against the environment's spaces.
-pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
-    q_network(rc, c, probe)?;
-    // Allocating the buffer is the check that it fits (done again when the run starts).
-    let obs_dim = probe.observation_space().flat_dim();
-    ReplayBuffer::new(c.buffer_size, c.n_envs, obs_dim, 1).map_err(TrainError::Usage)?;
-    Ok(())
+impl super::Algorithm for Config {
+    fn agent(
+        &self,
+        rc: &RunConfig,
+        probe: &dyn engram_env::Env,
+    ) -> Result<Arc<dyn Act>, TrainError> {
+        Ok(q_network(rc, self, probe)?)
+    }
+
+    fn check(&self, rc: &RunConfig, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
+        q_network(rc, self, probe)?;
+        // Allocating the buffer is the check that it fits (done again when the run starts).
+        let obs_dim = probe.observation_space().flat_dim();
+        ReplayBuffer::new(self.buffer_size, self.n_envs, obs_dim, 1).map_err(TrainError::Usage)?;
+        Ok(())
+    }
 }
 
 /// What a checkpoint stores of a DQN run besides tensors.

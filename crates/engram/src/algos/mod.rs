@@ -1,7 +1,7 @@
 //! The algorithms, one file each, and the registry that is the only place naming them all.
 //!
 //! Adding an algorithm = one file here (its `NAME`, `DESCRIPTION`, `ACTOR_CRITIC`, `Config`
-//! with `validate`, and `run`), one line in [`registry!`] below, and one tuned table in
+//! with `validate` and an [`Algorithm`] impl, and `run`), one line in [`registry!`] below, and one tuned table in
 //! `tuned/NAME.toml` (rl-zoo style: `[defaults]` for every environment, then one table per
 //! environment id). Its keys are documented in `crate::config::keys`.
 //!
@@ -99,14 +99,14 @@ macro_rules! registry {
             /// directory exists).
             pub fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
                 match self {
-                    $(AlgoConfig::$variant(c) => $module::check(rc, c, probe),)*
+                    $(AlgoConfig::$variant(c) => c.check(rc, probe),)*
                 }
             }
 
             /// The agent this algorithm trains, on `probe`'s spaces (to play a checkpoint).
             pub fn agent(&self, rc: &RunConfig, probe: &dyn Env) -> Result<Arc<dyn Act>, TrainError> {
                 match self {
-                    $(AlgoConfig::$variant(c) => $module::agent(rc, c, probe),)*
+                    $(AlgoConfig::$variant(c) => c.agent(rc, probe),)*
                 }
             }
 
@@ -429,6 +429,26 @@ pub fn available_cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// What the registry asks of an algorithm's `Config` besides its loop. The defaults are the
+/// actor-critic's: an algorithm with another agent (DQN's Q-network) overrides both.
+pub trait Algorithm {
+    /// Whether observations are normalised (refused for non-Box observations).
+    fn normalize_observations(&self) -> bool {
+        false
+    }
+
+    /// The agent this algorithm trains, on `probe`'s spaces (to play a checkpoint).
+    fn agent(&self, rc: &RunConfig, probe: &dyn Env) -> Result<Arc<dyn Act>, TrainError> {
+        Ok(actor_critic(rc, probe)?)
+    }
+
+    /// Checks the configuration against the environment's spaces, before a run directory
+    /// exists.
+    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
+        check_actor_critic(rc, probe, self.normalize_observations())
+    }
 }
 
 /// The check of every actor-critic algorithm: the policy builds on the spaces (gSDE needs Box

@@ -59,7 +59,6 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub const NAME: &str = "ppo";
 pub const DESCRIPTION: &str =
@@ -536,18 +535,10 @@ fn kl_tensor(kl_coef: f64) -> Vec<Tensor> {
     }]
 }
 
-/// The agent this algorithm trains.
-pub fn agent(
-    rc: &RunConfig,
-    _c: &Config,
-    probe: &dyn engram_env::Env,
-) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
-    Ok(super::actor_critic(rc, probe)?)
-}
-
-/// Checks the configuration against the environment's spaces.
-pub fn check(rc: &RunConfig, c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
-    super::check_actor_critic(rc, probe, c.normalize_observations)
+impl super::Algorithm for Config {
+    fn normalize_observations(&self) -> bool {
+        self.normalize_observations
+    }
 }
 
 /// Runs PPO: `n_envs` environments in lockstep, `n_epochs` of minibatch updates per rollout.

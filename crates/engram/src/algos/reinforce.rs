@@ -28,7 +28,6 @@ use crate::onpolicy::pg_loss::{Learner, LossCoefs};
 use crate::runtime::{CheckpointParts, LocalStore, ParamStore, Session, StopReason};
 use engram_nn::optim::clip_grad_norm;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub const NAME: &str = "reinforce";
 pub const DESCRIPTION: &str =
@@ -78,19 +77,7 @@ impl Config {
     }
 }
 
-/// The agent this algorithm trains.
-pub fn agent(
-    rc: &RunConfig,
-    _c: &Config,
-    probe: &dyn engram_env::Env,
-) -> Result<Arc<dyn crate::agent::Act>, TrainError> {
-    Ok(super::actor_critic(rc, probe)?)
-}
-
-/// Checks the configuration against the environment's spaces.
-pub fn check(rc: &RunConfig, _c: &Config, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
-    super::check_actor_critic(rc, probe, false)
-}
+impl super::Algorithm for Config {}
 
 /// Runs REINFORCE: `episodes_per_update` whole episodes per update.
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
