@@ -143,6 +143,15 @@ impl Config {
         if self.train_freq == 0 {
             return Err(invalid("train_freq", "must be at least 1"));
         }
+        if self.gradient_steps > 10_000 {
+            return Err(invalid(
+                "gradient_steps",
+                format!(
+                    "must be at most 10000 per collection (-1: as many as env steps collected), got {}",
+                    self.gradient_steps
+                ),
+            ));
+        }
         if self.gradient_steps < -1 {
             return Err(invalid(
                 "gradient_steps",

@@ -136,7 +136,7 @@ impl Config {
         check::non_negative("vf_coef", self.vf_coef)?;
         check::non_negative("ent_coef", self.ent_coef)?;
         check::positive("reward_scale", self.reward_scale)?;
-        check::at_least_one("n_epochs", self.n_epochs)?;
+        check::count("n_epochs", self.n_epochs, 1000, "passes over one rollout")?;
         check::positive("clip_range", self.clip_range)?;
         for (key, v) in [
             ("clip_range_vf", self.clip_range_vf),

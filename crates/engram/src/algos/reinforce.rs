@@ -67,7 +67,7 @@ impl Config {
         check::count(
             "episodes_per_update",
             self.episodes_per_update,
-            100_000,
+            10_000,
             "episodes held in memory for one update",
         )?;
         check::unit("gamma", self.gamma, false)?;
