@@ -128,12 +128,25 @@ enum EnvCommand {
     Replay { files: Vec<PathBuf> },
 }
 
+/// `eprintln!` that ignores a closed stderr: `engram train ... 2>&1 | head` must not kill or
+/// panic a run (it keeps training and saving); see `restore_sigpipe`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
-    restore_sigpipe();
     // The Ctrl-C / SIGTERM handler first: a signal in the first milliseconds of a run must
     // still mean "save and stop", not kill the process.
     let _ = engram::runtime::progress::stop_requested();
     let cli = Cli::parse();
+    // Listings stop quietly on a closed pipe like any Unix tool; a training run must not die
+    // of one before it saves, so it keeps Rust's default (the signal ignored, writes failing).
+    if !matches!(cli.command, Command::Train(_)) {
+        restore_sigpipe();
+    }
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval::run_cli(
@@ -177,12 +190,17 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         {
             return Err("--resume continues a run with its own config: only --steps and --set may change it".into());
         }
-        if let Some(steps) = args.steps {
-            let done =
-                engram::runtime::Checkpoint::load(&dir.join(engram::runtime::run_dir::LATEST))
-                    .ok()
-                    .and_then(|c| c.meta.state["monitor"]["counters"]["env_steps"].as_u64());
-            if let Some(done) = done.filter(|&d| steps <= d) {
+        let state = engram::runtime::Checkpoint::load(&dir.join(engram::runtime::run_dir::LATEST))
+            .ok()
+            .map(|c| c.meta.state);
+        let done = state
+            .as_ref()
+            .and_then(|s| s["monitor"]["counters"]["env_steps"].as_u64());
+        let budget = state
+            .as_ref()
+            .and_then(|s| s["config"]["total_steps"].as_u64());
+        match (args.steps, done, budget) {
+            (Some(steps), Some(done), _) if steps <= done => {
                 return Err(format!(
                     "--steps {steps} is the run's total budget, and it has done {done} env steps \
                      already: give a larger total, e.g. --steps {}",
@@ -190,9 +208,18 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 )
                 .into());
             }
+            (None, Some(done), Some(budget)) if done >= budget && args.sets.is_empty() => {
+                return Err(format!(
+                    "the run has done its budget ({done} of {budget} env steps): give a larger \
+                     total to continue, e.g. --steps {}",
+                    done.saturating_mul(2)
+                )
+                .into());
+            }
+            _ => {}
         }
         if !args.quiet {
-            eprintln!(
+            say!(
                 "engram {}: resuming the run in {}",
                 env!("CARGO_PKG_VERSION"),
                 dir.display()
@@ -289,7 +316,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         let workers = config.algo::<algos::a3c::Config>().map_or(1, |c| c.workers);
         let cores = algos::available_cores();
         if workers > cores {
-            eprintln!(
+            say!(
                 "warning: {workers} workers on {cores} available cores: workers will share cores and each runs slower"
             );
         }
@@ -298,16 +325,17 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let hyper = config.to_toml()?;
     let summary = engram::train::train_with(config, args.out.as_deref(), quiet, |started| {
         if !quiet {
-            eprintln!(
+            say!(
                 "engram {}: training {name} on {env} -> {}",
                 env!("CARGO_PKG_VERSION"),
                 started.run_dir.display()
             );
-            eprintln!(
+            say!(
                 "observation space {}, action space {}",
-                started.observation_space, started.action_space
+                started.observation_space,
+                started.action_space
             );
-            eprintln!("hyper-parameters:\n{}", indent(&hyper));
+            say!("hyper-parameters:\n{}", indent(&hyper));
         }
     })?;
     report(&summary, quiet);
@@ -323,7 +351,7 @@ fn report(summary: &Summary, quiet: bool) {
     if quiet {
         return;
     }
-    eprintln!(
+    say!(
         "done ({}): {} env steps in {:.1}s ({:.0} steps/s), return(100) {}, solved: {}{}",
         summary.stop_reason,
         summary.env_steps,
@@ -339,7 +367,7 @@ fn report(summary: &Summary, quiet: bool) {
             .map(|s| format!(" after {s:.2}s"))
             .unwrap_or_default()
     );
-    eprintln!("run directory: {}", summary.run_dir);
+    say!("run directory: {}", summary.run_dir);
 }
 
 fn exit_for(summary: &Summary) -> ExitCode {
@@ -391,7 +419,7 @@ fn print_algos(
 }
 
 /// `engram envs | head` should stop quietly like any Unix tool, not panic on a closed pipe:
-/// Rust ignores SIGPIPE by default, so restore the default action.
+/// Rust ignores SIGPIPE by default, so restore the default action (not for `train`).
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid

@@ -162,6 +162,9 @@ fn cli_trains_evaluates_and_resumes() {
     // A budget below the steps done is refused, not silently a no-op.
     let (ok, text) = engram(&["train", "--resume", "run", "--steps", "1000"], d);
     assert!(!ok && text.contains("has done"), "{text}");
+    // So is resuming a finished run without a new budget.
+    let (ok, text) = engram(&["train", "--resume", "run"], d);
+    assert!(!ok && text.contains("has done its budget"), "{text}");
     // eval defaults to the run's own evaluation starts, and says which.
     let (ok, text) = engram(&["eval", "run", "--episodes", "2"], d);
     assert!(ok && text.contains("from seed 0"), "{text}");
@@ -275,5 +278,5 @@ fn dqn_trains_from_the_command_line_and_eval_plays_it() {
         "{text}"
     );
     let (ok, text) = engram(&["train", "--algo", "dqn", "--env", "Pendulum-v1"], d);
-    assert!(!ok && text.contains("sac, td3 or ppo"), "{text}");
+    assert!(!ok && text.contains("use ppo, a2c or a3c"), "{text}");
 }

@@ -41,7 +41,7 @@ pub fn train_with(
         Some(dir) => {
             if dir.join(run_dir::LATEST).exists() {
                 return Err(TrainError::Usage(format!(
-                    "{} already holds a run: continue it with `engram train --resume {}` or choose another --out",
+                    "{} already holds a run: continue it with `engram train --resume {} --steps N` (N: the new total) or choose another --out",
                     dir.display(),
                     dir.display()
                 )));

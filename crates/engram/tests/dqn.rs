@@ -103,7 +103,7 @@ fn bad_dqn_settings_are_refused_naming_the_key() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("Discrete actions") && err.contains("sac, td3 or ppo"),
+        err.contains("Discrete actions") && err.contains("use ppo, a2c or a3c"),
         "{err}"
     );
     assert!(

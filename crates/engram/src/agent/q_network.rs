@@ -54,7 +54,7 @@ impl QNetwork {
             _ => {
                 return Err(TrainError::Usage(format!(
                     "the DQN family needs Discrete actions, and this environment's action space is \
-                     {action_space}: for continuous actions use sac, td3 or ppo (e.g. --algo ppo)"
+                     {action_space}: for continuous actions use ppo, a2c or a3c (e.g. --algo ppo)"
                 )))
             }
         };
@@ -347,7 +347,7 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("sac, td3 or ppo"), "{err}");
+        assert!(err.contains("use ppo, a2c or a3c"), "{err}");
         let err = QNetwork::new(
             &obs,
             &Space::Discrete { n: 2, start: 0 },

@@ -308,7 +308,7 @@ impl RunConfig {
             .map(|(_, k)| format!("; did you mean `{k}`?"))
             .unwrap_or_default();
         ConfigError::Parse(format!(
-            "{origin}: unknown field `{key}`{closest} Valid keys for {algo}: {}",
+            "{origin}: unknown field `{key}`{closest}. Valid keys for {algo}: {}",
             keys.join(", ")
         ))
     }

@@ -7,6 +7,15 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// `eprintln!` that ignores a closed stderr (a training run piped into `head` must go on, and
+/// save, rather than panic on a failed progress line).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Set by Ctrl-C or SIGTERM; training loops poll it, save a checkpoint and exit cleanly.
 pub fn stop_requested() -> &'static Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -20,7 +29,7 @@ pub fn stop_requested() -> &'static Arc<AtomicBool> {
                 // A second Ctrl-C means "now".
                 std::process::exit(130);
             }
-            eprintln!("\nstop requested: saving a checkpoint (Ctrl-C again to quit at once)");
+            note!("\nstop requested: saving a checkpoint (Ctrl-C again to quit at once)");
         });
         flag
     })
@@ -62,7 +71,7 @@ impl Progress {
                     row.steps_per_second, row.episodes
                 ));
             }
-            None if !self.quiet => eprintln!(
+            None if !self.quiet => note!(
                 "steps {:>10}  time {:>7.1}s  steps/s {:>9.0}  episodes {:>6}  return(100) {:>8}{}",
                 row.env_steps,
                 row.wall_seconds,
@@ -81,7 +90,7 @@ impl Progress {
     pub fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None if !self.quiet => eprintln!("{line}"),
+            None if !self.quiet => note!("{line}"),
             None => {}
         }
     }
