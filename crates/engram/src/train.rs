@@ -71,7 +71,7 @@ pub fn train_with(
             source,
         })?,
     };
-    crate::runtime::checkpoint::write_atomic(&run_dir.join("config.toml"), text.as_bytes())?;
+    write_file(&run_dir.join("config.toml"), &text)?;
     on_start(&Started {
         run_dir: run_dir.clone(),
         observation_space: probe.observation_space().to_string(),
@@ -126,7 +126,7 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
         }
     }
     let text = config.to_toml()?;
-    crate::runtime::checkpoint::write_atomic(&config_path, text.as_bytes())?;
+    write_file(&config_path, &text)?;
     // A crash leaves rows logged after the last checkpoint, which the resumed run logs again,
     // and the temporary files of interrupted writes.
     let saved_steps = state.monitor.counters.env_steps as f64;
@@ -218,9 +218,19 @@ fn run_with(
     };
     let text = serde_json::to_string_pretty(&summary)
         .map_err(|e| TrainError::Policy(format!("cannot serialise summary.json: {e}")))?;
-    crate::runtime::checkpoint::write_atomic(&run_dir.join("summary.json"), text.as_bytes())?;
+    write_file(&run_dir.join("summary.json"), &text)?;
     if let Some(message) = monitor.failure() {
         return Err(TrainError::Policy(message));
     }
     Ok(summary)
+}
+
+/// Writes one of the run's files atomically; an error names the file.
+fn write_file(path: &Path, text: &str) -> Result<(), TrainError> {
+    crate::runtime::checkpoint::write_atomic(path, text.as_bytes()).map_err(|source| {
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }

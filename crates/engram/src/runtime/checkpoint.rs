@@ -141,9 +141,13 @@ impl Checkpoint {
             path: path.to_path_buf(),
             reason,
         })?;
-        write_atomic(path, &bytes)?;
+        write_atomic(path, &bytes).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let pretty = serde_json::to_vec_pretty(&self.meta).unwrap_or_default();
-        write_atomic(&path.with_extension("json"), &pretty)
+        let json = path.with_extension("json");
+        write_atomic(&json, &pretty).map_err(|source| CheckpointError::Io { path: json, source })
     }
 
     pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
@@ -177,16 +181,12 @@ fn same_minor(a: &str, b: &str) -> bool {
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io)?;
+    fs::create_dir_all(dir)?;
     let mut tmp_name = path
         .file_name()
         .map(|n| n.to_os_string())
@@ -211,7 +211,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -102,8 +102,7 @@ pub fn truncate_csv_after(path: &Path, column: &str, max: f64) -> std::io::Resul
         }
     }
     if dropped {
-        super::checkpoint::write_atomic(path, kept.as_bytes())
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        super::checkpoint::write_atomic(path, kept.as_bytes())?;
     }
     Ok(())
 }
