@@ -209,10 +209,9 @@ impl super::Algorithm for Config {
 
     fn check(&self, rc: &RunConfig, probe: &dyn engram_env::Env) -> Result<(), TrainError> {
         q_network(rc, self, probe)?;
-        // Allocating the buffer is the check that it fits (done again when the run starts).
         let obs_dim = probe.observation_space().flat_dim();
-        ReplayBuffer::new(self.buffer_size, self.n_envs, obs_dim, 1).map_err(TrainError::Usage)?;
-        Ok(())
+        ReplayBuffer::check_size(self.buffer_size, self.n_envs, obs_dim, 1)
+            .map_err(TrainError::Usage)
     }
 }
 

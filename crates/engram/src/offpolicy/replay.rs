@@ -126,33 +126,8 @@ impl ReplayBuffer {
         obs_dim: usize,
         action_dim: usize,
     ) -> Result<ReplayBuffer, String> {
-        if capacity == 0 {
-            return Err("buffer_size must be at least 1 (got 0)".into());
-        }
-        if n_envs == 0 || obs_dim == 0 || action_dim == 0 {
-            return Err(format!(
-                "replay buffer: n_envs ({n_envs}), obs_dim ({obs_dim}) and action_dim \
-                 ({action_dim}) must all be at least 1"
-            ));
-        }
-        let positions = (capacity / n_envs).max(1);
-        let slots = positions * n_envs; // at most max(capacity, n_envs): no overflow
-        let widest = obs_dim.max(action_dim);
-        let too_big = || {
-            let gib = bytes_for(slots, obs_dim, action_dim) as f64 / (1u64 << 30) as f64;
-            format!(
-                "buffer_size = {capacity} is too large for {obs_dim}-float observations and \
-                 {action_dim}-float actions: one array would hold {} floats (the limit is \
-                 2^31) and the buffer would take {gib:.1} GiB; use a smaller buffer_size",
-                slots as u128 * widest as u128
-            )
-        };
-        if slots
-            .checked_mul(widest)
-            .is_none_or(|n| n > MAX_ARRAY_FLOATS)
-        {
-            return Err(too_big());
-        }
+        let (positions, slots) = Self::shape(capacity, n_envs, obs_dim, action_dim)?;
+        let too_big = || too_big(capacity, slots, obs_dim, action_dim);
         // Reserve fallibly, then write the zeros: a buffer that does not fit fails here, with a
         // message, instead of aborting (or being killed) hours into training.
         let zeroed = |len: usize| -> Result<Vec<f32>, String> {
@@ -175,6 +150,49 @@ impl ReplayBuffer {
             terminated: zeroed(slots)?,
             done: zeroed(slots)?,
         })
+    }
+
+    /// Checks that a buffer of this size can be made, without making it: the limits of
+    /// [`ReplayBuffer::new`] and a fallible reservation of all its memory, released untouched
+    /// (so a run can refuse a buffer that does not fit before it starts, at no cost).
+    pub fn check_size(
+        capacity: usize,
+        n_envs: usize,
+        obs_dim: usize,
+        action_dim: usize,
+    ) -> Result<(), String> {
+        let (_, slots) = Self::shape(capacity, n_envs, obs_dim, action_dim)?;
+        let floats = bytes_for(slots, obs_dim, action_dim) / std::mem::size_of::<f32>();
+        Vec::<f32>::new()
+            .try_reserve_exact(floats)
+            .map_err(|_| too_big(capacity, slots, obs_dim, action_dim))
+    }
+
+    /// `(positions, slots)` of a buffer of this size, or why it cannot be made.
+    fn shape(
+        capacity: usize,
+        n_envs: usize,
+        obs_dim: usize,
+        action_dim: usize,
+    ) -> Result<(usize, usize), String> {
+        if capacity == 0 {
+            return Err("buffer_size must be at least 1 (got 0)".into());
+        }
+        if n_envs == 0 || obs_dim == 0 || action_dim == 0 {
+            return Err(format!(
+                "replay buffer: n_envs ({n_envs}), obs_dim ({obs_dim}) and action_dim \
+                 ({action_dim}) must all be at least 1"
+            ));
+        }
+        let positions = (capacity / n_envs).max(1);
+        let slots = positions * n_envs; // at most max(capacity, n_envs): no overflow
+        if slots
+            .checked_mul(obs_dim.max(action_dim))
+            .is_none_or(|n| n > MAX_ARRAY_FLOATS)
+        {
+            return Err(too_big(capacity, slots, obs_dim, action_dim));
+        }
+        Ok((positions, slots))
     }
 
     /// Total slots: `positions() * n_envs()`.
@@ -492,6 +510,17 @@ fn flag(b: bool) -> f32 {
 }
 
 /// Bytes of the arrays for `slots` transitions (saturating, for messages about absurd sizes).
+/// Why a buffer of `capacity` transitions cannot be made, naming `buffer_size`.
+fn too_big(capacity: usize, slots: usize, obs_dim: usize, action_dim: usize) -> String {
+    let gib = bytes_for(slots, obs_dim, action_dim) as f64 / (1u64 << 30) as f64;
+    format!(
+        "buffer_size = {capacity} is too large for {obs_dim}-float observations and \
+         {action_dim}-float actions: one array would hold {} floats (the limit is 2^31) and the \
+         buffer would take {gib:.1} GiB; use a smaller buffer_size",
+        slots as u128 * obs_dim.max(action_dim) as u128
+    )
+}
+
 fn bytes_for(slots: usize, obs_dim: usize, action_dim: usize) -> usize {
     let per_slot = (2 * obs_dim as u128) + action_dim as u128 + 3; // + reward, terminated, done
     let bytes = slots as u128 * per_slot * std::mem::size_of::<f32>() as u128;
