@@ -59,19 +59,19 @@ impl Activation {
         );
         match *self {
             Activation::Identity => {}
-            Activation::Relu => dy.iter_mut().zip(y).for_each(|(d, &y)| {
-                if y <= 0.0 {
-                    *d = 0.0
-                }
-            }),
+            // Written as selects, not conditional stores, so that they vectorise: with ReLU's
+            // coin-flip signs the branchy form mispredicted half the time (8% of a DQN update).
+            Activation::Relu => dy
+                .iter_mut()
+                .zip(y)
+                .for_each(|(d, &y)| *d = if y <= 0.0 { 0.0 } else { *d }),
             Activation::Tanh => dy.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y),
             Activation::Sigmoid => dy.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y)),
             // For x <= 0: y = alpha (e^x - 1), so dy/dx = alpha e^x = y + alpha.
-            Activation::Elu { alpha } => dy.iter_mut().zip(y).for_each(|(d, &y)| {
-                if y <= 0.0 {
-                    *d *= y + alpha
-                }
-            }),
+            Activation::Elu { alpha } => dy
+                .iter_mut()
+                .zip(y)
+                .for_each(|(d, &y)| *d = if y <= 0.0 { *d * (y + alpha) } else { *d }),
         }
     }
 
