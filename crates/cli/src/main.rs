@@ -1,6 +1,9 @@
 //! The `engram` command line: all of engram's user-facing text lives here; the library prints
 //! nothing but training progress.
 
+// A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod bench;
 mod envs;
 mod eval;
@@ -10,8 +13,9 @@ use engram::algos::{self, RunConfig, REGISTRY};
 use engram::config::keys::doc;
 use engram::config::PolicyKind;
 use engram::runtime::Summary;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 #[derive(Parser)]
 #[command(
@@ -137,10 +141,64 @@ macro_rules! say {
     }};
 }
 
+/// The run directory of the command in progress, for the report of an unexpected panic.
+static RUN_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn set_run_dir(dir: &Path) {
+    if let Ok(mut slot) = RUN_DIR.lock() {
+        *slot = Some(dir.to_path_buf());
+    }
+}
+
+/// No reachable path should panic; if one does, the user learns that it is a bug, and what
+/// became of the run. Checkpoints are written atomically and a resume drops what was logged
+/// after the last one, so the run is left as of its last checkpoint: say how to continue it.
+fn install_panic_report() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let dir = RUN_DIR.lock().ok().and_then(|d| d.clone());
+        say!("{}", panic_report(dir.as_deref()));
+    }));
+}
+
+fn panic_report(run_dir: Option<&Path>) -> String {
+    let mut report = format!(
+        "error: engram {} stopped on an internal error, a bug (not a problem with your \
+         input): please report it with the message above and the command line",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(dir) = run_dir {
+        if dir.join(engram::runtime::run_dir::LATEST).exists() {
+            report += &format!(
+                "\nthe run in {} is intact as of its last checkpoint: continue it with \
+                 `engram train --resume {} --steps N`",
+                dir.display(),
+                dir.display()
+            );
+        } else {
+            report += &format!(
+                "\nthe run in {} stopped before its first checkpoint: delete the directory \
+                 to start it again",
+                dir.display()
+            );
+        }
+    }
+    report
+}
+
+/// Tests of the panic report set `ENGRAM_TEST_PANIC` to make a run panic once it started.
+fn panic_if_asked() {
+    if std::env::var_os("ENGRAM_TEST_PANIC").is_some() {
+        panic!("ENGRAM_TEST_PANIC is set: a panic injected to test the report");
+    }
+}
+
 fn main() -> ExitCode {
     // The Ctrl-C / SIGTERM handler first: a signal in the first milliseconds of a run must
     // still mean "save and stop", not kill the process.
     let _ = engram::runtime::progress::stop_requested();
+    install_panic_report();
     let cli = Cli::parse();
     // Listings stop quietly on a closed pipe like any Unix tool; a training run must not die
     // of one before it saves, so it keeps Rust's default (the signal ignored, writes failing).
@@ -225,6 +283,8 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 dir.display()
             );
         }
+        set_run_dir(dir);
+        panic_if_asked();
         let summary = engram::train::resume(dir, &overrides, args.quiet)?;
         report(&summary, args.quiet);
         return Ok(exit_for(&summary));
@@ -324,6 +384,8 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let quiet = args.quiet;
     let hyper = config.to_toml()?;
     let summary = engram::train::train_with(config, args.out.as_deref(), quiet, |started| {
+        set_run_dir(&started.run_dir);
+        panic_if_asked();
         if !quiet {
             say!(
                 "engram {}: training {name} on {env} -> {}",

@@ -280,3 +280,151 @@ fn dqn_trains_from_the_command_line_and_eval_plays_it() {
     let (ok, text) = engram(&["train", "--algo", "dqn", "--env", "Pendulum-v1"], d);
     assert!(!ok && text.contains("use ppo, a2c or a3c"), "{text}");
 }
+
+#[test]
+fn an_unexpected_panic_is_reported_as_a_bug_and_the_run_stays_resumable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], inject: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_engram"));
+        cmd.args(args).current_dir(tmp.path());
+        if inject {
+            cmd.env("ENGRAM_TEST_PANIC", "1");
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let train = [
+        "train",
+        "--env",
+        "CartPole-v1",
+        "--algo",
+        "a2c",
+        "--steps",
+        "2000",
+        "--out",
+        "r",
+        "--quiet",
+        "--set",
+        "checkpoint_interval=1000",
+    ];
+    // Before the first checkpoint: the report says so, and how to start again.
+    let (code, err) = run(&train, true);
+    assert_eq!(code, Some(101), "{err}");
+    assert!(err.contains("internal error, a bug"), "{err}");
+    assert!(err.contains("stopped before its first checkpoint"), "{err}");
+    fs::remove_dir_all(tmp.path().join("r")).unwrap();
+    // With a checkpoint: the report names the resume command, and the resume works.
+    assert_eq!(run(&train, false).0, Some(0));
+    let resume = ["train", "--resume", "r", "--steps", "3000", "--quiet"];
+    let (code, err) = run(&resume, true);
+    assert_eq!(code, Some(101), "{err}");
+    assert!(err.contains("engram train --resume r --steps N"), "{err}");
+    let (code, err) = run(&resume, false);
+    assert_eq!(code, Some(0), "{err}");
+    let summary: Summary =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert!(summary.env_steps >= 3000);
+}
+
+/// Runs `engram` under `ulimit -f BLOCKS` (512-byte blocks) with SIGXFSZ ignored, so that a
+/// write past the limit fails with EFBIG as a full disk fails with ENOSPC.
+#[cfg(unix)]
+fn engram_with_file_limit(blocks: u32, args: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let script = format!("ulimit -f {blocks}; trap '' XFSZ; exec \"$0\" \"$@\"",);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_engram"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "train",
+        "--env",
+        "CartPole-v1",
+        "--algo",
+        "a2c",
+        "--steps",
+        "20000",
+        "--quiet",
+        "--set",
+        "eval_interval=0",
+    ];
+    // metrics.csv fills first (2 KiB): the run stops at once, naming it.
+    let mut args = base.to_vec();
+    args.extend([
+        "--out",
+        "logs",
+        "--set",
+        "log_interval=100",
+        "--set",
+        "checkpoint_interval=100000",
+    ]);
+    let (code, err) = engram_with_file_limit(4, &args, tmp.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot write logs/metrics.csv"), "{err}");
+    assert!(err.contains("no checkpoint was written yet"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The checkpoint is the first write too large: named, no temporary file left behind.
+    let mut args = base.to_vec();
+    args.extend([
+        "--out",
+        "ckpt",
+        "--set",
+        "log_interval=100000",
+        "--set",
+        "checkpoint_interval=1000",
+    ]);
+    let (code, err) = engram_with_file_limit(8, &args, tmp.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot write ckpt/checkpoints/latest.safetensors"),
+        "{err}"
+    );
+    let left: Vec<_> = fs::read_dir(tmp.path().join("ckpt/checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // With a checkpoint already written, a later failure keeps it and says how to go on.
+    let mut args = base.to_vec();
+    args.extend([
+        "--out",
+        "later",
+        "--policy",
+        "mlp",
+        "--set",
+        "encoder_layers=[8]",
+    ]);
+    args.extend([
+        "--set",
+        "log_interval=10",
+        "--set",
+        "checkpoint_interval=1000",
+    ]);
+    let (code, err) = engram_with_file_limit(32, &args, tmp.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot write later/metrics.csv"), "{err}");
+    assert!(err.contains("the last checkpoint is kept"), "{err}");
+    let (ok, out) = engram(
+        &["eval", "later", "--latest", "--episodes", "1"],
+        tmp.path(),
+    );
+    assert!(ok, "{out}");
+}

@@ -18,6 +18,9 @@
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
 //! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint); 8. [`bench`].
 
+// A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod error;
 
 pub mod config;

@@ -82,6 +82,11 @@ pub fn resolve_checkpoint(path: &Path, latest: bool) -> Result<PathBuf, TrainErr
 pub fn load(path: &Path, latest: bool) -> Result<Loaded, TrainError> {
     let path = resolve_checkpoint(path, latest)?;
     let ckpt = Checkpoint::load(&path)?;
+    from_checkpoint(&ckpt, path)
+}
+
+/// The agent of a checkpoint already read (`path` names it in errors).
+pub fn from_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Result<Loaded, TrainError> {
     let state: RunState =
         serde_json::from_value(ckpt.meta.state.clone()).map_err(|e| CheckpointError::Corrupt {
             path: path.clone(),
@@ -91,14 +96,7 @@ pub fn load(path: &Path, latest: bool) -> Result<Loaded, TrainError> {
     let probe = config.common.make_env()?;
     let agent = config.algo.agent(&config, &*probe)?;
     ckpt.check_architecture(&agent.layout().signature(), &path)?;
-    let params = load_params(&ckpt, agent.layout(), "", &path)?;
-    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
-        return Err(CheckpointError::Corrupt {
-            path,
-            reason: format!("parameter {i} is {}, not a finite number", params[i]),
-        }
-        .into());
-    }
+    let params = load_params(ckpt, agent.layout(), "", &path)?;
     Ok(Loaded {
         path,
         config,

@@ -218,10 +218,15 @@ fn run_with(
     };
     let text = serde_json::to_string_pretty(&summary)
         .map_err(|e| TrainError::Policy(format!("cannot serialise summary.json: {e}")))?;
-    write_file(&run_dir.join("summary.json"), &text)?;
+    let written = write_file(&run_dir.join("summary.json"), &text);
     if let Some(message) = monitor.failure() {
-        return Err(TrainError::Policy(message));
+        // The first failure is the one to report: on a full disk summary.json fails too.
+        return Err(TrainError::Policy(match written {
+            Ok(()) => message,
+            Err(e) => format!("{message} (summary.json could not be written either: {e})"),
+        }));
     }
+    written?;
     Ok(summary)
 }
 

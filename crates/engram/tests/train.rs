@@ -112,6 +112,46 @@ fn two_workers_train_concurrently() {
 }
 
 #[test]
+fn concurrent_a3c_saves_never_move_the_latest_checkpoint_backwards() {
+    // Sixteen workers on two cores, a checkpoint due every 40 steps: workers race to save.
+    // Saves are serialised and an older state never replaces a newer one, so every read of
+    // `latest` sees counters at least as high as the read before.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let c = with(
+        small("a3c", 30_000),
+        &["workers=16", "checkpoint_interval=40", "eval_interval=0"],
+    );
+    let run = std::thread::spawn(move || train(c, Some(&dir), true));
+    let latest = tmp.path().join("checkpoints/latest.safetensors");
+    let (mut last, mut reads) = (0u64, 0usize);
+    while !run.is_finished() {
+        if let Ok(ckpt) = engram::runtime::Checkpoint::load(&latest) {
+            let steps = ckpt.meta.state["monitor"]["counters"]["env_steps"]
+                .as_u64()
+                .unwrap();
+            assert!(
+                steps >= last,
+                "latest went back from {last} to {steps} env steps"
+            );
+            last = steps;
+            reads += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let summary = run.join().unwrap().unwrap();
+    assert!(
+        reads >= 5,
+        "only {reads} reads of a checkpoint during the run"
+    );
+    let fin = engram::runtime::Checkpoint::load(&latest).unwrap();
+    assert_eq!(
+        fin.meta.state["monitor"]["counters"]["env_steps"].as_u64(),
+        Some(summary.env_steps)
+    );
+}
+
+#[test]
 fn pendulum_trains_with_a_gaussian_policy() {
     let tmp = tempfile::tempdir().unwrap();
     let c = with(

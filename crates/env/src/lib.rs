@@ -6,6 +6,9 @@
 //!
 //! It knows nothing of networks.
 
+// A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod bench;
 mod builtin;
 pub mod classic_control;

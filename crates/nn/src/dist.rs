@@ -69,11 +69,24 @@ fn log_softmax_row(logits: &[f32], mask: Option<&[bool]>, out: &mut [f32]) {
             max = z;
         }
     }
-    assert!(
-        max > f32::NEG_INFINITY,
-        "categorical distribution with every action masked out (or logits all -inf): \
-         the action mask must allow at least one action"
-    );
+    if max == f32::NEG_INFINITY {
+        assert!(
+            mask.is_none_or(|m| m.iter().any(|&a| a)),
+            "categorical distribution with every action masked out: the action mask must \
+             allow at least one action"
+        );
+        // Every allowed logit is NaN or -inf: a network that diverged. NaN log-probabilities
+        // (not a panic) let the caller's NaN guard stop training with its message; sampling
+        // still returns an allowed action.
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = if allowed(j) {
+                f32::NAN
+            } else {
+                f32::NEG_INFINITY
+            };
+        }
+        return;
+    }
     let mut sum = 0.0f32;
     for (j, &z) in logits.iter().enumerate() {
         if allowed(j) {
@@ -108,7 +121,8 @@ fn sample_row<R: Rng + ?Sized>(log_probs: &[f32], rng: &mut R) -> usize {
     let mut acc = 0.0f32;
     let mut last_allowed = 0;
     for (j, &lp) in log_probs.iter().enumerate() {
-        if lp > f32::NEG_INFINITY {
+        // NaN counts as allowed: only a diverged network's rows hold it (see log_softmax_row).
+        if lp != f32::NEG_INFINITY {
             acc += lp.exp();
             last_allowed = j;
             if u < acc {
@@ -122,7 +136,10 @@ fn sample_row<R: Rng + ?Sized>(log_probs: &[f32], rng: &mut R) -> usize {
 
 #[inline]
 fn mode_row(log_probs: &[f32]) -> usize {
-    let mut best = 0;
+    let mut best = log_probs
+        .iter()
+        .position(|&lp| lp != f32::NEG_INFINITY)
+        .unwrap_or(0);
     for (j, &lp) in log_probs.iter().enumerate() {
         if lp > log_probs[best] {
             best = j;
@@ -923,6 +940,26 @@ mod tests {
     fn categorical_all_masked_is_a_clear_error() {
         let mut lp = [0.0; 2];
         Categorical::new(2).log_softmax(&[0.0, 0.0], Some(&[false, false]), &mut lp);
+    }
+
+    #[test]
+    fn categorical_of_nan_logits_gives_nan_log_probs_and_allowed_actions_not_a_panic() {
+        // A diverged network's logits: the caller's NaN guard sees NaN log-probabilities.
+        let c = Categorical::new(3);
+        let mut lp = [0.0; 3];
+        c.log_softmax(
+            &[f32::NAN, f32::NAN, f32::NAN],
+            Some(&[false, true, true]),
+            &mut lp,
+        );
+        assert_eq!(lp[0], f32::NEG_INFINITY);
+        assert!(lp[1].is_nan() && lp[2].is_nan());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut actions = [9];
+        c.sample(&lp, &mut rng, &mut actions);
+        assert!(actions[0] == 1 || actions[0] == 2, "{actions:?}");
+        c.mode(&lp, &mut actions);
+        assert_eq!(actions, [1]);
     }
 
     #[test]

@@ -122,7 +122,11 @@ multiversion! {
             // rule out overlap between the gate blocks of one row and would not vectorise).
             let mut k = 0;
             while k + 8 <= hd {
-                let load = |v: &[f32], at: usize| -> [f32; 8] { v[at..at + 8].try_into().unwrap() };
+                let load = |v: &[f32], at: usize| -> [f32; 8] {
+                    let mut a = [0.0; 8];
+                    a.copy_from_slice(&v[at..at + 8]);
+                    a
+                };
                 let (xr, xz, xn) = (load(x, k), load(x, hd + k), load(x, 2 * hd + k));
                 let (hr, hz, hn) = (load(hh, k), load(hh, hd + k), load(hh, 2 * hd + k));
                 let hpv = load(hp, k);

@@ -7,6 +7,9 @@
 //! Kernels run on the calling thread: there is no hidden thread pool. Parallelism comes from
 //! the caller's workers (A3C), which is what RL at these sizes wants.
 
+// A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod gradcheck;
 pub mod init;
 pub mod params;

@@ -135,7 +135,11 @@ multiversion! {
             // slices (all cut from one row) do not overlap, and would not vectorise over them.
             let mut k = 0;
             while k + 8 <= hd {
-                let load = |v: &[f32]| -> [f32; 8] { v[k..k + 8].try_into().unwrap() };
+                let load = |v: &[f32]| -> [f32; 8] {
+                    let mut a = [0.0; 8];
+                    a.copy_from_slice(&v[k..k + 8]);
+                    a
+                };
                 let (mut iv, mut fv, mut gv, mut ov) = (load(i), load(f), load(g), load(o));
                 let cpv = load(cp);
                 let (mut cv, mut tv, mut hv) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);

@@ -36,7 +36,9 @@ pub struct SequentialTape {
 impl SequentialTape {
     /// Output of the last layer for the last forward pass, `[batch, out_size]`.
     pub fn output(&self) -> &[f32] {
-        let out = self.outputs.last().expect("empty Sequential has no output");
+        let Some(out) = self.outputs.last() else {
+            return &[];
+        };
         let width = out.len() / self.batch_max.max(1);
         &out[..self.batch * width]
     }

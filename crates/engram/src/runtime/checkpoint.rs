@@ -308,6 +308,15 @@ pub fn load_params(
                 ),
             });
         }
+        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(CheckpointError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "tensor `{name}` holds {} at index {i}, not a finite number",
+                    t.data[i]
+                ),
+            });
+        }
         s.slot.of_mut(&mut flat).copy_from_slice(&t.data);
     }
     Ok(flat)

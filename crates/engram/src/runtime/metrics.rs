@@ -55,13 +55,14 @@ pub struct MetricsSum {
 impl MetricsSum {
     pub fn add(&mut self, metrics: &[Metric]) {
         for m in metrics {
-            let entry = match self.values.iter_mut().position(|(n, ..)| n == m.name) {
-                Some(i) => &mut self.values[i],
+            let i = match self.values.iter().position(|(n, ..)| n == m.name) {
+                Some(i) => i,
                 None => {
                     self.values.push((m.name.to_string(), m.reduce, 0.0, 0));
-                    self.values.last_mut().expect("just pushed")
+                    self.values.len() - 1
                 }
             };
+            let entry = &mut self.values[i];
             if m.value.is_nan() {
                 continue;
             }

@@ -9,7 +9,7 @@ use super::progress::{stop_requested, Progress};
 use super::run_dir::CsvLog;
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -65,6 +65,7 @@ pub struct Monitor {
     stop: AtomicBool,
     /// Set when training must end with an error (non-finite loss): the message for the user.
     failure: Mutex<Option<String>>,
+    run_dir: PathBuf,
 }
 
 /// Why a run ended.
@@ -129,6 +130,7 @@ impl Monitor {
             last_row: Mutex::new((Instant::now(), state.counters.env_steps)),
             stop: AtomicBool::new(false),
             failure: Mutex::new(None),
+            run_dir: run_dir.to_path_buf(),
             config,
         })
     }
@@ -254,20 +256,22 @@ impl Monitor {
             metrics,
             steps_per_second,
         };
-        if let Err(e) = lock(&self.metrics).row(&row.header(), &row.to_csv()) {
-            self.progress
-                .println(&format!("warning: cannot write metrics.csv: {e}"));
+        let mut metrics = lock(&self.metrics);
+        if let Err(e) = metrics.row(&row.header(), &row.to_csv()) {
+            self.fail_to_write(metrics.path(), &e);
         }
+        drop(metrics);
         self.progress.update(&row);
         row
     }
 
     /// Records an evaluation; returns true if it is the best so far.
     pub fn record_eval(&self, row: EvalRow) -> bool {
-        if let Err(e) = lock(&self.evals).row(EvalRow::HEADER, &row.to_csv()) {
-            self.progress
-                .println(&format!("warning: cannot write evals.csv: {e}"));
+        let mut evals = lock(&self.evals);
+        if let Err(e) = evals.row(EvalRow::HEADER, &row.to_csv()) {
+            self.fail_to_write(evals.path(), &e);
         }
+        drop(evals);
         let mut best = lock(&self.best_eval);
         let improved = best
             .as_ref()
@@ -309,6 +313,26 @@ impl Monitor {
             *failure = Some(message);
         }
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// A run file that cannot be written (a full disk, a quota) stops the run at once, with
+    /// this first failure as its error: training on without logs would waste the compute,
+    /// and the failures after it (the final checkpoint, summary.json) would hide the cause.
+    pub fn fail_to_write(&self, path: &Path, error: &std::io::Error) {
+        let dir = self.run_dir.display();
+        let next = if self.run_dir.join(super::run_dir::LATEST).exists() {
+            format!(
+                "the last checkpoint is kept: make room, then continue with `engram train \
+                 --resume {dir} --steps N`"
+            )
+        } else {
+            format!("no checkpoint was written yet: make room, delete {dir} and start again")
+        };
+        self.fail(format!(
+            "cannot write {}: {error}. Training stopped at {} env steps; {next}",
+            path.display(),
+            self.env_steps(),
+        ));
     }
 
     pub fn failure(&self) -> Option<String> {

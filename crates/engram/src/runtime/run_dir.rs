@@ -37,6 +37,7 @@ pub fn fresh_run_dir(base: &Path, env: &str, algo: &str, seed: u64) -> std::io::
 pub struct CsvLog {
     out: BufWriter<File>,
     needs_header: bool,
+    path: PathBuf,
 }
 
 impl CsvLog {
@@ -46,7 +47,12 @@ impl CsvLog {
         Ok(CsvLog {
             out: BufWriter::new(file),
             needs_header: fresh,
+            path: path.to_path_buf(),
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn row(&mut self, header: &str, line: &str) -> std::io::Result<()> {

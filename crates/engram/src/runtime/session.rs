@@ -12,7 +12,7 @@ use super::monitor::{lock, Monitor, StopReason};
 use super::run_dir;
 use crate::agent::Act;
 use crate::config::CommonConfig;
-use crate::error::TrainError;
+use crate::error::{CheckpointError, TrainError};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -197,13 +197,17 @@ impl Session {
             return Ok(());
         }
         *last = steps;
-        save_checkpoint(
-            &self.run_dir.join(run_dir::LATEST),
-            layout,
-            &params,
-            extra,
-            &state,
-        )
+        let path = self.run_dir.join(run_dir::LATEST);
+        match save_checkpoint(&path, layout, &params, extra, &state) {
+            Err(TrainError::Checkpoint(CheckpointError::Io { source, .. })) => {
+                // The previous checkpoint is intact (atomic writes): stop, and say so.
+                self.monitor.fail_to_write(&path, &source);
+                Err(TrainError::Policy(
+                    self.monitor.failure().unwrap_or_default(),
+                ))
+            }
+            other => other,
+        }
     }
 
     /// Ends the loop: waits for the evaluator, then writes the final checkpoint unless the run

@@ -92,10 +92,7 @@ impl Env for Autoencode {
             obs[1] = suit(card) as f32;
         } else {
             terminated = self.shown.len() == 1;
-            let card = self
-                .shown
-                .pop()
-                .expect("episode ends before the hand empties");
+            let card = self.shown.pop().ok_or(EnvError::NeedsReset)?;
             reward = if discrete(action) == suit(card) {
                 self.reward_scale
             } else {

@@ -247,11 +247,10 @@ impl Env for Labyrinth {
             Some(grid) => self.grid = grid,
             None => self.generate(),
         }
-        let start = self
-            .grid
-            .iter()
-            .position(|&v| v == START)
-            .expect("every maze has a start square");
+        let start =
+            self.grid.iter().position(|&v| v == START).ok_or_else(|| {
+                EnvError::Other("the labyrinth's maze has no start square".into())
+            })?;
         self.position = (start / self.side, start % self.side);
         self.explored.fill(false);
         self.explored[start] = true;

@@ -81,6 +81,8 @@ pub struct Taxi {
 
 impl Default for Taxi {
     fn default() -> Self {
+        // The default config is valid (`default_matches_gymnasium` builds it).
+        #[allow(clippy::expect_used)]
         Self::new(TaxiConfig::default()).expect("default Taxi config is valid")
     }
 }
