@@ -197,7 +197,7 @@ fn panic_if_asked() {
 fn main() -> ExitCode {
     // The Ctrl-C / SIGTERM handler first: a signal in the first milliseconds of a run must
     // still mean "save and stop", not kill the process.
-    let _ = engram::runtime::progress::stop_requested();
+    engram::runtime::progress::install_signal_handler();
     install_panic_report();
     let cli = Cli::parse();
     // Listings stop quietly on a closed pipe like any Unix tool; a training run must not die

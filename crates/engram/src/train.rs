@@ -181,7 +181,6 @@ fn run_with(
             source,
         })?,
     );
-    let _ = crate::runtime::progress::stop_requested();
     let session = Session::new(
         config.common.clone(),
         config.to_table(),

@@ -725,6 +725,16 @@ impl Player for ActorCriticPlayer<'_> {
             &mut value,
         );
     }
+
+    fn recurrent_state(&self) -> &[f32] {
+        &self.state
+    }
+
+    fn set_recurrent_state(&mut self, state: &[f32]) {
+        if state.len() == self.state.len() {
+            self.state.copy_from_slice(state);
+        }
+    }
 }
 
 impl Act for ActorCritic {

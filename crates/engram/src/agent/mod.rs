@@ -34,4 +34,11 @@ pub trait Player {
     fn reset(&mut self);
     /// One step from `obs`: writes the flat action; greedy when `rng` is `None`.
     fn act(&mut self, obs: &[f32], rng: Option<&mut ChaCha8Rng>, action: &mut [f32]);
+    /// The recurrent state carried from step to step (empty without a recurrent core), so
+    /// that a caller can keep one per environment (SB3's `predict(obs, state)`).
+    fn recurrent_state(&self) -> &[f32] {
+        &[]
+    }
+    /// Restores a state of [`Player::recurrent_state`]'s length; other lengths are ignored.
+    fn set_recurrent_state(&mut self, _state: &[f32]) {}
 }

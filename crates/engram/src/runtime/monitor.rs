@@ -5,7 +5,7 @@
 //! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
 use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
-use super::progress::{stop_requested, Progress};
+use super::progress::{stop_flag, Progress};
 use super::run_dir::CsvLog;
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
@@ -344,7 +344,7 @@ impl Monitor {
         if lock(&self.failure).is_some() {
             return Some(StopReason::Failed);
         }
-        if stop_requested().load(Ordering::Relaxed) {
+        if stop_flag().load(Ordering::Relaxed) {
             return Some(StopReason::Interrupted);
         }
         if self.stop.load(Ordering::Relaxed) {

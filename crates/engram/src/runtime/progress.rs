@@ -16,23 +16,30 @@ macro_rules! note {
     }};
 }
 
-/// Set by Ctrl-C or SIGTERM; training loops poll it, save a checkpoint and exit cleanly.
-pub fn stop_requested() -> &'static Arc<AtomicBool> {
+/// Set to stop training gracefully: training loops poll it, save a checkpoint and exit
+/// cleanly. The library installs no signal handler itself (an embedding program, such as the
+/// Python binding, keeps its own); the CLI calls [`install_signal_handler`].
+pub fn stop_flag() -> &'static Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let handler_flag = flag.clone();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// Makes Ctrl-C and SIGTERM set [`stop_flag`] (a second Ctrl-C quits at once). Call it first
+/// thing: a signal in the first milliseconds of a run must still mean "save and stop".
+pub fn install_signal_handler() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let flag = stop_flag().clone();
         // Fails only if another handler is installed (e.g. by an embedding program): then
         // that program decides what a signal means.
         let _ = ctrlc::set_handler(move || {
-            if handler_flag.swap(true, Ordering::SeqCst) {
+            if flag.swap(true, Ordering::SeqCst) {
                 // A second Ctrl-C means "now".
                 std::process::exit(130);
             }
             note!("\nstop requested: saving a checkpoint (Ctrl-C again to quit at once)");
         });
-        flag
-    })
+    });
 }
 
 /// Reports training progress.

@@ -81,7 +81,7 @@ pub struct Taxi {
 
 impl Default for Taxi {
     fn default() -> Self {
-        // The default config is valid (`default_matches_gymnasium` builds it).
+        // The default config is valid (the test below builds it).
         #[allow(clippy::expect_used)]
         Self::new(TaxiConfig::default()).expect("default Taxi config is valid")
     }
@@ -479,5 +479,16 @@ impl Env for Taxi {
 
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_builds() {
+        let taxi = Taxi::default();
+        assert_eq!(taxi.action_space(), &Space::discrete(6));
     }
 }

@@ -1,0 +1,632 @@
+//! `engram._engram`: the Rust side of the Python package. It binds the library and adds no
+//! behaviour of its own: environments (`Env`, `VecEnv`) stepping in flat `f32` encodings, the
+//! algorithm registry, training and resuming runs, and loaded policies (`Policy`). The Python
+//! side (`python/engram/`) turns these into Gymnasium environments and SB3-style agents.
+//!
+//! Errors become Python exceptions carrying the CLI's messages: `ValueError` for bad input
+//! (ids, options, hyper-parameters, actions), `RuntimeError` for failures of a run, and
+//! `KeyboardInterrupt` after Ctrl-C has stopped a run with its checkpoint saved.
+
+// A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use engram::agent::{step_env, Act, ActionKind, StepScratch};
+use engram::algos::{RunConfig, REGISTRY};
+use engram::runtime::evaluator::{NORMALIZE_CLIP, NORMALIZE_EPS};
+use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
+use engram_env::{Action, Env, InfoValue, Options, Render, RenderMode, Space};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+/// A Python option value (`make(id, is_slippery=False)`) as the registry's JSON value.
+fn json_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    if value.is_none() {
+        return Ok(serde_json::Value::Null);
+    }
+    if value.is_instance_of::<PyBool>() {
+        return Ok(serde_json::Value::Bool(value.extract()?));
+    }
+    if value.is_instance_of::<PyInt>() {
+        return Ok(serde_json::Value::from(value.extract::<i64>()?));
+    }
+    if value.is_instance_of::<PyFloat>() {
+        return Ok(serde_json::Value::from(value.extract::<f64>()?));
+    }
+    if value.is_instance_of::<PyString>() {
+        return Ok(serde_json::Value::String(value.extract()?));
+    }
+    if let Ok(items) = value.try_iter() {
+        let items: PyResult<Vec<_>> = items.map(|v| json_of(&v?)).collect();
+        return Ok(serde_json::Value::Array(items?));
+    }
+    Err(PyValueError::new_err(format!(
+        "option value {value} is not a bool, number, string or list"
+    )))
+}
+
+fn options_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
+    let mut out = Options::new();
+    if let Some(options) = options {
+        for (key, value) in options.iter() {
+            out.set(&key.extract::<String>()?, json_of(&value)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A space as a plain dict, which the Python side turns into a `gymnasium.spaces` object.
+fn space_dict<'py>(py: Python<'py>, space: &Space) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    match space {
+        Space::Discrete { n, start } => {
+            d.set_item("kind", "discrete")?;
+            d.set_item("n", n)?;
+            d.set_item("start", start)?;
+        }
+        Space::Box { low, high, shape } => {
+            d.set_item("kind", "box")?;
+            d.set_item("low", low.clone())?;
+            d.set_item("high", high.clone())?;
+            d.set_item("shape", shape.clone())?;
+        }
+        Space::MultiDiscrete { nvec } => {
+            d.set_item("kind", "multi_discrete")?;
+            d.set_item("nvec", nvec.clone())?;
+        }
+        Space::Tuple(parts) => {
+            d.set_item("kind", "tuple")?;
+            let parts: PyResult<Vec<_>> = parts.iter().map(|p| space_dict(py, p)).collect();
+            d.set_item("spaces", parts?)?;
+        }
+    }
+    Ok(d)
+}
+
+/// A flat action (`action_dim` floats, as the Python side encodes it) as an [`Action`].
+fn action_of<'a>(space: &Space, flat: &'a [f32], ints: &'a mut Vec<i64>) -> PyResult<Action<'a>> {
+    let integral = |v: f32| -> PyResult<i64> {
+        let i = v as i64;
+        if i as f32 == v {
+            Ok(i)
+        } else {
+            Err(PyValueError::new_err(format!(
+                "action {v} is not an integer of the action space {space}"
+            )))
+        }
+    };
+    if flat.len() != space.flat_dim() {
+        return Err(PyValueError::new_err(format!(
+            "the action has {} numbers, the action space {space} takes {}",
+            flat.len(),
+            space.flat_dim()
+        )));
+    }
+    match space {
+        Space::Discrete { .. } => Ok(Action::Discrete(integral(flat[0])?)),
+        Space::MultiDiscrete { .. } => {
+            ints.clear();
+            for &v in flat {
+                ints.push(integral(v)?);
+            }
+            Ok(Action::MultiDiscrete(ints))
+        }
+        Space::Box { .. } => Ok(Action::Continuous(flat)),
+        Space::Tuple(_) => Err(PyValueError::new_err(format!(
+            "Tuple action spaces ({space}) are not supported"
+        ))),
+    }
+}
+
+fn info_dict<'py>(py: Python<'py>, env: &dyn Env) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (key, value) in env.info() {
+        match value {
+            InfoValue::Float(v) => d.set_item(key, v)?,
+            InfoValue::Int(v) => d.set_item(key, v)?,
+            InfoValue::Bool(v) => d.set_item(key, v)?,
+            InfoValue::Ints(v) => d.set_item(key, PyArray1::from_vec(py, v))?,
+            InfoValue::Floats(v) => d.set_item(key, PyArray1::from_vec(py, v))?,
+        }
+    }
+    if let Some(mask) = env.action_mask() {
+        let mask: Vec<i8> = mask.iter().map(|&m| i8::from(m)).collect();
+        d.set_item("action_mask", PyArray1::from_vec(py, mask))?;
+    }
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environments
+
+/// One built-in environment, stepped with flat encodings.
+#[pyclass(module = "engram._engram")]
+struct RawEnv {
+    // A Python object may be reached from several threads: the lock makes it `Sync` (it is
+    // never contended in a plain training loop, and costs tens of nanoseconds).
+    inner: Mutex<EnvState>,
+}
+
+struct EnvState {
+    env: Box<dyn Env>,
+    obs: Vec<f32>,
+    ints: Vec<i64>,
+}
+
+impl RawEnv {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EnvState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl RawEnv {
+    #[new]
+    #[pyo3(signature = (id, options=None))]
+    fn new(id: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let env = engram_env::make(id, &options_of(options)?).map_err(value_error)?;
+        let obs = vec![0.0; env.observation_space().flat_dim()];
+        Ok(RawEnv {
+            inner: Mutex::new(EnvState {
+                env,
+                obs,
+                ints: Vec::new(),
+            }),
+        })
+    }
+
+    fn observation_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        space_dict(py, self.lock().env.observation_space())
+    }
+
+    fn action_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        space_dict(py, self.lock().env.action_space())
+    }
+
+    /// `(flat observation, info)`.
+    #[pyo3(signature = (seed=None))]
+    fn reset<'py>(
+        &self,
+        py: Python<'py>,
+        seed: Option<u64>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.env.reset(seed, &mut state.obs).map_err(value_error)?;
+        Ok((
+            PyArray1::from_slice(py, &state.obs),
+            info_dict(py, &*state.env)?,
+        ))
+    }
+
+    /// `(flat observation, reward, terminated, truncated, info)`.
+    #[allow(clippy::type_complexity)]
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        action: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f32>>,
+        f64,
+        bool,
+        bool,
+        Bound<'py, PyDict>,
+    )> {
+        let flat = action.as_slice()?;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let action = action_of(state.env.action_space(), flat, &mut state.ints)?;
+        let step = state
+            .env
+            .step(action, &mut state.obs)
+            .map_err(value_error)?;
+        Ok((
+            PyArray1::from_slice(py, &state.obs),
+            step.reward,
+            step.terminated,
+            step.truncated,
+            info_dict(py, &*state.env)?,
+        ))
+    }
+
+    /// `"ansi"`: the text frame; `"rgb_array"`: an `H x W x 3` uint8 array.
+    fn render<'py>(&self, py: Python<'py>, mode: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mode = match mode {
+            "ansi" => RenderMode::Text,
+            "rgb_array" => RenderMode::Rgb,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "render mode `{other}`: engram renders \"ansi\" (toy text) and \"rgb_array\" (classic control)"
+                )))
+            }
+        };
+        let rendered = self.lock().env.render(mode).map_err(value_error)?;
+        match rendered {
+            Render::Text(text) => Ok(PyString::new(py, &text).into_any()),
+            Render::Rgb {
+                width,
+                height,
+                pixels,
+            } => {
+                let flat = PyArray1::from_vec(py, pixels);
+                Ok(flat.reshape([height, width, 3])?.into_any())
+            }
+        }
+    }
+}
+
+/// Environments of one id stepped in lockstep, with Gymnasium's next-step autoreset.
+#[pyclass(module = "engram._engram")]
+struct RawVecEnv {
+    venv: Mutex<SyncVectorEnv<Box<dyn Env>>>,
+}
+
+impl RawVecEnv {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncVectorEnv<Box<dyn Env>>> {
+        self.venv.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl RawVecEnv {
+    #[new]
+    #[pyo3(signature = (id, num_envs, options=None))]
+    fn new(id: &str, num_envs: usize, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        if num_envs == 0 || num_envs > 65536 {
+            return Err(PyValueError::new_err(format!(
+                "num_envs = {num_envs}: give 1 to 65536 environments"
+            )));
+        }
+        let venv =
+            SyncVectorEnv::make(id, &options_of(options)?, num_envs, AutoresetMode::NextStep)
+                .map_err(value_error)?;
+        Ok(RawVecEnv {
+            venv: Mutex::new(venv),
+        })
+    }
+
+    fn num_envs(&self) -> usize {
+        self.lock().num_envs()
+    }
+
+    fn observation_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        space_dict(py, self.lock().single_observation_space())
+    }
+
+    fn action_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        space_dict(py, self.lock().single_action_space())
+    }
+
+    /// `[num_envs, obs_dim]` observations.
+    #[pyo3(signature = (seed=None))]
+    fn reset<'py>(
+        &self,
+        py: Python<'py>,
+        seed: Option<u64>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let mut venv = self.lock();
+        venv.reset(seed).map_err(value_error)?;
+        observations(py, &venv)
+    }
+
+    /// `(observations, rewards, terminated, truncated)` for `[num_envs, action_dim]` actions.
+    #[allow(clippy::type_complexity)]
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        actions: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f32>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<bool>>,
+        Bound<'py, PyArray1<bool>>,
+    )> {
+        let flat = actions.as_slice()?;
+        let mut venv = self.lock();
+        venv.step(flat).map_err(value_error)?;
+        Ok((
+            observations(py, &venv)?,
+            PyArray1::from_slice(py, venv.rewards()),
+            PyArray1::from_slice(py, venv.terminated()),
+            PyArray1::from_slice(py, venv.truncated()),
+        ))
+    }
+}
+
+fn observations<'py>(
+    py: Python<'py>,
+    venv: &SyncVectorEnv<Box<dyn Env>>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let flat = PyArray1::from_slice(py, venv.observations());
+    flat.reshape([venv.num_envs(), venv.obs_dim()])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Algorithms and runs
+
+/// `[(name, description)]` of the registry.
+#[pyfunction]
+fn algorithms() -> Vec<(&'static str, &'static str)> {
+    REGISTRY.iter().map(|s| (s.name, s.description)).collect()
+}
+
+/// `{key: (default as TOML, documentation)}` of an algorithm, as tuned for `env`.
+#[pyfunction]
+fn options(algo: &str, env: &str) -> PyResult<Vec<(String, String, String)>> {
+    let config = RunConfig::tuned(algo, env).map_err(value_error)?;
+    let table = config.to_table();
+    Ok(config
+        .keys()
+        .into_iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                table.get(k).map(|v| v.to_string()).unwrap_or_default(),
+                engram::config::keys::doc(k).unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+/// A config for `algo` on `env` with `settings` (`key=value` TOML assignments) applied and
+/// validated, as `engram train --set` would.
+fn config_of(algo: &str, env: &str, settings: &[String]) -> PyResult<RunConfig> {
+    let mut config = RunConfig::tuned(algo, env).map_err(value_error)?;
+    for s in settings {
+        config.set(s).map_err(value_error)?;
+    }
+    config.validate().map_err(value_error)?;
+    Ok(config)
+}
+
+/// Checks a configuration without training (the constructor's early error).
+#[pyfunction]
+fn check_config(algo: &str, env: &str, settings: Vec<String>) -> PyResult<String> {
+    let config = config_of(algo, env, &settings)?;
+    let probe = config.common.make_env().map_err(value_error)?;
+    config.algo.check(&config, &*probe).map_err(value_error)?;
+    config.to_toml().map_err(value_error)
+}
+
+/// Runs `work` on a thread of its own with the GIL released, polling Python's signals: Ctrl-C
+/// sets engram's stop flag, the run saves its checkpoint and stops, and KeyboardInterrupt
+/// is raised once it has.
+fn run_interruptibly<T: Send + 'static>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T, engram::error::TrainError> + Send + 'static,
+) -> PyResult<T> {
+    let stop = engram::runtime::progress::stop_flag();
+    stop.store(false, Ordering::SeqCst);
+    let handle = std::thread::spawn(work);
+    let mut interrupted = None;
+    while !handle.is_finished() {
+        py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+        if interrupted.is_none() {
+            if let Err(e) = py.check_signals() {
+                stop.store(true, Ordering::SeqCst);
+                interrupted = Some(e);
+            }
+        }
+    }
+    let result = handle
+        .join()
+        .map_err(|_| PyRuntimeError::new_err("engram's training thread panicked (a bug)"))?;
+    stop.store(false, Ordering::SeqCst);
+    if let Some(e) = interrupted {
+        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+            // The run saved its checkpoint and stopped.
+            result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        }
+        return Err(e);
+    }
+    result.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+fn summary_json(summary: &engram::runtime::Summary) -> PyResult<String> {
+    serde_json::to_string(summary).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// Trains a new run in `out`; returns `summary.json`'s text.
+#[pyfunction]
+#[pyo3(signature = (algo, env, settings, out, quiet=true))]
+fn train(
+    py: Python<'_>,
+    algo: &str,
+    env: &str,
+    settings: Vec<String>,
+    out: PathBuf,
+    quiet: bool,
+) -> PyResult<String> {
+    let config = config_of(algo, env, &settings)?;
+    let summary = run_interruptibly(py, move || engram::train::train(config, Some(&out), quiet))?;
+    summary_json(&summary)
+}
+
+/// Continues the run in `dir` (`overrides`: `key=value`, e.g. a larger `total_steps`).
+#[pyfunction]
+#[pyo3(signature = (dir, overrides, quiet=true))]
+fn resume(py: Python<'_>, dir: PathBuf, overrides: Vec<String>, quiet: bool) -> PyResult<String> {
+    let summary = run_interruptibly(py, move || engram::train::resume(&dir, &overrides, quiet))?;
+    summary_json(&summary)
+}
+
+/// A trained agent loaded from a checkpoint, acting on batches of flat observations with one
+/// recurrent state per row.
+#[pyclass(module = "engram._engram", frozen)]
+struct Policy {
+    loaded: engram::play::Loaded,
+}
+
+#[pymethods]
+impl Policy {
+    /// `path`: a run directory (its best checkpoint, or its latest with `latest`) or a file.
+    #[new]
+    #[pyo3(signature = (path, latest=true))]
+    fn new(path: PathBuf, latest: bool) -> PyResult<Self> {
+        let loaded = engram::play::load(&path, latest).map_err(value_error)?;
+        Ok(Policy { loaded })
+    }
+
+    fn config_toml(&self) -> PyResult<String> {
+        self.loaded.config.to_toml().map_err(value_error)
+    }
+
+    fn obs_dim(&self) -> usize {
+        self.loaded.agent.obs_dim()
+    }
+
+    fn action_dim(&self) -> usize {
+        self.loaded.agent.action_kind().action_dim()
+    }
+
+    /// Floats of one row's recurrent state (0 without a recurrent core).
+    fn state_dim(&self) -> usize {
+        self.loaded
+            .agent
+            .player(&self.loaded.params)
+            .recurrent_state()
+            .len()
+    }
+
+    /// `(actions [n, action_dim], states [n, state_dim])` for observations `[n, obs_dim]`;
+    /// rows whose `episode_start` is set start from a zero state.
+    #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (obs, states, episode_start, deterministic, seed=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        obs: PyReadonlyArray2<'py, f32>,
+        states: PyReadonlyArray2<'py, f32>,
+        episode_start: PyReadonlyArray1<'py, bool>,
+        deterministic: bool,
+        seed: Option<u64>,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<f32>>)> {
+        let agent: &Arc<dyn Act> = &self.loaded.agent;
+        let (obs_dim, action_dim) = (agent.obs_dim(), agent.action_kind().action_dim());
+        let shape = obs.shape();
+        if shape[1] != obs_dim {
+            return Err(PyValueError::new_err(format!(
+                "observations have {} numbers each, the policy takes {obs_dim}",
+                shape[1]
+            )));
+        }
+        let n = shape[0];
+        let mut player = agent.player(&self.loaded.params);
+        let state_dim = player.recurrent_state().len();
+        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
+        if states.len() != n * state_dim || starts.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
+            )));
+        }
+        let obs = obs.as_slice()?;
+        let mut rng = (!deterministic).then(|| ChaCha8Rng::seed_from_u64(seed.unwrap_or(0)));
+        let mut actions = vec![0.0f32; n * action_dim];
+        let mut next_states = vec![0.0f32; n * state_dim];
+        let mut row = vec![0.0f32; obs_dim];
+        for i in 0..n {
+            row.copy_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
+            if let Some(stats) = &self.loaded.obs_stats {
+                stats.normalize_clipped(&mut row, NORMALIZE_EPS, NORMALIZE_CLIP);
+            }
+            player.reset();
+            if !starts[i] {
+                player.set_recurrent_state(&states[i * state_dim..(i + 1) * state_dim]);
+            }
+            player.act(
+                &row,
+                rng.as_mut(),
+                &mut actions[i * action_dim..(i + 1) * action_dim],
+            );
+            next_states[i * state_dim..(i + 1) * state_dim]
+                .copy_from_slice(player.recurrent_state());
+        }
+        let actions = PyArray1::from_vec(py, actions).reshape([n, action_dim])?;
+        let next_states = PyArray1::from_vec(py, next_states).reshape([n, state_dim])?;
+        Ok((actions, next_states))
+    }
+
+    /// Plays `episodes` episodes as `engram eval` does; returns `(returns, lengths)`.
+    #[pyo3(signature = (episodes, seed, deterministic=true))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        episodes: usize,
+        seed: u64,
+        deterministic: bool,
+    ) -> PyResult<(Vec<f64>, Vec<u64>)> {
+        let loaded = &self.loaded;
+        py.detach(|| {
+            let mut env = loaded.make_env()?;
+            let sample = (!deterministic).then_some(seed);
+            loaded.evaluate(&mut *env, episodes, seed, sample, |_, _, _| {})
+        })
+        .map(|r| (r.returns, r.lengths))
+        .map_err(value_error)
+    }
+}
+
+/// Clips and maps flat actions as `engram eval` steps them (Gaussian actions clipped to the
+/// box, categorical indices offset by the space's start); for tests of the Python side.
+#[pyfunction]
+fn step_with_policy_action<'py>(
+    py: Python<'py>,
+    env: &RawEnv,
+    policy: &Policy,
+    action: PyReadonlyArray1<'py, f32>,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool)> {
+    let kind: &ActionKind = policy.loaded.agent.action_kind();
+    let mut scratch = StepScratch::new(kind.action_dim());
+    let mut guard = env.lock();
+    let state = &mut *guard;
+    let step = step_env(
+        &mut *state.env,
+        kind,
+        action.as_slice()?,
+        &mut scratch,
+        &mut state.obs,
+    )
+    .map_err(value_error)?;
+    Ok((
+        PyArray1::from_slice(py, &state.obs),
+        step.reward,
+        step.terminated,
+        step.truncated,
+    ))
+}
+
+#[pymodule]
+fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<RawEnv>()?;
+    m.add_class::<RawVecEnv>()?;
+    m.add_class::<Policy>()?;
+    m.add_function(wrap_pyfunction!(algorithms, m)?)?;
+    m.add_function(wrap_pyfunction!(options, m)?)?;
+    m.add_function(wrap_pyfunction!(check_config, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(resume, m)?)?;
+    m.add_function(wrap_pyfunction!(step_with_policy_action, m)?)?;
+    let env_ids: Vec<String> = engram_env::registry::specs()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    m.add("ENV_IDS", PyList::new(m.py(), env_ids)?)?;
+    Ok(())
+}

@@ -1,0 +1,522 @@
+"""engram from Python: fast deep reinforcement learning for agents with memory.
+
+Environments (Gymnasium's API, stepped in Rust)::
+
+    import engram
+    env = engram.make("CartPole-v1")                 # a gymnasium.Env
+    envs = engram.make_vec("CartPole-v1", 64)        # a gymnasium.vector.VectorEnv
+    env = gymnasium.make("engram/CartPole-v1")       # registered with Gymnasium too
+
+Agents (Stable-Baselines3's API, one class per algorithm of engram's registry)::
+
+    model = engram.PPO("MlpPolicy", "CartPole-v1", seed=0, learning_rate=3e-4)
+    model.learn(total_timesteps=100_000)
+    action, state = model.predict(obs, deterministic=True)
+    model.save("runs/ppo_cartpole")                  # a run directory, as the CLI writes
+    model = engram.PPO.load("runs/ppo_cartpole")     # or `engram train --resume` it
+
+Hyper-parameters are engram's keys (`engram.PPO.options()` lists them with their defaults
+and documentation); errors are ``ValueError`` with the same messages as the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from typing import Any, Optional
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import _engram
+
+__version__ = _engram.__version__
+ENV_IDS: list = list(_engram.ENV_IDS)
+
+__all__ = ["make", "make_vec", "EngramEnv", "EngramVecEnv", "ENV_IDS", "algorithms", "load"]
+
+# ---------------------------------------------------------------------------------------------
+# Spaces and the flat encoding engram steps with
+
+
+def _space(d: dict) -> spaces.Space:
+    kind = d["kind"]
+    if kind == "discrete":
+        return spaces.Discrete(d["n"], start=d["start"])
+    if kind == "box":
+        shape = tuple(d["shape"])
+        low = np.asarray(d["low"], dtype=np.float32).reshape(shape)
+        high = np.asarray(d["high"], dtype=np.float32).reshape(shape)
+        return spaces.Box(low, high, shape=shape, dtype=np.float32)
+    if kind == "multi_discrete":
+        return spaces.MultiDiscrete(np.asarray(d["nvec"], dtype=np.int64))
+    if kind == "tuple":
+        return spaces.Tuple([_space(s) for s in d["spaces"]])
+    raise ValueError(f"unknown space kind {kind!r}")
+
+
+def _flat_dim(space: spaces.Space) -> int:
+    if isinstance(space, spaces.Discrete):
+        return 1
+    if isinstance(space, spaces.Box):
+        return int(np.prod(space.shape, dtype=np.int64))
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.size)
+    if isinstance(space, spaces.Tuple):
+        return sum(_flat_dim(s) for s in space.spaces)
+    raise ValueError(f"engram does not encode {space}")
+
+
+def _unflatten(space: spaces.Space, flat: np.ndarray) -> Any:
+    """One flat float row as the space's element (a Gymnasium observation)."""
+    if isinstance(space, spaces.Discrete):
+        return np.int64(flat[0])
+    if isinstance(space, spaces.Box):
+        return flat.astype(np.float32).reshape(space.shape)
+    if isinstance(space, spaces.MultiDiscrete):
+        return flat.astype(np.int64).reshape(space.shape)
+    if isinstance(space, spaces.Tuple):
+        parts, at = [], 0
+        for s in space.spaces:
+            d = _flat_dim(s)
+            parts.append(_unflatten(s, flat[at : at + d]))
+            at += d
+        return tuple(parts)
+    raise ValueError(f"engram does not encode {space}")
+
+
+def _unflatten_batch(space: spaces.Space, flat: np.ndarray) -> Any:
+    """`[n, flat_dim]` rows as a batch of the space's elements (Gymnasium's batched layout)."""
+    n = flat.shape[0]
+    if isinstance(space, spaces.Discrete):
+        return flat[:, 0].astype(np.int64)
+    if isinstance(space, spaces.Box):
+        return flat.astype(np.float32).reshape((n,) + space.shape)
+    if isinstance(space, spaces.MultiDiscrete):
+        return flat.astype(np.int64).reshape((n,) + space.shape)
+    if isinstance(space, spaces.Tuple):
+        parts, at = [], 0
+        for s in space.spaces:
+            d = _flat_dim(s)
+            parts.append(_unflatten_batch(s, flat[:, at : at + d]))
+            at += d
+        return tuple(parts)
+    raise ValueError(f"engram does not encode {space}")
+
+
+def _flatten(space: spaces.Space, x: Any) -> np.ndarray:
+    """An element of the space (an action or observation) as engram's flat floats."""
+    if isinstance(space, spaces.Discrete):
+        a = np.asarray(x)
+        if a.size != 1:
+            raise ValueError(f"action {x!r} is not one integer of {space}")
+        return np.asarray([a.reshape(()).item()], dtype=np.float32)
+    if isinstance(space, (spaces.Box, spaces.MultiDiscrete)):
+        a = np.asarray(x, dtype=np.float32)
+        if a.size != _flat_dim(space):
+            raise ValueError(f"{x!r} has {a.size} numbers, {space} takes {_flat_dim(space)}")
+        return a.reshape(-1)
+    if isinstance(space, spaces.Tuple):
+        return np.concatenate([_flatten(s, v) for s, v in zip(space.spaces, x)])
+    raise ValueError(f"engram does not encode {space}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+
+
+class EngramEnv(gym.Env):
+    """One of engram's built-in environments as a ``gymnasium.Env`` (stepped in Rust)."""
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 30}
+
+    def __init__(self, env_id: str, render_mode: Optional[str] = None, **options: Any):
+        self._raw = _engram.RawEnv(env_id, options)
+        self.env_id = env_id
+        self.observation_space = _space(self._raw.observation_space())
+        self.action_space = _space(self._raw.action_space())
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r}: engram renders 'rgb_array' and 'ansi'"
+            )
+        self.render_mode = render_mode
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        super().reset(seed=seed)
+        flat, info = self._raw.reset(seed)
+        return _unflatten(self.observation_space, flat), info
+
+    def step(self, action):
+        flat, reward, terminated, truncated, info = self._raw.step(
+            _flatten(self.action_space, action)
+        )
+        return (
+            _unflatten(self.observation_space, flat),
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+            info,
+        )
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: make(id, render_mode='rgb_array')")
+            return None
+        return self._raw.render(self.render_mode)
+
+
+def make(env_id: str, render_mode: Optional[str] = None, **options: Any) -> EngramEnv:
+    """An engram environment (``engram.ENV_IDS`` lists them) with its options, e.g.
+    ``make("FrozenLake-v1", is_slippery=False)``."""
+    return EngramEnv(env_id, render_mode=render_mode, **options)
+
+
+class EngramVecEnv(gym.vector.VectorEnv):
+    """``num_envs`` engram environments stepped in one Rust call, with Gymnasium's next-step
+    autoreset; seeds ``seed + i`` for sub-environment ``i``, as Gymnasium's vector envs."""
+
+    def __init__(self, env_id: str, num_envs: int, **options: Any):
+        self._raw = _engram.RawVecEnv(env_id, num_envs, options)
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.single_observation_space = _space(self._raw.observation_space())
+        self.single_action_space = _space(self._raw.action_space())
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, num_envs
+        )
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+        self._action_dim = _flat_dim(self.single_action_space)
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError("engram's vector envs take one integer seed (env i gets seed + i)")
+        flat = self._raw.reset(seed)
+        return _unflatten_batch(self.single_observation_space, flat), {}
+
+    def step(self, actions):
+        a = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, self._action_dim)
+        flat, rewards, terminated, truncated = self._raw.step(np.ascontiguousarray(a))
+        return (
+            _unflatten_batch(self.single_observation_space, flat),
+            rewards,
+            terminated,
+            truncated,
+            {},
+        )
+
+
+def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> EngramVecEnv:
+    """``num_envs`` copies of ``make(env_id, **options)`` as one vector environment."""
+    return EngramVecEnv(env_id, num_envs, **options)
+
+
+for _id in ENV_IDS:
+    if f"engram/{_id}" not in gym.registry:
+        gym.register(id=f"engram/{_id}", entry_point="engram:EngramEnv", kwargs={"env_id": _id})
+
+# ---------------------------------------------------------------------------------------------
+# Agents
+
+
+def _toml(value: Any) -> str:
+    """A Python hyper-parameter value as a TOML value for ``key=value``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise ValueError(f"hyper-parameter value {value!r} is not a bool, number, string or list")
+
+
+_POLICIES = {"MlpPolicy": "mlp", "LstmPolicy": "lstm", "GruPolicy": "gru"}
+
+# SB3's names for keys engram spells otherwise (its rollout length is A3C's `t_max`).
+_SB3_NAMES = {"n_steps": "t_max"}
+
+
+def _env_id(env: Any) -> str:
+    if isinstance(env, str):
+        return env
+    for candidate in (env, getattr(env, "unwrapped", None)):
+        if isinstance(candidate, (EngramEnv, EngramVecEnv)):
+            return candidate.env_id
+    raise NotImplementedError(
+        "engram's agents train on its built-in environments for now (engram.ENV_IDS, an "
+        "engram.make(...) env, or its id); training on other Gymnasium environments is not "
+        "available yet"
+    )
+
+
+class _Agent:
+    """An engram algorithm with Stable-Baselines3's API. Subclasses are generated from the
+    registry; ``algo`` is the registry name."""
+
+    algo: str = ""
+
+    def __init__(
+        self,
+        policy: str,
+        env: Any,
+        seed: int = 0,
+        run_dir: Optional[str] = None,
+        verbose: int = 0,
+        policy_kwargs: Optional[dict] = None,
+        **hyperparameters: Any,
+    ):
+        if policy not in _POLICIES:
+            raise ValueError(
+                f"policy {policy!r}: engram's policies are {', '.join(_POLICIES)}"
+            )
+        self.env_id = _env_id(env)
+        self.seed = seed
+        self.verbose = verbose
+        settings = [f"seed={int(seed)}"]
+        if not (self.algo == "dqn" and policy == "MlpPolicy"):
+            settings.append(f'policy="{_POLICIES[policy]}"')
+        hyper = dict(hyperparameters)
+        for key, value in (policy_kwargs or {}).items():
+            if key == "net_arch":
+                hyper.setdefault("encoder_layers", list(value))
+            else:
+                raise ValueError(
+                    f"policy_kwargs {key!r}: engram takes net_arch there; other network "
+                    f"settings are hyper-parameters (see {type(self).__name__}.options())"
+                )
+        if policy == "MlpPolicy" and "encoder_layers" not in hyper and self.algo != "dqn":
+            # Without a recurrent core the encoder is the whole network: SB3's default.
+            tuned = dict((k, d) for k, d, _ in _engram.options(self.algo, self.env_id))
+            if tuned.get("encoder_layers", "[]") == "[]":
+                hyper["encoder_layers"] = [64, 64]
+        known = {k for k, _, _ in _engram.options(self.algo, self.env_id)}
+        for sb3_name, engram_name in _SB3_NAMES.items():
+            if sb3_name in hyper and sb3_name not in known and engram_name in known:
+                hyper[engram_name] = hyper.pop(sb3_name)
+        settings += [f"{key}={_toml(value)}" for key, value in hyper.items()]
+        _engram.check_config(self.algo, self.env_id, settings)
+        self._settings = settings
+        self.run_dir = run_dir or tempfile.mkdtemp(prefix=f"engram-{self.algo}-")
+        self.num_timesteps = 0
+        self._started = os.path.exists(os.path.join(self.run_dir, "checkpoints", "latest.safetensors"))
+        self._policy = None
+        self.summary: Optional[dict] = None
+
+    # -- training ------------------------------------------------------------------------------
+
+    def learn(self, total_timesteps: int, progress_bar: bool = False, **_ignored: Any):
+        """Trains ``total_timesteps`` more environment steps (a first call starts the run,
+        later calls continue it, exactly as ``engram train --resume`` does). Ctrl-C saves a
+        checkpoint and raises KeyboardInterrupt."""
+        if total_timesteps <= 0:
+            raise ValueError(f"total_timesteps = {total_timesteps}: give a positive number")
+        quiet = not (progress_bar or self.verbose > 0)
+        if self._started:
+            target = self.num_timesteps + int(total_timesteps)
+            text = _engram.resume(self.run_dir, [f"total_steps={target}"], quiet)
+        else:
+            settings = self._settings + [f"total_steps={int(total_timesteps)}"]
+            text = _engram.train(self.algo, self.env_id, settings, self.run_dir, quiet)
+            self._started = True
+        self.summary = json.loads(text)
+        self.num_timesteps = int(self.summary["env_steps"])
+        self._policy = None
+        return self
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def _loaded(self) -> "_engram.Policy":
+        if self._policy is None:
+            if not self._started:
+                raise RuntimeError("the model has not been trained yet: call learn() first")
+            self._policy = _engram.Policy(self.run_dir, True)
+            env = EngramEnv(self.env_id, **self._env_options())
+            self.observation_space = env.observation_space
+            self.action_space = env.action_space
+        return self._policy
+
+    def _env_options(self) -> dict:
+        options = _read_config(self.run_dir).get("env_options", {})
+        return options if isinstance(options, dict) else {}
+
+    def predict(
+        self,
+        observation: Any,
+        state: Optional[np.ndarray] = None,
+        episode_start: Optional[np.ndarray] = None,
+        deterministic: bool = False,
+    ):
+        """SB3's ``predict``: one observation or a batch (one row per environment); returns
+        ``(action, state)``, the recurrent state to pass back next step (``None`` for
+        policies without one); rows with ``episode_start`` set start from a zero state."""
+        policy = self._loaded()
+        obs_space = self.observation_space
+        single_shape = obs_space.shape if isinstance(obs_space, (spaces.Box, spaces.MultiDiscrete)) else ()
+        arr = np.asarray(observation) if not isinstance(obs_space, spaces.Tuple) else None
+        if arr is not None and arr.shape == tuple(single_shape):
+            rows, vectorized = [observation], False
+        elif arr is not None and arr.shape[1:] == tuple(single_shape):
+            rows, vectorized = list(arr), True
+        elif isinstance(obs_space, spaces.Tuple) and isinstance(observation, tuple):
+            rows, vectorized = [observation], False
+        elif isinstance(obs_space, spaces.Tuple):
+            rows, vectorized = list(zip(*observation)), True
+        else:
+            raise ValueError(
+                f"observation of shape {np.shape(observation)} does not match {obs_space}"
+            )
+        flat = np.stack([_flatten(obs_space, o) for o in rows]).astype(np.float32)
+        n, state_dim = flat.shape[0], policy.state_dim()
+        if state is None:
+            states = np.zeros((n, state_dim), dtype=np.float32)
+            starts = np.ones(n, dtype=bool)
+        else:
+            states = np.ascontiguousarray(np.asarray(state, dtype=np.float32).reshape(n, state_dim))
+            starts = (
+                np.zeros(n, dtype=bool)
+                if episode_start is None
+                else np.asarray(episode_start, dtype=bool).reshape(n)
+            )
+        seed = None if deterministic else int(np.random.randint(0, 2**31 - 1))
+        actions, next_states = policy.predict(flat, states, starts, deterministic, seed)
+        out = [self._action(a) for a in actions]
+        action = np.stack(out) if vectorized else out[0]
+        return action, (next_states if state_dim > 0 else None)
+
+    def _action(self, flat: np.ndarray):
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            return np.int64(int(flat[0]) + int(space.start))
+        if isinstance(space, spaces.Box):
+            return np.clip(flat.reshape(space.shape), space.low, space.high).astype(np.float32)
+        if isinstance(space, spaces.MultiDiscrete):
+            return flat.astype(np.int64).reshape(space.shape)
+        raise ValueError(f"engram does not act in {space}")
+
+    def evaluate(self, n_eval_episodes: int = 10, seed: Optional[int] = None, deterministic: bool = True):
+        """``(mean, std)`` of the return over episodes played as ``engram eval`` does (the
+        run's seed's evaluation starts by default)."""
+        returns, _ = self._loaded().evaluate(
+            n_eval_episodes, self.seed if seed is None else seed, deterministic
+        )
+        return float(np.mean(returns)), float(np.std(returns))
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        """Writes the run directory (config.toml, checkpoints/, metrics) to ``path``: what the
+        CLI writes, so ``engram eval PATH`` and ``engram train --resume PATH`` take it too."""
+        if not self._started:
+            raise RuntimeError("the model has not been trained yet: call learn() first")
+        path = os.fspath(path)
+        if os.path.abspath(path) == os.path.abspath(self.run_dir):
+            return
+        shutil.copytree(
+            self.run_dir, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.tmp")
+        )
+
+    @classmethod
+    def load(cls, path: str, env: Any = None, **_ignored: Any):
+        """A model from a run directory written by ``save`` or by ``engram train``; further
+        ``learn`` calls continue that run in place."""
+        return _load(os.fspath(path), expected=cls)
+
+    @classmethod
+    def options(cls, env: str = "CartPole-v1") -> dict:
+        """``{key: (default, documentation)}``: the hyper-parameters, tuned for ``env``."""
+        return {k: (d, doc) for k, d, doc in _engram.options(cls.algo, env)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(env={self.env_id!r}, run_dir={self.run_dir!r}, num_timesteps={self.num_timesteps})"
+
+
+def _read_config(path: str) -> dict:
+    config_path = os.path.join(path, "config.toml")
+    if not os.path.exists(config_path):
+        raise ValueError(f"{path} is not a run directory (no config.toml)")
+    try:
+        import tomllib  # Python >= 3.11
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.9/3.10
+        tomllib = None
+    with open(config_path, "rb") as f:
+        text = f.read()
+    if tomllib is not None:
+        return tomllib.loads(text.decode())
+    # The keys needed here are plain `key = "value"` / integer lines.
+    config = {}
+    for line in text.decode().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            config[key.strip()] = json.loads(value.strip()) if value.strip()[:1] in "\"0123456789-" else value.strip()
+    return config
+
+
+def _load(path: str, expected: Optional[type] = None) -> _Agent:
+    config = _read_config(path)
+    algo = config.get("algo", "")
+    cls = _CLASSES.get(algo)
+    if cls is None:
+        raise ValueError(f"{path}: unknown algorithm {algo!r}")
+    if expected is not None and expected is not _Agent and cls is not expected:
+        raise ValueError(f"{path} holds a {cls.__name__} run, not a {expected.__name__} one: use engram.{cls.__name__}.load or engram.load")
+    model = cls.__new__(cls)
+    model.env_id = config.get("env", "")
+    model.seed = int(config.get("seed", 0))
+    model.verbose = 0
+    model.run_dir = path
+    model._settings = []
+    model._policy = None
+    model._started = True
+    summary_path = os.path.join(path, "summary.json")
+    model.summary = json.load(open(summary_path)) if os.path.exists(summary_path) else None
+    latest = os.path.join(path, "checkpoints", "latest.json")
+    steps = 0
+    if os.path.exists(latest):
+        with open(latest) as f:
+            steps = json.load(f)["state"]["monitor"]["counters"]["env_steps"]
+    model.num_timesteps = int(steps)
+    model._loaded()
+    return model
+
+
+def load(path: str) -> _Agent:
+    """Whatever model a run directory holds (its class is read from its config)."""
+    return _load(os.fspath(path))
+
+
+def algorithms() -> dict:
+    """``{class name: description}`` of engram's algorithms."""
+    return {name.upper(): description for name, description in _engram.algorithms()}
+
+
+_CLASSES: dict = {}
+for _name, _description in _engram.algorithms():
+    _cls = type(
+        _name.upper(),
+        (_Agent,),
+        {
+            "algo": _name,
+            "__doc__": f"{_description}\n\nengram's `{_name}` with Stable-Baselines3's API: "
+            f"{_name.upper()}(policy, env, seed=0, run_dir=None, **hyperparameters); "
+            f"{_name.upper()}.options() lists the hyper-parameters.",
+            "__module__": __name__,
+        },
+    )
+    _CLASSES[_name] = _cls
+    globals()[_name.upper()] = _cls
+    __all__.append(_name.upper())

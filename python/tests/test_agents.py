@@ -1,0 +1,101 @@
+"""engram's agents with Stable-Baselines3's API: one class per algorithm of the registry,
+learn / predict / save / load, recurrent state, and errors."""
+
+import os
+
+import numpy as np
+import pytest
+
+import engram
+
+TINY = {
+    "A3C": dict(workers=1, hidden_size=16),
+    "A2C": dict(n_envs=2, hidden_size=16),
+    "PPO": dict(n_envs=2, n_steps=32, batch_size=32, hidden_size=16),
+    "REINFORCE": dict(hidden_size=16),
+    "DQN": dict(learning_starts=100, buffer_size=1000, policy_kwargs=dict(net_arch=[32])),
+}
+
+
+def test_every_registered_algorithm_has_a_class():
+    names = set(engram.algorithms())
+    assert names == {"A3C", "A2C", "PPO", "REINFORCE", "DQN"} or names >= set(TINY)
+    for name in names:
+        cls = getattr(engram, name)
+        assert issubclass(cls, engram._Agent)
+        assert "learning_rate" in cls.options()
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_learn_predict_save_load_round_trip(name, tmp_path):
+    cls = getattr(engram, name)
+    model = cls("MlpPolicy", "CartPole-v1", seed=1, **TINY[name])
+    model.learn(1500)
+    assert model.num_timesteps >= 1500
+    env = engram.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    action, state = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(action)
+    assert state is None
+    batch = np.stack([obs, obs * 0.5, obs * 0.0])
+    actions, _ = model.predict(batch, deterministic=True)
+    assert actions.shape == (3,)
+    model.save(tmp_path / "run")
+    loaded = engram.load(tmp_path / "run")
+    assert type(loaded) is cls and loaded.num_timesteps == model.num_timesteps
+    again, _ = loaded.predict(batch, deterministic=True)
+    np.testing.assert_array_equal(actions, again)
+    # Learning again continues the run where it stopped.
+    loaded.learn(500)
+    assert loaded.num_timesteps >= model.num_timesteps + 500
+    assert os.path.exists(tmp_path / "run" / "checkpoints" / "latest.safetensors")
+
+
+def test_recurrent_predict_carries_state_and_episode_start_resets_it():
+    model = engram.A3C("LstmPolicy", "CartPole-v1", workers=1, hidden_size=16)
+    model.learn(1000)
+    obs, _ = engram.make("CartPole-v1").reset(seed=0)
+    batch = np.stack([obs, obs])
+    _, s1 = model.predict(batch, deterministic=True)
+    assert s1.shape == (2, 32)  # h and c of 16 units
+    _, s2 = model.predict(batch, state=s1, episode_start=np.array([False, True]), deterministic=True)
+    # Row 0 continued from s1; row 1 started over, as the first call did.
+    assert not np.allclose(s2[0], s1[0])
+    np.testing.assert_allclose(s2[1], s1[1])
+
+
+def test_continuous_actions_are_clipped_to_the_box():
+    model = engram.PPO("MlpPolicy", "Pendulum-v1", n_steps=64, batch_size=64)
+    model.learn(256)
+    env = engram.make("Pendulum-v1")
+    obs, _ = env.reset(seed=0)
+    for _ in range(20):
+        action, _ = model.predict(obs)
+        assert env.action_space.contains(action)
+
+
+def test_a_short_run_learns():
+    # PPO's tuned CartPole recipe, 30k steps: clearly above a random policy's ~22.
+    model = engram.PPO("MlpPolicy", "CartPole-v1", seed=0)
+    model.learn(30_000)
+    mean, _ = model.evaluate(10)
+    assert mean > 100, mean
+
+
+def test_errors_are_value_errors_with_the_clis_messages():
+    with pytest.raises(ValueError, match="clip_range"):
+        engram.PPO("MlpPolicy", "CartPole-v1", clip_range=-1)
+    with pytest.raises(ValueError, match="clip_range is an option of ppo|option of ppo"):
+        engram.DQN("MlpPolicy", "CartPole-v1", clip_range=0.2)
+    with pytest.raises(ValueError, match="did you mean"):
+        engram.PPO("MlpPolicy", "CartPole-v1", learning_rat=1e-3)
+    with pytest.raises(ValueError, match="CartPol"):
+        engram.PPO("MlpPolicy", "CartPol-v1")
+    with pytest.raises(ValueError, match="policy"):
+        engram.PPO("CnnPolicy", "CartPole-v1")
+    with pytest.raises(ValueError, match="Box|discrete|sac"):
+        engram.DQN("MlpPolicy", "Pendulum-v1")
+    with pytest.raises(RuntimeError, match="learn"):
+        engram.PPO("MlpPolicy", "CartPole-v1").predict(np.zeros(4))
+    with pytest.raises(NotImplementedError):
+        engram.PPO("MlpPolicy", object())

@@ -1,0 +1,115 @@
+"""engram's environments from Python: Gymnasium's checker, parity with Gymnasium's own
+environments step for step, vector environments, registration, and errors."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import engram
+
+
+@pytest.mark.parametrize("env_id", engram.ENV_IDS)
+def test_every_builtin_env_passes_gymnasiums_checker(env_id):
+    with warnings.catch_warnings():
+        # Gymnasium warns about infinite Box bounds, which its own CartPole has too.
+        warnings.simplefilter("ignore")
+        check_env(engram.make(env_id), skip_render_check=True)
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize(
+    "env_id, gym_id",
+    [
+        ("CartPole-v1", "CartPole-v1"),
+        ("Acrobot-v1", "Acrobot-v1"),
+        ("Pendulum-v1", "Pendulum-v1"),
+        ("MountainCar-v0", "MountainCar-v0"),
+        ("FrozenLake-v1", "FrozenLake-v1"),
+        ("Taxi-v4", "Taxi-v4"),
+        ("Blackjack-v1", "Blackjack-v1"),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_step_for_step_identical_to_gymnasium(env_id, gym_id, seed):
+    ours, theirs = engram.make(env_id), gym.make(gym_id)
+    ours.action_space.seed(seed)
+    o1, _ = ours.reset(seed=seed)
+    o2, _ = theirs.reset(seed=seed)
+    _same(o1, o2)
+    for _ in range(300):
+        action = ours.action_space.sample()
+        r1 = ours.step(action)
+        r2 = theirs.step(action)
+        _same(r1[0], r2[0])
+        assert r1[1:4] == tuple(r2[1:4]), (r1[1:4], r2[1:4])
+        if r1[2] or r1[3]:
+            o1, _ = ours.reset()
+            o2, _ = theirs.reset()
+            _same(o1, o2)
+
+
+def test_vector_env_matches_gymnasiums_sync_vector_env_with_next_step_autoreset():
+    n = 8
+    ours = engram.make_vec("CartPole-v1", n)
+    theirs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(n)])
+    o1, _ = ours.reset(seed=3)
+    o2, _ = theirs.reset(seed=3)
+    np.testing.assert_array_equal(o1, o2)
+    rng = np.random.default_rng(0)
+    done_seen = 0
+    for _ in range(400):
+        actions = rng.integers(0, 2, size=n)
+        r1 = ours.step(actions)
+        r2 = theirs.step(actions)
+        for a, b in zip(r1[:4], r2[:4]):
+            np.testing.assert_array_equal(a, b)
+        done_seen += int(np.sum(r1[2] | r1[3]))
+    assert done_seen > 0
+    assert ours.observation_space == theirs.observation_space
+    assert ours.action_space == theirs.action_space
+
+
+def test_registered_with_gymnasium_and_renders():
+    env = gym.make("engram/CartPole-v1", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    text_env = engram.make("FrozenLake-v1", render_mode="ansi")
+    text_env.reset(seed=0)
+    assert "S" in text_env.render()
+
+
+def test_options_reach_the_environment():
+    env = engram.make("FrozenLake-v1", is_slippery=False)
+    env.reset(seed=0)
+    # Not slippery: action 2 (right) always moves right from the start.
+    obs, *_ = env.step(2)
+    assert obs == 1
+
+
+def test_bad_input_raises_value_errors_with_the_clis_messages():
+    with pytest.raises(ValueError, match="did you mean `CartPole-v1`"):
+        engram.make("CartPol-v1")
+    with pytest.raises(ValueError, match="is_slippery"):
+        engram.make("FrozenLake-v1", is_slippery="yes")
+    env = engram.make("CartPole-v1")
+    with pytest.raises(ValueError, match="call reset"):
+        env.step(0)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not one integer"):
+        env.step([0, 1])
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(7)
+    with pytest.raises(ValueError, match="num_envs"):
+        engram.make_vec("CartPole-v1", 0)
