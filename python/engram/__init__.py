@@ -251,17 +251,104 @@ _POLICIES = {"MlpPolicy": "mlp", "LstmPolicy": "lstm", "GruPolicy": "gru"}
 _SB3_NAMES = {"n_steps": "t_max"}
 
 
+def _space_dict(space: spaces.Space) -> dict:
+    """A Gymnasium space in the format engram's Rust side reads (the inverse of `_space`)."""
+    if isinstance(space, spaces.Discrete):
+        return {"kind": "discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.Box):
+        low = np.broadcast_to(space.low, space.shape).astype(np.float32).reshape(-1)
+        high = np.broadcast_to(space.high, space.shape).astype(np.float32).reshape(-1)
+        return {"kind": "box", "low": low.tolist(), "high": high.tolist(), "shape": list(space.shape)}
+    if isinstance(space, spaces.MultiDiscrete):
+        start = getattr(space, "start", None)
+        if start is not None and np.any(np.asarray(start) != 0):
+            raise ValueError(f"engram takes MultiDiscrete spaces starting at 0, not {space}")
+        return {"kind": "multi_discrete", "nvec": [int(n) for n in np.asarray(space.nvec).reshape(-1)]}
+    if isinstance(space, spaces.Tuple):
+        return {"kind": "tuple", "spaces": [_space_dict(s) for s in space.spaces]}
+    raise ValueError(
+        f"engram cannot train on {type(space).__name__} spaces ({space}): it takes Discrete, "
+        "Box, MultiDiscrete and Tuple of those"
+    )
+
+
+class _PythonEnv:
+    """What engram's Rust side steps: a Gymnasium env with flat float32 observations and
+    actions (see crates/py/src/pyenv.rs)."""
+
+    def __init__(self, env: gym.Env):
+        self.env = env
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+
+    def engram_spaces(self):
+        return _space_dict(self.observation_space), _space_dict(self.action_space)
+
+    def reset(self, seed):
+        obs, _ = self.env.reset(seed=seed)
+        return np.ascontiguousarray(_flatten(self.observation_space, obs), dtype=np.float32)
+
+    def step(self, flat):
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            action = int(flat[0])
+        elif isinstance(space, spaces.MultiDiscrete):
+            action = flat.astype(np.int64).reshape(space.shape)
+        else:
+            action = flat.reshape(space.shape).astype(space.dtype)
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        flat_obs = np.ascontiguousarray(_flatten(self.observation_space, obs), dtype=np.float32)
+        return flat_obs, float(reward), bool(terminated), bool(truncated)
+
+
+_python_envs = {"count": 0}
+
+
+def _register_python_env(env: Any, env_id: Optional[str] = None) -> str:
+    """Registers a Gymnasium env (an instance, a vector env of them, or a function returning
+    one) under an engram id; every worker makes its own copy: ``gymnasium.make`` of its spec
+    when it has one, a deep copy otherwise, or a call of the function."""
+    import copy
+
+    template = env
+    if isinstance(env, gym.vector.VectorEnv):
+        envs = getattr(env, "envs", None)
+        if not envs:
+            raise NotImplementedError(
+                "engram trains on a Gymnasium vector env through its sub-environments "
+                "(SyncVectorEnv.envs): give one env or a function that makes one"
+            )
+        template = envs[0]
+    if callable(template) and not isinstance(template, gym.Env):
+        make_one = template
+        template = make_one()
+    else:
+        spec = getattr(template, "spec", None)
+        if spec is not None and spec.id in gym.registry:
+            make_one = lambda: gym.make(spec)  # noqa: E731
+        else:
+            make_one = lambda: copy.deepcopy(template)  # noqa: E731
+    if not isinstance(template, gym.Env):
+        raise ValueError(f"{template!r} is not a Gymnasium environment")
+    _space_dict(template.observation_space)
+    _space_dict(template.action_space)
+    spec = getattr(template, "spec", None)
+    if env_id is None:
+        _python_envs["count"] += 1
+        base = spec.id if spec is not None else f"{type(template.unwrapped).__name__}-v0"
+        env_id = f"python/{base}#{_python_envs['count']}"
+    threshold = getattr(spec, "reward_threshold", None) if spec is not None else None
+    _engram.register_python_env(env_id, lambda: _PythonEnv(make_one()), threshold)
+    return env_id
+
+
 def _env_id(env: Any) -> str:
     if isinstance(env, str):
         return env
     for candidate in (env, getattr(env, "unwrapped", None)):
         if isinstance(candidate, (EngramEnv, EngramVecEnv)):
             return candidate.env_id
-    raise NotImplementedError(
-        "engram's agents train on its built-in environments for now (engram.ENV_IDS, an "
-        "engram.make(...) env, or its id); training on other Gymnasium environments is not "
-        "available yet"
-    )
+    return _register_python_env(env)
 
 
 class _Agent:
@@ -345,9 +432,9 @@ class _Agent:
             if not self._started:
                 raise RuntimeError("the model has not been trained yet: call learn() first")
             self._policy = _engram.Policy(self.run_dir, True)
-            env = EngramEnv(self.env_id, **self._env_options())
-            self.observation_space = env.observation_space
-            self.action_space = env.action_space
+            raw = _engram.RawEnv(self.env_id, self._env_options())
+            self.observation_space = _space(raw.observation_space())
+            self.action_space = _space(raw.action_space())
         return self._policy
 
     def _env_options(self) -> dict:
@@ -433,8 +520,9 @@ class _Agent:
     @classmethod
     def load(cls, path: str, env: Any = None, **_ignored: Any):
         """A model from a run directory written by ``save`` or by ``engram train``; further
-        ``learn`` calls continue that run in place."""
-        return _load(os.fspath(path), expected=cls)
+        ``learn`` calls continue that run in place. A run on a Python environment needs it
+        again as ``env`` (any copy: the run's id is re-registered for it)."""
+        return _load(os.fspath(path), expected=cls, env=env)
 
     @classmethod
     def options(cls, env: str = "CartPole-v1") -> dict:
@@ -466,8 +554,15 @@ def _read_config(path: str) -> dict:
     return config
 
 
-def _load(path: str, expected: Optional[type] = None) -> _Agent:
+def _load(path: str, expected: Optional[type] = None, env: Any = None) -> _Agent:
     config = _read_config(path)
+    if str(config.get("env", "")).startswith("python/"):
+        if env is None:
+            raise ValueError(
+                f"{path} was trained on a Python environment ({config['env']}): load it with "
+                "env=... (the same environment)"
+            )
+        _register_python_env(env, config["env"])
     algo = config.get("algo", "")
     cls = _CLASSES.get(algo)
     if cls is None:
@@ -494,9 +589,10 @@ def _load(path: str, expected: Optional[type] = None) -> _Agent:
     return model
 
 
-def load(path: str) -> _Agent:
-    """Whatever model a run directory holds (its class is read from its config)."""
-    return _load(os.fspath(path))
+def load(path: str, env: Any = None) -> _Agent:
+    """Whatever model a run directory holds (its class is read from its config); ``env``:
+    the Python environment of a run trained on one."""
+    return _load(os.fspath(path), env=env)
 
 
 def algorithms() -> dict:

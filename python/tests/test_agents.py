@@ -97,5 +97,5 @@ def test_errors_are_value_errors_with_the_clis_messages():
         engram.DQN("MlpPolicy", "Pendulum-v1")
     with pytest.raises(RuntimeError, match="learn"):
         engram.PPO("MlpPolicy", "CartPole-v1").predict(np.zeros(4))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError, match="not a Gymnasium environment"):
         engram.PPO("MlpPolicy", object())

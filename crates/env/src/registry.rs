@@ -49,6 +49,12 @@ impl Options {
         Self::default()
     }
 
+    /// The id being made (set by `make` before the entry point runs): lets one entry point
+    /// serve several ids, e.g. environments registered from Python.
+    pub fn env_id(&self) -> &str {
+        &self.env_id
+    }
+
     /// Builder-style insertion: `Options::new().with("is_slippery", false)`.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.set(key, value);

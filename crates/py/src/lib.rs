@@ -28,6 +28,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod pyenv;
+
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
@@ -623,6 +625,7 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
     m.add_function(wrap_pyfunction!(step_with_policy_action, m)?)?;
+    m.add_function(wrap_pyfunction!(pyenv::register_python_env, m)?)?;
     let env_ids: Vec<String> = engram_env::registry::specs()
         .into_iter()
         .map(|s| s.id)
