@@ -93,6 +93,7 @@ pub fn from_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Result<Loaded, Train
             reason: format!("unreadable run state: {e}"),
         })?;
     let config = RunConfig::from_table(state.config, &path.display().to_string())?;
+    config.validate()?;
     let probe = config.common.make_env()?;
     let agent = config.algo.agent(&config, &*probe)?;
     ckpt.check_architecture(&agent.layout().signature(), &path)?;

@@ -251,6 +251,18 @@ impl Collector {
         self.state.copy_from_slice(&saved.recurrent_state);
         let od = policy.obs_dim();
         for (e, episode) in saved.episodes.iter().enumerate() {
+            let ad = policy.action_dim().max(1);
+            if episode.actions.len() % ad != 0 || episode.length != (episode.actions.len() / ad) as u64
+            {
+                return Err(EnvError::Other(format!(
+                    "the checkpoint's running episode of environment {e} is inconsistent: \
+                     length {} with {} action values of {ad} each",
+                    episode.length,
+                    episode.actions.len()
+                )));
+            }
+        }
+        for (e, episode) in saved.episodes.iter().enumerate() {
             let obs = &mut self.obs[e * od..(e + 1) * od];
             self.envs[e].reset(Some(episode.seed), obs)?;
             for action in episode.actions.chunks_exact(policy.action_dim()) {
