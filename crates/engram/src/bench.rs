@@ -420,6 +420,60 @@ pub fn nn_workloads() -> Vec<Workload> {
     ]
 }
 
+/// `gemm_64x256x256_*`: the three products of a 256-wide layer at batch 64 (forward `X W^T`,
+/// input gradient `dY W`, weight gradient `dY^T X`), and `gemm_1024`: a large square product,
+/// which shows the machine's single-core sgemm ceiling. Rates are FLOP per second.
+pub fn gemm_workloads() -> Vec<Workload> {
+    use engram_nn::kernels::{gemm, Trans};
+    let product =
+        |name: &str, doc: &str, ta: Trans, tb: Trans, (m, n, k): (usize, usize, usize)| {
+            let name = name.to_string();
+            Workload::new(&name, doc, move || {
+                let mut rng = ChaCha8Rng::seed_from_u64(5);
+                let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let mut c = vec![0.0f32; m * n];
+                let lda = if ta == Trans::No { k } else { m };
+                let ldb = if tb == Trans::No { n } else { k };
+                Box::new(move || {
+                    gemm(ta, tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, &mut c, n);
+                    black_box(&c);
+                })
+            })
+            .with_rate("flop", 2.0 * (m * n * k) as f64)
+        };
+    vec![
+        product(
+            "gemm_64x256x256_forward",
+            "C[64x256] = X[64x256] W^T",
+            Trans::No,
+            Trans::Yes,
+            (64, 256, 256),
+        ),
+        product(
+            "gemm_64x256x256_input_grad",
+            "dX[64x256] = dY[64x256] W",
+            Trans::No,
+            Trans::No,
+            (64, 256, 256),
+        ),
+        product(
+            "gemm_64x256x256_weight_grad",
+            "dW[256x256] = dY^T[256x64] X[64x256]",
+            Trans::Yes,
+            Trans::No,
+            (256, 256, 64),
+        ),
+        product(
+            "gemm_1024",
+            "C = A B, 1024 x 1024 x 1024: the single-core ceiling",
+            Trans::No,
+            Trans::No,
+            (1024, 1024, 1024),
+        ),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Off-policy: a DQN gradient step and replay sampling
 
@@ -660,6 +714,7 @@ mod tests {
             .into_iter()
             .chain(dqn_workloads())
             .chain(env_workloads())
+            .chain(gemm_workloads().into_iter().take(3))
         {
             let mut f = w.instantiate();
             f();

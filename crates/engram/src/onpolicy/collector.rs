@@ -252,7 +252,8 @@ impl Collector {
         let od = policy.obs_dim();
         for (e, episode) in saved.episodes.iter().enumerate() {
             let ad = policy.action_dim().max(1);
-            if episode.actions.len() % ad != 0 || episode.length != (episode.actions.len() / ad) as u64
+            if episode.actions.len() % ad != 0
+                || episode.length != (episode.actions.len() / ad) as u64
             {
                 return Err(EnvError::Other(format!(
                     "the checkpoint's running episode of environment {e} is inconsistent: \

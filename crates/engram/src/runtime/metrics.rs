@@ -221,8 +221,9 @@ impl EpisodeWindow {
     }
 
     pub fn mean_length(&self) -> Option<f64> {
-        (!self.lengths.is_empty())
-            .then(|| self.lengths.iter().map(|&l| l as f64).sum::<f64>() / self.lengths.len() as f64)
+        (!self.lengths.is_empty()).then(|| {
+            self.lengths.iter().map(|&l| l as f64).sum::<f64>() / self.lengths.len() as f64
+        })
     }
 }
 

@@ -229,6 +229,9 @@ impl Monitor {
 
     /// Writes a metrics row from the metrics gathered since the last one.
     pub fn log_row(&self) -> MetricsRow {
+        // One row at a time, counters read under the lock: A3C workers logging at the same
+        // moment must not write rows out of order (nor see another's later counters).
+        let mut metrics_file = lock(&self.metrics);
         let counters = self.counters();
         let metrics = lock(&self.stats).take();
         let (mean_return, mean_length) = {
@@ -239,7 +242,7 @@ impl Monitor {
             let mut last = lock(&self.last_row);
             let dt = last.0.elapsed().as_secs_f64();
             let rate = if dt > 0.0 {
-                (counters.env_steps - last.1) as f64 / dt
+                counters.env_steps.saturating_sub(last.1) as f64 / dt
             } else {
                 0.0
             };
@@ -256,11 +259,10 @@ impl Monitor {
             metrics,
             steps_per_second,
         };
-        let mut metrics = lock(&self.metrics);
-        if let Err(e) = metrics.row(&row.header(), &row.to_csv()) {
-            self.fail_to_write(metrics.path(), &e);
+        if let Err(e) = metrics_file.row(&row.header(), &row.to_csv()) {
+            self.fail_to_write(metrics_file.path(), &e);
         }
-        drop(metrics);
+        drop(metrics_file);
         self.progress.update(&row);
         row
     }
