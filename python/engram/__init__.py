@@ -71,6 +71,25 @@ def _flat_dim(space: spaces.Space) -> int:
     raise ValueError(f"engram does not encode {space}")
 
 
+def _check_discrete(space: spaces.Space, x: Any) -> None:
+    """Refuses a discrete observation outside its space (engram would encode it silently)."""
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        a = np.asarray(x, dtype=np.float64)
+        ok = (
+            a.size == _flat_dim(space)
+            and np.all(np.isfinite(a))
+            and np.all(a == np.floor(a))
+            and space.contains(a.astype(np.int64).reshape(()) if isinstance(space, spaces.Discrete) else a.astype(np.int64).reshape(space.shape))
+        )
+        if not ok:
+            raise ValueError(f"observation {x!r} is outside the observation space {space}")
+    elif isinstance(space, spaces.Tuple):
+        if not isinstance(x, (tuple, list)) or len(x) != len(space.spaces):
+            raise ValueError(f"observation {x!r} does not match {space}")
+        for sub, part in zip(space.spaces, x):
+            _check_discrete(sub, part)
+
+
 def _unflatten(space: spaces.Space, flat: np.ndarray) -> Any:
     """One flat float row as the space's element (a Gymnasium observation)."""
     if isinstance(space, spaces.Discrete):
@@ -113,7 +132,7 @@ def _flatten(space: spaces.Space, x: Any) -> np.ndarray:
     if isinstance(space, spaces.Discrete):
         a = np.asarray(x)
         if a.size != 1:
-            raise ValueError(f"action {x!r} is not one integer of {space}")
+            raise ValueError(f"{x!r} is not one integer of {space}")
         return np.asarray([a.reshape(()).item()], dtype=np.float32)
     if isinstance(space, (spaces.Box, spaces.MultiDiscrete)):
         a = np.asarray(x, dtype=np.float32)
@@ -129,14 +148,29 @@ def _flatten(space: spaces.Space, x: Any) -> np.ndarray:
 # Environments
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as the Python values engram's options take."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 class EngramEnv(gym.Env):
     """One of engram's built-in environments as a ``gymnasium.Env`` (stepped in Rust)."""
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 30}
 
     def __init__(self, env_id: str, render_mode: Optional[str] = None, **options: Any):
+        options = _plain(options)
         self._raw = _engram.RawEnv(env_id, options)
         self.env_id = env_id
+        self.options = options
         self.observation_space = _space(self._raw.observation_space())
         self.action_space = _space(self._raw.action_space())
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -144,6 +178,14 @@ class EngramEnv(gym.Env):
                 f"render_mode={render_mode!r}: engram renders 'rgb_array' and 'ansi'"
             )
         self.render_mode = render_mode
+
+    def __reduce__(self):
+        # Copies and pickles are fresh environments of the same id and options (the Rust
+        # state is not serialised): what each worker of a Python-stepped run needs.
+        return (_make_env, (self.env_id, self.render_mode, self.options))
+
+    def __deepcopy__(self, memo):
+        return _make_env(self.env_id, self.render_mode, self.options)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
@@ -169,6 +211,10 @@ class EngramEnv(gym.Env):
         return self._raw.render(self.render_mode)
 
 
+def _make_env(env_id: str, render_mode: Optional[str], options: dict) -> "EngramEnv":
+    return EngramEnv(env_id, render_mode=render_mode, **options)
+
+
 def make(env_id: str, render_mode: Optional[str] = None, **options: Any) -> EngramEnv:
     """An engram environment (``engram.ENV_IDS`` lists them) with its options, e.g.
     ``make("FrozenLake-v1", is_slippery=False)``."""
@@ -180,8 +226,12 @@ class EngramVecEnv(gym.vector.VectorEnv):
     autoreset; seeds ``seed + i`` for sub-environment ``i``, as Gymnasium's vector envs."""
 
     def __init__(self, env_id: str, num_envs: int, **options: Any):
-        self._raw = _engram.RawVecEnv(env_id, num_envs, options)
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs = {num_envs!r}: give a positive number of environments")
+        options = _plain(options)
+        self._raw = _engram.RawVecEnv(env_id, int(num_envs), options)
         self.env_id = env_id
+        self.options = options
         self.num_envs = num_envs
         self.single_observation_space = _space(self._raw.observation_space())
         self.single_action_space = _space(self._raw.action_space())
@@ -284,9 +334,18 @@ class _PythonEnv:
     def engram_spaces(self):
         return _space_dict(self.observation_space), _space_dict(self.action_space)
 
+    def _flat_obs(self, obs):
+        space = self.observation_space
+        if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete, spaces.Tuple)) and not space.contains(obs):
+            raise ValueError(f"the environment returned {obs!r}, outside its observation space {space}")
+        flat = np.ascontiguousarray(_flatten(space, obs), dtype=np.float32)
+        if not np.all(np.isfinite(flat)):
+            raise ValueError(f"the environment returned a non-finite observation {obs!r}")
+        return flat
+
     def reset(self, seed):
         obs, _ = self.env.reset(seed=seed)
-        return np.ascontiguousarray(_flatten(self.observation_space, obs), dtype=np.float32)
+        return self._flat_obs(obs)
 
     def step(self, flat):
         space = self.action_space
@@ -297,8 +356,10 @@ class _PythonEnv:
         else:
             action = flat.reshape(space.shape).astype(space.dtype)
         obs, reward, terminated, truncated, _ = self.env.step(action)
-        flat_obs = np.ascontiguousarray(_flatten(self.observation_space, obs), dtype=np.float32)
-        return flat_obs, float(reward), bool(terminated), bool(truncated)
+        reward = float(reward)
+        if not math.isfinite(reward):
+            raise ValueError(f"the environment returned a non-finite reward ({reward})")
+        return self._flat_obs(obs), reward, bool(terminated), bool(truncated)
 
 
 _python_envs = {"count": 0}
@@ -342,13 +403,31 @@ def _register_python_env(env: Any, env_id: Optional[str] = None) -> str:
     return env_id
 
 
-def _env_id(env: Any) -> str:
+_PASSIVE_WRAPPERS = tuple(
+    w
+    for w in (
+        getattr(gym.wrappers, "OrderEnforcing", None),
+        getattr(gym.wrappers, "PassiveEnvChecker", None),
+    )
+    if w is not None
+)
+
+
+def _env_id(env: Any) -> tuple:
+    """`(engram id, env options)` of what an agent was given: an id, an engram env (stepped
+    in Rust with its options), or any other Gymnasium env, engram's wrapped in Gymnasium
+    wrappers included (stepped in Python, so that the wrappers apply)."""
     if isinstance(env, str):
-        return env
-    for candidate in (env, getattr(env, "unwrapped", None)):
-        if isinstance(candidate, (EngramEnv, EngramVecEnv)):
-            return candidate.env_id
-    return _register_python_env(env)
+        return env, {}
+    if isinstance(env, (EngramEnv, EngramVecEnv)):
+        return env.env_id, dict(env.options)
+    inner = env
+    while isinstance(inner, gym.Wrapper) and isinstance(inner, _PASSIVE_WRAPPERS):
+        inner = inner.env
+    if isinstance(inner, EngramEnv):
+        # gymnasium.make("engram/...") without other wrappers (a time limit is one).
+        return inner.env_id, dict(inner.options)
+    return _register_python_env(env), {}
 
 
 class _Agent:
@@ -361,7 +440,7 @@ class _Agent:
         self,
         policy: str,
         env: Any,
-        seed: int = 0,
+        seed: Optional[int] = 0,
         run_dir: Optional[str] = None,
         verbose: int = 0,
         policy_kwargs: Optional[dict] = None,
@@ -371,10 +450,22 @@ class _Agent:
             raise ValueError(
                 f"policy {policy!r}: engram's policies are {', '.join(_POLICIES)}"
             )
-        self.env_id = _env_id(env)
+        if "total_steps" in hyperparameters:
+            raise ValueError("total_steps: give the budget to learn(total_timesteps)")
+        if run_dir is not None and os.path.exists(os.path.join(os.fspath(run_dir), "config.toml")):
+            held = _read_config(os.fspath(run_dir))
+            raise ValueError(
+                f"{run_dir} already holds a run ({held.get('algo')} on {held.get('env')}): "
+                "continue it with engram.load(run_dir), or choose another run_dir"
+            )
+        self.env_id, env_options = _env_id(env)
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
         self.seed = seed
         self.verbose = verbose
         settings = [f"seed={int(seed)}"]
+        if env_options:
+            settings.append(f"env_options={_toml(env_options)}")
         if not (self.algo == "dqn" and policy == "MlpPolicy"):
             settings.append(f'policy="{_POLICIES[policy]}"')
         hyper = dict(hyperparameters)
@@ -406,24 +497,49 @@ class _Agent:
 
     # -- training ------------------------------------------------------------------------------
 
-    def learn(self, total_timesteps: int, progress_bar: bool = False, **_ignored: Any):
-        """Trains ``total_timesteps`` more environment steps (a first call starts the run,
-        later calls continue it, exactly as ``engram train --resume`` does). Ctrl-C saves a
-        checkpoint and raises KeyboardInterrupt."""
-        if total_timesteps <= 0:
-            raise ValueError(f"total_timesteps = {total_timesteps}: give a positive number")
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: Any = None,
+        log_interval: Any = None,
+        tb_log_name: Any = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ):
+        """Trains ``total_timesteps`` more environment steps: a first call starts the run,
+        later calls continue it exactly as ``engram train --resume`` does (``num_timesteps``
+        keeps counting; ``reset_num_timesteps`` is accepted for SB3 code and changes nothing).
+        Ctrl-C saves a checkpoint and raises KeyboardInterrupt; the model stays usable."""
+        if callback is not None:
+            raise NotImplementedError("engram's learn() takes no callbacks yet")
+        if isinstance(total_timesteps, float) and total_timesteps.is_integer():
+            total_timesteps = int(total_timesteps)
+        if not isinstance(total_timesteps, (int, np.integer)) or total_timesteps <= 0:
+            raise ValueError(f"total_timesteps = {total_timesteps!r}: give a positive integer")
+        if total_timesteps >= 2**62:
+            raise ValueError(f"total_timesteps = {total_timesteps}: at most 2^62 steps")
         quiet = not (progress_bar or self.verbose > 0)
-        if self._started:
-            target = self.num_timesteps + int(total_timesteps)
-            text = _engram.resume(self.run_dir, [f"total_steps={target}"], quiet)
-        else:
-            settings = self._settings + [f"total_steps={int(total_timesteps)}"]
-            text = _engram.train(self.algo, self.env_id, settings, self.run_dir, quiet)
-            self._started = True
+        try:
+            if self._started:
+                target = self.num_timesteps + int(total_timesteps)
+                text = _engram.resume(self.run_dir, [f"total_steps={target}"], quiet)
+            else:
+                settings = self._settings + [f"total_steps={int(total_timesteps)}"]
+                text = _engram.train(self.algo, self.env_id, settings, self.run_dir, quiet)
+        finally:
+            # Interrupted or failed, the run keeps its last checkpoint: continue from there.
+            self._policy = None
+            self._refresh_from_checkpoint()
         self.summary = json.loads(text)
         self.num_timesteps = int(self.summary["env_steps"])
-        self._policy = None
         return self
+
+    def _refresh_from_checkpoint(self) -> None:
+        latest = os.path.join(self.run_dir, "checkpoints", "latest.json")
+        if os.path.exists(latest):
+            self._started = True
+            with open(latest) as f:
+                self.num_timesteps = int(json.load(f)["state"]["monitor"]["counters"]["env_steps"])
 
     # -- acting --------------------------------------------------------------------------------
 
@@ -459,14 +575,23 @@ class _Agent:
             rows, vectorized = [observation], False
         elif arr is not None and arr.shape[1:] == tuple(single_shape):
             rows, vectorized = list(arr), True
+        elif isinstance(obs_space, spaces.Tuple) and isinstance(observation, tuple) and all(
+            np.ndim(part) >= 1 for part in observation
+        ):
+            # A vector env's batch: one array per component.
+            rows, vectorized = list(zip(*observation)), True
         elif isinstance(obs_space, spaces.Tuple) and isinstance(observation, tuple):
             rows, vectorized = [observation], False
         elif isinstance(obs_space, spaces.Tuple):
-            rows, vectorized = list(zip(*observation)), True
+            rows, vectorized = [tuple(o) for o in observation], True
         else:
             raise ValueError(
                 f"observation of shape {np.shape(observation)} does not match {obs_space}"
             )
+        if len(rows) == 0:
+            raise ValueError("predict() got an empty batch of observations")
+        for o in rows:
+            _check_discrete(obs_space, o)
         flat = np.stack([_flatten(obs_space, o) for o in rows]).astype(np.float32)
         n, state_dim = flat.shape[0], policy.state_dim()
         if state is None:
@@ -518,7 +643,7 @@ class _Agent:
         )
 
     @classmethod
-    def load(cls, path: str, env: Any = None, **_ignored: Any):
+    def load(cls, path: str, env: Any = None, device: Any = "auto", custom_objects: Any = None):
         """A model from a run directory written by ``save`` or by ``engram train``; further
         ``learn`` calls continue that run in place. A run on a Python environment needs it
         again as ``env`` (any copy: the run's id is re-registered for it)."""
@@ -563,6 +688,13 @@ def _load(path: str, expected: Optional[type] = None, env: Any = None) -> _Agent
                 "env=... (the same environment)"
             )
         _register_python_env(env, config["env"])
+    elif env is not None:
+        given = _env_id(env)[0] if isinstance(env, (str, EngramEnv, EngramVecEnv)) else None
+        if given != config.get("env"):
+            raise ValueError(
+                f"{path} was trained on {config.get('env')}, not on {given or env!r}: load it "
+                f"with that environment, or without env="
+            )
     algo = config.get("algo", "")
     cls = _CLASSES.get(algo)
     if cls is None:

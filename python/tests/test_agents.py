@@ -99,3 +99,54 @@ def test_errors_are_value_errors_with_the_clis_messages():
         engram.PPO("MlpPolicy", "CartPole-v1").predict(np.zeros(4))
     with pytest.raises(ValueError, match="not a Gymnasium environment"):
         engram.PPO("MlpPolicy", object())
+
+
+def test_an_engram_env_object_keeps_its_options_and_wrappers_apply():
+    model = engram.PPO("MlpPolicy", engram.make("FrozenLake-v1", map_name="8x8"), n_steps=64, batch_size=64)
+    model.learn(256)
+    model.predict(0)
+    assert model.observation_space.n == 64
+    import gymnasium as gym
+
+    wrapped = gym.wrappers.TransformReward(engram.make("CartPole-v1"), lambda r: -100.0)
+    model = engram.A2C("MlpPolicy", wrapped, n_envs=2)
+    model.learn(500)
+    assert model.summary["final_train_mean_return"] < -100
+
+
+def test_a_run_dir_holding_a_run_is_refused(tmp_path):
+    first = engram.A2C("MlpPolicy", "CartPole-v1", run_dir=str(tmp_path / "r"))
+    first.learn(200)
+    with pytest.raises(ValueError, match="already holds a run"):
+        engram.PPO("MlpPolicy", "CartPole-v1", run_dir=str(tmp_path / "r"))
+
+
+def test_observations_outside_a_discrete_space_are_refused():
+    model = engram.PPO("MlpPolicy", "FrozenLake-v1", n_steps=64, batch_size=64)
+    model.learn(128)
+    model.predict(3)
+    for bad in (99, -1, 2.5, float("nan")):
+        with pytest.raises(ValueError, match="outside the observation space"):
+            model.predict(bad)
+
+
+def test_tuple_observation_batches_from_a_vector_env():
+    model = engram.PPO("MlpPolicy", "Blackjack-v1", n_steps=64, batch_size=64)
+    model.learn(128)
+    obs, _ = engram.make_vec("Blackjack-v1", 3).reset(seed=0)
+    actions, _ = model.predict(obs)
+    assert actions.shape == (3,)
+    one, _ = model.predict((14, 3, 0))
+    assert one in (0, 1)
+
+
+def test_options_are_checked_and_numpy_scalars_accepted():
+    with pytest.raises(ValueError, match="not a finite number"):
+        engram.make("Pendulum-v1", g=float("nan"))
+    env = engram.make("FrozenLake-v1", is_slippery=np.bool_(False))
+    env.reset(seed=0)
+    assert env.step(2)[0] == 1
+    with pytest.raises(ValueError, match="total_timesteps"):
+        engram.PPO("MlpPolicy", "CartPole-v1").learn(-5)
+    with pytest.raises(ValueError, match="learn"):
+        engram.PPO("MlpPolicy", "CartPole-v1", total_steps=5)

@@ -81,10 +81,19 @@ def test_ctrl_c_saves_a_checkpoint_then_raises_keyboard_interrupt(tmp_path):
     run = tmp_path / "run"
     script = textwrap.dedent(
         f"""
-        import engram
+        import engram, numpy as np
         model = engram.PPO("MlpPolicy", "CartPole-v1", run_dir={str(run)!r})
         print("training", flush=True)
-        model.learn(100_000_000)
+        try:
+            model.learn(100_000_000)
+        except KeyboardInterrupt:
+            # The model stays usable: it acts, and learns on from its checkpoint.
+            done = model.num_timesteps
+            model.predict(np.zeros(4, dtype=np.float32))
+            model.learn(500)
+            assert model.num_timesteps >= done + 500, (done, model.num_timesteps)
+            print("continued", flush=True)
+            raise
         """
     )
     child = subprocess.Popen(
@@ -93,10 +102,22 @@ def test_ctrl_c_saves_a_checkpoint_then_raises_keyboard_interrupt(tmp_path):
     assert child.stdout.readline().strip() == "training"
     time.sleep(1.5)
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
+    out, err = child.communicate(timeout=60)
     assert child.returncode != 0
     assert "KeyboardInterrupt" in err, err
+    assert "continued" in out, err
     assert os.path.exists(run / "checkpoints" / "latest.safetensors")
     # The interrupted run continues.
     model = engram.load(run)
     assert 0 < model.num_timesteps < 100_000_000
+
+
+def test_a_non_finite_reward_is_named_as_the_environments():
+    class NanReward(Corridor):
+        def step(self, action):
+            obs, _, terminated, truncated, info = super().step(action)
+            return obs, float("nan"), terminated, truncated, info
+
+    with pytest.raises(RuntimeError, match="non-finite reward"):
+        engram.A2C("MlpPolicy", NanReward(), n_envs=1).learn(200)
+

@@ -49,7 +49,14 @@ fn json_of(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
         return Ok(serde_json::Value::from(value.extract::<i64>()?));
     }
     if value.is_instance_of::<PyFloat>() {
-        return Ok(serde_json::Value::from(value.extract::<f64>()?));
+        let v: f64 = value.extract()?;
+        // JSON has no NaN: serde_json would turn it into null, i.e. "use the default".
+        if !v.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "option value {v} is not a finite number"
+            )));
+        }
+        return Ok(serde_json::Value::from(v));
     }
     if value.is_instance_of::<PyString>() {
         return Ok(serde_json::Value::String(value.extract()?));

@@ -17,6 +17,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Plays whole episodes with the current policy and turns them into a one-column rollout.
+/// The longest episode collected (a rollout's cap): an environment without a time limit that
+/// never ends an episode is refused instead of running forever.
+pub const MAX_EPISODE_STEPS: u64 = 1_000_000;
+
 pub struct EpisodeCollector {
     env: Box<dyn Env>,
     actor: Actor,
@@ -104,6 +108,13 @@ impl EpisodeCollector {
                 length += 1;
                 if step.terminated || step.truncated {
                     break;
+                }
+                if length >= MAX_EPISODE_STEPS {
+                    return Err(TrainError::Usage(format!(
+                        "an episode ran for {MAX_EPISODE_STEPS} steps without ending: REINFORCE \
+                         learns from whole episodes; give the environment a time limit \
+                         (env_options.max_episode_steps=N)"
+                    )));
                 }
             }
             monitor.episode_done(episode_return, length);
