@@ -623,8 +623,10 @@ class _Agent:
     def evaluate(self, n_eval_episodes: int = 10, seed: Optional[int] = None, deterministic: bool = True):
         """``(mean, std)`` of the return over episodes played as ``engram eval`` does (the
         run's seed's evaluation starts by default)."""
+        if not isinstance(n_eval_episodes, (int, np.integer)) or n_eval_episodes < 1:
+            raise ValueError(f"n_eval_episodes = {n_eval_episodes!r}: give a positive integer")
         returns, _ = self._loaded().evaluate(
-            n_eval_episodes, self.seed if seed is None else seed, deterministic
+            int(n_eval_episodes), self.seed if seed is None else int(seed), deterministic
         )
         return float(np.mean(returns)), float(np.std(returns))
 

@@ -571,7 +571,8 @@ impl Policy {
         Ok((actions, next_states))
     }
 
-    /// Plays `episodes` episodes as `engram eval` does; returns `(returns, lengths)`.
+    /// Plays `episodes` episodes as `engram eval` does; returns `(returns, lengths)`. Played
+    /// ten episodes at a time with the GIL released, checking for Ctrl-C in between.
     #[pyo3(signature = (episodes, seed, deterministic=true))]
     fn evaluate(
         &self,
@@ -581,13 +582,36 @@ impl Policy {
         deterministic: bool,
     ) -> PyResult<(Vec<f64>, Vec<u64>)> {
         let loaded = &self.loaded;
-        py.detach(|| {
-            let mut env = loaded.make_env()?;
-            let sample = (!deterministic).then_some(seed);
-            loaded.evaluate(&mut *env, episodes, seed, sample, |_, _, _| {})
-        })
-        .map(|r| (r.returns, r.lengths))
-        .map_err(value_error)
+        let mut env = loaded.make_env().map_err(value_error)?;
+        let (mut returns, mut lengths) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < episodes {
+            let end = episodes.min(start + 10);
+            let sample = (!deterministic).then_some(seed ^ start as u64);
+            let env = &mut *env;
+            let part = py
+                .detach(|| {
+                    let trained = engram::runtime::evaluator::Trained {
+                        agent: &*loaded.agent,
+                        params: &loaded.params,
+                        obs_stats: loaded.obs_stats.as_ref(),
+                    };
+                    engram::runtime::evaluator::evaluate_range(
+                        trained,
+                        env,
+                        start..end,
+                        seed,
+                        sample,
+                        |_, _, _| {},
+                    )
+                })
+                .map_err(value_error)?;
+            returns.extend(part.returns);
+            lengths.extend(part.lengths);
+            py.check_signals()?;
+            start = end;
+        }
+        Ok((returns, lengths))
     }
 }
 

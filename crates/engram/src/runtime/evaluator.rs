@@ -73,6 +73,19 @@ pub fn evaluate(
     episodes: usize,
     seed: u64,
     sample_seed: Option<u64>,
+    on_step: impl FnMut(&dyn Env, usize, u64),
+) -> Result<EvalResult, engram_env::EnvError> {
+    evaluate_range(trained, env, 0..episodes, seed, sample_seed, on_step)
+}
+
+/// [`evaluate`] of the episodes numbered `episodes` only (the same starts as in a whole
+/// evaluation), so that a caller can play a long evaluation in parts.
+pub fn evaluate_range(
+    trained: Trained<'_>,
+    env: &mut dyn Env,
+    episodes: std::ops::Range<usize>,
+    seed: u64,
+    sample_seed: Option<u64>,
     mut on_step: impl FnMut(&dyn Env, usize, u64),
 ) -> Result<EvalResult, engram_env::EnvError> {
     let Trained {
@@ -92,7 +105,7 @@ pub fn evaluate(
         }
     };
     let mut result = EvalResult::default();
-    for episode in 0..episodes {
+    for episode in episodes {
         env.reset(Some(eval_seed(seed, episode)), &mut obs)?;
         normalize(&mut obs);
         player.reset();
