@@ -10,7 +10,7 @@
 // A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-use engram::agent::{step_env, Act, ActionKind, StepScratch};
+use engram::agent::Act;
 use engram::algos::{RunConfig, REGISTRY};
 use engram::runtime::evaluator::{NORMALIZE_CLIP, NORMALIZE_EPS};
 use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
@@ -615,35 +615,6 @@ impl Policy {
     }
 }
 
-/// Clips and maps flat actions as `engram eval` steps them (Gaussian actions clipped to the
-/// box, categorical indices offset by the space's start); for tests of the Python side.
-#[pyfunction]
-fn step_with_policy_action<'py>(
-    py: Python<'py>,
-    env: &RawEnv,
-    policy: &Policy,
-    action: PyReadonlyArray1<'py, f32>,
-) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool)> {
-    let kind: &ActionKind = policy.loaded.agent.action_kind();
-    let mut scratch = StepScratch::new(kind.action_dim());
-    let mut guard = env.lock();
-    let state = &mut *guard;
-    let step = step_env(
-        &mut *state.env,
-        kind,
-        action.as_slice()?,
-        &mut scratch,
-        &mut state.obs,
-    )
-    .map_err(value_error)?;
-    Ok((
-        PyArray1::from_slice(py, &state.obs),
-        step.reward,
-        step.terminated,
-        step.truncated,
-    ))
-}
-
 #[pymodule]
 fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -655,7 +626,6 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_config, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
-    m.add_function(wrap_pyfunction!(step_with_policy_action, m)?)?;
     m.add_function(wrap_pyfunction!(pyenv::register_python_env, m)?)?;
     let env_ids: Vec<String> = engram_env::registry::specs()
         .into_iter()
