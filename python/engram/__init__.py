@@ -26,6 +26,7 @@ import math
 import os
 import shutil
 import tempfile
+import weakref
 from typing import Any, Optional
 
 import gymnasium as gym
@@ -459,6 +460,8 @@ class _Agent:
                 "continue it with engram.load(run_dir), or choose another run_dir"
             )
         self.env_id, env_options = _env_id(env)
+        self._given_env = None if isinstance(env, str) else env
+        self._options_given = env_options
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         self.seed = seed
@@ -489,7 +492,11 @@ class _Agent:
         settings += [f"{key}={_toml(value)}" for key, value in hyper.items()]
         _engram.check_config(self.algo, self.env_id, settings)
         self._settings = settings
-        self.run_dir = run_dir or tempfile.mkdtemp(prefix=f"engram-{self.algo}-")
+        if run_dir is None:
+            # A temporary run, removed with the model (save() copies it; run_dir= keeps it).
+            run_dir = tempfile.mkdtemp(prefix=f"engram-{self.algo}-")
+            weakref.finalize(self, shutil.rmtree, run_dir, True)
+        self.run_dir = os.fspath(run_dir)
         self.num_timesteps = 0
         self._started = os.path.exists(os.path.join(self.run_dir, "checkpoints", "latest.safetensors"))
         self._policy = None
@@ -554,6 +561,8 @@ class _Agent:
         return self._policy
 
     def _env_options(self) -> dict:
+        if not os.path.exists(os.path.join(self.run_dir, "config.toml")):
+            return dict(getattr(self, "_options_given", {}))
         options = _read_config(self.run_dir).get("env_options", {})
         return options if isinstance(options, dict) else {}
 
@@ -609,6 +618,14 @@ class _Agent:
         out = [self._action(a) for a in actions]
         action = np.stack(out) if vectorized else out[0]
         return action, (next_states if state_dim > 0 else None)
+
+    def get_env(self) -> Any:
+        """The environment the model was given (SB3's ``get_env``, not vectorised), or for an
+        id a fresh ``engram.make`` of it with the run's options."""
+        given = getattr(self, "_given_env", None)
+        if given is not None:
+            return given
+        return _make_env(self.env_id, None, self._env_options())
 
     def _action(self, flat: np.ndarray):
         space = self.action_space
@@ -704,6 +721,7 @@ def _load(path: str, expected: Optional[type] = None, env: Any = None) -> _Agent
     if expected is not None and expected is not _Agent and cls is not expected:
         raise ValueError(f"{path} holds a {cls.__name__} run, not a {expected.__name__} one: use engram.{cls.__name__}.load or engram.load")
     model = cls.__new__(cls)
+    model._given_env = None if env is None or isinstance(env, str) else env
     model.env_id = config.get("env", "")
     model.seed = int(config.get("seed", 0))
     model.verbose = 0

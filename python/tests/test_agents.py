@@ -150,3 +150,19 @@ def test_options_are_checked_and_numpy_scalars_accepted():
         engram.PPO("MlpPolicy", "CartPole-v1").learn(-5)
     with pytest.raises(ValueError, match="learn"):
         engram.PPO("MlpPolicy", "CartPole-v1", total_steps=5)
+
+
+def test_a_temporary_run_is_removed_with_its_model_and_get_env():
+    import gc
+
+    model = engram.A2C("MlpPolicy", engram.make("FrozenLake-v1", is_slippery=False))
+    model.learn(200)
+    run_dir = model.run_dir
+    assert os.path.isdir(run_dir)
+    env = model.get_env()
+    assert env.options == {"is_slippery": False}
+    del model
+    gc.collect()
+    assert not os.path.exists(run_dir)
+    kept = engram.A2C("MlpPolicy", "CartPole-v1")
+    assert kept.get_env().env_id == "CartPole-v1"
