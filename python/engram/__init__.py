@@ -480,14 +480,13 @@ class _Agent:
                     f"policy_kwargs {key!r}: engram takes net_arch there; other network "
                     f"settings are hyper-parameters (see {type(self).__name__}.options())"
                 )
+        tuned = {k: d for k, d, _ in _engram.options(self.algo, self.env_id)}
         if policy == "MlpPolicy" and "encoder_layers" not in hyper and self.algo != "dqn":
             # Without a recurrent core the encoder is the whole network: SB3's default.
-            tuned = dict((k, d) for k, d, _ in _engram.options(self.algo, self.env_id))
             if tuned.get("encoder_layers", "[]") == "[]":
                 hyper["encoder_layers"] = [64, 64]
-        known = {k for k, _, _ in _engram.options(self.algo, self.env_id)}
         for sb3_name, engram_name in _SB3_NAMES.items():
-            if sb3_name in hyper and sb3_name not in known and engram_name in known:
+            if sb3_name in hyper and sb3_name not in tuned and engram_name in tuned:
                 hyper[engram_name] = hyper.pop(sb3_name)
         settings += [f"{key}={_toml(value)}" for key, value in hyper.items()]
         _engram.check_config(self.algo, self.env_id, settings)
