@@ -4,7 +4,7 @@ use crate::agent::Act;
 use crate::algos::RunConfig;
 use crate::error::{CheckpointError, TrainError};
 use crate::runtime::checkpoint::{load_params, Checkpoint, RunState};
-use crate::runtime::evaluator::{evaluate, EvalResult, Trained};
+use crate::runtime::evaluator::{evaluate_range, EvalResult, Trained};
 use crate::runtime::run_dir;
 use engram_env::wrappers::RunningMeanStd;
 use engram_env::Env;
@@ -37,12 +37,25 @@ impl Loaded {
         sample_seed: Option<u64>,
         on_step: impl FnMut(&dyn Env, usize, u64),
     ) -> Result<EvalResult, TrainError> {
+        self.evaluate_range(env, 0..episodes, seed, sample_seed, on_step)
+    }
+
+    /// [`Loaded::evaluate`] of the episodes numbered `episodes` only (the same starts as in a
+    /// whole evaluation), so that a caller can play a long evaluation in parts.
+    pub fn evaluate_range(
+        &self,
+        env: &mut dyn Env,
+        episodes: std::ops::Range<usize>,
+        seed: u64,
+        sample_seed: Option<u64>,
+        on_step: impl FnMut(&dyn Env, usize, u64),
+    ) -> Result<EvalResult, TrainError> {
         let trained = Trained {
             agent: &*self.agent,
             params: &self.params,
             obs_stats: self.obs_stats.as_ref(),
         };
-        Ok(evaluate(
+        Ok(evaluate_range(
             trained,
             env,
             episodes,

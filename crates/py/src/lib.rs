@@ -590,21 +590,7 @@ impl Policy {
             let sample = (!deterministic).then_some(seed ^ start as u64);
             let env = &mut *env;
             let part = py
-                .detach(|| {
-                    let trained = engram::runtime::evaluator::Trained {
-                        agent: &*loaded.agent,
-                        params: &loaded.params,
-                        obs_stats: loaded.obs_stats.as_ref(),
-                    };
-                    engram::runtime::evaluator::evaluate_range(
-                        trained,
-                        env,
-                        start..end,
-                        seed,
-                        sample,
-                        |_, _, _| {},
-                    )
-                })
+                .detach(|| loaded.evaluate_range(env, start..end, seed, sample, |_, _, _| {}))
                 .map_err(value_error)?;
             returns.extend(part.returns);
             lengths.extend(part.lengths);
