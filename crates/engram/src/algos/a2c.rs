@@ -57,12 +57,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::count(
-            "n_envs",
-            self.n_envs,
-            super::MAX_ENVS,
-            "environments in one process",
-        )?;
+        super::check_n_envs(self.n_envs)?;
         self.validate_loop()
     }
 

@@ -118,12 +118,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check::count(
-            "n_envs",
-            self.n_envs,
-            super::MAX_ENVS,
-            "environments in one process",
-        )?;
+        super::check_n_envs(self.n_envs)?;
         check::at_least_one("buffer_size", self.buffer_size)?;
         // Published DQN recipes use 32-512; a batch of 100k made every gradient step take
         // a tenth of a second, and a 1,500-step fuzzed run minutes.

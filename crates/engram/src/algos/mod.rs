@@ -421,6 +421,11 @@ impl RunConfig {
 
 /// The most environments one process steps in lockstep.
 pub const MAX_ENVS: usize = 4096;
+
+/// The `n_envs` check every lockstep algorithm shares: at least one, at most [`MAX_ENVS`].
+pub fn check_n_envs(n_envs: usize) -> Result<(), ConfigError> {
+    crate::config::check::count("n_envs", n_envs, MAX_ENVS, "environments in one process")
+}
 /// The most steps one rollout (or one batch) holds.
 pub const MAX_ROLLOUT: usize = 1_000_000;
 

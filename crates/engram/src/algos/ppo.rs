@@ -124,12 +124,7 @@ impl Default for Config {
 impl Config {
     /// PPO's options, and how the minibatches fit the rollout.
     pub fn validate(&self, rc: &RunConfig) -> Result<(), ConfigError> {
-        check::count(
-            "n_envs",
-            self.n_envs,
-            super::MAX_ENVS,
-            "environments in one process",
-        )?;
+        super::check_n_envs(self.n_envs)?;
         check::count("t_max", self.t_max, super::MAX_ROLLOUT, "steps per rollout")?;
         check::unit("gamma", self.gamma, false)?;
         check::unit("gae_lambda", self.gae_lambda, false)?;
