@@ -41,6 +41,16 @@ pub fn env_ids() -> Vec<String> {
     ids
 }
 
+/// Writes an input that made a target panic to `target/fuzz-failures/<file_name>` (for
+/// `ENGRAM_FUZZ_REPLAY`), and returns its path.
+pub fn save_failure(file_name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-failures");
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join(file_name);
+    let _ = std::fs::write(&file, bytes);
+    file
+}
+
 /// Steps bounded so that no input makes a target slow: a fuzzer wants thousands a second.
 const MAX_PLAY_STEPS: usize = 200;
 

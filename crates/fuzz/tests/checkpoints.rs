@@ -9,7 +9,7 @@
 
 use engram::algos::{RunConfig, REGISTRY};
 use engram::runtime::Checkpoint;
-use engram_fuzz::{mutate, play_checkpoint, Outcome};
+use engram_fuzz::{mutate, play_checkpoint, save_failure, Outcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -67,14 +67,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn save_failure(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-failures");
-    let _ = fs::create_dir_all(&dir);
-    let file = dir.join(format!("{name}.safetensors"));
-    let _ = fs::write(&file, bytes);
-    file
-}
-
 #[test]
 fn mutated_checkpoints_of_every_algorithm_are_refused_or_played_never_panic() {
     let root = tempfile::tempdir().unwrap();
@@ -111,7 +103,7 @@ fn mutated_checkpoints_of_every_algorithm_are_refused_or_played_never_panic() {
             }));
             match played {
                 Ok(outcome) => count(format!("eval {outcome:?}")),
-                Err(_) => panics.push(save_failure(&id, &bytes)),
+                Err(_) => panics.push(save_failure(&format!("{id}.safetensors"), &bytes)),
             }
             // As `engram train --resume` reads it, one mutant in four.
             if rng.gen_ratio(1, 4) {
@@ -125,10 +117,12 @@ fn mutated_checkpoints_of_every_algorithm_are_refused_or_played_never_panic() {
                     Ok(Ok(_)) => count("resume trained".into()),
                     Ok(Err(e)) if e.to_string().contains("panicked") => {
                         eprintln!("{id}: resume reported a panic: {e}");
-                        panics.push(save_failure(&format!("{id}-resume"), &bytes));
+                        panics.push(save_failure(&format!("{id}-resume.safetensors"), &bytes));
                     }
                     Ok(Err(_)) => count("resume refused".into()),
-                    Err(_) => panics.push(save_failure(&format!("{id}-resume"), &bytes)),
+                    Err(_) => {
+                        panics.push(save_failure(&format!("{id}-resume.safetensors"), &bytes))
+                    }
                 }
                 let _ = fs::remove_dir_all(&run);
             }

@@ -7,7 +7,7 @@
 //! `ENGRAM_FUZZ_SEED` the seed. The mutated-checkpoint test lives in `checkpoints.rs`.
 
 use engram::algos::{RunConfig, REGISTRY};
-use engram_fuzz::{env_ids, mutate, Outcome, SET_SEPARATOR};
+use engram_fuzz::{env_ids, mutate, save_failure, Outcome, SET_SEPARATOR};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,10 +29,6 @@ fn rng(salt: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ salt)
 }
 
-fn failures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-failures")
-}
-
 /// Runs `target` on every input; returns how many panicked (their inputs are saved).
 fn run(
     name: &str,
@@ -48,10 +44,7 @@ fn run(
             *outcomes.entry(outcome).or_insert(0) += 1;
         } else {
             panics += 1;
-            let dir = failures_dir();
-            let _ = std::fs::create_dir_all(&dir);
-            let file = dir.join(format!("{name}-{i}.bin"));
-            let _ = std::fs::write(&file, &input);
+            let file = save_failure(&format!("{name}-{i}.bin"), &input);
             eprintln!(
                 "{name}: case {i} panicked; input saved to {}",
                 file.display()
