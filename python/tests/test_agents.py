@@ -19,7 +19,8 @@ TINY = {
 
 def test_every_registered_algorithm_has_a_class():
     names = set(engram.algorithms())
-    assert names == {"A3C", "A2C", "PPO", "REINFORCE", "DQN"} or names >= set(TINY)
+    # A new algorithm needs its tiny settings here, so the round trip below covers it.
+    assert names == set(TINY), f"add {sorted(names - set(TINY))} to TINY"
     for name in names:
         cls = getattr(engram, name)
         assert issubclass(cls, engram._Agent)
