@@ -660,6 +660,19 @@ class _Agent:
             self.run_dir, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.tmp")
         )
 
+    def export_onnx(self, path: str) -> dict:
+        """Writes the greedy policy of the latest checkpoint as an ONNX model, as ``engram
+        export RUN --onnx FILE`` does. Inputs: ``obs`` ``[batch, obs_dim]`` float32 (the flat
+        observation: a Box observation reshaped to one row, a discrete one as its value) and,
+        for recurrent policies, ``state_in`` ``[batch, state_size]`` (zeros at an episode's
+        start). Outputs: ``action`` (a discrete action's index without the space's start, or a
+        Box action's mean, unclipped), ``logits`` or ``mean`` (and ``log_std``), ``value`` or
+        ``q_values``, and ``state_out``. Returns ``{"inputs": [...], "outputs": [...]}``."""
+        if not self._started:
+            raise RuntimeError("the model has not been trained yet: call learn() first")
+        inputs, outputs = _engram.export_onnx(self.run_dir, os.fspath(path), True)
+        return {"inputs": list(inputs), "outputs": list(outputs)}
+
     @classmethod
     def load(cls, path: str, env: Any = None, device: Any = "auto", custom_objects: Any = None):
         """A model from a run directory written by ``save`` or by ``engram train``; further

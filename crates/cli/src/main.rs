@@ -34,6 +34,8 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a trained agent from a run directory.
     Eval(EvalArgs),
+    /// Export a trained policy: `engram export RUN --onnx policy.onnx`.
+    Export(ExportArgs),
     /// List the environment ids with their spaces.
     Envs,
     /// List the algorithms, or one algorithm's options with their defaults.
@@ -112,6 +114,20 @@ struct EvalArgs {
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// A run directory (its best checkpoint) or a checkpoint file.
+    path: PathBuf,
+    /// Write the greedy policy as an ONNX model to this file (inputs `obs` and, for recurrent
+    /// policies, `state_in`; outputs `action`, `logits` or `mean`, `value` or `q_values`,
+    /// `state_out`).
+    #[arg(long, value_name = "FILE")]
+    onnx: PathBuf,
+    /// Export the latest checkpoint instead of the best one.
+    #[arg(long)]
+    latest: bool,
 }
 
 #[derive(Args)]
@@ -218,6 +234,7 @@ fn main() -> ExitCode {
                 json: args.json,
             },
         ),
+        Command::Export(args) => export(&args),
         Command::Envs => {
             envs::print_envs();
             Ok(ExitCode::SUCCESS)
@@ -233,6 +250,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn export(args: &ExportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let done = engram::export::export_onnx(&args.path, args.latest, &args.onnx)?;
+    println!(
+        "wrote {} ({} bytes) from {}\n  inputs:  {}\n  outputs: {}",
+        done.path.display(),
+        done.bytes,
+        done.checkpoint.display(),
+        done.inputs.join(", "),
+        done.outputs.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {

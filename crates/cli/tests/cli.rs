@@ -279,6 +279,20 @@ fn dqn_trains_from_the_command_line_and_eval_plays_it() {
     );
     let (ok, text) = engram(&["train", "--algo", "dqn", "--env", "Pendulum-v1"], d);
     assert!(!ok && text.contains("use ppo, a2c or a3c"), "{text}");
+
+    // The trained Q-network as ONNX: a protobuf ModelProto (field 1, ir_version 8, first).
+    let (ok, text) = engram(&["export", "run", "--onnx", "q.onnx"], d);
+    assert!(ok && text.contains("outputs: action, q_values"), "{text}");
+    let bytes = fs::read(d.join("q.onnx")).unwrap();
+    assert_eq!(&bytes[..2], &[0x08, 8]);
+    let (ok, text) = engram(&["export", "run", "--onnx", "."], d);
+    assert!(!ok && text.contains("is a directory"), "{text}");
+    let (ok, text) = engram(&["export", "nowhere", "--onnx", "x.onnx"], d);
+    assert!(
+        !ok && text.contains("neither a run directory nor a checkpoint"),
+        "{text}"
+    );
+    assert!(!d.join("x.onnx").exists());
 }
 
 #[test]

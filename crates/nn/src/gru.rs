@@ -505,6 +505,31 @@ impl Gru {
     }
 }
 
+impl Gru {
+    /// Writes one step of the cell into an ONNX graph, from `x` `[batch, input]` and `h`
+    /// `[batch, hidden]`; returns `h'` (PyTorch's equations, gate order r, z, n).
+    pub fn onnx_step(&self, g: &mut crate::onnx::Graph, p: &[f32], x: &str, h: &str) -> String {
+        use crate::onnx::Attr;
+        let width = 3 * self.hidden_size;
+        let gx = g.linear(x, self.weight_ih.of(p), Some(self.bias_ih.of(p)), width);
+        let gh = g.linear(h, self.weight_hh.of(p), Some(self.bias_hh.of(p)), width);
+        let split = vec![("axis", Attr::Int(1))];
+        let xs = g.op_n("Split", &[&gx], 3, split.clone());
+        let hs = g.op_n("Split", &[&gh], 3, split);
+        let r_in = g.op("Add", &[&xs[0], &hs[0]], Vec::new());
+        let r = g.op("Sigmoid", &[&r_in], Vec::new());
+        let z_in = g.op("Add", &[&xs[1], &hs[1]], Vec::new());
+        let z = g.op("Sigmoid", &[&z_in], Vec::new());
+        let gated = g.op("Mul", &[&r, &hs[2]], Vec::new());
+        let n_in = g.op("Add", &[&xs[2], &gated], Vec::new());
+        let n = g.op("Tanh", &[&n_in], Vec::new());
+        // h' = (1 - z) n + z h = n + z (h - n)
+        let diff = g.op("Sub", &[h, &n], Vec::new());
+        let moved = g.op("Mul", &[&z, &diff], Vec::new());
+        g.op("Add", &[&n, &moved], Vec::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

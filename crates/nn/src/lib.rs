@@ -26,6 +26,7 @@ pub mod linear;
 pub mod lstm;
 pub mod mlp;
 pub mod network;
+pub mod onnx;
 pub mod recurrent;
 #[cfg(test)]
 mod testutil;

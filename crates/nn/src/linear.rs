@@ -143,6 +143,18 @@ fn rows_as_stored_pay_off(n_out: usize) -> bool {
     n_out <= 16
 }
 
+impl Linear {
+    /// Writes [`Linear::forward`] into an ONNX graph: `Gemm(x, W, b, transB=1)`.
+    pub fn onnx(&self, g: &mut crate::onnx::Graph, p: &[f32], x: &str) -> String {
+        g.linear(
+            x,
+            self.weight.of(p),
+            Some(self.bias.of(p)),
+            self.out_features,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -648,6 +648,42 @@ pub(crate) fn recurrent_product_backward(
     }
 }
 
+impl Lstm {
+    /// Writes one step of the cell into an ONNX graph, from `x` `[batch, input]` and the
+    /// state `h`, `c` `[batch, hidden]`; returns `(h', c')`. The cell is written out in
+    /// MatMul/Split/Sigmoid/Tanh nodes with PyTorch's gate order (i, f, g, o) and engram's
+    /// single bias, rather than ONNX's LSTM operator (gate order i, o, f, c; two biases).
+    pub fn onnx_step(
+        &self,
+        g: &mut crate::onnx::Graph,
+        p: &[f32],
+        x: &str,
+        h: &str,
+        c: &str,
+    ) -> (String, String) {
+        use crate::onnx::Attr;
+        let gates_x = g.linear(
+            x,
+            self.weight_ih.of(p),
+            Some(self.bias.of(p)),
+            4 * self.hidden_size,
+        );
+        let gates_h = g.linear(h, self.weight_hh.of(p), None, 4 * self.hidden_size);
+        let gates = g.op("Add", &[&gates_x, &gates_h], Vec::new());
+        let parts = g.op_n("Split", &[&gates], 4, vec![("axis", Attr::Int(1))]);
+        let i = g.op("Sigmoid", &[&parts[0]], Vec::new());
+        let f = g.op("Sigmoid", &[&parts[1]], Vec::new());
+        let cell = g.op("Tanh", &[&parts[2]], Vec::new());
+        let o = g.op("Sigmoid", &[&parts[3]], Vec::new());
+        let kept = g.op("Mul", &[&f, c], Vec::new());
+        let written = g.op("Mul", &[&i, &cell], Vec::new());
+        let c_next = g.op("Add", &[&kept, &written], Vec::new());
+        let squashed = g.op("Tanh", &[&c_next], Vec::new());
+        let h_next = g.op("Mul", &[&o, &squashed], Vec::new());
+        (h_next, c_next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

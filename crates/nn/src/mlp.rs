@@ -230,6 +230,20 @@ pub(crate) fn join(prefix: &str, name: &str) -> String {
     }
 }
 
+impl Sequential {
+    /// Writes [`Sequential::forward`] into an ONNX graph.
+    pub fn onnx(&self, g: &mut crate::onnx::Graph, p: &[f32], x: &str) -> String {
+        let mut value = x.to_string();
+        for layer in &self.layers {
+            value = match layer {
+                Layer::Linear(l) => l.onnx(g, p, &value),
+                Layer::Activation(a) => a.onnx(g, &value),
+            };
+        }
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

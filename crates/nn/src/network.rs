@@ -548,3 +548,45 @@ impl Network {
         }
     }
 }
+
+/// A recurrent state in an ONNX graph: `h`, and `c` for an LSTM.
+#[derive(Clone, Debug)]
+pub struct OnnxState {
+    pub h: String,
+    pub c: Option<String>,
+}
+
+impl Network {
+    /// Writes [`Network::step`] into an ONNX graph: from the input `x` `[batch, input_size]`
+    /// and, with a recurrent core, its state, to the heads' outputs (in head order) and the
+    /// next state.
+    pub fn onnx_step(
+        &self,
+        g: &mut crate::onnx::Graph,
+        p: &[f32],
+        x: &str,
+        state: Option<&OnnxState>,
+    ) -> (Vec<String>, Option<OnnxState>) {
+        let encoded = match &self.encoder {
+            Some(e) => e.onnx(g, p, x),
+            None => x.to_string(),
+        };
+        let (features, next) = match (&self.core, state) {
+            (Core::Lstm(l), Some(OnnxState { h, c: Some(c) })) => {
+                let (h, c) = l.onnx_step(g, p, &encoded, h, c);
+                (h.clone(), Some(OnnxState { h, c: Some(c) }))
+            }
+            (Core::Gru(gru), Some(state)) => {
+                let h = gru.onnx_step(g, p, &encoded, &state.h);
+                (h.clone(), Some(OnnxState { h, c: None }))
+            }
+            _ => (encoded, None),
+        };
+        let heads = self
+            .heads
+            .iter()
+            .map(|head| head.onnx(g, p, &features))
+            .collect();
+        (heads, next)
+    }
+}

@@ -482,6 +482,13 @@ struct Policy {
     loaded: engram::play::Loaded,
 }
 
+/// `(actions, next_states, outputs)` of [`Policy::forward`].
+type Forward<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyDict>,
+);
+
 #[pymethods]
 impl Policy {
     /// `path`: a run directory (its best checkpoint, or its latest with `latest`) or a file.
@@ -571,6 +578,81 @@ impl Policy {
         Ok((actions, next_states))
     }
 
+    /// The greedy forward pass of a batch as the ONNX export computes it: `(actions,
+    /// next_states, outputs)`, `outputs` a dict of the network's named outputs (`logits` or
+    /// `mean`, `value`, `q_values`, ...), each `[n, width]`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        obs: PyReadonlyArray2<'py, f32>,
+        states: PyReadonlyArray2<'py, f32>,
+        episode_start: PyReadonlyArray1<'py, bool>,
+    ) -> PyResult<Forward<'py>> {
+        let agent: &Arc<dyn Act> = &self.loaded.agent;
+        let obs_dim = agent.obs_dim();
+        let action_dim = agent.action_kind().action_dim();
+        let shape = obs.shape();
+        if shape[1] != obs_dim {
+            return Err(PyValueError::new_err(format!(
+                "observations have {} numbers each, the policy takes {obs_dim}",
+                shape[1]
+            )));
+        }
+        let n = shape[0];
+        let mut player = agent.player(&self.loaded.params);
+        let state_dim = player.recurrent_state().len();
+        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
+        if states.len() != n * state_dim || starts.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
+            )));
+        }
+        let obs = obs.as_slice()?;
+        let mut actions = vec![0.0f32; n * action_dim];
+        let mut next_states = vec![0.0f32; n * state_dim];
+        let mut outputs: Vec<(&'static str, Vec<f32>)> = Vec::new();
+        let mut row = vec![0.0f32; obs_dim];
+        for i in 0..n {
+            row.copy_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
+            if let Some(stats) = &self.loaded.obs_stats {
+                stats.normalize_clipped(&mut row, NORMALIZE_EPS, NORMALIZE_CLIP);
+            }
+            player.reset();
+            if !starts[i] {
+                player.set_recurrent_state(&states[i * state_dim..(i + 1) * state_dim]);
+            }
+            player.act(
+                &row,
+                None,
+                &mut actions[i * action_dim..(i + 1) * action_dim],
+            );
+            next_states[i * state_dim..(i + 1) * state_dim]
+                .copy_from_slice(player.recurrent_state());
+            for (k, (name, values)) in player.outputs().into_iter().enumerate() {
+                if i == 0 {
+                    outputs.push((name, Vec::with_capacity(n * values.len())));
+                }
+                // `log_std` is a parameter, the same for every row: kept once.
+                if name != "log_std" || i == 0 {
+                    outputs[k].1.extend_from_slice(&values);
+                }
+            }
+        }
+        let dict = PyDict::new(py);
+        for (name, values) in outputs {
+            let width = if name == "log_std" {
+                values.len()
+            } else {
+                values.len() / n.max(1)
+            };
+            let rows = if name == "log_std" { 1 } else { n };
+            dict.set_item(name, PyArray1::from_vec(py, values).reshape([rows, width])?)?;
+        }
+        let actions = PyArray1::from_vec(py, actions).reshape([n, action_dim])?;
+        let next_states = PyArray1::from_vec(py, next_states).reshape([n, state_dim])?;
+        Ok((actions, next_states, dict))
+    }
+
     /// Plays `episodes` episodes as `engram eval` does; returns `(returns, lengths)`. Played
     /// ten episodes at a time with the GIL released, checking for Ctrl-C in between.
     #[pyo3(signature = (episodes, seed, deterministic=true))]
@@ -601,6 +683,22 @@ impl Policy {
     }
 }
 
+/// Writes the policy of a run directory (its best checkpoint, or its latest with `latest`) or
+/// checkpoint file as an ONNX model; returns `(inputs, outputs)` names.
+#[pyfunction]
+#[pyo3(signature = (path, out, latest=true))]
+fn export_onnx(
+    py: Python<'_>,
+    path: PathBuf,
+    out: PathBuf,
+    latest: bool,
+) -> PyResult<(Vec<String>, Vec<String>)> {
+    let done = py
+        .detach(|| engram::export::export_onnx(&path, latest, &out))
+        .map_err(value_error)?;
+    Ok((done.inputs, done.outputs))
+}
+
 #[pymodule]
 fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -612,6 +710,7 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_config, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
+    m.add_function(wrap_pyfunction!(export_onnx, m)?)?;
     m.add_function(wrap_pyfunction!(pyenv::register_python_env, m)?)?;
     let env_ids: Vec<String> = engram_env::registry::specs()
         .into_iter()

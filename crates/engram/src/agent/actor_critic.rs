@@ -21,7 +21,10 @@ use crate::config::{ActorCriticConfig, NetConfig, PolicyKind};
 use crate::error::TrainError;
 use engram_env::Space;
 use engram_nn::dist::{DiagGaussian, Gsde, MultiCategorical};
-use engram_nn::network::{CoreInit, Network, NetworkConfig, NetworkStepScratch, NetworkTape};
+use engram_nn::network::{
+    CoreInit, Network, NetworkConfig, NetworkStepScratch, NetworkTape, OnnxState,
+};
+use engram_nn::onnx::{Attr, Dim, ElemType, Graph};
 use engram_nn::recurrent::RecurrentState;
 use engram_nn::{Init, ParamLayout, Slot};
 use rand::Rng;
@@ -735,6 +738,20 @@ impl Player for ActorCriticPlayer<'_> {
             self.state.copy_from_slice(state);
         }
     }
+
+    fn outputs(&self) -> Vec<(&'static str, Vec<f32>)> {
+        let policy = self.policy;
+        let pi = self.actor.head(policy.pi).to_vec();
+        let mut outputs = match &policy.dist {
+            ActionDist::Categorical(_) => vec![("logits", pi)],
+            ActionDist::Gaussian { .. } | ActionDist::Gsde { .. } => vec![("mean", pi)],
+        };
+        outputs.push(("value", self.actor.head(policy.vf).to_vec()));
+        if let ActionDist::Gaussian { log_std, .. } = &policy.dist {
+            outputs.push(("log_std", log_std.of(self.params).to_vec()));
+        }
+        outputs
+    }
 }
 
 impl Act for ActorCritic {
@@ -757,5 +774,92 @@ impl Act for ActorCritic {
             actor: Actor::new(self, 1),
             state: vec![0.0; self.state_size()],
         })
+    }
+
+    fn onnx(&self, g: &mut Graph, p: &[f32], obs: &str) -> Result<(), TrainError> {
+        let input = self.encoder.onnx(g, p, obs);
+        let state_in = (self.state_size() > 0).then(|| {
+            g.input(
+                "state_in",
+                vec![Dim::batch(), Dim::Fixed(self.state_size())],
+            )
+        });
+        let (h, one) = (self.hidden, self.net_state_size());
+        let mut heads = Vec::new();
+        let mut next_state = Vec::new();
+        for (k, net) in self.nets.iter().enumerate() {
+            let state = state_in.as_ref().map(|s| OnnxState {
+                h: g.columns(s, k * one, k * one + h),
+                c: self
+                    .has_cell
+                    .then(|| g.columns(s, k * one + h, k * one + 2 * h)),
+            });
+            let (net_heads, next) = net.onnx_step(g, p, &input, state.as_ref());
+            if let Some(next) = next {
+                next_state.push(next.h);
+                next_state.extend(next.c);
+            }
+            heads.push(net_heads);
+        }
+        let pi = heads[self.pi.0][self.pi.1].clone();
+        let vf = heads[self.vf.0][self.vf.1].clone();
+        let batch = || Dim::batch();
+        let rows = |n: usize| vec![Dim::batch(), Dim::Fixed(n)];
+        match &self.dist {
+            ActionDist::Categorical(_) => {
+                let nvec: Vec<usize> = match &self.action_kind {
+                    ActionKind::Categorical { n, .. } => vec![*n],
+                    ActionKind::MultiCategorical { nvec } => nvec.clone(),
+                    ActionKind::Gaussian { .. } => Vec::new(),
+                };
+                let mut actions = Vec::new();
+                let mut at = 0;
+                for &n in &nvec {
+                    let logits = if nvec.len() == 1 {
+                        pi.clone()
+                    } else {
+                        g.columns(&pi, at, at + n)
+                    };
+                    let best = g.op(
+                        "ArgMax",
+                        &[&logits],
+                        vec![("axis", Attr::Int(1)), ("keepdims", Attr::Int(1))],
+                    );
+                    actions.push(g.op(
+                        "Cast",
+                        &[&best],
+                        vec![("to", Attr::Int(ElemType::F32 as i64))],
+                    ));
+                    at += n;
+                }
+                let action = g.concat_columns(&actions);
+                g.output(&action, "action", ElemType::F32, rows(nvec.len()));
+                g.output(&pi, "logits", ElemType::F32, rows(at));
+            }
+            ActionDist::Gaussian { .. } | ActionDist::Gsde { .. } => {
+                g.output(&pi, "action", ElemType::F32, rows(self.action_dim));
+                g.output(&pi, "mean", ElemType::F32, rows(self.action_dim));
+            }
+        }
+        g.output(&vf, "value", ElemType::F32, rows(1));
+        if let ActionDist::Gaussian { log_std, .. } = &self.dist {
+            let value = g.constant("log_std", &[self.action_dim], log_std.of(p));
+            g.output(
+                &value,
+                "log_std",
+                ElemType::F32,
+                vec![Dim::Fixed(self.action_dim)],
+            );
+        }
+        if !next_state.is_empty() {
+            let state_out = g.concat_columns(&next_state);
+            g.output(
+                &state_out,
+                "state_out",
+                ElemType::F32,
+                vec![batch(), Dim::Fixed(self.state_size())],
+            );
+        }
+        Ok(())
     }
 }

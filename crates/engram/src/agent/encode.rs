@@ -6,6 +6,7 @@ use crate::config::{DiscreteEncoding, NetConfig};
 use crate::error::TrainError;
 use engram_env::Space;
 use engram_nn::embedding::Embedding;
+use engram_nn::onnx::{Attr, ElemType, Graph};
 use engram_nn::{Init, ParamLayout};
 
 /// How one piece of the flat observation becomes network input.
@@ -130,6 +131,57 @@ impl Encoder {
             at_in += seg.input_len();
         }
     }
+}
+
+impl Encoder {
+    /// Writes [`Encoder::encode`] into an ONNX graph: from flat observations `obs`
+    /// `[batch, obs_dim]` to the network input `[batch, input_dim]`.
+    pub fn onnx(&self, g: &mut Graph, p: &[f32], obs: &str) -> String {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for seg in &self.segments {
+            let column = g.columns(obs, at, at + seg.flat_len());
+            parts.push(match seg {
+                Segment::Copy { .. } => column,
+                Segment::OneHot { n, start } => {
+                    let index = onnx_index(g, &column, *start, *n);
+                    let depth = g.constant_i64("depth", &[1], &[*n as i64]);
+                    let values = g.constant("one_hot_values", &[2], &[0.0, 1.0]);
+                    g.op(
+                        "OneHot",
+                        &[&index, &depth, &values],
+                        vec![("axis", Attr::Int(-1))],
+                    )
+                }
+                Segment::Embed { n, start, table } => {
+                    let index = onnx_index(g, &column, *start, *n);
+                    table.onnx(g, p, &index)
+                }
+            });
+            at += seg.flat_len();
+        }
+        g.concat_columns(&parts)
+    }
+}
+
+/// [`index_of`] in ONNX: a `[batch, 1]` float column to `[batch]` int64 indices, clamped.
+fn onnx_index(g: &mut Graph, column: &str, start: i64, n: usize) -> String {
+    let low = g.constant("index_low", &[], &[start as f32]);
+    let high = g.constant("index_high", &[], &[(start + n as i64 - 1) as f32]);
+    let clipped = g.op("Clip", &[column, &low, &high], Vec::new());
+    let shifted = if start == 0 {
+        clipped
+    } else {
+        let offset = g.constant("index_start", &[], &[start as f32]);
+        g.op("Sub", &[&clipped, &offset], Vec::new())
+    };
+    let index = g.op(
+        "Cast",
+        &[&shifted],
+        vec![("to", Attr::Int(ElemType::I64 as i64))],
+    );
+    let flat = g.constant_i64("shape", &[1], &[-1]);
+    g.op("Reshape", &[&index, &flat], Vec::new())
 }
 
 fn index_of(v: f32, start: i64, n: usize) -> usize {

@@ -15,6 +15,8 @@ pub use actor_critic::{Actor, ActorCritic, SequencePass};
 pub use encode::Encoder;
 pub use q_network::QNetwork;
 
+use crate::error::TrainError;
+use engram_nn::onnx::Graph;
 use engram_nn::ParamLayout;
 use rand_chacha::ChaCha8Rng;
 
@@ -26,6 +28,15 @@ pub trait Act: Send + Sync {
     fn action_kind(&self) -> &ActionKind;
     /// A player for one environment, with its own recurrent state and scratch.
     fn player<'a>(&'a self, params: &'a [f32]) -> Box<dyn Player + 'a>;
+    /// Writes the greedy forward pass into an ONNX graph, from the (already normalised)
+    /// observations `obs` `[batch, obs_dim]`: declares the input `state_in` when there is a
+    /// recurrent state and adds the outputs `action`, then what [`Player::outputs`] names, then
+    /// `state_out`.
+    fn onnx(&self, _g: &mut Graph, _params: &[f32], _obs: &str) -> Result<(), TrainError> {
+        Err(TrainError::Usage(
+            "this agent has no ONNX export".to_string(),
+        ))
+    }
 }
 
 /// Plays one environment with fixed parameters.
@@ -41,4 +52,9 @@ pub trait Player {
     }
     /// Restores a state of [`Player::recurrent_state`]'s length; other lengths are ignored.
     fn set_recurrent_state(&mut self, _state: &[f32]) {}
+    /// The network's outputs of the last [`Player::act`] by name (`logits` or `mean` and
+    /// `value`, `q_values`, ...): the same names and numbers as the ONNX export's outputs.
+    fn outputs(&self) -> Vec<(&'static str, Vec<f32>)> {
+        Vec::new()
+    }
 }

@@ -14,6 +14,7 @@ use crate::config::{NetConfig, PolicyKind};
 use crate::error::TrainError;
 use engram_env::Space;
 use engram_nn::network::{Network, NetworkConfig, NetworkTape};
+use engram_nn::onnx::{Attr, Dim, ElemType, Graph};
 use engram_nn::recurrent::RecurrentState;
 use engram_nn::{Init, ParamLayout};
 use rand::Rng;
@@ -226,6 +227,10 @@ impl Player for QPlayer<'_> {
         argmax_rows(&self.pass.q, self.q.n_actions, &mut self.best);
         action[0] = self.best[0] as f32;
     }
+
+    fn outputs(&self) -> Vec<(&'static str, Vec<f32>)> {
+        vec![("q_values", self.pass.q.clone())]
+    }
 }
 
 impl Act for QNetwork {
@@ -248,6 +253,45 @@ impl Act for QNetwork {
             pass: self.pass(1),
             best: [0],
         })
+    }
+
+    fn onnx(&self, g: &mut Graph, p: &[f32], obs: &str) -> Result<(), TrainError> {
+        let input = self.encoder.onnx(g, p, obs);
+        let (heads, _) = self.net.onnx_step(g, p, &input, None);
+        let q = if self.dueling {
+            let mean = g.op(
+                "ReduceMean",
+                &[&heads[1]],
+                vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
+            );
+            let centred = g.op("Sub", &[&heads[1], &mean], Vec::new());
+            g.op("Add", &[&heads[0], &centred], Vec::new())
+        } else {
+            heads[0].clone()
+        };
+        let best = g.op(
+            "ArgMax",
+            &[&q],
+            vec![("axis", Attr::Int(1)), ("keepdims", Attr::Int(1))],
+        );
+        let action = g.op(
+            "Cast",
+            &[&best],
+            vec![("to", Attr::Int(ElemType::F32 as i64))],
+        );
+        g.output(
+            &action,
+            "action",
+            ElemType::F32,
+            vec![Dim::batch(), Dim::Fixed(1)],
+        );
+        g.output(
+            &q,
+            "q_values",
+            ElemType::F32,
+            vec![Dim::batch(), Dim::Fixed(self.n_actions)],
+        );
+        Ok(())
     }
 }
 

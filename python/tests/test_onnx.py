@@ -1,0 +1,142 @@
+"""ONNX export: onnxruntime's outputs equal engram's own forward pass (max abs diff <= 1e-5)
+over whole episodes, the recurrent state carried by each side on its own (absolute 1e-5 for
+states within [-1, 1], relative beyond: an LSTM's cell state)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import engram
+from engram import _engram
+
+ort = pytest.importorskip("onnxruntime")
+
+TOLERANCE = 1e-5
+
+CASES = [
+    # (id, algorithm, policy, env, env options, hyper-parameters, steps)
+    ("a3c-lstm-cartpole", engram.A3C, "LstmPolicy", "CartPole-v1", {}, {"workers": 1}, 3000),
+    (
+        "ppo-gru-pendulum-normalized",
+        engram.PPO,
+        "GruPolicy",
+        "Pendulum-v1",
+        {},
+        {"normalize_observations": True, "n_steps": 64, "batch_size": 64},
+        1024,
+    ),
+    (
+        "ppo-lstm-separate-critic-sde",
+        engram.PPO,
+        "LstmPolicy",
+        "Pendulum-v1",
+        {},
+        {"separate_critic": True, "use_sde": True, "n_steps": 64, "batch_size": 64},
+        512,
+    ),
+    (
+        "a2c-mlp-frozenlake-onehot",
+        engram.A2C,
+        "MlpPolicy",
+        "FrozenLake-v1",
+        {"is_slippery": True},
+        {},
+        2000,
+    ),
+    (
+        "a2c-gru-taxi-embedding",
+        engram.A2C,
+        "GruPolicy",
+        "Taxi-v3",
+        {},
+        {"discrete_encoding": "embedding", "embedding_dim": 8},
+        2000,
+    ),
+    ("dqn-dueling-cartpole", engram.DQN, "MlpPolicy", "CartPole-v1", {}, {"dueling": True, "learning_starts": 500}, 2000),
+    ("dqn-acrobot", engram.DQN, "MlpPolicy", "Acrobot-v1", {}, {"learning_starts": 500}, 1500),
+]
+
+
+def flat(obs) -> np.ndarray:
+    return np.asarray(obs, dtype=np.float32).reshape(1, -1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_onnx_matches_engram_forward_over_whole_episodes(case, tmp_path):
+    _, algo, policy_name, env_id, env_options, hyper, steps = case
+    env = engram.make(env_id, **env_options)
+    model = algo(policy_name, env, seed=3, run_dir=str(tmp_path / "run"), **hyper).learn(steps)
+    path = str(tmp_path / "policy.onnx")
+    names = model.export_onnx(path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == names["inputs"]
+    assert [o.name for o in session.get_outputs()] == names["outputs"]
+    policy = _engram.Policy(model.run_dir, True)
+    model._loaded()  # the model's spaces, for model._action
+    state_dim = policy.state_dim()
+    assert ("state_in" in names["inputs"]) == (state_dim > 0)
+
+    compared = 0
+    for episode in range(2):
+        obs, _ = env.reset(seed=100 + episode)
+        engram_state = np.zeros((1, state_dim), dtype=np.float32)
+        onnx_state = np.zeros((1, state_dim), dtype=np.float32)
+        start = True
+        for _ in range(300):
+            x = flat(obs)
+            action, engram_state, outputs = policy.forward(
+                x, engram_state, np.array([start], dtype=bool)
+            )
+            feeds = {"obs": x}
+            if state_dim:
+                feeds["state_in"] = onnx_state
+            got = dict(zip(names["outputs"], session.run(None, feeds)))
+            for name, want in outputs.items():
+                diff = np.max(np.abs(got[name].reshape(want.shape) - want))
+                assert diff <= TOLERANCE, f"{name}: max abs diff {diff:.3g} at step {compared}"
+            if state_dim:
+                onnx_state = got["state_out"]
+                # h (and a GRU's state) lies in [-1, 1]: absolute. An LSTM's cell c is
+                # unbounded (|c| ~ 40 on Pendulum, where one float32 step is 4e-6): relative.
+                diff = np.max(np.abs(onnx_state - engram_state) / np.maximum(1.0, np.abs(engram_state)))
+                assert diff <= TOLERANCE, f"state: max diff {diff:.3g} at step {compared}"
+            np.testing.assert_allclose(got["action"], action, atol=TOLERANCE)
+            compared += 1
+            start = False
+            obs, _, terminated, truncated, _ = env.step(model._action(action[0]))
+            if terminated or truncated:
+                break
+    assert compared >= 10
+
+
+def test_onnx_batch_rows_are_independent(tmp_path):
+    model = engram.A3C("LstmPolicy", "CartPole-v1", seed=0, workers=1).learn(2000)
+    path = str(tmp_path / "p.onnx")
+    model.export_onnx(path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    policy = _engram.Policy(model.run_dir, True)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(5, 4)).astype(np.float32)
+    state = rng.normal(scale=0.5, size=(5, policy.state_dim())).astype(np.float32)
+    action, next_state, outputs = policy.forward(obs, state, np.zeros(5, dtype=bool))
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"obs": obs, "state_in": state})))
+    assert np.max(np.abs(got["logits"] - outputs["logits"])) <= TOLERANCE
+    assert np.max(np.abs(got["value"] - outputs["value"])) <= TOLERANCE
+    assert np.max(np.abs(got["state_out"] - next_state)) <= TOLERANCE
+    np.testing.assert_array_equal(got["action"], action)
+
+
+def test_export_cli_and_errors(tmp_path):
+    untrained = engram.PPO("MlpPolicy", "CartPole-v1")
+    with pytest.raises(RuntimeError, match="learn"):
+        untrained.export_onnx(str(tmp_path / "x.onnx"))
+    model = engram.PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64).learn(128)
+    with pytest.raises(ValueError, match="is a directory"):
+        model.export_onnx(str(tmp_path))
+    with pytest.raises(ValueError, match="neither a run directory nor a checkpoint"):
+        _engram.export_onnx(str(tmp_path / "missing"), str(tmp_path / "y.onnx"), True)
+    path = tmp_path / "ok.onnx"
+    assert model.export_onnx(str(path)) == {"inputs": ["obs"], "outputs": ["action", "logits", "value"]}
+    assert os.path.getsize(path) > 0
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
