@@ -190,10 +190,13 @@ class EngramEnv(gym.Env):
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
-        flat, info = self._raw.reset(seed)
-        return _unflatten(self.observation_space, flat), info
+        return self._raw.reset_native(seed)
 
     def step(self, action):
+        # The usual action types are converted in Rust; others take the general path.
+        done = self._raw.step_native(action)
+        if done is not None:
+            return done
         flat, reward, terminated, truncated, info = self._raw.step(
             _flatten(self.action_space, action)
         )

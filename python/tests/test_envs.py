@@ -113,3 +113,41 @@ def test_bad_input_raises_value_errors_with_the_clis_messages():
         env.step(7)
     with pytest.raises(ValueError, match="num_envs"):
         engram.make_vec("CartPole-v1", 0)
+
+
+def test_same_step_autoreset_keeps_the_final_observation():
+    """The raw vector env behind engram.sb3: an ended episode's last observation is kept in
+    final_observations and the row already holds the next episode's first observation, as
+    Gymnasium's next-step env shows them one step apart."""
+    from engram import _engram
+
+    same = _engram.RawVecEnv("CartPole-v1", 3, {}, "same_step")
+    nxt = _engram.RawVecEnv("CartPole-v1", 3, {}, "next_step")
+    same.reset(5)
+    nxt.reset(5)
+    ended = 0
+    pending = np.zeros(3, dtype=bool)
+    for _ in range(200):
+        actions = np.ones((3, 1), dtype=np.float32)
+        obs_s, _, term_s, trunc_s = same.step(actions)
+        if pending.any():
+            # Next-step mode spends a step resetting the rows that ended; the same-step env
+            # already reset them: its observation now equals next-step's reset observation.
+            obs_reset, _, _, _ = nxt.step(actions)
+            np.testing.assert_array_equal(obs_reset[pending], first[pending])
+            break
+        obs_n, _, term_n, trunc_n = nxt.step(actions)
+        np.testing.assert_array_equal(term_s, term_n)
+        done = term_s | trunc_s
+        finals, has_final = same.final_observations()
+        np.testing.assert_array_equal(has_final, done)
+        if done.any():
+            ended += int(done.sum())
+            np.testing.assert_array_equal(finals[done], obs_n[done])
+            assert not np.array_equal(obs_s[done], obs_n[done])
+            pending, first = done, obs_s.copy()
+        else:
+            np.testing.assert_array_equal(obs_s, obs_n)
+    assert ended > 0
+    with pytest.raises(ValueError, match="same_step"):
+        _engram.RawVecEnv("CartPole-v1", 2, {}, "sometimes")

@@ -16,7 +16,8 @@ use engram::runtime::evaluator::{NORMALIZE_CLIP, NORMALIZE_EPS};
 use engram_env::vector::{AutoresetMode, SyncVectorEnv, VectorEnv};
 use engram_env::{Action, Env, InfoValue, Options, Render, RenderMode, Space};
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -176,6 +177,44 @@ struct EnvState {
     env: Box<dyn Env>,
     obs: Vec<f32>,
     ints: Vec<i64>,
+    flat_action: Vec<f32>,
+}
+
+/// `(observation, reward, terminated, truncated, info)` of [`RawEnv::step_native`].
+type NativeStep<'py> = (Bound<'py, PyAny>, f64, bool, bool, Bound<'py, PyDict>);
+
+/// A flat observation as Gymnasium's environments return it: an `int` for Discrete, a float32
+/// array of the space's shape for Box, an int64 array for MultiDiscrete, a tuple of those.
+fn native_observation<'py>(
+    py: Python<'py>,
+    space: &Space,
+    flat: &[f32],
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match space {
+        Space::Discrete { .. } => (flat[0] as i64).into_pyobject(py)?.into_any(),
+        Space::Box { shape, .. } => {
+            let array = PyArray1::from_slice(py, flat);
+            if shape.len() == 1 {
+                array.into_any()
+            } else {
+                array.reshape(shape.as_slice())?.into_any()
+            }
+        }
+        Space::MultiDiscrete { .. } => {
+            let ints: Vec<i64> = flat.iter().map(|&v| v as i64).collect();
+            PyArray1::from_vec(py, ints).into_any()
+        }
+        Space::Tuple(parts) => {
+            let mut items = Vec::with_capacity(parts.len());
+            let mut at = 0;
+            for part in parts {
+                let n = part.flat_dim();
+                items.push(native_observation(py, part, &flat[at..at + n])?);
+                at += n;
+            }
+            pyo3::types::PyTuple::new(py, items)?.into_any()
+        }
+    })
 }
 
 impl RawEnv {
@@ -196,6 +235,7 @@ impl RawEnv {
                 env,
                 obs,
                 ints: Vec::new(),
+                flat_action: Vec::new(),
             }),
         })
     }
@@ -222,6 +262,79 @@ impl RawEnv {
             PyArray1::from_slice(py, &state.obs),
             info_dict(py, &*state.env)?,
         ))
+    }
+
+    /// `(observation, info)` with the observation as Gymnasium's environments return it.
+    #[pyo3(signature = (seed=None))]
+    fn reset_native<'py>(
+        &self,
+        py: Python<'py>,
+        seed: Option<u64>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.env.reset(seed, &mut state.obs).map_err(value_error)?;
+        Ok((
+            native_observation(py, state.env.observation_space(), &state.obs)?,
+            info_dict(py, &*state.env)?,
+        ))
+    }
+
+    /// `EngramEnv.step` without conversions in Python: the action as Python code gives it (an
+    /// int for Discrete, a float32/float64 array for Box, an integer array for MultiDiscrete),
+    /// the observation as Gymnasium's environments return it (an int, a shaped array).
+    /// `None` for any other action (the caller converts it): nothing was stepped then.
+    fn step_native<'py>(
+        &self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<NativeStep<'py>>> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let space = state.env.action_space().clone();
+        state.flat_action.clear();
+        match &space {
+            Space::Discrete { .. } => match action.extract::<i64>() {
+                Ok(i) => state.flat_action.push(i as f32),
+                Err(_) => return Ok(None),
+            },
+            Space::Box { .. } => {
+                if let Ok(a) = action.extract::<PyReadonlyArrayDyn<'py, f32>>() {
+                    state.flat_action.extend(a.as_array().iter());
+                } else if let Ok(a) = action.extract::<PyReadonlyArrayDyn<'py, f64>>() {
+                    state
+                        .flat_action
+                        .extend(a.as_array().iter().map(|&v| v as f32));
+                } else {
+                    return Ok(None);
+                }
+            }
+            Space::MultiDiscrete { .. } => match action.extract::<PyReadonlyArrayDyn<'py, i64>>() {
+                Ok(a) => state
+                    .flat_action
+                    .extend(a.as_array().iter().map(|&v| v as f32)),
+                Err(_) => return Ok(None),
+            },
+            Space::Tuple(_) => return Ok(None),
+        }
+        if state.flat_action.len() != space.flat_dim() {
+            return Ok(None);
+        }
+        let EnvState {
+            env,
+            obs,
+            ints,
+            flat_action,
+        } = state;
+        let action = action_of(&space, flat_action, ints)?;
+        let step = env.step(action, obs).map_err(value_error)?;
+        Ok(Some((
+            native_observation(py, env.observation_space(), obs)?,
+            step.reward,
+            step.terminated,
+            step.truncated,
+            info_dict(py, &**env)?,
+        )))
     }
 
     /// `(flat observation, reward, terminated, truncated, info)`.
@@ -294,17 +407,32 @@ impl RawVecEnv {
 
 #[pymethods]
 impl RawVecEnv {
+    /// `autoreset`: `next_step` (Gymnasium's vector envs) or `same_step` (Stable-Baselines3's
+    /// VecEnv: the final observation is kept in `final_observations`).
     #[new]
-    #[pyo3(signature = (id, num_envs, options=None))]
-    fn new(id: &str, num_envs: usize, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    #[pyo3(signature = (id, num_envs, options=None, autoreset="next_step"))]
+    fn new(
+        id: &str,
+        num_envs: usize,
+        options: Option<&Bound<'_, PyDict>>,
+        autoreset: &str,
+    ) -> PyResult<Self> {
         if num_envs == 0 || num_envs > 65536 {
             return Err(PyValueError::new_err(format!(
                 "num_envs = {num_envs}: give 1 to 65536 environments"
             )));
         }
+        let mode = match autoreset {
+            "next_step" => AutoresetMode::NextStep,
+            "same_step" => AutoresetMode::SameStep,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "autoreset = {other:?}: choose next_step or same_step"
+                )))
+            }
+        };
         let venv =
-            SyncVectorEnv::make(id, &options_of(options)?, num_envs, AutoresetMode::NextStep)
-                .map_err(value_error)?;
+            SyncVectorEnv::make(id, &options_of(options)?, num_envs, mode).map_err(value_error)?;
         Ok(RawVecEnv {
             venv: Mutex::new(venv),
         })
@@ -354,6 +482,21 @@ impl RawVecEnv {
             PyArray1::from_slice(py, venv.rewards()),
             PyArray1::from_slice(py, venv.terminated()),
             PyArray1::from_slice(py, venv.truncated()),
+        ))
+    }
+
+    /// Same-step autoreset: `(final observations [num_envs, obs_dim], which rows have one)`
+    /// of the last step.
+    #[allow(clippy::type_complexity)]
+    fn final_observations<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>)> {
+        let venv = self.lock();
+        let flat = PyArray1::from_slice(py, venv.final_observations());
+        Ok((
+            flat.reshape([venv.num_envs(), venv.obs_dim()])?,
+            PyArray1::from_slice(py, venv.has_final_observation()),
         ))
     }
 }
