@@ -621,6 +621,14 @@ class _Agent:
         action = np.stack(out) if vectorized else out[0]
         return action, (next_states if state_dim > 0 else None)
 
+    @property
+    def policy(self) -> "_engram.Policy":
+        """The trained network of the latest checkpoint (engram's own, not a torch module):
+        ``policy.forward(obs, state, episode_start)`` on flat float32 rows returns ``(action,
+        next_state, outputs)``, ``outputs`` the ONNX export's (``logits`` or ``mean``, ``value``
+        or ``q_values``)."""
+        return self._loaded()
+
     def get_env(self) -> Any:
         """The environment the model was given (SB3's ``get_env``, not vectorised), or for an
         id a fresh ``engram.make`` of it with the run's options."""
