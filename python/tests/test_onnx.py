@@ -1,6 +1,8 @@
-"""ONNX export: onnxruntime's outputs equal engram's own forward pass (max abs diff <= 1e-5)
-over whole episodes, the recurrent state carried by each side on its own (absolute 1e-5 for
-states within [-1, 1], relative beyond: an LSTM's cell state)."""
+"""ONNX export: onnxruntime's outputs equal engram's own forward pass to 1e-5 over whole
+episodes, the recurrent state carried by each side on its own. The bound is absolute for
+numbers within [-1, 1] and relative beyond (|diff| <= 1e-5 * max(1, |x|)): a float32 of
+magnitude 128 is only resolved to 1.5e-5, so values (Pendulum's returns) and an LSTM's cell
+state (|c| ~ 40) cannot be held to an absolute 1e-5 by any two implementations."""
 
 import os
 
@@ -58,6 +60,10 @@ CASES = [
 ]
 
 
+def scaled_diff(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
+
+
 def flat(obs) -> np.ndarray:
     return np.asarray(obs, dtype=np.float32).reshape(1, -1)
 
@@ -93,15 +99,14 @@ def test_onnx_matches_engram_forward_over_whole_episodes(case, tmp_path):
                 feeds["state_in"] = onnx_state
             got = dict(zip(names["outputs"], session.run(None, feeds)))
             for name, want in outputs.items():
-                diff = np.max(np.abs(got[name].reshape(want.shape) - want))
-                assert diff <= TOLERANCE, f"{name}: max abs diff {diff:.3g} at step {compared}"
+                diff = scaled_diff(got[name].reshape(want.shape), want)
+                assert diff <= TOLERANCE, f"{name}: max diff {diff:.3g} at step {compared}"
             if state_dim:
                 onnx_state = got["state_out"]
-                # h (and a GRU's state) lies in [-1, 1]: absolute. An LSTM's cell c is
-                # unbounded (|c| ~ 40 on Pendulum, where one float32 step is 4e-6): relative.
-                diff = np.max(np.abs(onnx_state - engram_state) / np.maximum(1.0, np.abs(engram_state)))
+                # h (and a GRU's state) lies in [-1, 1]: absolute; an LSTM's cell, relative.
+                diff = scaled_diff(onnx_state, engram_state)
                 assert diff <= TOLERANCE, f"state: max diff {diff:.3g} at step {compared}"
-            np.testing.assert_allclose(got["action"], action, atol=TOLERANCE)
+            np.testing.assert_allclose(got["action"], action, atol=TOLERANCE, rtol=TOLERANCE)
             compared += 1
             start = False
             obs, _, terminated, truncated, _ = env.step(model._action(action[0]))
@@ -121,9 +126,9 @@ def test_onnx_batch_rows_are_independent(tmp_path):
     state = rng.normal(scale=0.5, size=(5, policy.state_dim())).astype(np.float32)
     action, next_state, outputs = policy.forward(obs, state, np.zeros(5, dtype=bool))
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"obs": obs, "state_in": state})))
-    assert np.max(np.abs(got["logits"] - outputs["logits"])) <= TOLERANCE
-    assert np.max(np.abs(got["value"] - outputs["value"])) <= TOLERANCE
-    assert np.max(np.abs(got["state_out"] - next_state)) <= TOLERANCE
+    assert scaled_diff(got["logits"], outputs["logits"]) <= TOLERANCE
+    assert scaled_diff(got["value"], outputs["value"]) <= TOLERANCE
+    assert scaled_diff(got["state_out"], next_state) <= TOLERANCE
     np.testing.assert_array_equal(got["action"], action)
 
 
