@@ -625,6 +625,89 @@ struct Policy {
     loaded: engram::play::Loaded,
 }
 
+/// Actions and next states of [`Policy::play_rows`], flat.
+struct Rows {
+    n: usize,
+    action_dim: usize,
+    state_dim: usize,
+    actions: Vec<f32>,
+    next_states: Vec<f32>,
+}
+
+impl Rows {
+    #[allow(clippy::type_complexity)]
+    fn arrays<'py>(
+        self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<f32>>)> {
+        Ok((
+            PyArray1::from_vec(py, self.actions).reshape([self.n, self.action_dim])?,
+            PyArray1::from_vec(py, self.next_states).reshape([self.n, self.state_dim])?,
+        ))
+    }
+}
+
+impl Policy {
+    /// One step for each row of `obs` from its state (a zero state where `episode_start` is
+    /// set), normalising observations as in training; `each(row, player)` after each act.
+    fn play_rows(
+        &self,
+        obs: &PyReadonlyArray2<'_, f32>,
+        states: &PyReadonlyArray2<'_, f32>,
+        episode_start: &PyReadonlyArray1<'_, bool>,
+        mut rng: Option<&mut ChaCha8Rng>,
+        mut each: impl FnMut(usize, &dyn engram::agent::Player),
+    ) -> PyResult<Rows> {
+        let agent: &Arc<dyn Act> = &self.loaded.agent;
+        let (obs_dim, action_dim) = (agent.obs_dim(), agent.action_kind().action_dim());
+        let shape = obs.shape();
+        if shape[1] != obs_dim {
+            return Err(PyValueError::new_err(format!(
+                "observations have {} numbers each, the policy takes {obs_dim}",
+                shape[1]
+            )));
+        }
+        let n = shape[0];
+        let mut player = agent.player(&self.loaded.params);
+        let state_dim = player.recurrent_state().len();
+        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
+        if states.len() != n * state_dim || starts.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
+            )));
+        }
+        let obs = obs.as_slice()?;
+        let mut actions = vec![0.0f32; n * action_dim];
+        let mut next_states = vec![0.0f32; n * state_dim];
+        let mut row = vec![0.0f32; obs_dim];
+        for i in 0..n {
+            row.copy_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
+            if let Some(stats) = &self.loaded.obs_stats {
+                stats.normalize_clipped(&mut row, NORMALIZE_EPS, NORMALIZE_CLIP);
+            }
+            player.reset();
+            if !starts[i] {
+                player.set_recurrent_state(&states[i * state_dim..(i + 1) * state_dim]);
+            }
+            player.act(
+                &row,
+                rng.as_deref_mut(),
+                &mut actions[i * action_dim..(i + 1) * action_dim],
+            );
+            next_states[i * state_dim..(i + 1) * state_dim]
+                .copy_from_slice(player.recurrent_state());
+            each(i, &*player);
+        }
+        Ok(Rows {
+            n,
+            action_dim,
+            state_dim,
+            actions,
+            next_states,
+        })
+    }
+}
+
 /// `(actions, next_states, outputs)` of [`Policy::forward`].
 type Forward<'py> = (
     Bound<'py, PyArray2<f32>>,
@@ -676,54 +759,14 @@ impl Policy {
         deterministic: bool,
         seed: Option<u64>,
     ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<f32>>)> {
-        let agent: &Arc<dyn Act> = &self.loaded.agent;
-        let (obs_dim, action_dim) = (agent.obs_dim(), agent.action_kind().action_dim());
-        let shape = obs.shape();
-        if shape[1] != obs_dim {
-            return Err(PyValueError::new_err(format!(
-                "observations have {} numbers each, the policy takes {obs_dim}",
-                shape[1]
-            )));
-        }
-        let n = shape[0];
-        let mut player = agent.player(&self.loaded.params);
-        let state_dim = player.recurrent_state().len();
-        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
-        if states.len() != n * state_dim || starts.len() != n {
-            return Err(PyValueError::new_err(format!(
-                "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
-            )));
-        }
-        let obs = obs.as_slice()?;
         let mut rng = (!deterministic).then(|| ChaCha8Rng::seed_from_u64(seed.unwrap_or(0)));
-        let mut actions = vec![0.0f32; n * action_dim];
-        let mut next_states = vec![0.0f32; n * state_dim];
-        let mut row = vec![0.0f32; obs_dim];
-        for i in 0..n {
-            row.copy_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
-            if let Some(stats) = &self.loaded.obs_stats {
-                stats.normalize_clipped(&mut row, NORMALIZE_EPS, NORMALIZE_CLIP);
-            }
-            player.reset();
-            if !starts[i] {
-                player.set_recurrent_state(&states[i * state_dim..(i + 1) * state_dim]);
-            }
-            player.act(
-                &row,
-                rng.as_mut(),
-                &mut actions[i * action_dim..(i + 1) * action_dim],
-            );
-            next_states[i * state_dim..(i + 1) * state_dim]
-                .copy_from_slice(player.recurrent_state());
-        }
-        let actions = PyArray1::from_vec(py, actions).reshape([n, action_dim])?;
-        let next_states = PyArray1::from_vec(py, next_states).reshape([n, state_dim])?;
-        Ok((actions, next_states))
+        let rows = self.play_rows(&obs, &states, &episode_start, rng.as_mut(), |_, _| {})?;
+        rows.arrays(py)
     }
 
     /// The greedy forward pass of a batch as the ONNX export computes it: `(actions,
     /// next_states, outputs)`, `outputs` a dict of the network's named outputs (`logits` or
-    /// `mean`, `value`, `q_values`, ...), each `[n, width]`.
+    /// `mean`, `value`, `q_values`, ...), each `[n, width]` (`log_std`: `[1, action_dim]`).
     fn forward<'py>(
         &self,
         py: Python<'py>,
@@ -731,68 +774,27 @@ impl Policy {
         states: PyReadonlyArray2<'py, f32>,
         episode_start: PyReadonlyArray1<'py, bool>,
     ) -> PyResult<Forward<'py>> {
-        let agent: &Arc<dyn Act> = &self.loaded.agent;
-        let obs_dim = agent.obs_dim();
-        let action_dim = agent.action_kind().action_dim();
-        let shape = obs.shape();
-        if shape[1] != obs_dim {
-            return Err(PyValueError::new_err(format!(
-                "observations have {} numbers each, the policy takes {obs_dim}",
-                shape[1]
-            )));
-        }
-        let n = shape[0];
-        let mut player = agent.player(&self.loaded.params);
-        let state_dim = player.recurrent_state().len();
-        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
-        if states.len() != n * state_dim || starts.len() != n {
-            return Err(PyValueError::new_err(format!(
-                "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
-            )));
-        }
-        let obs = obs.as_slice()?;
-        let mut actions = vec![0.0f32; n * action_dim];
-        let mut next_states = vec![0.0f32; n * state_dim];
-        let mut outputs: Vec<(&'static str, Vec<f32>)> = Vec::new();
-        let mut row = vec![0.0f32; obs_dim];
-        for i in 0..n {
-            row.copy_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
-            if let Some(stats) = &self.loaded.obs_stats {
-                stats.normalize_clipped(&mut row, NORMALIZE_EPS, NORMALIZE_CLIP);
-            }
-            player.reset();
-            if !starts[i] {
-                player.set_recurrent_state(&states[i * state_dim..(i + 1) * state_dim]);
-            }
-            player.act(
-                &row,
-                None,
-                &mut actions[i * action_dim..(i + 1) * action_dim],
-            );
-            next_states[i * state_dim..(i + 1) * state_dim]
-                .copy_from_slice(player.recurrent_state());
+        let mut outputs: Vec<(&'static str, usize, Vec<f32>)> = Vec::new();
+        let rows = self.play_rows(&obs, &states, &episode_start, None, |i, player| {
             for (k, (name, values)) in player.outputs().into_iter().enumerate() {
                 if i == 0 {
-                    outputs.push((name, Vec::with_capacity(n * values.len())));
+                    outputs.push((name, values.len(), Vec::new()));
                 }
                 // `log_std` is a parameter, the same for every row: kept once.
                 if name != "log_std" || i == 0 {
-                    outputs[k].1.extend_from_slice(&values);
+                    outputs[k].2.extend_from_slice(&values);
                 }
             }
-        }
+        })?;
         let dict = PyDict::new(py);
-        for (name, values) in outputs {
-            let width = if name == "log_std" {
-                values.len()
-            } else {
-                values.len() / n.max(1)
-            };
-            let rows = if name == "log_std" { 1 } else { n };
-            dict.set_item(name, PyArray1::from_vec(py, values).reshape([rows, width])?)?;
+        for (name, width, values) in outputs {
+            let height = values.len() / width.max(1);
+            dict.set_item(
+                name,
+                PyArray1::from_vec(py, values).reshape([height, width])?,
+            )?;
         }
-        let actions = PyArray1::from_vec(py, actions).reshape([n, action_dim])?;
-        let next_states = PyArray1::from_vec(py, next_states).reshape([n, state_dim])?;
+        let (actions, next_states) = rows.arrays(py)?;
         Ok((actions, next_states, dict))
     }
 
