@@ -17,6 +17,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("train", 7),
     ("play", 7),
     ("bench", 8),
+    ("seeds", 8),
 ];
 
 /// Algorithm files that may import another algorithm's file: (variant, base).

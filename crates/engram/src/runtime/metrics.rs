@@ -156,7 +156,7 @@ impl MetricsRow {
 }
 
 /// Six significant digits, fixed or scientific by magnitude (learning rates are small).
-fn format_metric(v: f64) -> String {
+pub fn format_metric(v: f64) -> String {
     if v != 0.0 && v.abs() < 1e-3 {
         format!("{v:.6e}")
     } else {

@@ -5,7 +5,7 @@
 //! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
 use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
-use super::progress::{stop_flag, Progress};
+use super::progress::{stop_flag, Progress, Report};
 use super::run_dir::CsvLog;
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,8 @@ pub struct Monitor {
     schedule: Mutex<(u64, u64, u64)>,
     metrics: Mutex<CsvLog>,
     evals: Mutex<CsvLog>,
+    /// `episodes.csv`: one row per training episode.
+    episode_log: Mutex<CsvLog>,
     pub progress: Progress,
     started: Instant,
     /// Wall seconds already spent before this process (resumed runs).
@@ -95,7 +97,7 @@ impl Monitor {
         run_dir: &Path,
         resumed: Option<MonitorState>,
         wall_offset: f64,
-        quiet: bool,
+        report: impl Into<Report>,
     ) -> std::io::Result<Monitor> {
         let state = resumed.unwrap_or_else(|| MonitorState {
             counters: Counters::default(),
@@ -111,7 +113,12 @@ impl Monitor {
             },
             pending_metrics: MetricsSum::default(),
         });
-        let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
+        let progress = Progress::new(
+            config.total_steps,
+            config.total_episodes,
+            (state.counters.env_steps, state.counters.episodes),
+            report.into(),
+        );
         Ok(Monitor {
             reward_threshold,
             env_steps: AtomicU64::new(state.counters.env_steps),
@@ -124,6 +131,7 @@ impl Monitor {
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
             evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"))?),
+            episode_log: Mutex::new(CsvLog::open(&run_dir.join(EPISODES_CSV))?),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -174,15 +182,36 @@ impl Monitor {
         }
     }
 
-    /// Progress through the budget in [0, 1], for learning-rate schedules.
+    /// Progress through the budget in [0, 1], for learning-rate schedules: with an episode
+    /// budget too, through the budget nearer its end (the one that will stop the run).
     pub fn progress_fraction(&self) -> f64 {
-        (self.env_steps() as f64 / self.config.total_steps as f64).min(1.0)
+        let steps = self.env_steps() as f64 / self.config.total_steps as f64;
+        let episodes = self.config.total_episodes.map_or(0.0, |total| {
+            self.episodes.load(Ordering::Relaxed) as f64 / total as f64
+        });
+        steps.max(episodes).min(1.0)
     }
 
-    /// Records a finished episode; checks the solved threshold.
+    /// Records a finished episode (a row of `episodes.csv`); checks the solved threshold.
     pub fn episode_done(&self, episode_return: f64, length: u64) {
-        self.episodes.fetch_add(1, Ordering::Relaxed);
+        // Numbered and logged under the window's lock, so that concurrent workers' rows are
+        // in order.
         let mut window = lock(&self.window);
+        let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
+        {
+            let mut log = lock(&self.episode_log);
+            let written = log.row_fmt(
+                EPISODES_HEADER,
+                format_args!(
+                    "{episode},{},{},{length}",
+                    self.env_steps(),
+                    super::metrics::format_metric(episode_return)
+                ),
+            );
+            if let Err(e) = written {
+                self.fail_to_write(log.path(), &e);
+            }
+        }
         window.push(episode_return, length);
         if let (Some(threshold), true) = (self.reward_threshold, window.is_full()) {
             let mean = window.mean_return().unwrap_or(f64::NEG_INFINITY);
@@ -355,9 +384,37 @@ impl Monitor {
         if self.env_steps() >= self.config.total_steps {
             return Some(StopReason::Budget);
         }
+        if self
+            .config
+            .total_episodes
+            .is_some_and(|total| self.episodes.load(Ordering::Relaxed) >= total)
+        {
+            return Some(StopReason::Budget);
+        }
         None
     }
+
+    /// Writes the buffered rows of the run's CSV files (before a checkpoint, so that a run
+    /// resumed from it has every row up to it). A file that cannot be written stops the run
+    /// ([`Monitor::fail_to_write`]); returns false then.
+    pub fn flush_logs(&self) -> bool {
+        for log in [&self.metrics, &self.evals, &self.episode_log] {
+            let mut log = lock(log);
+            if let Err(e) = log.flush() {
+                self.fail_to_write(log.path(), &e);
+                return false;
+            }
+        }
+        true
+    }
 }
+
+/// The per-episode log of a run directory.
+pub const EPISODES_CSV: &str = "episodes.csv";
+/// Its columns. `env_steps`: the run's env-step counter when the episode was recorded; the
+/// counter moves at updates, so an episode that ends within a rollout gets the count at the
+/// rollout's start.
+pub const EPISODES_HEADER: &str = "episode,env_steps,return,length";
 
 /// Duties that fell due with one update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -407,6 +464,33 @@ mod tests {
         assert_eq!(logs, 10);
         assert_eq!(checkpoints, 4);
         assert_eq!(m.should_stop(), Some(StopReason::Budget));
+    }
+
+    #[test]
+    fn an_episode_budget_stops_the_run_and_each_episode_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CommonConfig {
+            total_steps: 1000,
+            total_episodes: Some(3),
+            ..CommonConfig::default()
+        };
+        let m = Monitor::new(config, None, dir.path(), None, 0.0, true).unwrap();
+        m.update_done(10, &[]);
+        m.episode_done(1.5, 10);
+        m.episode_done(-2.0, 4);
+        assert_eq!(m.should_stop(), None);
+        assert!(
+            (m.progress_fraction() - 2.0 / 3.0).abs() < 1e-12,
+            "the nearer budget"
+        );
+        m.episode_done(0.25, 1);
+        assert_eq!(m.should_stop(), Some(StopReason::Budget));
+        assert!(m.flush_logs());
+        let text = std::fs::read_to_string(dir.path().join(EPISODES_CSV)).unwrap();
+        assert_eq!(
+            text,
+            "episode,env_steps,return,length\n1,10,1.500000,10\n2,10,-2.000000,4\n3,10,0.250000,1\n"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! runs/CartPole-v1_a3c_s0/
 //!   config.toml          every hyper-parameter used, defaults included (read back by --resume)
 //!   metrics.csv          one row per log interval: steps, time, returns, losses, throughput
+//!   episodes.csv         one row per training episode: its number, env steps, return, length
 //!   evals.csv            one row per greedy evaluation
 //!   checkpoints/latest.safetensors (+ .json)   for resuming
 //!   checkpoints/best.safetensors   (+ .json)   the best evaluated policy, for `engram eval`
@@ -14,33 +15,54 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const LATEST: &str = "checkpoints/latest.safetensors";
 pub const BEST: &str = "checkpoints/best.safetensors";
+/// The file that marks a multi-seed directory (`OUT/seed_N/` run directories beside it).
+pub const SEEDS_FILE: &str = "seeds.toml";
 
 /// A fresh directory `base/<env>_<algo>_s<seed>`, with `_2`, `_3`, ... appended if taken.
 pub fn fresh_run_dir(base: &Path, env: &str, algo: &str, seed: u64) -> std::io::Result<PathBuf> {
-    let stem = format!("{}_{}_s{}", env.replace(['/', ' '], "_"), algo, seed);
-    let mut candidate = base.join(&stem);
+    let dir = fresh_dir(
+        base,
+        &format!("{}_{}_s{}", env.replace(['/', ' '], "_"), algo, seed),
+    )?;
+    fs::create_dir_all(dir.join("checkpoints"))?;
+    Ok(dir)
+}
+
+/// A fresh directory `base/<stem>`, with `_2`, `_3`, ... appended if taken; created.
+pub fn fresh_dir(base: &Path, stem: &str) -> std::io::Result<PathBuf> {
+    let mut candidate = base.join(stem);
     let mut n = 2;
     while candidate.exists() {
         candidate = base.join(format!("{stem}_{n}"));
         n += 1;
     }
-    fs::create_dir_all(candidate.join("checkpoints"))?;
+    fs::create_dir_all(&candidate)?;
     Ok(candidate)
 }
 
 /// Appends rows to a CSV file, writing the header before the first row only when the file is
 /// new (so a resumed run continues the same file). The header is given with each row, since
 /// an algorithm's metric columns are known only once it reports them.
+///
+/// Rows are buffered and reach the file at most [`CsvLog::FLUSH_EVERY`] after they are
+/// written, and always before a checkpoint ([`CsvLog::flush`]): a run that logs every step
+/// (a bandit) would otherwise spend more time in `write` calls than in learning. A crash
+/// loses only rows logged after the last checkpoint, which a resumed run logs again anyway.
 pub struct CsvLog {
     out: BufWriter<File>,
     needs_header: bool,
     path: PathBuf,
+    last_flush: Instant,
 }
 
 impl CsvLog {
+    /// The longest a written row waits in the buffer.
+    pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
     pub fn open(path: &Path) -> std::io::Result<CsvLog> {
         let fresh = fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
         let file = OpenOptions::new().create(true).append(true).open(path)?;
@@ -48,6 +70,7 @@ impl CsvLog {
             out: BufWriter::new(file),
             needs_header: fresh,
             path: path.to_path_buf(),
+            last_flush: Instant::now(),
         })
     }
 
@@ -56,11 +79,26 @@ impl CsvLog {
     }
 
     pub fn row(&mut self, header: &str, line: &str) -> std::io::Result<()> {
+        self.row_fmt(header, format_args!("{line}"))
+    }
+
+    /// [`CsvLog::row`] formatting the line straight into the buffer (no allocation).
+    pub fn row_fmt(&mut self, header: &str, line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
         if self.needs_header {
             writeln!(self.out, "{header}")?;
             self.needs_header = false;
         }
-        writeln!(self.out, "{line}")?;
+        self.out.write_fmt(line)?;
+        self.out.write_all(b"\n")?;
+        if self.last_flush.elapsed() >= Self::FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.last_flush = Instant::now();
         self.out.flush()
     }
 }
@@ -169,7 +207,9 @@ mod tests {
         let path = dir.path().join("metrics.csv");
         let header = "env_steps,wall_seconds";
         CsvLog::open(&path).unwrap().row(header, "10,1.5").unwrap();
-        CsvLog::open(&path).unwrap().row(header, "20,2.5").unwrap();
+        let mut log = CsvLog::open(&path).unwrap();
+        log.row(header, "20,2.5").unwrap();
+        drop(log);
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "one header, two rows:\n{text}");
         assert_eq!(last_csv_value(&path, "wall_seconds"), Some(2.5));
