@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train an agent (prints the hyper-parameters it uses; Ctrl-C saves and stops).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a trained agent from a run directory.
     Eval(EvalArgs),
     /// List the environment ids with their spaces.
@@ -225,7 +225,7 @@ fn main() -> ExitCode {
         restore_sigpipe();
     }
     let result = match cli.command {
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Eval(args) => eval::run_cli(
             &args.path,
             &eval::EvalOptions {

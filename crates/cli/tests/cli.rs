@@ -575,7 +575,7 @@ fn ctrl_c_stops_every_seed_with_a_checkpoint() {
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engram"))
+    let child = Command::new(env!("CARGO_BIN_EXE_engram"))
         .args([
             "train",
             "--algo",

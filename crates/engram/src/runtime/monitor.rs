@@ -4,7 +4,9 @@
 //! A3C's workers share one [`Monitor`] through an `Arc`, like every other loop. Counters are
 //! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
-use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
+use super::metrics::{
+    push_metric, push_u64, EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum,
+};
 use super::progress::{stop_flag, Progress, Report};
 use super::run_dir::CsvLog;
 use crate::config::CommonConfig;
@@ -130,8 +132,8 @@ impl Monitor {
             stats: Mutex::new(state.pending_metrics),
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
-            evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"))?),
-            episode_log: Mutex::new(CsvLog::open(&run_dir.join(EPISODES_CSV))?),
+            evals: Mutex::new(CsvLog::open_lazily(&run_dir.join("evals.csv"))),
+            episode_log: Mutex::new(CsvLog::open_lazily(&run_dir.join(EPISODES_CSV))),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -200,14 +202,16 @@ impl Monitor {
         let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
         {
             let mut log = lock(&self.episode_log);
-            let written = log.row_fmt(
-                EPISODES_HEADER,
-                format_args!(
-                    "{episode},{},{},{length}",
-                    self.env_steps(),
-                    super::metrics::format_metric(episode_return)
-                ),
-            );
+            let env_steps = self.env_steps();
+            let written = log.row_bytes(EPISODES_HEADER, |line| {
+                push_u64(line, episode);
+                line.push(b',');
+                push_u64(line, env_steps);
+                line.push(b',');
+                push_metric(line, episode_return);
+                line.push(b',');
+                push_u64(line, length);
+            });
             if let Err(e) = written {
                 self.fail_to_write(log.path(), &e);
             }
@@ -267,20 +271,23 @@ impl Monitor {
             let w = lock(&self.window);
             (w.mean_return(), w.mean_length())
         };
+        // One clock reading for the row (a run may log every step).
+        let now = Instant::now();
         let steps_per_second = {
             let mut last = lock(&self.last_row);
-            let dt = last.0.elapsed().as_secs_f64();
+            let dt = now.saturating_duration_since(last.0).as_secs_f64();
             let rate = if dt > 0.0 {
                 counters.env_steps.saturating_sub(last.1) as f64 / dt
             } else {
                 0.0
             };
-            *last = (Instant::now(), counters.env_steps);
+            *last = (now, counters.env_steps);
             rate
         };
         let row = MetricsRow {
             env_steps: counters.env_steps,
-            wall_seconds: self.wall_seconds(),
+            wall_seconds: self.wall_offset
+                + now.saturating_duration_since(self.started).as_secs_f64(),
             episodes: counters.episodes,
             updates: counters.updates,
             mean_return,
@@ -288,7 +295,12 @@ impl Monitor {
             metrics,
             steps_per_second,
         };
-        if let Err(e) = metrics_file.row(&row.header(), &row.to_csv()) {
+        let header = if metrics_file.needs_header() {
+            row.header()
+        } else {
+            String::new()
+        };
+        if let Err(e) = metrics_file.row_bytes(&header, |line| row.write_csv(line)) {
             self.fail_to_write(metrics_file.path(), &e);
         }
         drop(metrics_file);

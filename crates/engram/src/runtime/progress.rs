@@ -130,6 +130,9 @@ impl Progress {
             live.episodes.store(row.episodes, Ordering::Relaxed);
             return;
         }
+        if self.quiet && self.bar.is_none() {
+            return;
+        }
         let ret = row
             .mean_return
             .map(|r| format!("{r:.1}"))

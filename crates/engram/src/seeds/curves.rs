@@ -54,9 +54,12 @@ pub struct SeedTable {
     pub rows: Vec<Vec<Option<f64>>>,
 }
 
-/// A CSV written by the run (`CsvLog`): its header and numeric cells (`None`: empty or not
-/// a number). A missing file reads as an empty table.
-fn read_csv(path: &Path) -> std::io::Result<(Vec<String>, Vec<Vec<Option<f64>>>)> {
+/// Rows of numeric cells (`None`: empty or not a number).
+type Rows = Vec<Vec<Option<f64>>>;
+
+/// A CSV written by the run (`CsvLog`): its header and numeric cells. A missing file reads as
+/// an empty table.
+fn read_csv(path: &Path) -> std::io::Result<(Vec<String>, Rows)> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
@@ -90,7 +93,7 @@ pub fn step_table(run_dir: &Path) -> std::io::Result<SeedTable> {
 }
 
 /// Splits the index column off a CSV's columns; rows kept in ascending index order.
-fn indexed(columns: Vec<String>, rows: Vec<Vec<Option<f64>>>, index: &str) -> SeedTable {
+fn indexed(columns: Vec<String>, rows: Rows, index: &str) -> SeedTable {
     let Some(at) = columns.iter().position(|c| c == index) else {
         return SeedTable::default();
     };

@@ -445,7 +445,7 @@ fn run_all(
 /// One seed's run; a failure (or a panic, which is a bug) is its outcome, not the pool's.
 fn run_one(out: &Path, seed: u64, task: &Task, live: Arc<LiveCounters>) -> SeedOutcome {
     let dir = seed_dir(out, seed);
-    let report = Report::Live(live);
+    let report = Report::Live(live.clone());
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match task {
         Task::Train(config) => {
             train::train_with_report((**config).clone(), Some(&dir), report, |_| {})
@@ -453,7 +453,12 @@ fn run_one(out: &Path, seed: u64, task: &Task, live: Arc<LiveCounters>) -> SeedO
         Task::Resume(overrides) => train::resume_with_report(&dir, overrides, report),
     }));
     let (summary, error) = match run {
-        Ok(Ok(summary)) => (Some(summary), None),
+        Ok(Ok(summary)) => {
+            // The final counters (rows are logged at intervals, not at the end).
+            live.env_steps.store(summary.env_steps, Ordering::Relaxed);
+            live.episodes.store(summary.episodes, Ordering::Relaxed);
+            (Some(summary), None)
+        }
         Ok(Err(e)) => (read_summary(&dir), Some(e.to_string())),
         Err(_) => (
             None,
