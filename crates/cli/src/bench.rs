@@ -12,6 +12,7 @@ pub fn run_cli(
     workloads.extend(bench::dqn_workloads());
     workloads.extend(bench::env_workloads());
     workloads.extend(bench::gemm_workloads());
+    workloads.extend(bench::runtime_workloads());
     let mut results = Vec::new();
     let matches = |name: &str| filter.is_none_or(|f| name.contains(f));
     for w in workloads.iter().filter(|w| matches(&w.name)) {

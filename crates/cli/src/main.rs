@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train an agent (prints the hyper-parameters it uses; Ctrl-C saves and stops).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a trained agent from a run directory.
     Eval(EvalArgs),
     /// Export a trained policy: `engram export RUN --onnx policy.onnx`.
@@ -70,8 +70,20 @@ struct TrainArgs {
     /// Environment steps to train for.
     #[arg(long)]
     steps: Option<u64>,
+    /// Training episodes to train for (the `total_episodes` key); with --steps too, the first
+    /// budget reached stops the run.
     #[arg(long)]
+    episodes: Option<u64>,
+    #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
+    /// One run per seed, in parallel, each in OUT/seed_N/, then OUT/curves.csv: e.g.
+    /// `--seeds 0-99`, `--seeds 0,3,7`, `--seeds 0-4,10-12`.
+    #[arg(long, value_name = "SEEDS")]
+    seeds: Option<String>,
+    /// With --seeds: runs at a time (default: the available cores / the threads one run
+    /// keeps busy, A3C's workers).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Recurrent core: lstm | gru | mlp.
     #[arg(long)]
     policy: Option<String>,
@@ -85,7 +97,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this directory from its latest checkpoint.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "algo", "config", "out"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "algo", "config", "out", "seeds"])]
     resume: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short)]
@@ -185,7 +197,14 @@ fn panic_report(run_dir: Option<&Path>) -> String {
         env!("CARGO_PKG_VERSION")
     );
     if let Some(dir) = run_dir {
-        if dir.join(engram::runtime::run_dir::LATEST).exists() {
+        if engram::seeds::is_seeds_dir(dir) {
+            report += &format!(
+                "\nthe seeds' runs in {} are intact as of their last checkpoints: continue them \
+                 with `engram train --resume {}`",
+                dir.display(),
+                dir.display()
+            );
+        } else if dir.join(engram::runtime::run_dir::LATEST).exists() {
             report += &format!(
                 "\nthe run in {} is intact as of its last checkpoint: continue it with \
                  `engram train --resume {} --steps N`",
@@ -222,7 +241,7 @@ fn main() -> ExitCode {
         restore_sigpipe();
     }
     let result = match cli.command {
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Eval(args) => eval::run_cli(
             &args.path,
             &eval::EvalOptions {
@@ -266,10 +285,34 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let resuming_seeds = args
+        .resume
+        .as_deref()
+        .is_some_and(engram::seeds::is_seeds_dir);
+    if args.jobs.is_some() && args.seeds.is_none() && !resuming_seeds {
+        return Err("--jobs sets how many seeds run at once: use it with --seeds (or to resume a multi-seed run)".into());
+    }
+    if let Some(0) = args.jobs {
+        return Err("--jobs must be at least 1".into());
+    }
     if let Some(dir) = &args.resume {
         let mut overrides = args.sets.clone();
         if let Some(steps) = args.steps {
             overrides.push(format!("total_steps={steps}"));
+        }
+        if let Some(episodes) = args.episodes {
+            overrides.push(format!("total_episodes={episodes}"));
+        }
+        if resuming_seeds {
+            if args.workers.is_some()
+                || args.n_envs.is_some()
+                || args.seed.is_some()
+                || args.policy.is_some()
+            {
+                return Err("--resume continues a run with its own config: only --steps, --episodes, --set and --jobs may change it".into());
+            }
+            set_run_dir(dir);
+            return resume_seeds(dir, &overrides, args.jobs, args.quiet);
         }
         if args.workers.is_some()
             || args.n_envs.is_some()
@@ -287,6 +330,35 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         let budget = state
             .as_ref()
             .and_then(|s| s["config"]["total_steps"].as_u64());
+        let episodes_done = state
+            .as_ref()
+            .and_then(|s| s["monitor"]["counters"]["episodes"].as_u64());
+        let episode_budget = state
+            .as_ref()
+            .and_then(|s| s["config"]["total_episodes"].as_u64());
+        if let (Some(episodes), Some(done)) = (args.episodes, episodes_done) {
+            if episodes <= done {
+                return Err(format!(
+                    "--episodes {episodes} is the run's total budget, and it has done {done} \
+                     episodes already: give a larger total, e.g. --episodes {}",
+                    done.saturating_mul(2)
+                )
+                .into());
+            }
+        }
+        let episodes_spent =
+            matches!((episodes_done, episode_budget), (Some(d), Some(b)) if d >= b);
+        if episodes_spent && args.episodes.is_none() && args.steps.is_none() && args.sets.is_empty()
+        {
+            return Err(format!(
+                "the run has done its episode budget ({} of {} episodes): give a larger total \
+                 to continue, e.g. --episodes {}",
+                episodes_done.unwrap_or(0),
+                episode_budget.unwrap_or(0),
+                episodes_done.unwrap_or(0).saturating_mul(2)
+            )
+            .into());
+        }
         match (args.steps, done, budget) {
             (Some(steps), Some(done), _) if steps <= done => {
                 return Err(format!(
@@ -296,7 +368,9 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 )
                 .into());
             }
-            (None, Some(done), Some(budget)) if done >= budget && args.sets.is_empty() => {
+            (None, Some(done), Some(budget))
+                if done >= budget && args.sets.is_empty() && args.episodes.is_none() =>
+            {
                 return Err(format!(
                     "the run has done its budget ({done} of {budget} env steps): give a larger \
                      total to continue, e.g. --steps {}",
@@ -389,9 +463,25 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(s) = args.steps {
         config.common.total_steps = s;
     }
+    if let Some(e) = args.episodes {
+        config.common.total_episodes = Some(e);
+    }
     if let Some(s) = args.seed {
         config.common.seed = s;
     }
+    let seeds = match &args.seeds {
+        Some(spec) => {
+            if args
+                .sets
+                .iter()
+                .any(|s| s.split('=').next().is_some_and(|k| k.trim() == "seed"))
+            {
+                return Err("--seeds gives each run its seed: remove --set seed=... (or drop --seeds for a single run)".into());
+            }
+            Some(engram::seeds::parse_seeds(spec)?)
+        }
+        None => None,
+    };
     if let Some(p) = &args.policy {
         config.net.policy = PolicyKind::parse(p)?;
         if config.net.policy == PolicyKind::Mlp
@@ -412,7 +502,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     let quiet = args.quiet;
+    if let Some(seeds) = seeds {
+        return train_seeds(config, &seeds, args.out.as_deref(), args.jobs, quiet);
+    }
     let hyper = config.to_toml()?;
+    let episode_budget = config.common.total_episodes;
     let summary = engram::train::train_with(config, args.out.as_deref(), quiet, |started| {
         set_run_dir(&started.run_dir);
         panic_if_asked();
@@ -431,7 +525,123 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     })?;
     report(&summary, quiet);
+    if let Some(episodes) = episode_budget {
+        if summary.stop_reason == "budget" && summary.episodes < episodes {
+            say!(
+                "note: total_steps ({} env steps) ended the run after {} of total_episodes = {episodes}: \
+                 both budgets apply and the first reached stops; give a larger --steps to reach the episodes",
+                summary.env_steps,
+                summary.episodes
+            );
+        }
+    }
     Ok(exit_for(&summary))
+}
+
+/// `engram train ... --seeds SPEC`.
+fn train_seeds(
+    config: RunConfig,
+    seeds: &[u64],
+    out: Option<&Path>,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let (name, env) = (config.common.algo.clone(), config.common.env.clone());
+    let mut shown = config.clone();
+    shown.common.seed = seeds[0];
+    let hyper = shown.to_toml()?;
+    let options = engram::seeds::SeedsOptions { jobs, quiet };
+    let summary = engram::seeds::train_seeds(config, seeds, out, &options, |out, jobs| {
+        set_run_dir(out);
+        panic_if_asked();
+        if !quiet {
+            say!(
+                "engram {}: training {name} on {env}, {} seeds ({}), {jobs} at a time -> {}/seed_N",
+                env!("CARGO_PKG_VERSION"),
+                seeds.len(),
+                engram::seeds::format_seeds(seeds),
+                out.display()
+            );
+            say!(
+                "hyper-parameters (seed_{}'s; each run its own seed):\n{}",
+                seeds[0],
+                indent(&hyper)
+            );
+        }
+    })?;
+    Ok(report_seeds(&summary, quiet))
+}
+
+/// `engram train --resume OUT` on a multi-seed directory.
+fn resume_seeds(
+    dir: &Path,
+    overrides: &[String],
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let options = engram::seeds::SeedsOptions { jobs, quiet };
+    let summary = engram::seeds::resume_seeds(dir, overrides, &options, |out, jobs| {
+        panic_if_asked();
+        if !quiet {
+            say!(
+                "engram {}: resuming the multi-seed run in {}, {jobs} at a time",
+                env!("CARGO_PKG_VERSION"),
+                out.display()
+            );
+        }
+    })?;
+    Ok(report_seeds(&summary, quiet))
+}
+
+/// The closing lines of a multi-seed run: failures always, the rest unless quiet.
+fn report_seeds(summary: &engram::seeds::SeedsSummary, quiet: bool) -> ExitCode {
+    for run in &summary.runs {
+        if let Some(error) = &run.error {
+            say!("error: seed {} ({}): {error}", run.seed, run.run_dir);
+        }
+    }
+    if !quiet {
+        let across = |a: &engram::seeds::AcrossSeeds| match (a.mean, a.stderr) {
+            (Some(m), Some(se)) => format!(
+                "{m:.2} ± {se:.2} (mean ± standard error over {} seeds)",
+                a.seeds
+            ),
+            (Some(m), None) => format!("{m:.2} (1 seed)"),
+            _ => "-".to_string(),
+        };
+        say!(
+            "done: {} seeds in {:.1}s ({} at a time): {} finished, {} interrupted, {} failed, {} not started",
+            summary.runs.len(),
+            summary.wall_seconds,
+            summary.jobs,
+            summary.finished,
+            summary.interrupted,
+            summary.failed,
+            summary.not_started
+        );
+        say!("final eval return:       {}", across(&summary.final_eval));
+        say!(
+            "final train return(100): {}",
+            across(&summary.final_train_return)
+        );
+        say!(
+            "curves: {}/curves.csv (per {}), runs: {}/seed_N/",
+            summary.out,
+            summary.curves_axis,
+            summary.out
+        );
+    }
+    if summary.interrupted + summary.not_started > 0 {
+        say!(
+            "stopped before every seed finished: continue with `engram train --resume {}`",
+            summary.out
+        );
+    }
+    if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn indent(text: &str) -> String {
@@ -444,9 +654,10 @@ fn report(summary: &Summary, quiet: bool) {
         return;
     }
     say!(
-        "done ({}): {} env steps in {:.1}s ({:.0} steps/s), return(100) {}, solved: {}{}",
+        "done ({}): {} env steps, {} episodes in {:.1}s ({:.0} steps/s), return(100) {}, solved: {}{}",
         summary.stop_reason,
         summary.env_steps,
+        summary.episodes,
         summary.wall_seconds,
         summary.steps_per_second,
         summary

@@ -189,3 +189,81 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
     }
     eprintln!("chaos: {total_kills} kills, every run resumed to the uninterrupted result");
 }
+
+/// A multi-seed run killed at random moments and resumed with `--resume OUT` ends with each
+/// seed's final checkpoint byte-identical to a single run with that `--seed`: the pool, the
+/// per-seed resume and the restart of seeds killed before their first checkpoint change
+/// nothing in what each seed computes.
+#[test]
+fn killed_multi_seed_runs_resume_to_the_single_runs() {
+    let kills: usize = std::env::var("ENGRAM_CHAOS_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let mut seed: u64 = std::env::var("ENGRAM_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let tmp = tempfile::tempdir().unwrap();
+    let algo = "a2c";
+    // The shared settings without `--seed` (each run gets its own).
+    let base: Vec<String> = {
+        let s = settings(algo);
+        let at = s.iter().position(|a| a == "--seed").unwrap();
+        s.iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at && i != at + 1)
+            .map(|(_, a)| a.clone())
+            .collect()
+    };
+    let seeds = [0u64, 1, 2];
+    let mut duration_ms = 20;
+    for s in seeds {
+        let mut args = vec!["train".to_string(), "--out".into(), format!("single_{s}")];
+        args.extend(base.clone());
+        args.extend(["--seed".into(), s.to_string()]);
+        let started = Instant::now();
+        assert!(run_or_kill(&args, tmp.path(), Duration::from_secs(600)));
+        duration_ms += started.elapsed().as_millis() as u64;
+    }
+    let out = tmp.path().join("multi");
+    let (mut killed, mut finished) = (0, false);
+    while !finished {
+        let mut args = vec!["train".to_string()];
+        if out.join("seeds.toml").exists() {
+            args.extend(["--resume".into(), out.display().to_string()]);
+        } else {
+            // Killed before the multi-seed directory was laid out: start again.
+            let _ = fs::remove_dir_all(&out);
+            args.extend(["--out".into(), out.display().to_string()]);
+            args.extend(base.clone());
+            args.extend(["--seeds".into(), "0-2".into(), "--jobs".into(), "2".into()]);
+        }
+        let delay = if killed < kills {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            Duration::from_millis(5 + (seed >> 33) % (duration_ms / 2 + 1))
+        } else {
+            Duration::from_secs(600)
+        };
+        finished = run_or_kill(&args, tmp.path(), delay);
+        if !finished {
+            killed += 1;
+        }
+    }
+    assert!(out.join("curves.csv").exists());
+    for s in seeds {
+        let ours = fs::read(out.join(format!("seed_{s}/checkpoints/latest.safetensors"))).unwrap();
+        let theirs = fs::read(
+            tmp.path()
+                .join(format!("single_{s}/checkpoints/latest.safetensors")),
+        )
+        .unwrap();
+        assert!(
+            ours == theirs,
+            "seed {s}: after {killed} kills the multi-seed run's final checkpoint differs from the single run's"
+        );
+    }
+    eprintln!("chaos: {killed} kills of a 3-seed run, every seed resumed to its single run");
+}

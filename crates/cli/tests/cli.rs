@@ -96,6 +96,42 @@ fn cli_reports_bad_input_clearly() {
             &["eval", "nowhere"],
             &["neither a run directory nor a checkpoint"],
         ),
+        (&["train", "--seeds", "5-2"], &["--seeds 5-2", "write 2-5"]),
+        (
+            &["train", "--seeds", "a-b"],
+            &["`a-b` is not a seed or a range"],
+        ),
+        (
+            &["train", "--seeds", ""],
+            &["no seeds given", "--seeds 0-9"],
+        ),
+        (
+            &["train", "--seeds", "0-4,3"],
+            &["0-4 and 3 overlap", "give it once"],
+        ),
+        (&["train", "--seeds", "2,2"], &["2 is given twice"]),
+        (
+            &["train", "--seeds", "0-1000000"],
+            &["more than 100000 seeds", "run fewer"],
+        ),
+        (
+            &["train", "--seeds", "0-2", "--set", "seed=3"],
+            &["--seeds gives each run its seed", "remove --set seed"],
+        ),
+        (
+            &["train", "--seeds", "0-2", "--seed", "3"],
+            &["--seed", "--seeds"],
+        ),
+        (&["train", "--jobs", "2"], &["use it with --seeds"]),
+        (
+            &["train", "--seeds", "0-1", "--jobs", "0"],
+            &["--jobs must be at least 1"],
+        ),
+        (
+            &["train", "--set", "total_episodes=0"],
+            &["`total_episodes`", "at least 1"],
+        ),
+        (&["train", "--episodes", "x"], &["--episodes"]),
     ];
     for (args, needles) in cases {
         let (ok, text) = engram(args, d);
@@ -379,7 +415,8 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         "--set",
         "eval_interval=0",
     ];
-    // metrics.csv fills first (2 KiB): the run stops at once, naming it.
+    // A log fills first (2 KiB; episodes.csv, a row per episode, outgrows metrics.csv here):
+    // the run stops at once, naming it.
     let mut args = base.to_vec();
     args.extend([
         "--out",
@@ -391,7 +428,7 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
     ]);
     let (code, err) = engram_with_file_limit(4, &args, tmp.path());
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("cannot write logs/metrics.csv"), "{err}");
+    assert!(err.contains("cannot write logs/episodes.csv"), "{err}");
     assert!(err.contains("no checkpoint was written yet"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // The checkpoint is the first write too large: named, no temporary file left behind.
@@ -441,4 +478,186 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         tmp.path(),
     );
     assert!(ok, "{out}");
+}
+
+#[test]
+fn seeds_train_in_parallel_write_curves_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let base = [
+        "train",
+        "--algo",
+        "a2c",
+        "--policy",
+        "mlp",
+        "--set",
+        "encoder_layers=[8]",
+        "--set",
+        "log_interval=200",
+        "--set",
+        "eval_interval=500",
+        "--set",
+        "eval_episodes=2",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--seeds", "0-1,5", "--steps", "1000", "--out", "multi"]);
+    let (ok, text) = engram(&args, d);
+    assert!(ok, "{text}");
+    assert!(text.contains("3 seeds (0-1,5)"), "{text}");
+    assert!(
+        text.contains("final eval return:") && text.contains("over 3 seeds"),
+        "{text}"
+    );
+    assert!(text.contains("multi/curves.csv (per env_steps)"), "{text}");
+    for s in [0, 1, 5] {
+        assert!(d.join(format!("multi/seed_{s}/summary.json")).exists());
+    }
+    let curves = fs::read_to_string(d.join("multi/curves.csv")).unwrap();
+    assert!(curves.starts_with("env_steps,seeds,"), "{curves}");
+    // Each seed's directory is an ordinary run: eval and resume take it.
+    let (ok, text) = engram(&["eval", "multi/seed_5", "--episodes", "2"], d);
+    assert!(ok, "{text}");
+    let (ok, text) = engram(&["eval", "multi"], d);
+    assert!(
+        !ok && text.contains("multi-seed run") && text.contains("multi/seed_0"),
+        "{text}"
+    );
+    // The whole directory resumes, with a larger budget for every seed.
+    let (ok, text) = engram(
+        &[
+            "train", "--resume", "multi", "--steps", "1400", "--jobs", "2",
+        ],
+        d,
+    );
+    assert!(ok, "{text}");
+    for s in [0, 1, 5] {
+        let summary: Summary = serde_json::from_slice(
+            &fs::read(d.join(format!("multi/seed_{s}/summary.json"))).unwrap(),
+        )
+        .unwrap();
+        assert!(summary.env_steps >= 1400 && summary.seed == s);
+    }
+    let (ok, text) = engram(&["train", "--resume", "multi"], d);
+    assert!(
+        !ok && text.contains("every seed") && text.contains("has done its budget"),
+        "{text}"
+    );
+    // --out into a multi-seed or a single run is refused with the fix.
+    let (ok, text) = engram(&["train", "--seeds", "0-1", "--out", "multi"], d);
+    assert!(
+        !ok && text.contains("already holds a multi-seed run"),
+        "{text}"
+    );
+    let (ok, text) = engram(
+        &[
+            "train", "--algo", "a2c", "--steps", "200", "--out", "single", "--quiet",
+        ],
+        d,
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = engram(&["train", "--seeds", "0-1", "--out", "single"], d);
+    assert!(
+        !ok && text.contains("holds a single run, not a multi-seed one"),
+        "{text}"
+    );
+    // An episode budget gives curves per episode.
+    let mut args = base.to_vec();
+    args.extend([
+        "--seeds",
+        "0-1",
+        "--episodes",
+        "6",
+        "--out",
+        "episodic",
+        "--quiet",
+    ]);
+    let (ok, text) = engram(&args, d);
+    assert!(ok, "{text}");
+    let curves = fs::read_to_string(d.join("episodic/curves.csv")).unwrap();
+    assert!(
+        curves.starts_with("episode,seeds,env_steps_mean"),
+        "{curves}"
+    );
+}
+
+/// Ctrl-C (SIGINT) stops every running seed with a checkpoint and starts no new one; the
+/// resume finishes them all.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_every_seed_with_a_checkpoint() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let child = Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args([
+            "train",
+            "--algo",
+            "a2c",
+            "--seeds",
+            "0-3",
+            "--jobs",
+            "2",
+            "--steps",
+            "5000000",
+            "--out",
+            "multi",
+            "--set",
+            "checkpoint_interval=500",
+            "--set",
+            "eval_interval=0",
+        ])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the running seeds' first checkpoints.
+    let started = Instant::now();
+    while !(d
+        .join("multi/seed_0/checkpoints/latest.safetensors")
+        .exists()
+        && d.join("multi/seed_1/checkpoints/latest.safetensors")
+            .exists())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoints"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("2 interrupted") && err.contains("2 not started"),
+        "{err}"
+    );
+    assert!(err.contains("engram train --resume multi"), "{err}");
+    for s in [0, 1] {
+        let summary: Summary = serde_json::from_slice(
+            &fs::read(d.join(format!("multi/seed_{s}/summary.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary.stop_reason, "interrupted");
+    }
+    assert!(!d.join("multi/seed_2").exists() && !d.join("multi/seed_3").exists());
+    // A smaller budget finishes them all.
+    let (ok, text) = engram(
+        &["train", "--resume", "multi", "--steps", "3000", "--quiet"],
+        d,
+    );
+    assert!(ok, "{text}");
+    for s in 0..4 {
+        assert!(
+            d.join(format!("multi/seed_{s}/summary.json")).exists(),
+            "seed {s}"
+        );
+    }
 }

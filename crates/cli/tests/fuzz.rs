@@ -3,6 +3,9 @@
 //! a hang. The keys and their types come from `engram algos NAME`, so a new algorithm is
 //! covered without anyone remembering to.
 //!
+//! Besides `--set` keys, the generator mixes in `--episodes` and `--seeds` (with `--jobs`),
+//! valid and invalid.
+//!
 //! `ENGRAM_FUZZ_CASES=N` sets the cases per algorithm (CI: 12); `ENGRAM_FUZZ_SEED` the seed.
 
 use std::path::Path;
@@ -218,6 +221,21 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
             if rng.next().is_multiple_of(8) {
                 args.push("--set".into());
                 args.push("no_such_key=1".into());
+            }
+            // Budgets in episodes, and many seeds at once: valid and invalid spellings.
+            if rng.next().is_multiple_of(6) {
+                let episodes = ["0", "1", "3", "40", "-2", "x"];
+                args.extend(["--episodes".into(), rng.pick(&episodes).to_string()]);
+            }
+            if rng.next().is_multiple_of(6) {
+                let seeds = [
+                    "0-1", "3,5", "0,2-3", "2-1", "a-b", "", "1,1", "0-4,3", "0-200000", "7",
+                ];
+                args.extend(["--seeds".into(), rng.pick(&seeds).to_string()]);
+                if rng.next().is_multiple_of(2) {
+                    let jobs = ["0", "1", "2", "64"];
+                    args.extend(["--jobs".into(), rng.pick(&jobs).to_string()]);
+                }
             }
             let (code, _) = run_case(&args, tmp.path(), &format!("{algo} case {case}"));
             if code == Some(0) {

@@ -672,6 +672,59 @@ pub fn env_workloads() -> Vec<Workload> {
     vec![single, vec8]
 }
 
+/// What the runtime costs per update when a run logs every step, as a bandit does: one
+/// update of two metrics, a one-step episode (a row of episodes.csv) and a metrics row.
+pub fn runtime_workloads() -> Vec<Workload> {
+    const UPDATES_PER_ITER: usize = 1000;
+    let logged = Workload::new(
+        "monitor_log_every_step",
+        "Monitor: update + one-step episode + metrics row, 1000 per iteration (log_interval = 1)",
+        || {
+            static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "engram-bench-monitor-{}-{}",
+                std::process::id(),
+                RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let config = crate::config::CommonConfig {
+                log_interval: 1,
+                total_steps: u64::MAX / 2,
+                eval_interval: 0,
+                ..crate::config::CommonConfig::default()
+            };
+            let monitor =
+                crate::runtime::Monitor::new(config, None, &dir, None, 0.0, true).expect("monitor");
+            /// Removes the directory with the workload instance.
+            struct Remove(std::path::PathBuf);
+            impl Drop for Remove {
+                fn drop(&mut self) {
+                    let _ = std::fs::remove_dir_all(&self.0);
+                }
+            }
+            let remove = Remove(dir);
+            let mut i = 0u64;
+            Box::new(move || {
+                let _ = &remove;
+                for _ in 0..UPDATES_PER_ITER {
+                    i += 1;
+                    let reward = (i % 7) as f64 * 0.25;
+                    monitor.episode_done(reward, 1);
+                    let metrics = [
+                        crate::runtime::Metric::mean("reward", reward),
+                        crate::runtime::Metric::mean("optimal_action", (i % 2) as f64),
+                    ];
+                    if monitor.update_done(1, &metrics).log {
+                        black_box(monitor.log_row());
+                    }
+                }
+            })
+        },
+    )
+    .with_rate("updates", UPDATES_PER_ITER as f64);
+    vec![logged]
+}
+
 /// `train_a3c_cartpole_lstm64`: A3C-LSTM-64 training on CartPole-v1 with one worker per core,
 /// for about `seconds`; steps per second of the whole run (acting, stepping, updates).
 pub fn train_throughput(seconds: f64) -> Result<BenchResult, crate::error::TrainError> {
@@ -714,6 +767,7 @@ mod tests {
             .into_iter()
             .chain(dqn_workloads())
             .chain(env_workloads())
+            .chain(runtime_workloads())
             .chain(gemm_workloads().into_iter().take(3))
         {
             let mut f = w.instantiate();

@@ -16,8 +16,9 @@
 //! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
 //!    and [`offpolicy`] (replay buffers).
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
-//! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint); 8. [`export`] (a
-//!    checkpoint's policy as ONNX); 9. [`bench`].
+//! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint).
+//! 8. [`export`] (a checkpoint's policy as ONNX), [`bench`] (throughput workloads), [`seeds`]
+//!    (one run per seed, in parallel, and the curves across them).
 
 // A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -35,10 +36,12 @@ pub mod onpolicy;
 
 pub mod algos;
 
-pub mod bench;
 pub mod export;
 pub mod play;
 pub mod train;
+
+pub mod bench;
+pub mod seeds;
 
 pub use algos::RunConfig;
 pub use engram_env as env;

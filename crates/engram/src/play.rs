@@ -78,6 +78,24 @@ pub fn resolve_checkpoint(path: &Path, latest: bool) -> Result<PathBuf, TrainErr
             path.display()
         )));
     }
+    if path.join(run_dir::SEEDS_FILE).exists() {
+        let mut seeds: Vec<String> = std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("seed_"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        seeds.sort();
+        let example = seeds.first().map_or("seed_N", |s| s.as_str());
+        return Err(TrainError::Usage(format!(
+            "{} holds a multi-seed run (one run directory per seed): evaluate one seed's run,              e.g. `engram eval {}`",
+            path.display(),
+            path.join(example).display()
+        )));
+    }
     let best = path.join(run_dir::BEST);
     let last = path.join(run_dir::LATEST);
     let pick = if latest || !best.exists() { last } else { best };

@@ -5,6 +5,8 @@
 use crate::algos::RunConfig;
 use crate::error::{CheckpointError, TrainError};
 use crate::runtime::checkpoint::{Checkpoint, RunState};
+use crate::runtime::monitor::EPISODES_CSV;
+use crate::runtime::progress::Report;
 use crate::runtime::run_dir::{self, Summary};
 use crate::runtime::{Monitor, Resume, Session};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,17 @@ pub fn train_with(
     config: RunConfig,
     out: Option<&Path>,
     quiet: bool,
+    on_start: impl FnOnce(&Started),
+) -> Result<Summary, TrainError> {
+    train_with_report(config, out, quiet.into(), on_start)
+}
+
+/// [`train_with`], reporting progress as `report` says (the multi-seed runner gathers its
+/// runs' counters into one line).
+pub fn train_with_report(
+    config: RunConfig,
+    out: Option<&Path>,
+    report: Report,
     on_start: impl FnOnce(&Started),
 ) -> Result<Summary, TrainError> {
     config.validate()?;
@@ -77,12 +90,21 @@ pub fn train_with(
         observation_space: probe.observation_space().to_string(),
         action_space: probe.action_space().to_string(),
     });
-    run_with(config, run_dir, None, 0.0, quiet)
+    run_with(config, run_dir, None, 0.0, report)
 }
 
 /// Continues the run in `dir` from its latest checkpoint; `overrides` are `--set` assignments
 /// (e.g. a larger `total_steps`).
 pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, TrainError> {
+    resume_with_report(dir, overrides, quiet.into())
+}
+
+/// [`resume`], reporting progress as `report` says.
+pub fn resume_with_report(
+    dir: &Path,
+    overrides: &[String],
+    report: Report,
+) -> Result<Summary, TrainError> {
     let config_path = dir.join("config.toml");
     if !config_path.exists() {
         return Err(TrainError::Usage(format!(
@@ -130,13 +152,18 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
     // A crash leaves rows logged after the last checkpoint, which the resumed run logs again,
     // and the temporary files of interrupted writes.
     let saved_steps = state.monitor.counters.env_steps as f64;
-    for file in ["metrics.csv", "evals.csv"] {
-        run_dir::truncate_csv_after(&dir.join(file), "env_steps", saved_steps).map_err(
-            |source| TrainError::Io {
+    let saved_episodes = state.monitor.counters.episodes as f64;
+    for (file, column, saved) in [
+        ("metrics.csv", "env_steps", saved_steps),
+        ("evals.csv", "env_steps", saved_steps),
+        (EPISODES_CSV, "episode", saved_episodes),
+    ] {
+        run_dir::truncate_csv_after(&dir.join(file), column, saved).map_err(|source| {
+            TrainError::Io {
                 path: dir.join(file),
                 source,
-            },
-        )?;
+            }
+        })?;
     }
     run_dir::remove_temp_files(dir);
     let wall = run_dir::last_csv_value(&dir.join("metrics.csv"), "wall_seconds").unwrap_or(0.0);
@@ -156,7 +183,7 @@ pub fn resume(dir: &Path, overrides: &[String], quiet: bool) -> Result<Summary, 
         state,
         path: ckpt_path,
     };
-    run_with(config, dir.to_path_buf(), Some(resume), wall, quiet)
+    run_with(config, dir.to_path_buf(), Some(resume), wall, report)
 }
 
 fn run_with(
@@ -164,7 +191,7 @@ fn run_with(
     run_dir: PathBuf,
     resume: Option<Resume>,
     wall_offset: f64,
-    quiet: bool,
+    report: Report,
 ) -> Result<Summary, TrainError> {
     let threshold = config.common.reward_threshold();
     let monitor = Arc::new(
@@ -174,7 +201,7 @@ fn run_with(
             &run_dir,
             resume.as_ref().map(|r| r.state.monitor.clone()),
             wall_offset,
-            quiet,
+            report,
         )
         .map_err(|source| TrainError::Io {
             path: run_dir.clone(),
@@ -189,6 +216,7 @@ fn run_with(
         resume,
     );
     let stop = config.algo.run(session, &config)?;
+    monitor.flush_logs();
     monitor.progress.finish();
     let counters = monitor.counters();
     let wall = monitor.wall_seconds();

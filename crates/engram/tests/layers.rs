@@ -17,7 +17,8 @@ const FLOORS: &[(&str, u32)] = &[
     ("train", 7),
     ("play", 7),
     ("export", 8),
-    ("bench", 9),
+    ("bench", 8),
+    ("seeds", 8),
 ];
 
 /// Algorithm files that may import another algorithm's file: (variant, base).

@@ -89,6 +89,10 @@ impl super::Algorithm for Config {
     fn normalize_observations(&self) -> bool {
         self.normalize_observations
     }
+
+    fn threads(&self) -> usize {
+        self.workers
+    }
 }
 
 /// Runs A3C: `workers` Hogwild threads.

@@ -110,6 +110,14 @@ macro_rules! registry {
                 }
             }
 
+            /// The threads one run keeps busy (A3C: its workers), for the multi-seed runner's
+            /// pool.
+            pub fn threads(&self) -> usize {
+                match self {
+                    $(AlgoConfig::$variant(c) => c.threads(),)*
+                }
+            }
+
             /// Runs the algorithm's loop.
             pub fn run(&self, session: Session, rc: &RunConfig) -> Result<StopReason, TrainError> {
                 match self {
@@ -447,6 +455,11 @@ pub trait Algorithm {
     /// The agent this algorithm trains, on `probe`'s spaces (to play a checkpoint).
     fn agent(&self, rc: &RunConfig, probe: &dyn Env) -> Result<Arc<dyn Act>, TrainError> {
         Ok(actor_critic(rc, probe)?)
+    }
+
+    /// The threads one run keeps busy (besides the background evaluator).
+    fn threads(&self) -> usize {
+        1
     }
 
     /// Checks the configuration against the environment's spaces, before a run directory

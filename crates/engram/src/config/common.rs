@@ -17,6 +17,9 @@ pub struct CommonConfig {
     pub seed: u64,
     /// Environment steps to train for (all workers and environments together).
     pub total_steps: u64,
+    /// Training episodes to train for (unset: no episode budget). With both budgets the run
+    /// stops at the first one reached.
+    pub total_episodes: Option<u64>,
     pub eval_interval: u64,
     pub eval_episodes: usize,
     pub log_interval: u64,
@@ -32,6 +35,7 @@ impl Default for CommonConfig {
             algo: "a3c".into(),
             seed: 0,
             total_steps: 1_000_000,
+            total_episodes: None,
             eval_interval: 50_000,
             eval_episodes: 10,
             log_interval: 10_000,
@@ -52,9 +56,19 @@ impl CommonConfig {
         if self.total_steps == 0 {
             return Err(invalid("total_steps", "must be at least 1"));
         }
+        if self.total_episodes == Some(0) {
+            return Err(invalid(
+                "total_episodes",
+                "must be at least 1 (leave it unset for no episode budget)",
+            ));
+        }
         // TOML integers are i64: a larger value could not be written to config.toml, and the
         // run could not be resumed.
-        for (key, v) in [("seed", self.seed), ("total_steps", self.total_steps)] {
+        for (key, v) in [
+            ("seed", self.seed),
+            ("total_steps", self.total_steps),
+            ("total_episodes", self.total_episodes.unwrap_or(0)),
+        ] {
             if v > i64::MAX as u64 {
                 return Err(invalid(
                     key,

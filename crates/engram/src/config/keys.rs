@@ -17,6 +17,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "environment steps to train for, all workers and environments together",
     ),
     (
+        "total_episodes",
+        "training episodes to train for (unset = no episode budget); with total_steps too, the first budget reached stops the run",
+    ),
+    (
         "eval_interval",
         "greedy evaluation every this many env steps (0 = never)",
     ),

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use super::monitor::MonitorState;
 use crate::error::TrainError;
@@ -181,12 +183,18 @@ fn same_minor(a: &str, b: &str) -> bool {
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
+/// The data is fsynced before the rename and the directory after it, so that a power loss
+/// never leaves an empty file where a good one was; while a [`DeferredSync`] is active, a
+/// write that creates a new file (there is no older version to lose) skips both, and the
+/// guard's periodic `syncfs` makes it durable instead.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    if !dir.is_dir() {
+        fs::create_dir_all(dir)?;
+    }
     let mut tmp_name = path
         .file_name()
         .map(|n| n.to_os_string())
@@ -196,14 +204,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let n = WRITES.fetch_add(1, Ordering::Relaxed);
     tmp_name.push(format!(".{}.{n}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
+    let deferred = DEFERRING.load(Ordering::Relaxed) > 0 && !path.exists();
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if !deferred {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(dir) {
+        if deferred {
+            UNSYNCED.store(true, Ordering::Relaxed);
+        } else if let Ok(d) = File::open(dir) {
+            // Make the rename itself durable.
             let _ = d.sync_all();
         }
         Ok(())
@@ -212,6 +225,94 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Active [`DeferredSync`] guards (only Linux has `syncfs`: elsewhere writes never defer).
+static DEFERRING: AtomicUsize = AtomicUsize::new(0);
+/// A deferred write happened since the last `syncfs`.
+static UNSYNCED: AtomicBool = AtomicBool::new(false);
+
+/// While alive, [`write_atomic`] does not fsync files it creates (replacing a file is always
+/// fsynced), and a background thread makes them durable with one `syncfs` per
+/// [`DeferredSync::PERIOD`]; dropping it syncs once more. Two fsyncs per new file cost about
+/// 2.7 ms on an ordinary SSD: a 2,000-seed run writes four new files per seed, 20 s of fsync
+/// that one `syncfs` a second replaces. A process crash loses nothing either way (the page
+/// cache survives it); a power loss can lose only files created in the last period.
+pub struct DeferredSync {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+impl DeferredSync {
+    pub const PERIOD: Duration = Duration::from_secs(1);
+
+    /// Defers the sync of new files; `dir` names the file system to sync.
+    pub fn start(dir: &Path) -> DeferredSync {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let mut guard = DeferredSync {
+            stop: stop.clone(),
+            thread: None,
+            dir: dir.to_path_buf(),
+        };
+        if !cfg!(target_os = "linux") {
+            return guard;
+        }
+        let sync_dir = dir.to_path_buf();
+        // Without its thread, nothing is deferred (every write fsyncs as usual).
+        guard.thread = std::thread::Builder::new()
+            .name("engram-sync".into())
+            .spawn(move || {
+                let (stopped, changed) = &*stop;
+                let mut done = super::monitor::lock(stopped);
+                while !*done {
+                    done = changed
+                        .wait_timeout(done, Self::PERIOD)
+                        .map(|(d, _)| d)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                    sync_file_system(&sync_dir);
+                }
+            })
+            .ok();
+        if guard.thread.is_some() {
+            DEFERRING.fetch_add(1, Ordering::Relaxed);
+        }
+        guard
+    }
+}
+
+impl Drop for DeferredSync {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        DEFERRING.fetch_sub(1, Ordering::Relaxed);
+        {
+            let (stopped, changed) = &*self.stop;
+            *super::monitor::lock(stopped) = true;
+            changed.notify_all();
+        }
+        let _ = thread.join();
+        UNSYNCED.store(true, Ordering::Relaxed);
+        sync_file_system(&self.dir);
+    }
+}
+
+/// Flushes the file system holding `dir` if a deferred write happened since the last call.
+fn sync_file_system(dir: &Path) {
+    if !UNSYNCED.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if let Ok(d) = File::open(dir) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `d` is an open file, so its descriptor is valid for the call.
+        unsafe {
+            libc::syncfs(d.as_raw_fd());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
 }
 
 // ---------------------------------------------------------------------------------------------

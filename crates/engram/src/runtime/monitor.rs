@@ -4,8 +4,10 @@
 //! A3C's workers share one [`Monitor`] through an `Arc`, like every other loop. Counters are
 //! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
-use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
-use super::progress::{stop_flag, Progress};
+use super::metrics::{
+    push_metric, push_u64, EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum,
+};
+use super::progress::{stop_flag, Progress, Report};
 use super::run_dir::CsvLog;
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,8 @@ pub struct Monitor {
     schedule: Mutex<(u64, u64, u64)>,
     metrics: Mutex<CsvLog>,
     evals: Mutex<CsvLog>,
+    /// `episodes.csv`: one row per training episode.
+    episode_log: Mutex<CsvLog>,
     pub progress: Progress,
     started: Instant,
     /// Wall seconds already spent before this process (resumed runs).
@@ -95,7 +99,7 @@ impl Monitor {
         run_dir: &Path,
         resumed: Option<MonitorState>,
         wall_offset: f64,
-        quiet: bool,
+        report: impl Into<Report>,
     ) -> std::io::Result<Monitor> {
         let state = resumed.unwrap_or_else(|| MonitorState {
             counters: Counters::default(),
@@ -111,7 +115,12 @@ impl Monitor {
             },
             pending_metrics: MetricsSum::default(),
         });
-        let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
+        let progress = Progress::new(
+            config.total_steps,
+            config.total_episodes,
+            (state.counters.env_steps, state.counters.episodes),
+            report.into(),
+        );
         Ok(Monitor {
             reward_threshold,
             env_steps: AtomicU64::new(state.counters.env_steps),
@@ -123,7 +132,8 @@ impl Monitor {
             stats: Mutex::new(state.pending_metrics),
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
-            evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"))?),
+            evals: Mutex::new(CsvLog::open_lazily(&run_dir.join("evals.csv"))),
+            episode_log: Mutex::new(CsvLog::open_lazily(&run_dir.join(EPISODES_CSV))),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -174,15 +184,38 @@ impl Monitor {
         }
     }
 
-    /// Progress through the budget in [0, 1], for learning-rate schedules.
+    /// Progress through the budget in [0, 1], for learning-rate schedules: with an episode
+    /// budget too, through the budget nearer its end (the one that will stop the run).
     pub fn progress_fraction(&self) -> f64 {
-        (self.env_steps() as f64 / self.config.total_steps as f64).min(1.0)
+        let steps = self.env_steps() as f64 / self.config.total_steps as f64;
+        let episodes = self.config.total_episodes.map_or(0.0, |total| {
+            self.episodes.load(Ordering::Relaxed) as f64 / total as f64
+        });
+        steps.max(episodes).min(1.0)
     }
 
-    /// Records a finished episode; checks the solved threshold.
+    /// Records a finished episode (a row of `episodes.csv`); checks the solved threshold.
     pub fn episode_done(&self, episode_return: f64, length: u64) {
-        self.episodes.fetch_add(1, Ordering::Relaxed);
+        // Numbered and logged under the window's lock, so that concurrent workers' rows are
+        // in order.
         let mut window = lock(&self.window);
+        let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
+        {
+            let mut log = lock(&self.episode_log);
+            let env_steps = self.env_steps();
+            let written = log.row_bytes(EPISODES_HEADER, |line| {
+                push_u64(line, episode);
+                line.push(b',');
+                push_u64(line, env_steps);
+                line.push(b',');
+                push_metric(line, episode_return);
+                line.push(b',');
+                push_u64(line, length);
+            });
+            if let Err(e) = written {
+                self.fail_to_write(log.path(), &e);
+            }
+        }
         window.push(episode_return, length);
         if let (Some(threshold), true) = (self.reward_threshold, window.is_full()) {
             let mean = window.mean_return().unwrap_or(f64::NEG_INFINITY);
@@ -238,20 +271,23 @@ impl Monitor {
             let w = lock(&self.window);
             (w.mean_return(), w.mean_length())
         };
+        // One clock reading for the row (a run may log every step).
+        let now = Instant::now();
         let steps_per_second = {
             let mut last = lock(&self.last_row);
-            let dt = last.0.elapsed().as_secs_f64();
+            let dt = now.saturating_duration_since(last.0).as_secs_f64();
             let rate = if dt > 0.0 {
                 counters.env_steps.saturating_sub(last.1) as f64 / dt
             } else {
                 0.0
             };
-            *last = (Instant::now(), counters.env_steps);
+            *last = (now, counters.env_steps);
             rate
         };
         let row = MetricsRow {
             env_steps: counters.env_steps,
-            wall_seconds: self.wall_seconds(),
+            wall_seconds: self.wall_offset
+                + now.saturating_duration_since(self.started).as_secs_f64(),
             episodes: counters.episodes,
             updates: counters.updates,
             mean_return,
@@ -259,7 +295,12 @@ impl Monitor {
             metrics,
             steps_per_second,
         };
-        if let Err(e) = metrics_file.row(&row.header(), &row.to_csv()) {
+        let header = if metrics_file.needs_header() {
+            row.header()
+        } else {
+            String::new()
+        };
+        if let Err(e) = metrics_file.row_bytes(&header, |line| row.write_csv(line)) {
             self.fail_to_write(metrics_file.path(), &e);
         }
         drop(metrics_file);
@@ -355,9 +396,37 @@ impl Monitor {
         if self.env_steps() >= self.config.total_steps {
             return Some(StopReason::Budget);
         }
+        if self
+            .config
+            .total_episodes
+            .is_some_and(|total| self.episodes.load(Ordering::Relaxed) >= total)
+        {
+            return Some(StopReason::Budget);
+        }
         None
     }
+
+    /// Writes the buffered rows of the run's CSV files (before a checkpoint, so that a run
+    /// resumed from it has every row up to it). A file that cannot be written stops the run
+    /// ([`Monitor::fail_to_write`]); returns false then.
+    pub fn flush_logs(&self) -> bool {
+        for log in [&self.metrics, &self.evals, &self.episode_log] {
+            let mut log = lock(log);
+            if let Err(e) = log.flush() {
+                self.fail_to_write(log.path(), &e);
+                return false;
+            }
+        }
+        true
+    }
 }
+
+/// The per-episode log of a run directory.
+pub const EPISODES_CSV: &str = "episodes.csv";
+/// Its columns. `env_steps`: the run's env-step counter when the episode was recorded; the
+/// counter moves at updates, so an episode that ends within a rollout gets the count at the
+/// rollout's start.
+pub const EPISODES_HEADER: &str = "episode,env_steps,return,length";
 
 /// Duties that fell due with one update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -407,6 +476,33 @@ mod tests {
         assert_eq!(logs, 10);
         assert_eq!(checkpoints, 4);
         assert_eq!(m.should_stop(), Some(StopReason::Budget));
+    }
+
+    #[test]
+    fn an_episode_budget_stops_the_run_and_each_episode_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CommonConfig {
+            total_steps: 1000,
+            total_episodes: Some(3),
+            ..CommonConfig::default()
+        };
+        let m = Monitor::new(config, None, dir.path(), None, 0.0, true).unwrap();
+        m.update_done(10, &[]);
+        m.episode_done(1.5, 10);
+        m.episode_done(-2.0, 4);
+        assert_eq!(m.should_stop(), None);
+        assert!(
+            (m.progress_fraction() - 2.0 / 3.0).abs() < 1e-12,
+            "the nearer budget"
+        );
+        m.episode_done(0.25, 1);
+        assert_eq!(m.should_stop(), Some(StopReason::Budget));
+        assert!(m.flush_logs());
+        let text = std::fs::read_to_string(dir.path().join(EPISODES_CSV)).unwrap();
+        assert_eq!(
+            text,
+            "episode,env_steps,return,length\n1,10,1.500000,10\n2,10,-2.000000,4\n3,10,0.250000,1\n"
+        );
     }
 
     #[test]

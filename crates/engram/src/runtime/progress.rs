@@ -4,7 +4,7 @@
 use super::metrics::MetricsRow;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// `eprintln!` that ignores a closed stderr (a training run piped into `head` must go on, and
@@ -42,41 +42,116 @@ pub fn install_signal_handler() {
     });
 }
 
+/// How a run reports its progress.
+#[derive(Clone, Debug, Default)]
+pub enum Report {
+    /// A bar on a terminal, plain lines elsewhere.
+    #[default]
+    Shown,
+    /// Nothing.
+    Quiet,
+    /// Nothing printed: each metrics row stores the run's counters in a [`LiveCounters`]
+    /// (the multi-seed runner sums its runs' into one progress line).
+    Live(Arc<LiveCounters>),
+}
+
+impl From<bool> for Report {
+    /// `quiet`.
+    fn from(quiet: bool) -> Report {
+        if quiet {
+            Report::Quiet
+        } else {
+            Report::Shown
+        }
+    }
+}
+
+/// A run's counters as of its last metrics row, readable from another thread.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub env_steps: AtomicU64,
+    pub episodes: AtomicU64,
+}
+
 /// Reports training progress.
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    live: Option<Arc<LiveCounters>>,
+    /// The bar counts episodes (the run has an episode budget), not env steps.
+    episodes: bool,
 }
 
 impl Progress {
-    /// `total` env steps; `start` for resumed runs. A bar only when stderr is a terminal.
-    pub fn new(total: u64, start: u64, quiet: bool) -> Progress {
+    /// `total_steps`, or `total_episodes` when the run has an episode budget (the bar counts
+    /// those then); `start`: the (env steps, episodes) done before (resumed runs). A bar only
+    /// when stderr is a terminal.
+    pub fn new(
+        total_steps: u64,
+        total_episodes: Option<u64>,
+        start: (u64, u64),
+        report: Report,
+    ) -> Progress {
+        let (quiet, live) = match report {
+            Report::Shown => (false, None),
+            Report::Quiet => (true, None),
+            Report::Live(counters) => {
+                counters.env_steps.store(start.0, Ordering::Relaxed);
+                counters.episodes.store(start.1, Ordering::Relaxed);
+                (true, Some(counters))
+            }
+        };
+        let (total, position, unit) = match total_episodes {
+            Some(episodes) => (episodes, start.1, "episodes"),
+            None => (total_steps, start.0, "steps"),
+        };
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} steps  ETA {eta}  {msg}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}  ETA {{eta}}  {{msg}}"
+                ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.set_position(start);
+            bar.set_position(position);
             bar
         });
-        Progress { bar, quiet }
+        Progress {
+            bar,
+            quiet,
+            live,
+            episodes: total_episodes.is_some(),
+        }
     }
 
     pub fn update(&self, row: &MetricsRow) {
+        if let Some(live) = &self.live {
+            live.env_steps.store(row.env_steps, Ordering::Relaxed);
+            live.episodes.store(row.episodes, Ordering::Relaxed);
+            return;
+        }
+        if self.quiet && self.bar.is_none() {
+            return;
+        }
         let ret = row
             .mean_return
             .map(|r| format!("{r:.1}"))
             .unwrap_or_else(|| "-".into());
         match &self.bar {
             Some(bar) => {
-                bar.set_position(row.env_steps);
-                bar.set_message(format!(
-                    "{:.0} steps/s  return(100) {ret}  episodes {}",
-                    row.steps_per_second, row.episodes
-                ));
+                if self.episodes {
+                    bar.set_position(row.episodes);
+                    bar.set_message(format!(
+                        "{:.0} steps/s  return(100) {ret}  steps {}",
+                        row.steps_per_second, row.env_steps
+                    ));
+                } else {
+                    bar.set_position(row.env_steps);
+                    bar.set_message(format!(
+                        "{:.0} steps/s  return(100) {ret}  episodes {}",
+                        row.steps_per_second, row.episodes
+                    ));
+                }
             }
             None if !self.quiet => note!(
                 "steps {:>10}  time {:>7.1}s  steps/s {:>9.0}  episodes {:>6}  return(100) {:>8}{}",

@@ -4,7 +4,8 @@
 //! runs/CartPole-v1_a3c_s0/
 //!   config.toml          every hyper-parameter used, defaults included (read back by --resume)
 //!   metrics.csv          one row per log interval: steps, time, returns, losses, throughput
-//!   evals.csv            one row per greedy evaluation
+//!   episodes.csv         one row per training episode: its number, env steps, return, length
+//!   evals.csv            one row per greedy evaluation (created with the first)
 //!   checkpoints/latest.safetensors (+ .json)   for resuming
 //!   checkpoints/best.safetensors   (+ .json)   the best evaluated policy, for `engram eval`
 //!   summary.json         written at the end
@@ -14,54 +15,144 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const LATEST: &str = "checkpoints/latest.safetensors";
 pub const BEST: &str = "checkpoints/best.safetensors";
+/// The file that marks a multi-seed directory (`OUT/seed_N/` run directories beside it).
+pub const SEEDS_FILE: &str = "seeds.toml";
 
 /// A fresh directory `base/<env>_<algo>_s<seed>`, with `_2`, `_3`, ... appended if taken.
 pub fn fresh_run_dir(base: &Path, env: &str, algo: &str, seed: u64) -> std::io::Result<PathBuf> {
-    let stem = format!("{}_{}_s{}", env.replace(['/', ' '], "_"), algo, seed);
-    let mut candidate = base.join(&stem);
+    let dir = fresh_dir(
+        base,
+        &format!("{}_{}_s{}", env.replace(['/', ' '], "_"), algo, seed),
+    )?;
+    fs::create_dir_all(dir.join("checkpoints"))?;
+    Ok(dir)
+}
+
+/// A fresh directory `base/<stem>`, with `_2`, `_3`, ... appended if taken; created.
+pub fn fresh_dir(base: &Path, stem: &str) -> std::io::Result<PathBuf> {
+    let mut candidate = base.join(stem);
     let mut n = 2;
     while candidate.exists() {
         candidate = base.join(format!("{stem}_{n}"));
         n += 1;
     }
-    fs::create_dir_all(candidate.join("checkpoints"))?;
+    fs::create_dir_all(&candidate)?;
     Ok(candidate)
 }
 
 /// Appends rows to a CSV file, writing the header before the first row only when the file is
 /// new (so a resumed run continues the same file). The header is given with each row, since
 /// an algorithm's metric columns are known only once it reports them.
+///
+/// Rows are buffered and reach the file at most [`CsvLog::FLUSH_EVERY`] after they are
+/// written, and always before a checkpoint ([`CsvLog::flush`]): a run that logs every step
+/// (a bandit) would otherwise spend more time in `write` calls than in learning. A crash
+/// loses only rows logged after the last checkpoint, which a resumed run logs again anyway.
 pub struct CsvLog {
-    out: BufWriter<File>,
+    /// `None` until opened (see [`CsvLog::open_lazily`]: thousands of short seeds make every
+    /// file creation count).
+    out: Option<BufWriter<File>>,
     needs_header: bool,
     path: PathBuf,
+    last_flush: Instant,
+    /// The line being formatted (reused).
+    line: Vec<u8>,
 }
 
 impl CsvLog {
+    /// The longest a written row waits in the buffer.
+    pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+    /// A log appending to `path`, created now.
     pub fn open(path: &Path) -> std::io::Result<CsvLog> {
-        let fresh = fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(CsvLog {
-            out: BufWriter::new(file),
-            needs_header: fresh,
+        let mut log = CsvLog::open_lazily(path);
+        log.file()?;
+        Ok(log)
+    }
+
+    /// A log appending to `path`, created with its first row (evals.csv of a run that never
+    /// evaluates is not created).
+    pub fn open_lazily(path: &Path) -> CsvLog {
+        CsvLog {
+            out: None,
+            needs_header: false,
             path: path.to_path_buf(),
-        })
+            last_flush: Instant::now(),
+            line: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn row(&mut self, header: &str, line: &str) -> std::io::Result<()> {
-        if self.needs_header {
-            writeln!(self.out, "{header}")?;
-            self.needs_header = false;
+    /// The file, opened for appending the first time (the header goes only into a new or
+    /// empty file, so a resumed run continues the same file).
+    fn file(&mut self) -> std::io::Result<&mut BufWriter<File>> {
+        if self.out.is_none() {
+            let fresh = fs::metadata(&self.path)
+                .map(|m| m.len() == 0)
+                .unwrap_or(true);
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.needs_header = fresh;
+            self.out = Some(BufWriter::new(file));
         }
-        writeln!(self.out, "{line}")?;
-        self.out.flush()
+        match &mut self.out {
+            Some(out) => Ok(out),
+            None => Err(std::io::Error::other("log file not open")),
+        }
+    }
+
+    /// Whether the next row writes the header first (callers build it only then).
+    pub fn needs_header(&self) -> bool {
+        self.needs_header || self.out.is_none()
+    }
+
+    pub fn row(&mut self, header: &str, line: &str) -> std::io::Result<()> {
+        self.row_bytes(header, |out| out.extend_from_slice(line.as_bytes()))
+    }
+
+    /// [`CsvLog::row`] with the line appended by `line` to a reused buffer.
+    pub fn row_bytes(
+        &mut self,
+        header: &str,
+        line: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
+        let mut buffer = std::mem::take(&mut self.line);
+        buffer.clear();
+        line(&mut buffer);
+        buffer.push(b'\n');
+        let written = (|| {
+            self.file()?;
+            let needs_header = std::mem::replace(&mut self.needs_header, false);
+            let out = self.file()?;
+            if needs_header {
+                writeln!(out, "{header}")?;
+            }
+            out.write_all(&buffer)
+        })();
+        self.line = buffer;
+        written?;
+        if self.last_flush.elapsed() >= Self::FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.last_flush = Instant::now();
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -169,7 +260,9 @@ mod tests {
         let path = dir.path().join("metrics.csv");
         let header = "env_steps,wall_seconds";
         CsvLog::open(&path).unwrap().row(header, "10,1.5").unwrap();
-        CsvLog::open(&path).unwrap().row(header, "20,2.5").unwrap();
+        let mut log = CsvLog::open(&path).unwrap();
+        log.row(header, "20,2.5").unwrap();
+        drop(log);
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "one header, two rows:\n{text}");
         assert_eq!(last_csv_value(&path, "wall_seconds"), Some(2.5));

@@ -175,6 +175,13 @@ impl Session {
                 "internal: Session::start was not called before the first checkpoint".into(),
             ));
         };
+        // The rows logged up to this checkpoint reach their files first: a run resumed from
+        // it continues them without a gap.
+        if !self.monitor.flush_logs() {
+            return Err(TrainError::Policy(
+                self.monitor.failure().unwrap_or_default(),
+            ));
+        }
         let layout = agent.layout();
         let CheckpointParts {
             params,

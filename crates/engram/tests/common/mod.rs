@@ -36,6 +36,11 @@ pub fn assert_resume_is_exact(c: &RunConfig, split_at: u64, what: &str) -> (Summ
         metrics_without_time(&split),
         "{what}: metrics differ"
     );
+    assert_eq!(
+        fs::read_to_string(whole.join("episodes.csv")).unwrap(),
+        fs::read_to_string(split.join("episodes.csv")).unwrap(),
+        "{what}: episodes.csv differs"
+    );
     (first, second)
 }
 
