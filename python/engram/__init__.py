@@ -94,7 +94,7 @@ def _check_discrete(space: spaces.Space, x: Any) -> None:
 def _unflatten(space: spaces.Space, flat: np.ndarray) -> Any:
     """One flat float row as the space's element (a Gymnasium observation)."""
     if isinstance(space, spaces.Discrete):
-        return np.int64(flat[0])
+        return int(flat[0])  # as Gymnasium's toy-text environments (and step_native) return it
     if isinstance(space, spaces.Box):
         return flat.astype(np.float32).reshape(space.shape)
     if isinstance(space, spaces.MultiDiscrete):
@@ -130,9 +130,11 @@ def _unflatten_batch(space: spaces.Space, flat: np.ndarray) -> Any:
 
 def _flatten(space: spaces.Space, x: Any) -> np.ndarray:
     """An element of the space (an action or observation) as engram's flat floats."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise ValueError(f"{x!r} is not an element of {space}")
     if isinstance(space, spaces.Discrete):
         a = np.asarray(x)
-        if a.size != 1:
+        if a.size != 1 or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
             raise ValueError(f"{x!r} is not one integer of {space}")
         return np.asarray([a.reshape(()).item()], dtype=np.float32)
     if isinstance(space, (spaces.Box, spaces.MultiDiscrete)):
@@ -230,7 +232,7 @@ class EngramVecEnv(gym.vector.VectorEnv):
     autoreset; seeds ``seed + i`` for sub-environment ``i``, as Gymnasium's vector envs."""
 
     def __init__(self, env_id: str, num_envs: int, **options: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs = {num_envs!r}: give a positive number of environments")
         options = _plain(options)
         self._raw = _engram.RawVecEnv(env_id, int(num_envs), options)
@@ -671,9 +673,10 @@ class _Agent:
             self.run_dir, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.tmp")
         )
 
-    def export_onnx(self, path: str) -> dict:
-        """Writes the greedy policy of the latest checkpoint as an ONNX model, as ``engram
-        export RUN --onnx FILE`` does. Inputs: ``obs`` ``[batch, obs_dim]`` float32 (the flat
+    def export_onnx(self, path: str, best: bool = False) -> dict:
+        """Writes the greedy policy of the latest checkpoint (the model ``predict`` uses; with
+        ``best=True`` the best evaluated one) as an ONNX model, as ``engram export RUN --onnx
+        FILE --latest`` (without ``--latest``) does. Inputs: ``obs`` ``[batch, obs_dim]`` float32 (the flat
         observation: a Box observation reshaped to one row, a discrete one as its value) and,
         for recurrent policies, ``state_in`` ``[batch, state_size]`` (zeros at an episode's
         start). Outputs: ``action`` (a discrete action's index without the space's start, or a
@@ -681,7 +684,7 @@ class _Agent:
         ``q_values``, and ``state_out``. Returns ``{"inputs": [...], "outputs": [...]}``."""
         if not self._started:
             raise RuntimeError("the model has not been trained yet: call learn() first")
-        inputs, outputs = _engram.export_onnx(self.run_dir, os.fspath(path), True)
+        inputs, outputs = _engram.export_onnx(self.run_dir, os.fspath(path), not best)
         return {"inputs": list(inputs), "outputs": list(outputs)}
 
     @classmethod

@@ -24,8 +24,13 @@ class EngramVecEnv(VecEnv):
     is seeded ``seed + i`` (SB3's convention, set with ``seed()`` before ``reset()``)."""
 
     def __init__(self, env_id: str, n_envs: int, **options: Any):
-        if not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
+        if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
             raise ValueError(f"n_envs = {n_envs!r}: give a positive number of environments")
+        if "render_mode" in options:
+            raise ValueError(
+                "engram.sb3 vector envs do not render: record an engram.make(id, "
+                "render_mode='rgb_array') environment instead"
+            )
         options = _plain(options)
         self._raw = _engram.RawVecEnv(env_id, int(n_envs), options, "same_step")
         self.env_id = env_id
@@ -39,6 +44,10 @@ class EngramVecEnv(VecEnv):
 
     def reset(self):
         seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
+        if seed is not None and not 0 <= int(seed) < 2**64 - self.num_envs:
+            raise ValueError(f"seed = {seed}: engram seeds are integers from 0 to 2^64 - n_envs")
+        if any(self._options):
+            raise NotImplementedError("engram's environments take no reset options")
         flat = self._raw.reset(None if seed is None else int(seed))
         self._reset_seeds()
         self.reset_infos = [{} for _ in range(self.num_envs)]
@@ -72,6 +81,12 @@ class EngramVecEnv(VecEnv):
     def close(self) -> None:
         pass
 
+    def get_images(self) -> Sequence[Optional[np.ndarray]]:
+        raise NotImplementedError(
+            "engram.sb3 vector envs do not render: record an engram.make(id, "
+            "render_mode='rgb_array') environment instead"
+        )
+
     def get_attr(self, attr_name: str, indices: Any = None) -> List[Any]:
         value = getattr(self, attr_name)
         return [value for _ in self._get_indices(indices)]
@@ -94,9 +109,11 @@ class EngramVecEnv(VecEnv):
     def _get_indices(self, indices: Any) -> Sequence[int]:
         if indices is None:
             return range(self.num_envs)
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
+        chosen = [indices] if isinstance(indices, (int, np.integer)) else list(indices)
+        for i in chosen:
+            if not -self.num_envs <= int(i) < self.num_envs:
+                raise IndexError(f"environment index {i}: this vector env has {self.num_envs}")
+        return chosen
 
 
 def make_vec(

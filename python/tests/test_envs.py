@@ -151,3 +151,53 @@ def test_same_step_autoreset_keeps_the_final_observation():
     assert ended > 0
     with pytest.raises(ValueError, match="same_step"):
         _engram.RawVecEnv("CartPole-v1", 2, {}, "sometimes")
+
+
+def test_an_action_whose_conversion_steps_the_env_does_not_deadlock():
+    """The action is read before the environment's lock is taken: an ``__index__`` that steps
+    the same environment (or sleeps while another thread steps it) must not hang."""
+    import threading
+
+    env = engram.make("CartPole-v1")
+    env.reset(seed=0)
+
+    class SteppingIndex:
+        def __index__(self):
+            env.step(0)
+            return 1
+
+    class SleepingIndex:
+        def __index__(self):
+            import time
+
+            time.sleep(0.2)
+            return 1
+
+    outcomes = []
+
+    def run(fn):
+        t = threading.Thread(target=lambda: outcomes.append(fn()))
+        t.start()
+        return t
+
+    t1 = run(lambda: env.step(SteppingIndex()))
+    t1.join(10)
+    assert not t1.is_alive(), "re-entrant step hung"
+    t2 = run(lambda: env.step(SleepingIndex()))
+    t3 = run(lambda: env.step(0))
+    t2.join(10)
+    t3.join(10)
+    assert not t2.is_alive() and not t3.is_alive(), "two threads stepping one env hung"
+    assert len(outcomes) == 3
+
+
+def test_observation_types_do_not_depend_on_the_action_type():
+    env = engram.make("FrozenLake-v1")
+    env.reset(seed=0)
+    for action in [1, np.int64(1), np.array(1), np.array(1.0), np.array([1]), True]:
+        obs, *_ = env.step(action)
+        assert type(obs) is int, (action, type(obs))
+        env.reset(seed=0)
+    for bad in ["1", None, b"1"]:
+        with pytest.raises(ValueError):
+            env.step(bad)

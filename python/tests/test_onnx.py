@@ -145,3 +145,29 @@ def test_export_cli_and_errors(tmp_path):
     assert model.export_onnx(str(path)) == {"inputs": ["obs"], "outputs": ["action", "logits", "value"]}
     assert os.path.getsize(path) > 0
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_policy_reads_fortran_ordered_arrays_in_logical_order():
+    model = engram.A3C("LstmPolicy", "CartPole-v1", seed=0, workers=1).learn(1000)
+    policy = model.policy
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(3, 4)).astype(np.float32)
+    state = rng.normal(scale=0.3, size=(3, policy.state_dim())).astype(np.float32)
+    starts = np.zeros(3, dtype=bool)
+    want = policy.forward(obs, state, starts)
+    got = policy.forward(np.asfortranarray(obs), np.asfortranarray(state), starts)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2]["logits"], want[2]["logits"])
+
+
+def test_export_refuses_targets_it_must_not_replace(tmp_path):
+    model = engram.PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, run_dir=str(tmp_path / "run")).learn(128)
+    with pytest.raises(ValueError, match=r"\.onnx extension"):
+        model.export_onnx(str(tmp_path / "run" / "checkpoints" / "latest.safetensors"))
+    link = tmp_path / "link.onnx"
+    os.symlink(tmp_path / "elsewhere.onnx", link)
+    with pytest.raises(ValueError, match="not a regular file"):
+        model.export_onnx(str(link))
+    assert model.learn(64).num_timesteps > 128  # the run is intact
+    assert model.export_onnx(str(tmp_path / "best.onnx"), best=True)["inputs"] == ["obs"]

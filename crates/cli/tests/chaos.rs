@@ -250,6 +250,9 @@ fn killed_multi_seed_runs_resume_to_the_single_runs() {
         finished = run_or_kill(&args, tmp.path(), delay);
         if !finished {
             killed += 1;
+            // Killed after writing its last file, before exiting: the run is complete (and a
+            // resume would say so, refusing to continue past the budget).
+            finished = out.join("curves.csv").exists() && out.join("seeds_summary.json").exists();
         }
     }
     assert!(out.join("curves.csv").exists());

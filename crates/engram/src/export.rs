@@ -96,23 +96,15 @@ pub fn onnx_model(loaded: &Loaded) -> Result<OnnxModel, TrainError> {
 /// Exports the policy of `run` (a run directory's best checkpoint, its latest with `latest`,
 /// or a checkpoint file) to the ONNX file `out`, written atomically.
 pub fn export_onnx(run: &Path, latest: bool, out: &Path) -> Result<Exported, TrainError> {
-    if out.is_dir() {
-        return Err(TrainError::Usage(format!(
-            "{} is a directory: give the ONNX file to write, e.g. {}",
-            out.display(),
-            out.join("policy.onnx").display()
-        )));
-    }
+    check_target(out)?;
     let loaded = play::load(run, latest)?;
     let OnnxModel {
         bytes,
         inputs,
         outputs,
     } = onnx_model(&loaded)?;
-    write_atomic(out, &bytes).map_err(|source| TrainError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    write_atomic(out, &bytes)
+        .map_err(|e| TrainError::Usage(format!("cannot write {}: {e}", out.display())))?;
     Ok(Exported {
         checkpoint: loaded.path,
         path: out.to_path_buf(),
@@ -120,4 +112,32 @@ pub fn export_onnx(run: &Path, latest: bool, out: &Path) -> Result<Exported, Tra
         inputs,
         outputs,
     })
+}
+
+/// Refuses targets an export must not replace: a directory, anything but a regular file (a
+/// device such as /dev/null, a pipe, a link: the atomic write would replace the node itself),
+/// and names without `.onnx` (which also keeps a run's own checkpoints out of reach).
+fn check_target(out: &Path) -> Result<(), TrainError> {
+    if out.is_dir() {
+        return Err(TrainError::Usage(format!(
+            "{} is a directory: give the ONNX file to write, e.g. {}",
+            out.display(),
+            out.join("policy.onnx").display()
+        )));
+    }
+    if out.extension().and_then(|e| e.to_str()) != Some("onnx") {
+        return Err(TrainError::Usage(format!(
+            "{}: name the ONNX file with the .onnx extension, e.g. policy.onnx",
+            out.display()
+        )));
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(out) {
+        if !meta.file_type().is_file() {
+            return Err(TrainError::Usage(format!(
+                "{} exists and is not a regular file (a link, device or pipe): choose another path",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -125,7 +125,18 @@ pub fn from_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Result<Loaded, Train
         })?;
     let config = RunConfig::from_table(state.config, &path.display().to_string())?;
     config.validate()?;
-    let probe = config.common.make_env()?;
+    let probe = config.common.make_env().map_err(|e| {
+        if config.common.env.starts_with("python/") {
+            TrainError::Usage(format!(
+                "{}: this run trained on a Python environment ({}), which only Python has: load \
+                 it there with engram.load(path, env=the_env)",
+                path.display(),
+                config.common.env
+            ))
+        } else {
+            TrainError::from(e)
+        }
+    })?;
     let agent = config.algo.agent(&config, &*probe)?;
     ckpt.check_architecture(&agent.layout().signature(), &path)?;
     let params = load_params(ckpt, agent.layout(), "", &path)?;

@@ -165,19 +165,52 @@ fn info_dict<'py>(py: Python<'py>, env: &dyn Env) -> PyResult<Bound<'py, PyDict>
 // ---------------------------------------------------------------------------------------------
 // Environments
 
+/// A 2-D array's numbers in row-major order: borrowed when the array is C-contiguous, else
+/// copied in logical order (a Fortran-ordered or strided array read as a slice would come out
+/// transposed or refused).
+fn row_major<'a>(a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<std::borrow::Cow<'a, [f32]>> {
+    if a.is_c_contiguous() {
+        Ok(std::borrow::Cow::Borrowed(a.as_slice()?))
+    } else {
+        Ok(std::borrow::Cow::Owned(
+            a.as_array().iter().copied().collect(),
+        ))
+    }
+}
+
+/// Locks an environment's mutex. Waiting happens without the GIL: a thread holding the lock
+/// may need the GIL to finish (to build its results), so waiting with it would deadlock.
+fn lock_without_gil<'a, T: Send>(
+    py: Python<'_>,
+    mutex: &'a Mutex<T>,
+) -> std::sync::MutexGuard<'a, T> {
+    loop {
+        match mutex.try_lock() {
+            Ok(guard) => return guard,
+            Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+            // A guard cannot cross the GIL boundary: wait for the holder to finish without
+            // the GIL, then try again with it.
+            Err(std::sync::TryLockError::WouldBlock) => py.detach(|| {
+                drop(mutex.lock());
+            }),
+        }
+    }
+}
+
 /// One built-in environment, stepped with flat encodings.
 #[pyclass(module = "engram._engram")]
 struct RawEnv {
     // A Python object may be reached from several threads: the lock makes it `Sync` (it is
     // never contended in a plain training loop, and costs tens of nanoseconds).
     inner: Mutex<EnvState>,
+    /// The environment's action space (fixed), readable without the lock.
+    action_space: Space,
 }
 
 struct EnvState {
     env: Box<dyn Env>,
     obs: Vec<f32>,
     ints: Vec<i64>,
-    flat_action: Vec<f32>,
 }
 
 /// `(observation, reward, terminated, truncated, info)` of [`RawEnv::step_native`].
@@ -218,8 +251,8 @@ fn native_observation<'py>(
 }
 
 impl RawEnv {
-    fn lock(&self) -> std::sync::MutexGuard<'_, EnvState> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self, py: Python<'_>) -> std::sync::MutexGuard<'_, EnvState> {
+        lock_without_gil(py, &self.inner)
     }
 }
 
@@ -230,22 +263,23 @@ impl RawEnv {
     fn new(id: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let env = engram_env::make(id, &options_of(options)?).map_err(value_error)?;
         let obs = vec![0.0; env.observation_space().flat_dim()];
+        let action_space = env.action_space().clone();
         Ok(RawEnv {
             inner: Mutex::new(EnvState {
                 env,
                 obs,
                 ints: Vec::new(),
-                flat_action: Vec::new(),
             }),
+            action_space,
         })
     }
 
     fn observation_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        space_dict(py, self.lock().env.observation_space())
+        space_dict(py, self.lock(py).env.observation_space())
     }
 
     fn action_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        space_dict(py, self.lock().env.action_space())
+        space_dict(py, self.lock(py).env.action_space())
     }
 
     /// `(flat observation, info)`.
@@ -255,7 +289,7 @@ impl RawEnv {
         py: Python<'py>,
         seed: Option<u64>,
     ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
-        let mut guard = self.lock();
+        let mut guard = self.lock(py);
         let state = &mut *guard;
         state.env.reset(seed, &mut state.obs).map_err(value_error)?;
         Ok((
@@ -271,7 +305,7 @@ impl RawEnv {
         py: Python<'py>,
         seed: Option<u64>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
-        let mut guard = self.lock();
+        let mut guard = self.lock(py);
         let state = &mut *guard;
         state.env.reset(seed, &mut state.obs).map_err(value_error)?;
         Ok((
@@ -289,44 +323,36 @@ impl RawEnv {
         py: Python<'py>,
         action: &Bound<'py, PyAny>,
     ) -> PyResult<Option<NativeStep<'py>>> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let space = state.env.action_space().clone();
-        state.flat_action.clear();
-        match &space {
+        // The action is read before the lock is taken: reading it may run Python code
+        // (`__index__`), which may step this environment itself.
+        let space = &self.action_space;
+        let mut flat: Vec<f32> = Vec::with_capacity(space.flat_dim());
+        match space {
             Space::Discrete { .. } => match action.extract::<i64>() {
-                Ok(i) => state.flat_action.push(i as f32),
+                Ok(i) => flat.push(i as f32),
                 Err(_) => return Ok(None),
             },
             Space::Box { .. } => {
                 if let Ok(a) = action.extract::<PyReadonlyArrayDyn<'py, f32>>() {
-                    state.flat_action.extend(a.as_array().iter());
+                    flat.extend(a.as_array().iter());
                 } else if let Ok(a) = action.extract::<PyReadonlyArrayDyn<'py, f64>>() {
-                    state
-                        .flat_action
-                        .extend(a.as_array().iter().map(|&v| v as f32));
+                    flat.extend(a.as_array().iter().map(|&v| v as f32));
                 } else {
                     return Ok(None);
                 }
             }
             Space::MultiDiscrete { .. } => match action.extract::<PyReadonlyArrayDyn<'py, i64>>() {
-                Ok(a) => state
-                    .flat_action
-                    .extend(a.as_array().iter().map(|&v| v as f32)),
+                Ok(a) => flat.extend(a.as_array().iter().map(|&v| v as f32)),
                 Err(_) => return Ok(None),
             },
             Space::Tuple(_) => return Ok(None),
         }
-        if state.flat_action.len() != space.flat_dim() {
+        if flat.len() != space.flat_dim() {
             return Ok(None);
         }
-        let EnvState {
-            env,
-            obs,
-            ints,
-            flat_action,
-        } = state;
-        let action = action_of(&space, flat_action, ints)?;
+        let mut guard = self.lock(py);
+        let EnvState { env, obs, ints } = &mut *guard;
+        let action = action_of(space, &flat, ints)?;
         let step = env.step(action, obs).map_err(value_error)?;
         Ok(Some((
             native_observation(py, env.observation_space(), obs)?,
@@ -351,7 +377,7 @@ impl RawEnv {
         Bound<'py, PyDict>,
     )> {
         let flat = action.as_slice()?;
-        let mut guard = self.lock();
+        let mut guard = self.lock(py);
         let state = &mut *guard;
         let action = action_of(state.env.action_space(), flat, &mut state.ints)?;
         let step = state
@@ -378,7 +404,7 @@ impl RawEnv {
                 )))
             }
         };
-        let rendered = self.lock().env.render(mode).map_err(value_error)?;
+        let rendered = self.lock(py).env.render(mode).map_err(value_error)?;
         match rendered {
             Render::Text(text) => Ok(PyString::new(py, &text).into_any()),
             Render::Rgb {
@@ -400,8 +426,8 @@ struct RawVecEnv {
 }
 
 impl RawVecEnv {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SyncVectorEnv<Box<dyn Env>>> {
-        self.venv.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self, py: Python<'_>) -> std::sync::MutexGuard<'_, SyncVectorEnv<Box<dyn Env>>> {
+        lock_without_gil(py, &self.venv)
     }
 }
 
@@ -438,16 +464,16 @@ impl RawVecEnv {
         })
     }
 
-    fn num_envs(&self) -> usize {
-        self.lock().num_envs()
+    fn num_envs(&self, py: Python<'_>) -> usize {
+        self.lock(py).num_envs()
     }
 
     fn observation_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        space_dict(py, self.lock().single_observation_space())
+        space_dict(py, self.lock(py).single_observation_space())
     }
 
     fn action_space<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        space_dict(py, self.lock().single_action_space())
+        space_dict(py, self.lock(py).single_action_space())
     }
 
     /// `[num_envs, obs_dim]` observations.
@@ -457,7 +483,7 @@ impl RawVecEnv {
         py: Python<'py>,
         seed: Option<u64>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let mut venv = self.lock();
+        let mut venv = self.lock(py);
         venv.reset(seed).map_err(value_error)?;
         observations(py, &venv)
     }
@@ -474,9 +500,9 @@ impl RawVecEnv {
         Bound<'py, PyArray1<bool>>,
         Bound<'py, PyArray1<bool>>,
     )> {
-        let flat = actions.as_slice()?;
-        let mut venv = self.lock();
-        venv.step(flat).map_err(value_error)?;
+        let flat = row_major(&actions)?;
+        let mut venv = self.lock(py);
+        venv.step(&flat).map_err(value_error)?;
         Ok((
             observations(py, &venv)?,
             PyArray1::from_slice(py, venv.rewards()),
@@ -492,7 +518,7 @@ impl RawVecEnv {
         &self,
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>)> {
-        let venv = self.lock();
+        let venv = self.lock(py);
         let flat = PyArray1::from_slice(py, venv.final_observations());
         Ok((
             flat.reshape([venv.num_envs(), venv.obs_dim()])?,
@@ -670,13 +696,14 @@ impl Policy {
         let n = shape[0];
         let mut player = agent.player(&self.loaded.params);
         let state_dim = player.recurrent_state().len();
-        let (states, starts) = (states.as_slice()?, episode_start.as_slice()?);
+        let states = row_major(states)?;
+        let starts: Vec<bool> = episode_start.as_array().iter().copied().collect();
         if states.len() != n * state_dim || starts.len() != n {
             return Err(PyValueError::new_err(format!(
                 "{n} observations need {n} episode starts and {n} x {state_dim} state floats"
             )));
         }
-        let obs = obs.as_slice()?;
+        let obs = row_major(obs)?;
         let mut actions = vec![0.0f32; n * action_dim];
         let mut next_states = vec![0.0f32; n * state_dim];
         let mut row = vec![0.0f32; obs_dim];

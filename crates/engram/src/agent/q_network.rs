@@ -55,7 +55,7 @@ impl QNetwork {
             _ => {
                 return Err(TrainError::Usage(format!(
                     "the DQN family needs Discrete actions, and this environment's action space is \
-                     {action_space}: for continuous actions use ppo, a2c or a3c (e.g. --algo ppo)"
+                     {action_space}: for other action spaces use ppo, a2c or a3c (e.g. --algo ppo)"
                 )))
             }
         };
