@@ -4,6 +4,9 @@
 //! path along the cliff and Q-learning the optimal one, planning speeds Dyna-Q up, runs
 //! resume exactly, and bad input is refused with a message naming the fix.
 
+// Gaussian elimination reads best with indices.
+#![allow(clippy::needless_range_loop)]
+
 use engram::train::train;
 use engram::RunConfig;
 use engram_env::registry::{make, Options};

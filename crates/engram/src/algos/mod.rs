@@ -501,6 +501,18 @@ impl RunConfig {
         }
         if spec.explores {
             self.tab.validate()?;
+            if self.tab.exploration == crate::config::ExplorationKind::Gradient
+                && spec.name != bandit::NAME
+            {
+                return Err(invalid(
+                    "exploration",
+                    format!(
+                        "gradient is the gradient bandit's (algo bandit); {} explores with \
+                         epsilon-greedy, boltzmann or ucb",
+                        spec.name
+                    ),
+                ));
+            }
         }
         self.algo.validate(self)
     }

@@ -96,6 +96,8 @@ struct State {
     policy: Option<Vec<usize>>,
     sweeps_this_evaluation: u64,
     improvements: u64,
+    /// The policy is stable: a resumed run has nothing left to do.
+    stable: bool,
 }
 
 /// Runs policy iteration.
@@ -108,6 +110,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let mut v = vec![0.0; n_s];
     let mut policy: Option<Vec<usize>> = None;
     let (mut sweeps, mut improvements) = (0u64, 0u64);
+    let mut stable = false;
     if let Some(saved) = saved_state::<State>(&session)? {
         check_len("V table", saved.v.len(), n_s)?;
         if let Some(p) = &saved.policy {
@@ -120,6 +123,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         }
         (v, policy) = (saved.v, saved.policy);
         (sweeps, improvements) = (saved.sweeps_this_evaluation, saved.improvements);
+        stable = saved.stable;
     }
     session.start(agent, true)?;
     // The agent plays the policy: its action raised to the top of each q row.
@@ -134,21 +138,22 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         }
         q
     };
-    let parts = |v: &[f64], policy: &Option<Vec<usize>>, sweeps: u64, improvements: u64| {
-        let state = State {
-            v: v.to_vec(),
-            policy: policy.clone(),
-            sweeps_this_evaluation: sweeps,
-            improvements,
+    let parts =
+        |v: &[f64], policy: &Option<Vec<usize>>, sweeps: u64, improvements: u64, stable: bool| {
+            let state = State {
+                v: v.to_vec(),
+                policy: policy.clone(),
+                sweeps_this_evaluation: sweeps,
+                improvements,
+                stable,
+            };
+            CheckpointParts {
+                params: agent_params(&played(v, policy), n),
+                collectors: vec![serde_json::to_value(state).ok()],
+                ..CheckpointParts::default()
+            }
         };
-        CheckpointParts {
-            params: agent_params(&played(v, policy), n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
     let mut previous = v.clone();
-    let mut stable = false;
     let result: Result<(), TrainError> = (|| {
         while session.running() && !stable {
             // ALGO LOGIC: one sweep of policy evaluation.
@@ -198,12 +203,12 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 Metric::mean("policy_changes", changed as f64),
             ];
             session.after_update(1, &metrics, &mut || {
-                parts(&v, &policy, sweeps, improvements)
+                parts(&v, &policy, sweeps, improvements, stable)
             })?;
         }
         Ok(())
     })();
-    let stop = session.finish(result, || parts(&v, &policy, sweeps, improvements))?;
+    let stop = session.finish(result, || parts(&v, &policy, sweeps, improvements, stable))?;
     let q = q_table(&model, &v, c.gamma);
     let mut values = Values::new(v.clone(), &q, n, action_start(&*probe));
     if let Some(p) = &policy {

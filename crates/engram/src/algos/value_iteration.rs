@@ -65,6 +65,9 @@ impl super::Algorithm for Config {
 #[derive(Serialize, Deserialize)]
 struct State {
     v: Vec<f64>,
+    /// The last sweep's largest change (`None` before the first): a run that converged
+    /// stays converged when resumed with the same `theta`.
+    delta: Option<f64>,
 }
 
 /// Runs value iteration.
@@ -74,19 +77,24 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let agent = table_agent(&rc.common.env, &*probe)?;
     let (n_s, n) = (model.n_states(), model.n_actions());
     let mut v = vec![0.0; n_s];
+    let mut last_delta: Option<f64> = None;
     if let Some(saved) = saved_state::<State>(&session)? {
         check_len("V table", saved.v.len(), n_s)?;
-        v = saved.v;
+        (v, last_delta) = (saved.v, saved.delta);
     }
     session.start(agent, true)?;
-    let parts = |v: &[f64]| CheckpointParts {
+    let parts = |v: &[f64], delta: Option<f64>| CheckpointParts {
         params: agent_params(&q_table(&model, v, c.gamma), n),
-        collectors: vec![serde_json::to_value(State { v: v.to_vec() }).ok()],
+        collectors: vec![serde_json::to_value(State {
+            v: v.to_vec(),
+            delta,
+        })
+        .ok()],
         ..CheckpointParts::default()
     };
     let mut previous = v.clone();
     let result: Result<(), TrainError> = (|| {
-        while session.running() {
+        while session.running() && last_delta.is_none_or(|d| d >= c.theta) {
             // ALGO LOGIC: one sweep of the Bellman optimality backup.
             previous.copy_from_slice(&v);
             let mut delta: f64 = 0.0;
@@ -100,15 +108,13 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 delta = delta.max((best - v[s]).abs());
                 v[s] = best;
             }
+            last_delta = Some(delta);
             let metrics = [Metric::last("delta", delta)];
-            session.after_update(1, &metrics, &mut || parts(&v))?;
-            if delta < c.theta {
-                break;
-            }
+            session.after_update(1, &metrics, &mut || parts(&v, last_delta))?;
         }
         Ok(())
     })();
-    let stop = session.finish(result, || parts(&v))?;
+    let stop = session.finish(result, || parts(&v, last_delta))?;
     Values::new(
         v.clone(),
         &q_table(&model, &v, c.gamma),

@@ -118,13 +118,10 @@ impl Explorer {
                 }
                 let t: u64 = counts.iter().sum();
                 let log_t = (t as f64).ln();
-                for a in 0..n {
-                    self.scores[a] = q[a] + self.ucb_c * (log_t / counts[a] as f64).sqrt();
-                }
-                if self.count_bonus > 0.0 {
-                    for a in 0..n {
-                        self.scores[a] += self.count_bonus / ((counts[a] + 1) as f64).sqrt();
-                    }
+                for ((score, &v), &count) in self.scores.iter_mut().zip(q).zip(counts) {
+                    *score = v
+                        + self.ucb_c * (log_t / count as f64).sqrt()
+                        + self.count_bonus / ((count + 1) as f64).sqrt();
                 }
                 argmax_random_tie(&self.scores, rng)
             }
@@ -132,8 +129,8 @@ impl Explorer {
     }
 
     fn bonus_scores(&mut self, q: &[f64], counts: &[u64]) {
-        for a in 0..q.len() {
-            self.scores[a] = q[a] + self.count_bonus / ((counts[a] + 1) as f64).sqrt();
+        for ((score, &v), &count) in self.scores.iter_mut().zip(q).zip(counts) {
+            *score = v + self.count_bonus / ((count + 1) as f64).sqrt();
         }
     }
 
@@ -150,9 +147,9 @@ impl Explorer {
                     .copied()
                     .fold(f64::NEG_INFINITY, f64::max);
                 let mut total = 0.0;
-                for a in 0..n {
-                    probs[a] = ((self.scores[a] - top) / self.temperature).exp();
-                    total += probs[a];
+                for (p, score) in probs.iter_mut().zip(&self.scores) {
+                    *p = ((score - top) / self.temperature).exp();
+                    total += *p;
                 }
                 probs.iter_mut().for_each(|p| *p /= total);
             }
@@ -173,13 +170,9 @@ impl Explorer {
                     .copied()
                     .fold(f64::NEG_INFINITY, f64::max);
                 let ties = self.scores.iter().filter(|&&s| s == top).count() as f64;
-                for a in 0..n {
-                    let greedy = if self.scores[a] == top {
-                        1.0 / ties
-                    } else {
-                        0.0
-                    };
-                    probs[a] = eps / n as f64 + (1.0 - eps) * greedy;
+                for (p, &score) in probs.iter_mut().zip(&self.scores) {
+                    let greedy = if score == top { 1.0 / ties } else { 0.0 };
+                    *p = eps / n as f64 + (1.0 - eps) * greedy;
                 }
             }
         }

@@ -85,7 +85,7 @@ impl Env for Bandit {
             if !self.drawn {
                 // Its own stream, so that the noise stream is the same whether or not this
                 // reset drew the arm values (a resumed run replays from a later reset).
-                let mut draw = EnvRng::new(seed ^ 0x5eed_ba4d_17);
+                let mut draw = EnvRng::new(seed ^ 0x005e_edba_4d17);
                 let offset = self.mean_offset;
                 let stationary = !self.nonstationary;
                 for m in &mut self.means {
