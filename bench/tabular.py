@@ -40,6 +40,8 @@ def main():
     p.add_argument("--engram", default="./target/release/engram")
     p.add_argument("--out", default="runs/tabular")
     p.add_argument("--speed", action="store_true")
+    p.add_argument("--seeds", type=int, default=0,
+                   help="also the multi-seed figures (a loop over seeds until `engram train --seeds`)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -87,6 +89,50 @@ def main():
                 "--algo", algo, "--env", "JacksCarRental-v0", "--set", "checkpoint_interval=1000000"])
             print(f"{algo} on JacksCarRental-v0 (theta 1e-10): {s['env_steps']} sweeps, "
                   f"{s['wall_seconds']:.2f} s")
+
+    if a.seeds:
+        seeded_figures(a)
+
+
+def metrics_rows(run):
+    with open(os.path.join(run, "metrics.csv")) as f:
+        lines = f.read().splitlines()
+    header = lines[0].split(",")
+    return header, [[float(x) if x else float("nan") for x in l.split(",")] for l in lines[1:]]
+
+
+def seeded_figures(a):
+    n = a.seeds
+    mean = lambda xs: sum(xs) / len(xs)
+    print(f"\nFigure 2.2 ({n} runs of 1000 pulls, sample averages; mean over runs of pulls 901-1000):")
+    for eps in ["0", "0.01", "0.1"]:
+        rewards, optimal = [], []
+        for seed in range(n):
+            train(a.engram, a.out, "bandit", ["--algo", "bandit", "--env", "Bandit-v0", "--seed", str(seed),
+                                               "--set", f"epsilon={eps}"])
+            header, rows = metrics_rows(os.path.join(a.out, "bandit"))
+            r, o = header.index("reward"), header.index("optimal_action")
+            rewards.append(mean([row[r] for row in rows[900:]]))
+            optimal.append(mean([row[o] for row in rows[900:]]))
+        print(f"  epsilon {eps:>4}: average reward {mean(rewards):.3f}, optimal action {100 * mean(optimal):.1f}%")
+    print(f"\nFigure 6.4 ({n} runs of 20,000 steps, alpha 0.5, epsilon 0.1; mean return of the last 100 "
+          "training episodes, exploration included):")
+    for algo in ["sarsa", "q-learning"]:
+        finals, episodes = [], []
+        for seed in range(n):
+            _, s = train(a.engram, a.out, algo, ["--algo", algo, "--env", "CliffWalking-v1", "--seed", str(seed),
+                                                 "--steps", "20000", "--set", "alpha=0.5"])
+            finals.append(s["final_train_mean_return"])
+            episodes.append(s["episodes"])
+        print(f"  {algo:>10}: {mean(finals):.1f} (episodes {mean(episodes):.0f})")
+    print(f"\nFigure 8.2 ({n} runs of DynaMaze-v0, 3000 steps; episodes finished, more = faster learning):")
+    for planning in [0, 5, 50]:
+        episodes = []
+        for seed in range(n):
+            _, s = train(a.engram, a.out, "dyna", ["--algo", "dyna-q", "--env", "DynaMaze-v0", "--seed", str(seed),
+                                                   "--steps", "3000", "--set", f"planning_steps={planning}"])
+            episodes.append(s["episodes"])
+        print(f"  n = {planning:>2}: {mean(episodes):.1f} episodes")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 //! `JacksCarRental-v0`, Sutton & Barto Example 4.2 (Figure 4.2).
 //!
-//! Two locations hold 0-20 cars each (state `n1 * 21 + n2`). Overnight Jack moves up to 5
-//! cars between them (action `m` in -5..=5, a Discrete space starting at -5: positive moves
-//! go from the first location to the second) at $2 a car; a location holding more than 20
-//! after the move sends the extra cars away. The next day each location rents
-//! `min(requests, cars)` at $10 a car, requests Poisson with mean 3 and 4, then receives
-//! returns, Poisson with mean 3 and 2, available the day after; cars beyond 20 are returned
-//! to the nationwide company. The book discounts with gamma = 0.9.
+//! Two locations hold 0-20 cars each at the end of a day (state `n1 * 21 + n2`). Overnight
+//! Jack moves up to 5 cars between them (action `m` in -5..=5, a Discrete space starting at
+//! -5: positive moves go from the first location to the second) at $2 a car. The next day
+//! each location rents `min(requests, cars)` at $10 a car, requests Poisson with mean 3 and
+//! 4, then receives returns, Poisson with mean 3 and 2, available the day after; cars beyond
+//! 20 at the end of the day are returned to the nationwide company. As in the book's own
+//! program (its location tables run over 0-25 morning cars), the cap applies to the day's
+//! end: a location may open with up to 25 cars after a move. The book discounts with
+//! gamma = 0.9.
 //!
 //! The model is exact: requests above the cars on hand all count as renting every car (the
 //! Poisson tail `P(X >= cars)` in one outcome), and returns that would exceed 20 all count as
@@ -34,6 +36,8 @@ const MOVE_COST: f64 = 2.0;
 const REQUESTS: [f64; 2] = [3.0, 4.0];
 const RETURNS: [f64; 2] = [3.0, 2.0];
 const SIDE: usize = MAX_CARS + 1;
+/// Cars a location can open the day with (20 plus a night's moves).
+const MORNING: usize = MAX_CARS + MAX_MOVE as usize + 1;
 const N_STATES: usize = SIDE * SIDE;
 const N_ACTIONS: usize = (2 * MAX_MOVE + 1) as usize;
 
@@ -52,8 +56,8 @@ fn tail(pmf: &[f64], k: usize) -> f64 {
 
 /// One location's next day from `cars` on hand: `(P(next = j), E[rented | next = j])`.
 fn location_day(cars: usize, requests: f64, returns: f64) -> (Vec<f64>, Vec<f64>) {
-    let req = poisson_pmf(requests, SIDE + 1);
-    let ret = poisson_pmf(returns, SIDE + 1);
+    let req = poisson_pmf(requests, MORNING + 1);
+    let ret = poisson_pmf(returns, MORNING + 1);
     let mut prob = vec![0.0; SIDE];
     let mut rented_mass = vec![0.0; SIDE];
     for rented in 0..=cars {
@@ -63,6 +67,12 @@ fn location_day(cars: usize, requests: f64, returns: f64) -> (Vec<f64>, Vec<f64>
             tail(&req, cars)
         };
         let left = cars - rented;
+        if left >= MAX_CARS {
+            // Every return goes back to the nationwide company.
+            prob[MAX_CARS] += p_rent;
+            rented_mass[MAX_CARS] += p_rent * rented as f64;
+            continue;
+        }
         for next in left..=MAX_CARS {
             let back = next - left;
             let p_back = if next < MAX_CARS {
@@ -87,11 +97,9 @@ fn feasible(n1: usize, n2: usize, m: i64) -> i64 {
     m.clamp(-(n2 as i64), n1 as i64)
 }
 
+/// The cars each location opens the day with (the 20-car cap applies at the day's end).
 fn after_move(n1: usize, n2: usize, m: i64) -> (usize, usize) {
-    (
-        ((n1 as i64 - m) as usize).min(MAX_CARS),
-        ((n2 as i64 + m) as usize).min(MAX_CARS),
-    )
+    ((n1 as i64 - m) as usize, (n2 as i64 + m) as usize)
 }
 
 /// The exact model (built once per process: 4,851 state-action pairs of 441 outcomes).
@@ -100,7 +108,7 @@ pub fn model() -> Arc<Model> {
     MODEL
         .get_or_init(|| {
             let days: [Vec<(Vec<f64>, Vec<f64>)>; 2] = [0, 1].map(|l| {
-                (0..SIDE)
+                (0..MORNING)
                     .map(|cars| location_day(cars, REQUESTS[l], RETURNS[l]))
                     .collect()
             });
@@ -278,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_location_day_is_a_distribution_with_the_expected_rentals() {
-        for cars in [0, 1, 7, 20] {
+        for cars in [0, 1, 7, 20, 25] {
             let (p, rented) = location_day(cars, 3.0, 3.0);
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
             // E[min(X, cars)] for X ~ Poisson(3), from the pmf directly.
