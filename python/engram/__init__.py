@@ -474,7 +474,9 @@ class _Agent:
         settings = [f"seed={int(seed)}"]
         if env_options:
             settings.append(f"env_options={_toml(env_options)}")
-        if not (self.algo == "dqn" and policy == "MlpPolicy"):
+        tuned = {k: d for k, d, _ in _engram.options(self.algo, self.env_id)}
+        # Tabular methods have no network: the policy argument (SB3's API) names none.
+        if "policy" in tuned and not (self.algo == "dqn" and policy == "MlpPolicy"):
             settings.append(f'policy="{_POLICIES[policy]}"')
         hyper = dict(hyperparameters)
         for key, value in (policy_kwargs or {}).items():
@@ -485,8 +487,8 @@ class _Agent:
                     f"policy_kwargs {key!r}: engram takes net_arch there; other network "
                     f"settings are hyper-parameters (see {type(self).__name__}.options())"
                 )
-        tuned = {k: d for k, d, _ in _engram.options(self.algo, self.env_id)}
-        if policy == "MlpPolicy" and "encoder_layers" not in hyper and self.algo != "dqn":
+        networked = "policy" in tuned
+        if networked and policy == "MlpPolicy" and "encoder_layers" not in hyper and self.algo != "dqn":
             # Without a recurrent core the encoder is the whole network: SB3's default.
             if tuned.get("encoder_layers", "[]") == "[]":
                 hyper["encoder_layers"] = [64, 64]
@@ -775,22 +777,27 @@ def load(path: str, env: Any = None) -> _Agent:
 
 def algorithms() -> dict:
     """``{class name: description}`` of engram's algorithms."""
-    return {name.upper(): description for name, description in _engram.algorithms()}
+    return {_class_name(name): description for name, description in _engram.algorithms()}
+
+
+def _class_name(algo: str) -> str:
+    """The class of a registry name: ``ppo`` -> ``PPO``, ``q-learning`` -> ``Q_LEARNING``."""
+    return algo.upper().replace("-", "_")
 
 
 _CLASSES: dict = {}
 for _name, _description in _engram.algorithms():
     _cls = type(
-        _name.upper(),
+        _class_name(_name),
         (_Agent,),
         {
             "algo": _name,
             "__doc__": f"{_description}\n\nengram's `{_name}` with Stable-Baselines3's API: "
-            f"{_name.upper()}(policy, env, seed=0, run_dir=None, **hyperparameters); "
-            f"{_name.upper()}.options() lists the hyper-parameters.",
+            f"{_class_name(_name)}(policy, env, seed=0, run_dir=None, **hyperparameters); "
+            f"{_class_name(_name)}.options() lists the hyper-parameters.",
             "__module__": __name__,
         },
     )
     _CLASSES[_name] = _cls
-    globals()[_name.upper()] = _cls
-    __all__.append(_name.upper())
+    globals()[_class_name(_name)] = _cls
+    __all__.append(_class_name(_name))

@@ -14,7 +14,36 @@ TINY = {
     "PPO": dict(n_envs=2, n_steps=32, batch_size=32, hidden_size=16),
     "REINFORCE": dict(hidden_size=16),
     "DQN": dict(learning_starts=100, buffer_size=1000, policy_kwargs=dict(net_arch=[32])),
+    # Tabular methods (no network: the policy argument is SB3's and ignored), each on its
+    # example environment; dynamic programming counts sweeps and stops once converged.
+    "POLICY_EVALUATION": dict(),
+    "VALUE_ITERATION": dict(),
+    "POLICY_ITERATION": dict(eval_sweeps=3),
+    "MC": dict(epsilon=0.2),
+    "TD0": dict(n_step=2),
+    "SARSA": dict(alpha=0.5),
+    "EXPECTED_SARSA": dict(alpha=0.5),
+    "Q_LEARNING": dict(n_step=2),
+    "DOUBLE_Q_LEARNING": dict(),
+    "DYNA_Q": dict(planning_steps=5),
+    "BANDIT": dict(exploration="ucb"),
 }
+
+# Where each algorithm runs as it is (CartPole-v1 unless named).
+ENV = {
+    "POLICY_EVALUATION": "GridWorld4x4-v0",
+    "VALUE_ITERATION": "GridWorld4x4-v0",
+    "POLICY_ITERATION": "GridWorld4x4-v0",
+    "MC": "FrozenLake-v1",
+    "TD0": "RandomWalk-v0",
+    "SARSA": "CliffWalking-v1",
+    "EXPECTED_SARSA": "CliffWalking-v1",
+    "Q_LEARNING": "FrozenLake-v1",
+    "DOUBLE_Q_LEARNING": "FrozenLake-v1",
+    "DYNA_Q": "DynaMaze-v0",
+    "BANDIT": "Bandit-v0",
+}
+DYNAMIC_PROGRAMMING = {"POLICY_EVALUATION", "VALUE_ITERATION", "POLICY_ITERATION"}
 
 
 def test_every_registered_algorithm_has_a_class():
@@ -24,21 +53,28 @@ def test_every_registered_algorithm_has_a_class():
     for name in names:
         cls = getattr(engram, name)
         assert issubclass(cls, engram._Agent)
-        assert "learning_rate" in cls.options()
+        options = cls.options(ENV.get(name, "CartPole-v1"))
+        assert "learning_rate" in options or name in ENV, name
+        assert "total_steps" in options
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_learn_predict_save_load_round_trip(name, tmp_path):
     cls = getattr(engram, name)
-    model = cls("MlpPolicy", "CartPole-v1", seed=1, **TINY[name])
+    env_id = ENV.get(name, "CartPole-v1")
+    model = cls("MlpPolicy", env_id, seed=1, **TINY[name])
     model.learn(1500)
-    assert model.num_timesteps >= 1500
-    env = engram.make("CartPole-v1")
+    # Dynamic programming stops at convergence: its steps are sweeps.
+    assert model.num_timesteps >= (1 if name in DYNAMIC_PROGRAMMING else 1500)
+    env = engram.make(env_id)
     obs, _ = env.reset(seed=0)
     action, state = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action)
     assert state is None
-    batch = np.stack([obs, obs * 0.5, obs * 0.0])
+    if name in ENV:
+        batch = np.stack([obs, obs, np.zeros_like(obs)])
+    else:
+        batch = np.stack([obs, obs * 0.5, obs * 0.0])
     actions, _ = model.predict(batch, deterministic=True)
     assert actions.shape == (3,)
     model.save(tmp_path / "run")
@@ -48,7 +84,9 @@ def test_learn_predict_save_load_round_trip(name, tmp_path):
     np.testing.assert_array_equal(actions, again)
     # Learning again continues the run where it stopped.
     loaded.learn(500)
-    assert loaded.num_timesteps >= model.num_timesteps + 500
+    # A converged dynamic-programming run stays converged: nothing left to sweep.
+    more = 0 if name in DYNAMIC_PROGRAMMING else 500
+    assert loaded.num_timesteps >= model.num_timesteps + more
     assert os.path.exists(tmp_path / "run" / "checkpoints" / "latest.safetensors")
 
 

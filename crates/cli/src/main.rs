@@ -410,11 +410,17 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .clone()
         .or_else(|| from_file("algo"))
         .unwrap_or_else(|| "a3c".to_string());
+    // Without --env: the algorithm's example environment (CartPole-v1 for the deep ones).
     let env = args
         .env
         .clone()
         .or_else(|| from_file("env"))
-        .unwrap_or_else(|| "CartPole-v1".to_string());
+        .unwrap_or_else(|| {
+            engram::algos::spec(&algo)
+                .map(|s| s.example_env)
+                .unwrap_or("CartPole-v1")
+                .to_string()
+        });
     let mut config = RunConfig::tuned(&algo, &env)?;
     let layers_in_file = file
         .as_ref()
@@ -688,12 +694,17 @@ fn print_algos(
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let Some(name) = name else {
         println!("algorithms (`engram algos NAME` lists one's options):");
+        let width = REGISTRY.iter().map(|s| s.name.len()).max().unwrap_or(10);
         for spec in REGISTRY {
-            println!("  {:<10} {}", spec.name, spec.description);
+            println!("  {:<width$} {}", spec.name, spec.description);
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let env = env.unwrap_or("CartPole-v1");
+    let env = env.unwrap_or_else(|| {
+        engram::algos::spec(name)
+            .map(|s| s.example_env)
+            .unwrap_or("CartPole-v1")
+    });
     let config = RunConfig::tuned(name, env)?;
     let spec = config.spec();
     println!("{}: {}", spec.name, spec.description);

@@ -14,7 +14,8 @@
 //! 4. [`runtime`]: what every run shares (run directory, checkpoints, metrics, evaluator,
 //!    monitor, progress, parameter stores, the [`runtime::Session`]); names no algorithm.
 //! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
-//!    and [`offpolicy`] (replay buffers).
+//!    and [`offpolicy`] (replay buffers), [`tabular`] (the tabular methods' runner,
+//!    exploration, Bellman backups, `values.json`).
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
 //! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint).
 //! 8. [`export`] (a checkpoint's policy as ONNX), [`bench`] (throughput workloads), [`seeds`]
@@ -33,6 +34,7 @@ pub mod runtime;
 
 pub mod offpolicy;
 pub mod onpolicy;
+pub mod tabular;
 
 pub mod algos;
 

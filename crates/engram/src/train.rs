@@ -225,7 +225,11 @@ fn run_with(
     let summary = Summary {
         env: config.common.env.clone(),
         algo: config.common.algo.clone(),
-        policy: config.net.policy.name().into(),
+        policy: if config.spec().network {
+            config.net.policy.name().into()
+        } else {
+            "table".into()
+        },
         seed: config.common.seed,
         env_steps: counters.env_steps,
         episodes: counters.episodes,

@@ -13,6 +13,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("runtime", 4),
     ("onpolicy", 5),
     ("offpolicy", 5),
+    ("tabular", 5),
     ("algos", 6),
     ("train", 7),
     ("play", 7),

@@ -1,5 +1,6 @@
 //! The environment interface, with Gymnasium 1.x semantics.
 
+use crate::model::Model;
 use crate::rng::EnvRng;
 use crate::space::{Action, Space};
 
@@ -116,6 +117,13 @@ pub trait Env: Send {
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         None
     }
+
+    /// The MDP's transition table (Gymnasium's `env.unwrapped.P`), for environments whose
+    /// dynamics are a finite table over the observation's states; `None` otherwise.
+    /// Wrappers that leave the dynamics alone (time limits, order checks) pass it through.
+    fn model(&self) -> Option<std::sync::Arc<Model>> {
+        None
+    }
 }
 
 impl<E: Env + ?Sized> Env for Box<E> {
@@ -148,5 +156,8 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         (**self).rng_mut()
+    }
+    fn model(&self) -> Option<std::sync::Arc<Model>> {
+        (**self).model()
     }
 }

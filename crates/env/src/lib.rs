@@ -15,15 +15,18 @@ pub mod classic_control;
 pub mod env;
 pub mod golden;
 pub mod memory;
+pub mod model;
 pub mod popgym;
 pub mod registry;
 pub mod rng;
 pub mod space;
+pub mod sutton_barto;
 pub mod toy_text;
 pub mod vector;
 pub mod wrappers;
 
 pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use model::{Model, ModelBuilder, Outcome};
 pub use registry::{make, make_with, register};
 pub use registry::{EnvSpec, Options};
 pub use rng::EnvRng;

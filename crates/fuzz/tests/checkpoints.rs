@@ -73,7 +73,7 @@ fn mutated_checkpoints_of_every_algorithm_are_refused_or_played_never_panic() {
     let mut templates: Vec<(String, PathBuf)> = Vec::new();
     for spec in REGISTRY {
         let dir = root.path().join(spec.name);
-        template(spec.name, "CartPole-v1", &[], &dir);
+        template(spec.name, spec.example_env, &[], &dir);
         templates.push((spec.name.to_string(), dir));
     }
     // Continuous actions and normalised observations, whose statistics the checkpoint holds.

@@ -223,8 +223,12 @@ fn config_target_accepts_what_it_should() {
     for (a, spec) in REGISTRY.iter().enumerate() {
         let mut input = vec![a as u8, 0];
         input.extend(format!("seed = 5{SET_SEPARATOR}total_steps=1000\n").bytes());
-        let cartpole = env_ids().iter().position(|id| id == "CartPole-v1").unwrap();
-        input[1] = cartpole as u8;
+        // The algorithm's example environment (CartPole-v1 for the deep ones).
+        let env = env_ids()
+            .iter()
+            .position(|id| id == spec.example_env)
+            .unwrap();
+        input[1] = env as u8;
         assert_eq!(
             engram_fuzz::config(&input),
             Outcome::Accepted,

@@ -9,6 +9,7 @@ pub mod action;
 pub mod actor_critic;
 pub mod encode;
 pub mod q_network;
+pub mod tabular;
 
 pub use action::{step_env, ActionKind, StepScratch};
 pub use actor_critic::{Actor, ActorCritic, SequencePass};

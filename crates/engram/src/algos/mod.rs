@@ -10,14 +10,25 @@
 
 pub mod a2c;
 pub mod a3c;
+pub mod bandit;
+pub mod double_q_learning;
 pub mod dqn;
+pub mod dyna_q;
+pub mod expected_sarsa;
+pub mod mc;
+pub mod policy_evaluation;
+pub mod policy_iteration;
 pub mod ppo;
+pub mod q_learning;
 pub mod reinforce;
+pub mod sarsa;
+pub mod td0;
+pub mod value_iteration;
 
 use crate::agent::{Act, ActorCritic};
 use crate::config::{
     field_names, invalid, merge_section, parse_assignment, read_table, to_table, ActorCriticConfig,
-    CommonConfig, ConfigError, NetConfig, OptimConfig,
+    CommonConfig, ConfigError, NetConfig, OptimConfig, TabularConfig,
 };
 use crate::error::TrainError;
 use crate::runtime::{Session, StopReason};
@@ -36,6 +47,12 @@ pub struct AlgoSpec {
     pub tuned: &'static str,
     /// Its agent is the actor-critic: the [`ActorCriticConfig`] keys apply.
     pub actor_critic: bool,
+    /// It trains a network: the [`NetConfig`] and [`OptimConfig`] keys apply.
+    pub network: bool,
+    /// A sampling tabular method: the [`TabularConfig`] keys (step size, exploration) apply.
+    pub explores: bool,
+    /// An environment it runs on as it is (tests and examples use it).
+    pub example_env: &'static str,
     /// The keys of its own `Config`.
     pub keys: fn() -> &'static [&'static str],
 }
@@ -54,6 +71,9 @@ macro_rules! registry {
             description: $module::DESCRIPTION,
             tuned: include_str!(concat!("tuned/", stringify!($module), ".toml")),
             actor_critic: $module::ACTOR_CRITIC,
+            network: <$module::Config as Algorithm>::NETWORK,
+            explores: <$module::Config as Algorithm>::EXPLORES,
+            example_env: <$module::Config as Algorithm>::EXAMPLE_ENV,
             keys: field_names::<$module::Config>,
         },)*];
 
@@ -134,6 +154,17 @@ registry! {
     Ppo => ppo,
     Reinforce => reinforce,
     Dqn => dqn,
+    PolicyEvaluation => policy_evaluation,
+    ValueIteration => value_iteration,
+    PolicyIteration => policy_iteration,
+    Mc => mc,
+    Td0 => td0,
+    Sarsa => sarsa,
+    ExpectedSarsa => expected_sarsa,
+    QLearning => q_learning,
+    DoubleQLearning => double_q_learning,
+    DynaQ => dyna_q,
+    Bandit => bandit,
 }
 
 /// The algorithm called `name`, or an error listing the valid names.
@@ -159,6 +190,8 @@ pub struct RunConfig {
     /// Used, listed and accepted only by actor-critic algorithms.
     pub ac: ActorCriticConfig,
     pub optim: OptimConfig,
+    /// Used, listed and accepted only by sampling tabular methods.
+    pub tab: TabularConfig,
     pub algo: AlgoConfig,
 }
 
@@ -169,6 +202,7 @@ enum Owner {
     Net,
     ActorCritic,
     Optim,
+    Tabular,
     Algo,
 }
 
@@ -187,6 +221,7 @@ impl RunConfig {
             net: NetConfig::default(),
             ac: ActorCriticConfig::default(),
             optim: OptimConfig::default(),
+            tab: TabularConfig::default(),
             algo: algo_config,
         })
     }
@@ -260,12 +295,14 @@ impl RunConfig {
         let spec = self.spec();
         if field_names::<CommonConfig>().contains(&key) {
             Some(Owner::Common)
-        } else if field_names::<NetConfig>().contains(&key) {
+        } else if spec.network && field_names::<NetConfig>().contains(&key) {
             Some(Owner::Net)
         } else if spec.actor_critic && field_names::<ActorCriticConfig>().contains(&key) {
             Some(Owner::ActorCritic)
-        } else if field_names::<OptimConfig>().contains(&key) {
+        } else if spec.network && field_names::<OptimConfig>().contains(&key) {
             Some(Owner::Optim)
+        } else if spec.explores && field_names::<TabularConfig>().contains(&key) {
+            Some(Owner::Tabular)
         } else if (spec.keys)().contains(&key) {
             Some(Owner::Algo)
         } else {
@@ -275,29 +312,54 @@ impl RunConfig {
 
     /// Every key of this run's configuration, section by section.
     pub fn keys(&self) -> Vec<&'static str> {
+        let spec = self.spec();
         let mut keys: Vec<&'static str> = Vec::new();
         keys.extend(field_names::<CommonConfig>());
-        keys.extend(field_names::<NetConfig>());
-        if self.spec().actor_critic {
+        if spec.network {
+            keys.extend(field_names::<NetConfig>());
+        }
+        if spec.actor_critic {
             keys.extend(field_names::<ActorCriticConfig>());
         }
-        keys.extend(field_names::<OptimConfig>());
-        keys.extend((self.spec().keys)());
+        if spec.network {
+            keys.extend(field_names::<OptimConfig>());
+        }
+        if spec.explores {
+            keys.extend(field_names::<TabularConfig>());
+        }
+        keys.extend((spec.keys)());
         keys
     }
 
     /// The error for a key no section of this run owns: another algorithm's option, or a typo.
     fn unknown_key(&self, key: &str, origin: &str) -> ConfigError {
         let algo = &self.common.algo;
+        let spec = self.spec();
+        let network_key = field_names::<NetConfig>().contains(&key)
+            || field_names::<OptimConfig>().contains(&key);
+        if !spec.network && network_key {
+            return invalid(
+                key,
+                format!(
+                    "{algo} is a tabular method: it has no network or optimizer, so `{key}` does not \
+                     apply (its step size is `alpha`; `engram algos {algo}` lists its options) [{origin}]"
+                ),
+            );
+        }
         let mut owners: Vec<&str> = REGISTRY
             .iter()
             .filter(|s| {
                 (s.keys)().contains(&key)
                     || (s.actor_critic && field_names::<ActorCriticConfig>().contains(&key))
+                    || (s.explores && field_names::<TabularConfig>().contains(&key))
             })
             .map(|s| s.name)
             .collect();
         owners.dedup();
+        if owners.len() > 6 {
+            owners.truncate(6);
+            owners.push("...");
+        }
         if !owners.is_empty() {
             return invalid(
                 key,
@@ -323,11 +385,12 @@ impl RunConfig {
 
     /// Overlays a flat table of keys, each routed to the section that owns it.
     pub fn merge_table(&mut self, overlay: toml::Table, origin: &str) -> Result<(), ConfigError> {
-        let mut parts: [(Owner, toml::Table); 5] = [
+        let mut parts: [(Owner, toml::Table); 6] = [
             (Owner::Common, toml::Table::new()),
             (Owner::Net, toml::Table::new()),
             (Owner::ActorCritic, toml::Table::new()),
             (Owner::Optim, toml::Table::new()),
+            (Owner::Tabular, toml::Table::new()),
             (Owner::Algo, toml::Table::new()),
         ];
         for (key, value) in overlay {
@@ -359,6 +422,7 @@ impl RunConfig {
                 Owner::Net => merge_section(&mut self.net, table, origin)?,
                 Owner::ActorCritic => merge_section(&mut self.ac, table, origin)?,
                 Owner::Optim => merge_section(&mut self.optim, table, origin)?,
+                Owner::Tabular => merge_section(&mut self.tab, table, origin)?,
                 Owner::Algo => self.algo.merge(table, origin)?,
             }
         }
@@ -378,12 +442,20 @@ impl RunConfig {
 
     /// The flat table of every key (unset optional keys are absent).
     pub fn to_table(&self) -> toml::Table {
+        let spec = self.spec();
         let mut t = to_table(&self.common);
-        t.extend(to_table(&self.net));
-        if self.spec().actor_critic {
+        if spec.network {
+            t.extend(to_table(&self.net));
+        }
+        if spec.actor_critic {
             t.extend(to_table(&self.ac));
         }
-        t.extend(to_table(&self.optim));
+        if spec.network {
+            t.extend(to_table(&self.optim));
+        }
+        if spec.explores {
+            t.extend(to_table(&self.tab));
+        }
         t.extend(self.algo.to_table());
         t
     }
@@ -397,12 +469,21 @@ impl RunConfig {
         };
         let mut common = to_table(&self.common);
         let options = common.remove("env_options");
-        let mut sections = vec![("run", common), ("network", to_table(&self.net))];
-        if self.spec().actor_critic {
+        let spec = self.spec();
+        let mut sections = vec![("run", common)];
+        if spec.network {
+            sections.push(("network", to_table(&self.net)));
+        }
+        if spec.actor_critic {
             sections.push(("actor-critic policy", to_table(&self.ac)));
         }
-        sections.push(("optimizer", to_table(&self.optim)));
-        sections.push((self.spec().name, self.algo.to_table()));
+        if spec.network {
+            sections.push(("optimizer", to_table(&self.optim)));
+        }
+        if spec.explores {
+            sections.push(("step size and exploration", to_table(&self.tab)));
+        }
+        sections.push((spec.name, self.algo.to_table()));
         let mut out = String::new();
         for (name, table) in &sections {
             out.push_str(&format!("# {name}\n{}\n", text(table)?));
@@ -417,12 +498,30 @@ impl RunConfig {
 
     /// Checks every section; each error names the key and the fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let spec = self.spec();
         self.common.validate()?;
-        self.net.validate()?;
-        if self.spec().actor_critic {
+        if spec.network {
+            self.net.validate()?;
+            self.optim.validate()?;
+        }
+        if spec.actor_critic {
             self.ac.validate()?;
         }
-        self.optim.validate()?;
+        if spec.explores {
+            self.tab.validate()?;
+            if self.tab.exploration == crate::config::ExplorationKind::Gradient
+                && spec.name != bandit::NAME
+            {
+                return Err(invalid(
+                    "exploration",
+                    format!(
+                        "gradient is the gradient bandit's (algo bandit); {} explores with \
+                         epsilon-greedy, boltzmann or ucb",
+                        spec.name
+                    ),
+                ));
+            }
+        }
         self.algo.validate(self)
     }
 }
@@ -447,6 +546,13 @@ pub fn available_cores() -> usize {
 /// What the registry asks of an algorithm's `Config` besides its loop. The defaults are the
 /// actor-critic's: an algorithm with another agent (DQN's Q-network) overrides both.
 pub trait Algorithm {
+    /// It trains a network (the network and optimizer keys apply).
+    const NETWORK: bool = true;
+    /// A sampling tabular method (the step-size and exploration keys apply).
+    const EXPLORES: bool = false;
+    /// An environment it runs on as it is, for tests and examples.
+    const EXAMPLE_ENV: &'static str = "CartPole-v1";
+
     /// Whether observations are normalised (refused for non-Box observations).
     fn normalize_observations(&self) -> bool {
         false

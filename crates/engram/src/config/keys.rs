@@ -211,6 +211,64 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "reward_to_go",
         "weight each step by the return from that step on (else by the episode's return)",
     ),
+    // TabularConfig (sampling tabular methods and bandits)
+    (
+        "alpha",
+        "step size of the value updates (0 = sample averages, 1/n of the visits)",
+    ),
+    ("q_init", "initial action values (optimistic initial values when high)"),
+    (
+        "exploration",
+        "epsilon-greedy | boltzmann | ucb | gradient (gradient: bandit only)",
+    ),
+    ("epsilon", "probability of a uniformly random action (epsilon-greedy)"),
+    (
+        "epsilon_decay",
+        "epsilon is multiplied by this after each episode (1 = constant)",
+    ),
+    ("epsilon_min", "the floor of the decayed epsilon"),
+    ("temperature", "Boltzmann exploration: softmax temperature"),
+    ("ucb_c", "UCB: exploration weight c of c * sqrt(ln t / N)"),
+    (
+        "count_bonus",
+        "count-based bonus beta / sqrt(N(s, a) + 1) added to the values actions are chosen by",
+    ),
+    (
+        "gradient_baseline",
+        "gradient bandit: compare rewards with their running mean",
+    ),
+    // Tabular methods
+    (
+        "theta",
+        "dynamic programming: stop once a sweep changes no value by more than theta",
+    ),
+    (
+        "in_place",
+        "dynamic programming: update values in place during a sweep (false: synchronous)",
+    ),
+    (
+        "eval_sweeps",
+        "policy iteration: evaluation sweeps per improvement (0 = until theta; >0: modified PI)",
+    ),
+    (
+        "policy_file",
+        "the policy to evaluate: JSON with \"policy\" (values.json's) or \"probabilities\"; unset = uniform random",
+    ),
+    ("v_init", "initial state values"),
+    (
+        "mode",
+        "mc: prediction | control (epsilon-soft) | exploring-starts | off-policy (weighted importance sampling)",
+    ),
+    ("first_visit", "mc: first-visit (true) or every-visit (false) averaging"),
+    (
+        "max_episode_length",
+        "mc: cut an episode after this many steps (greedy policies can loop forever)",
+    ),
+    ("planning_steps", "dyna-q: simulated updates from the learned model per real step"),
+    (
+        "kappa",
+        "dyna-q: Dyna-Q+ bonus kappa * sqrt(steps since the pair was tried) (0 = Dyna-Q)",
+    ),
 ];
 
 /// The documentation of `key`.

@@ -3,7 +3,8 @@
 //! A run's configuration is a flat table of keys (`--set clip_range=0.1`, a `--config` TOML
 //! file, the run's `config.toml`), routed to the section that owns each key: [`CommonConfig`]
 //! (what every run has), [`NetConfig`] (the network), [`ActorCriticConfig`] (the action
-//! distribution of actor-critic policies), [`OptimConfig`] (the optimizer) and the
+//! distribution of actor-critic policies), [`OptimConfig`] (the optimizer), [`TabularConfig`]
+//! (step size and exploration of the sampling tabular methods) and the
 //! algorithm's own `Config` beside its code in `algos/`. Each section deserialises with
 //! `deny_unknown_fields`; which keys a section owns is read from its serde field list
 //! ([`field_names`]), so a key is declared once, as a field, and documented once, in
@@ -17,11 +18,13 @@ pub mod common;
 pub mod keys;
 pub mod net;
 pub mod optim;
+pub mod tabular;
 
 pub use crate::error::{invalid, ConfigError};
 pub use common::CommonConfig;
 pub use net::{Activation, ActorCriticConfig, DiscreteEncoding, NetConfig, PolicyKind};
 pub use optim::{OptimConfig, OptimizerKind, ScheduleKind};
+pub use tabular::{ExplorationKind, TabularConfig};
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Serialize;

@@ -194,6 +194,11 @@ impl Env for CliffWalking {
         }
     }
 
+    /// Gymnasium's `P`.
+    fn model(&self) -> Option<std::sync::Arc<crate::model::Model>> {
+        Some(self.table.to_model(&self.initial))
+    }
+
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
     }

@@ -11,6 +11,7 @@ pub use cliff_walking::CliffWalking;
 pub use frozen_lake::{FrozenLake, FrozenLakeConfig};
 pub use taxi::{Taxi, TaxiConfig};
 
+use crate::model::{Model, ModelBuilder};
 use crate::rng::EnvRng;
 
 /// One outcome of a tabular transition: Gymnasium's `(prob, next_state, reward, terminated)`.
@@ -80,6 +81,26 @@ impl TransitionTable {
         }
         // np.argmax over all-False is 0.
         ts[0]
+    }
+}
+
+impl TransitionTable {
+    /// The table as a [`Model`], Gymnasium's `P` entry for entry.
+    pub fn to_model(&self, initial: &[f64]) -> std::sync::Arc<Model> {
+        let n_states = self.counts.len() / self.n_actions.max(1);
+        let mut b = ModelBuilder::new(n_states, self.n_actions);
+        for s in 0..n_states {
+            for a in 0..self.n_actions {
+                for t in self.get(s, a) {
+                    b.outcome(t.prob, t.next as usize, t.reward, t.terminated);
+                }
+                b.end_pair();
+            }
+        }
+        b.initial(initial.to_vec());
+        // The tables are built by the constructors above: a failure is a bug, shown as an
+        // empty model rather than a panic.
+        std::sync::Arc::new(b.build().unwrap_or_else(|_| Model::empty()))
     }
 }
 

@@ -477,6 +477,12 @@ impl Env for Taxi {
         }
     }
 
+    /// Gymnasium's `P`; none with `fickle_passenger`, whose destination change happens
+    /// outside `P` (in `step`), so `P` is not the environment's dynamics then.
+    fn model(&self) -> Option<std::sync::Arc<crate::model::Model>> {
+        (!self.config.fickle_passenger).then(|| self.table.to_model(&self.initial))
+    }
+
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
     }

@@ -107,6 +107,11 @@ macro_rules! forward_env {
             self.$field.set_state(state)
         }
     };
+    (@one $field:ident model) => {
+        fn model(&self) -> Option<std::sync::Arc<$crate::model::Model>> {
+            self.$field.model()
+        }
+    };
     (@one $field:ident rng_mut) => {
         fn rng_mut(&mut self) -> Option<&mut $crate::EnvRng> {
             self.$field.rng_mut()

@@ -49,7 +49,7 @@ inner_access!(OrderEnforcing);
 
 impl<E: Env> Env for OrderEnforcing<E> {
     crate::forward_env!(inner: observation_space, action_space, info, action_mask, render, state,
-                        rng_mut);
+                        rng_mut, model);
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         self.inner.reset(seed, obs)?;

@@ -42,7 +42,7 @@ inner_access!(TimeLimit);
 
 impl<E: Env> Env for TimeLimit<E> {
     crate::forward_env!(inner: observation_space, action_space, info, action_mask, render, state,
-                        set_state, rng_mut);
+                        set_state, rng_mut, model);
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         self.inner.reset(seed, obs)?;

@@ -1,0 +1,228 @@
+//! One environment stepped by a tabular method, in state numbers and action indices, with
+//! rewards in `f64`. Finished episodes go to the monitor, and the next episode starts with a
+//! seed from the runner's RNG (which also serves the method's exploration draws).
+//!
+//! Saving is small and exact, as the other collectors': the RNG position, the running
+//! episode's seed and actions (replayed on restore) and, for environments that remember
+//! across episodes (the changing mazes, the bandit's arm values), their `state()` at the
+//! episode's start, restored before the replay.
+
+use crate::agent::tabular::{discrete_actions, StateIndex};
+use crate::error::TrainError;
+use crate::runtime::Monitor;
+use engram_env::{Action, Env, EnvError, Info};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// One step as a tabular method sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transition {
+    pub state: usize,
+    pub action: usize,
+    pub reward: f64,
+    /// The state reached (the episode's last when it ended).
+    pub next: usize,
+    pub terminated: bool,
+    pub truncated: bool,
+}
+
+impl Transition {
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
+/// What a checkpoint stores of a runner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunnerState {
+    pub rng_seed: [u8; 32],
+    pub rng_word_pos: u128,
+    pub episode_seed: u64,
+    pub actions: Vec<u32>,
+    pub episode_return: f64,
+    /// The environment's `state()` right after the episode's reset, if it has one.
+    pub env_state: Option<Vec<f64>>,
+}
+
+pub struct Runner {
+    env: Box<dyn Env>,
+    states: StateIndex,
+    /// The environment's first action (a Discrete space may start above 0).
+    pub action_start: i64,
+    pub n_actions: usize,
+    /// Episode seeds and the method's own draws (exploration, planning).
+    pub rng: ChaCha8Rng,
+    obs: Vec<f32>,
+    /// The current state.
+    pub state: usize,
+    episode_seed: u64,
+    actions: Vec<u32>,
+    episode_return: f64,
+    env_state: Option<Vec<f64>>,
+    /// `info` of the last step, before the next episode's reset (only when asked for).
+    pub last_info: Info,
+    keep_info: bool,
+}
+
+impl Runner {
+    /// Starts the first episode with a seed drawn from `seed`'s stream.
+    pub fn new(env: Box<dyn Env>, env_id: &str, seed: u64) -> Result<Runner, TrainError> {
+        let states = StateIndex::new(env.observation_space(), env_id)?;
+        let (n_actions, action_start) = discrete_actions(env.action_space(), env_id)?;
+        let mut runner = Runner {
+            obs: vec![0.0; env.observation_space().flat_dim()],
+            env,
+            states,
+            action_start,
+            n_actions,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            state: 0,
+            episode_seed: 0,
+            actions: Vec::new(),
+            episode_return: 0.0,
+            env_state: None,
+            last_info: Info::new(),
+            keep_info: false,
+        };
+        runner.begin_episode()?;
+        Ok(runner)
+    }
+
+    pub fn n_states(&self) -> usize {
+        self.states.n_states()
+    }
+
+    /// Keep each step's `info` in [`Runner::last_info`] (the bandit's optimal arm).
+    pub fn keep_info(&mut self) {
+        self.keep_info = true;
+    }
+
+    pub fn env(&self) -> &dyn Env {
+        &*self.env
+    }
+
+    pub fn env_mut(&mut self) -> &mut dyn Env {
+        &mut *self.env
+    }
+
+    fn begin_episode(&mut self) -> Result<(), EnvError> {
+        self.episode_seed = self.rng.gen::<u64>() >> 1;
+        self.env.reset(Some(self.episode_seed), &mut self.obs)?;
+        self.env_state = self.env.state();
+        self.actions.clear();
+        self.episode_return = 0.0;
+        self.state = self.states.index(&self.obs);
+        Ok(())
+    }
+
+    /// Moves the running episode to state `s` (exploring starts), if the environment can.
+    pub fn set_start(&mut self, s: usize) -> Result<(), TrainError> {
+        self.env.set_state(&[s as f64]).map_err(|e| {
+            TrainError::Usage(format!(
+                "exploring starts set the start state, which this environment cannot: {e}"
+            ))
+        })?;
+        self.env_state = self.env.state();
+        self.state = s;
+        Ok(())
+    }
+
+    /// Takes action index `a` in the current state; an ended episode is reported to the
+    /// monitor and the next one begins.
+    #[inline]
+    pub fn step(&mut self, a: usize, monitor: &Monitor) -> Result<Transition, EnvError> {
+        let step = self.env.step(
+            Action::Discrete(a as i64 + self.action_start),
+            &mut self.obs,
+        )?;
+        self.actions.push(a as u32);
+        self.episode_return += step.reward;
+        let next = self.states.index(&self.obs);
+        let t = Transition {
+            state: self.state,
+            action: a,
+            reward: step.reward,
+            next,
+            terminated: step.terminated,
+            truncated: step.truncated && !step.terminated,
+        };
+        if self.keep_info {
+            self.last_info = self.env.info();
+        }
+        if step.terminated || step.truncated {
+            monitor.episode_done(self.episode_return, self.actions.len() as u64);
+            self.begin_episode()?;
+        } else {
+            self.state = next;
+        }
+        Ok(t)
+    }
+
+    /// Ends the running episode early (a method's own length cap): reported to the monitor
+    /// like a truncated one, and the next begins.
+    pub fn cut_episode(&mut self, monitor: &Monitor) -> Result<(), EnvError> {
+        monitor.episode_done(self.episode_return, self.actions.len() as u64);
+        self.begin_episode()
+    }
+
+    pub fn save(&self) -> RunnerState {
+        RunnerState {
+            rng_seed: self.rng.get_seed(),
+            rng_word_pos: self.rng.get_word_pos(),
+            episode_seed: self.episode_seed,
+            actions: self.actions.clone(),
+            episode_return: self.episode_return,
+            env_state: self.env_state.clone(),
+        }
+    }
+
+    /// Puts the runner back where [`Runner::save`] was called.
+    pub fn restore(&mut self, saved: &RunnerState) -> Result<(), TrainError> {
+        self.rng = ChaCha8Rng::from_seed(saved.rng_seed);
+        self.rng.set_word_pos(saved.rng_word_pos);
+        self.episode_seed = saved.episode_seed;
+        self.env.reset(Some(saved.episode_seed), &mut self.obs)?;
+        if let Some(state) = &saved.env_state {
+            self.env.set_state(state).map_err(|e| {
+                TrainError::Usage(format!(
+                    "the checkpoint's environment state is refused: {e}"
+                ))
+            })?;
+            self.state = match state.first() {
+                // Environments whose state is one number: it is the state index (exploring
+                // starts move it).
+                Some(&s) if state.len() == 1 && s >= 0.0 && (s as usize) < self.n_states() => {
+                    s as usize
+                }
+                _ => self.states.index(&self.obs),
+            };
+        } else {
+            self.state = self.states.index(&self.obs);
+        }
+        self.env_state = saved.env_state.clone();
+        for &a in &saved.actions {
+            if a as usize >= self.n_actions {
+                return Err(TrainError::Usage(format!(
+                    "the checkpoint's episode holds action {a}, outside the {} actions",
+                    self.n_actions
+                )));
+            }
+            let step = self.env.step(
+                Action::Discrete(a as i64 + self.action_start),
+                &mut self.obs,
+            )?;
+            if step.terminated || step.truncated {
+                return Err(TrainError::Usage(
+                    "the checkpoint's running episode ends before its last action: the \
+                     checkpoint does not belong to this environment"
+                        .into(),
+                ));
+            }
+            self.state = self.states.index(&self.obs);
+        }
+        self.actions = saved.actions.clone();
+        self.episode_return = saved.episode_return;
+        Ok(())
+    }
+}
