@@ -5,14 +5,16 @@
 //! atomics (they are bumped once per update); the rarely touched rest sits behind mutexes.
 
 use super::metrics::{EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum};
+use super::monitor_csv::{self, MonitorCsv};
 use super::progress::{stop_flag, Progress};
 use super::run_dir::CsvLog;
+use super::tensorboard::{self, EventWriter};
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Counters that a checkpoint carries over to a resumed run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,10 @@ pub struct Monitor {
     schedule: Mutex<(u64, u64, u64)>,
     metrics: Mutex<CsvLog>,
     evals: Mutex<CsvLog>,
+    /// `monitor.csv`: one row per training episode (SB3's format).
+    episode_log: Mutex<MonitorCsv>,
+    /// `tb/`: the rows of metrics.csv and evals.csv as TensorBoard scalars (unless turned off).
+    tensorboard: Mutex<Option<EventWriter>>,
     pub progress: Progress,
     started: Instant,
     /// Wall seconds already spent before this process (resumed runs).
@@ -112,6 +118,18 @@ impl Monitor {
             pending_metrics: MetricsSum::default(),
         });
         let progress = Progress::new(config.total_steps, state.counters.env_steps, quiet);
+        // The unix time at which the run's wall clock (`wall_seconds`) read 0.
+        let t_start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+            - wall_offset;
+        let episode_log = MonitorCsv::open(&run_dir.join(monitor_csv::FILE), &config.env, t_start)?;
+        let tensorboard = if config.tensorboard {
+            Some(EventWriter::create(run_dir)?)
+        } else {
+            None
+        };
         Ok(Monitor {
             reward_threshold,
             env_steps: AtomicU64::new(state.counters.env_steps),
@@ -124,6 +142,8 @@ impl Monitor {
             schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
             evals: Mutex::new(CsvLog::open(&run_dir.join("evals.csv"))?),
+            episode_log: Mutex::new(episode_log),
+            tensorboard: Mutex::new(tensorboard),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -153,11 +173,20 @@ impl Monitor {
 
     /// What a checkpoint stores. Wall-clock times are left out (zeroed) so that a deterministic
     /// run writes identical checkpoint bytes; they live in metrics.csv, evals.csv and
-    /// summary.json.
+    /// summary.json. Writes monitor.csv's buffered rows first: every episode a checkpoint
+    /// counts has its row in the file.
     pub fn state(&self) -> MonitorState {
         let (next_log, next_checkpoint, next_eval) = *lock(&self.schedule);
+        let mut log = lock(&self.episode_log);
+        let flushed = log.flush();
+        let counters = self.counters();
+        let path = log.path().to_path_buf();
+        drop(log);
+        if let Err(e) = flushed {
+            self.fail_to_write(&path, &e);
+        }
         MonitorState {
-            counters: self.counters(),
+            counters,
             window: lock(&self.window).clone(),
             threshold_hit: lock(&self.threshold_hit).map(|h| ThresholdHit {
                 wall_seconds: 0.0,
@@ -181,7 +210,17 @@ impl Monitor {
 
     /// Records a finished episode; checks the solved threshold.
     pub fn episode_done(&self, episode_return: f64, length: u64) {
-        self.episodes.fetch_add(1, Ordering::Relaxed);
+        {
+            // Counted under the log's lock: `state` flushes the log and reads the count under
+            // it, so a checkpoint never counts an episode whose row is not in the file.
+            let mut log = lock(&self.episode_log);
+            self.episodes.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = log.push(episode_return, length, self.wall_seconds()) {
+                let path = log.path().to_path_buf();
+                drop(log);
+                self.fail_to_write(&path, &e);
+            }
+        }
         let mut window = lock(&self.window);
         window.push(episode_return, length);
         if let (Some(threshold), true) = (self.reward_threshold, window.is_full()) {
@@ -262,7 +301,33 @@ impl Monitor {
         if let Err(e) = metrics_file.row(&row.header(), &row.to_csv()) {
             self.fail_to_write(metrics_file.path(), &e);
         }
+        if let Some(tb) = lock(&self.tensorboard).as_mut() {
+            let (mut tags, mut values) = (Vec::new(), Vec::new());
+            let run_columns = [
+                ("time/time_elapsed", Some(row.wall_seconds)),
+                ("time/episodes", Some(row.episodes as f64)),
+                ("train/n_updates", Some(row.updates as f64)),
+                ("rollout/ep_rew_mean", row.mean_return),
+                ("rollout/ep_len_mean", row.mean_length),
+                ("time/fps", Some(row.steps_per_second)),
+            ];
+            for (tag, value) in run_columns {
+                if let Some(v) = value {
+                    tags.push(tag.to_string());
+                    values.push(v);
+                }
+            }
+            for (name, value) in &row.metrics {
+                if let Some(v) = value {
+                    let (tag, sign) = tensorboard::metric_tag(name);
+                    tags.push(tag);
+                    values.push(sign * v);
+                }
+            }
+            tb.scalars(row.env_steps, tags.iter().map(String::as_str).zip(values));
+        }
         drop(metrics_file);
+        self.flush_logs();
         self.progress.update(&row);
         row
     }
@@ -273,7 +338,18 @@ impl Monitor {
         if let Err(e) = evals.row(EvalRow::HEADER, &row.to_csv()) {
             self.fail_to_write(evals.path(), &e);
         }
+        if let Some(tb) = lock(&self.tensorboard).as_mut() {
+            tb.scalars(
+                row.env_steps,
+                [
+                    ("eval/mean_reward", row.mean_return),
+                    ("eval/std_reward", row.std_return),
+                    ("eval/episodes", row.episodes as f64),
+                ],
+            );
+        }
         drop(evals);
+        self.flush_logs();
         let mut best = lock(&self.best_eval);
         let improved = best
             .as_ref()
@@ -290,6 +366,26 @@ impl Monitor {
             *best = Some(row);
         }
         improved
+    }
+
+    /// Writes the buffered rows of monitor.csv and the TensorBoard events (each log interval,
+    /// each evaluation, before each checkpoint and at the end of the run). A write error stops
+    /// the run like any other run file's.
+    pub fn flush_logs(&self) {
+        let mut log = lock(&self.episode_log);
+        if let Err(e) = log.flush() {
+            let path = log.path().to_path_buf();
+            drop(log);
+            self.fail_to_write(&path, &e);
+        }
+        let mut tb = lock(&self.tensorboard);
+        if let Some(writer) = tb.as_mut() {
+            if let Err(e) = writer.flush() {
+                let path = writer.path().to_path_buf();
+                drop(tb);
+                self.fail_to_write(&path, &e);
+            }
+        }
     }
 
     pub fn best_eval(&self) -> Option<EvalRow> {

@@ -5,6 +5,8 @@
 //!   config.toml          every hyper-parameter used, defaults included (read back by --resume)
 //!   metrics.csv          one row per log interval: steps, time, returns, losses, throughput
 //!   evals.csv            one row per greedy evaluation
+//!   monitor.csv          one row per training episode, SB3's Monitor format (r, l, t)
+//!   tb/events.out.tfevents.*   metrics.csv and evals.csv as TensorBoard scalars
 //!   checkpoints/latest.safetensors (+ .json)   for resuming
 //!   checkpoints/best.safetensors   (+ .json)   the best evaluated policy, for `engram eval`
 //!   summary.json         written at the end
