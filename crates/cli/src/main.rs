@@ -7,6 +7,7 @@
 mod bench;
 mod envs;
 mod eval;
+mod record;
 
 use clap::{Args, Parser, Subcommand};
 use engram::algos::{self, RunConfig, REGISTRY};
@@ -101,9 +102,18 @@ struct EvalArgs {
     /// Evaluate the latest checkpoint instead of the best one.
     #[arg(long)]
     latest: bool,
-    /// Print each step's rendering (text environments) or write frames.
+    /// Print each step's text rendering (toy text) on stderr.
     #[arg(long)]
     render: bool,
+    /// Record the episodes as an animated GIF (classic control; toy text drawn as a grid).
+    #[arg(long, value_name = "OUT.gif")]
+    record: Option<PathBuf>,
+    /// Frames per second of the GIF (at most 50: browsers slow faster GIFs down).
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Write each step's picture as a PNG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    frames: Option<PathBuf>,
     /// Sample actions instead of acting greedily.
     #[arg(long)]
     stochastic: bool,
@@ -232,6 +242,9 @@ fn main() -> ExitCode {
                 stochastic: args.stochastic,
                 seed: args.seed,
                 json: args.json,
+                record: args.record,
+                fps: args.fps,
+                frames: args.frames,
             },
         ),
         Command::Export(args) => export(&args),

@@ -139,6 +139,8 @@ fn cli_trains_evaluates_and_resumes() {
         "summary.json",
         "checkpoints/latest.safetensors",
         "checkpoints/best.safetensors",
+        "monitor.csv",
+        "tb",
     ] {
         assert!(d.join("run").join(f).exists(), "missing {f}");
     }
@@ -441,4 +443,108 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         tmp.path(),
     );
     assert!(ok, "{out}");
+}
+
+/// The frames of a GIF (decoded with the `gif` crate) and its size.
+fn decode_gif(path: &Path) -> (usize, u16, u16) {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(fs::File::open(path).unwrap()).unwrap();
+    let mut frames = 0;
+    while decoder.read_next_frame().unwrap().is_some() {
+        frames += 1;
+    }
+    (frames, decoder.width(), decoder.height())
+}
+
+#[test]
+fn eval_records_gifs_and_png_frames_and_refuses_what_cannot_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let train = |env: &str, out: &str| {
+        let (ok, text) = engram(
+            &[
+                "train",
+                "--env",
+                env,
+                "--algo",
+                "ppo",
+                "--steps",
+                "512",
+                "--out",
+                out,
+                "--set",
+                "eval_interval=0",
+                "--quiet",
+            ],
+            d,
+        );
+        assert!(ok, "{text}");
+    };
+    train("CartPole-v1", "cartpole");
+    let (ok, text) = engram(
+        &[
+            "eval",
+            "cartpole",
+            "--episodes",
+            "2",
+            "--record",
+            "out.gif",
+            "--frames",
+            "pngs",
+            "--json",
+        ],
+        d,
+    );
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    // CartPole pays 1 per step: a return is the episode's length; one frame per step plus
+    // each episode's first.
+    let steps: f64 = v["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .sum();
+    let (frames, width, height) = decode_gif(&d.join("out.gif"));
+    assert_eq!(frames, steps as usize + 2);
+    assert_eq!((width, height), (600, 400));
+    let pngs = fs::read_dir(d.join("pngs")).unwrap().count();
+    assert_eq!(pngs, frames);
+    let png = png::Decoder::new(std::io::BufReader::new(
+        fs::File::open(d.join("pngs/ep000_00000.png")).unwrap(),
+    ))
+    .read_info()
+    .unwrap();
+    assert_eq!((png.info().width, png.info().height), (600, 400));
+
+    // Toy text is drawn as a grid of cells: 16 pixels per character of the 4x4 map.
+    train("FrozenLake-v1", "lake");
+    let (ok, text) = engram(
+        &["eval", "lake", "--episodes", "1", "--record", "lake.gif"],
+        d,
+    );
+    assert!(ok && text.contains("wrote lake.gif"), "{text}");
+    let (frames, width, height) = decode_gif(&d.join("lake.gif"));
+    assert!(frames >= 2, "{frames}");
+    assert_eq!((width, height), (64, 64));
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["--record", "out.mp4"], "name the file *.gif"),
+        (&["--record", "x.gif", "--fps", "0"], "--fps 0"),
+        (&["--render"], "no text rendering"),
+    ];
+    for (args, wanted) in cases {
+        let mut all = vec!["eval", "cartpole", "--episodes", "1"];
+        all.extend_from_slice(args);
+        let (ok, text) = engram(&all, d);
+        assert!(!ok && text.contains(wanted), "{args:?}: {text}");
+    }
+    train("popgym-RepeatPreviousEasy-v0", "memory");
+    let (ok, text) = engram(
+        &["eval", "memory", "--episodes", "1", "--record", "m.gif"],
+        d,
+    );
+    assert!(!ok && text.contains("cannot render"), "{text}");
+    assert!(!d.join("m.gif").exists());
 }
