@@ -381,6 +381,17 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         "--set",
         "eval_interval=0",
     ];
+    // TensorBoard's events are the largest log: with them on, they fill first.
+    let mut args = base.to_vec();
+    args.extend(["--out", "tb", "--set", "log_interval=100"]);
+    let (code, err) = engram_with_file_limit(4, &args, tmp.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot write tb/tb/events.out.tfevents."),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let base = [&base[..], &["--set", "tensorboard=false"]].concat();
     // metrics.csv fills first (2 KiB): the run stops at once, naming it.
     let mut args = base.to_vec();
     args.extend([
