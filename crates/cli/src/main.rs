@@ -7,6 +7,7 @@
 mod bench;
 mod envs;
 mod eval;
+mod ls;
 mod record;
 
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +38,12 @@ enum Command {
     Eval(EvalArgs),
     /// Export a trained policy: `engram export RUN --onnx policy.onnx`.
     Export(ExportArgs),
+    /// List the runs under a directory: env, algo, seed, steps, wall time, best eval, solved at.
+    Ls {
+        /// The folder that holds the runs (searched 4 levels deep).
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
     /// List the environment ids with their spaces.
     Envs,
     /// List the algorithms, or one algorithm's options with their defaults.
@@ -248,6 +255,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Export(args) => export(&args),
+        Command::Ls { dir } => ls::run_cli(&dir),
         Command::Envs => {
             envs::print_envs();
             Ok(ExitCode::SUCCESS)

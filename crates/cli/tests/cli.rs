@@ -559,3 +559,86 @@ fn eval_records_gifs_and_png_frames_and_refuses_what_cannot_render() {
     assert!(!ok && text.contains("cannot render"), "{text}");
     assert!(!d.join("m.gif").exists());
 }
+
+#[test]
+fn ls_lists_finished_and_unfinished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (out, seed) in [("runs/a", "1"), ("runs/sweep/b", "2")] {
+        let (ok, text) = engram(
+            &[
+                "train",
+                "--algo",
+                "ppo",
+                "--steps",
+                "1024",
+                "--seed",
+                seed,
+                "--out",
+                out,
+                "--set",
+                "eval_interval=512",
+                "--set",
+                "eval_episodes=2",
+                "--quiet",
+            ],
+            d,
+        );
+        assert!(ok, "{text}");
+    }
+    // A run that stopped before its summary: its CSVs speak for it.
+    fs::create_dir_all(d.join("runs/c")).unwrap();
+    fs::write(
+        d.join("runs/c/config.toml"),
+        "env = \"Pendulum-v1\"\nalgo = \"a2c\"\nseed = 5\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("runs/c/metrics.csv"),
+        "env_steps,wall_seconds,episodes\n1000,2.5,4\n2000,5.0,9\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("runs/c/evals.csv"),
+        "env_steps,wall_seconds,mean_return,std_return,episodes\n1000,2.0,-900.5,1,2\n2000,4.0,-700.25,1,2\n",
+    )
+    .unwrap();
+    let (ok, text) = engram(&["ls"], d);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("RUN") && lines[0].contains("BEST EVAL"),
+        "{text}"
+    );
+    let a: Summary =
+        serde_json::from_slice(&fs::read(d.join("runs/a/summary.json")).unwrap()).unwrap();
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cells[..4], ["runs/a", "CartPole-v1", "ppo", "1"], "{text}");
+    assert_eq!(
+        cells[4],
+        format!("{},{:03}", a.env_steps / 1000, a.env_steps % 1000)
+    );
+    assert_eq!(cells[6], format!("{:.2}", a.best_eval_mean.unwrap()));
+    assert_eq!(*cells.last().unwrap(), "budget");
+    assert!(
+        lines[2].starts_with("runs/c ") && lines[2].contains("Pendulum-v1"),
+        "{text}"
+    );
+    let c: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        c[4..],
+        ["2,000", "5.0s", "-700.25", "-", "unfinished"],
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("runs/sweep/b ") && lines[3].contains(" 2 "),
+        "{text}"
+    );
+    // Bad input: clear errors.
+    let (ok, text) = engram(&["ls", "nowhere"], d);
+    assert!(!ok && text.contains("nowhere is not a directory"), "{text}");
+    fs::create_dir(d.join("empty")).unwrap();
+    let (ok, text) = engram(&["ls", "empty"], d);
+    assert!(!ok && text.contains("no runs under empty"), "{text}");
+}
