@@ -8,7 +8,7 @@ venv=target/pyvenv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check numpy gymnasium pytest onnxruntime "maturin>=1.5,<2"
+"$venv/bin/pip" install --quiet --disable-pip-version-check numpy gymnasium pytest onnxruntime tensorboard "maturin>=1.5,<2"
 # The release build without debug info (profile `pyext` in Cargo.toml).
 VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" maturin develop --profile pyext
 "$venv/bin/python" -m pytest -q python/tests

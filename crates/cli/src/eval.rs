@@ -1,8 +1,9 @@
 //! `engram eval PATH`: play a trained agent (greedy or sampled), print the returns, optionally
-//! render text or write frames.
+//! print text renders, record an animated GIF or write PNG frames.
 
+use crate::record::{frame_of, GifRecorder, PngFrames};
 use engram_env::{Render, RenderMode};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub struct EvalOptions {
@@ -13,6 +14,12 @@ pub struct EvalOptions {
     /// `None`: the run's own seed.
     pub seed: Option<u64>,
     pub json: bool,
+    /// Write the episodes as an animated GIF.
+    pub record: Option<PathBuf>,
+    /// Frames per second of the GIF.
+    pub fps: f64,
+    /// Write one PNG per step into this folder.
+    pub frames: Option<PathBuf>,
 }
 
 /// `engram eval PATH`: PATH is a run directory (best checkpoint unless `latest`) or a
@@ -21,20 +28,40 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
     if opts.episodes == 0 {
         return Err("--episodes must be at least 1".into());
     }
+    if !(opts.fps.is_finite() && opts.fps > 0.0) {
+        return Err(format!(
+            "--fps {}: give a positive number of frames per second",
+            opts.fps
+        )
+        .into());
+    }
+    if let Some(gif) = &opts.record {
+        if gif
+            .extension()
+            .is_none_or(|e| !e.eq_ignore_ascii_case("gif"))
+        {
+            return Err(format!(
+                "--record {}: engram records animated GIFs; name the file *.gif",
+                gif.display()
+            )
+            .into());
+        }
+    }
     let loaded = engram::play::load(path, opts.latest)?;
     let ckpt_path = loaded.path.clone();
     let mut env = loaded.make_env()?;
     let seed = opts.seed.unwrap_or(loaded.config.common.seed);
     let sample_seed = opts.stochastic.then_some(seed ^ 0x5eed);
-    let mut frames = 0usize;
-    // Frames go to the run directory (beside checkpoints/), or beside a loose checkpoint file.
-    let ckpt_dir = ckpt_path.parent().unwrap_or(Path::new("."));
-    let run_dir = if ckpt_dir.ends_with("checkpoints") {
-        ckpt_dir.parent().unwrap_or(ckpt_dir)
-    } else {
-        ckpt_dir
+    let env_id = loaded.config.common.env.clone();
+    let mut gif = opts.record.as_ref().map(|_| GifRecorder::new(opts.fps));
+    let mut pngs = match &opts.frames {
+        Some(dir) => Some(PngFrames::new(dir)?),
+        None => None,
     };
-    let frame_dir = run_dir.join("frames");
+    // The first problem met while drawing (an environment without a picture, a full disk):
+    // the episodes play on without pictures, and the command fails with it.
+    let mut failure: Option<String> = None;
+    let mut episodes_seen = 0usize;
     let started = std::time::Instant::now();
     let result = loaded.evaluate(
         &mut *env,
@@ -42,30 +69,66 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
         seed,
         sample_seed,
         |env, episode, step| {
-            if !opts.render {
+            if failure.is_some() {
                 return;
             }
-            match env.render(RenderMode::Text) {
-                Ok(Render::Text(text)) => eprintln!("episode {episode} step {step}\n{text}"),
-                _ => {
-                    if let Ok(Render::Rgb {
-                        width,
-                        height,
-                        pixels,
-                    }) = env.render(RenderMode::Rgb)
-                    {
-                        let _ = std::fs::create_dir_all(&frame_dir);
-                        let file = frame_dir.join(format!("ep{episode:03}_{step:05}.ppm"));
-                        let mut bytes = format!("P6\n{width} {height}\n255\n").into_bytes();
-                        bytes.extend_from_slice(&pixels);
-                        if std::fs::write(&file, bytes).is_ok() {
-                            frames += 1;
-                        }
+            if opts.render {
+                match env.render(RenderMode::Text) {
+                    Ok(Render::Text(text)) => eprintln!("episode {episode} step {step}\n{text}"),
+                    _ => {
+                        failure = Some(format!(
+                            "{env_id} has no text rendering: --render prints toy-text maps; \
+                             use --record out.gif or --frames DIR for a picture"
+                        ));
+                        return;
                     }
+                }
+            }
+            if gif.is_none() && pngs.is_none() {
+                return;
+            }
+            let frame = match frame_of(env, &env_id) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            };
+            if let Some(gif) = gif.as_mut() {
+                if step == 0 && episode != episodes_seen {
+                    gif.end_episode();
+                }
+                gif.push(&frame);
+            }
+            episodes_seen = episode;
+            if let Some(pngs) = pngs.as_mut() {
+                if let Err(e) = pngs.write(&frame, episode, step) {
+                    failure = Some(e);
                 }
             }
         },
     )?;
+    if let Some(message) = failure {
+        return Err(message.into());
+    }
+    let mut pictures = Vec::new();
+    if let (Some(mut recorder), Some(path)) = (gif, &opts.record) {
+        recorder.end_episode();
+        let frames = recorder.frames();
+        let bytes = recorder.write(path)?;
+        pictures.push(format!(
+            "wrote {} ({frames} frames, {:.1} kB)",
+            path.display(),
+            bytes as f64 / 1e3
+        ));
+    }
+    if let (Some(pngs), Some(dir)) = (&pngs, &opts.frames) {
+        pictures.push(format!(
+            "wrote {} PNG frames to {}",
+            pngs.written,
+            dir.display()
+        ));
+    }
     let seconds = started.elapsed().as_secs_f64();
     if opts.json {
         let out = serde_json::json!({
@@ -100,8 +163,8 @@ pub fn run_cli(path: &Path, opts: &EvalOptions) -> Result<ExitCode, Box<dyn std:
                 .fold(f64::NEG_INFINITY, f64::max),
             seconds
         );
-        if frames > 0 {
-            println!("wrote {frames} frames (PPM) to {}", frame_dir.display());
+        for line in &pictures {
+            println!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)

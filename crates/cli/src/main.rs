@@ -7,6 +7,8 @@
 mod bench;
 mod envs;
 mod eval;
+mod ls;
+mod record;
 
 use clap::{Args, Parser, Subcommand};
 use engram::algos::{self, RunConfig, REGISTRY};
@@ -36,6 +38,12 @@ enum Command {
     Eval(EvalArgs),
     /// Export a trained policy: `engram export RUN --onnx policy.onnx`.
     Export(ExportArgs),
+    /// List the runs under a directory: env, algo, seed, steps, wall time, best eval, solved at.
+    Ls {
+        /// The folder that holds the runs (searched 4 levels deep).
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
     /// List the environment ids with their spaces.
     Envs,
     /// List the algorithms, or one algorithm's options with their defaults.
@@ -113,9 +121,18 @@ struct EvalArgs {
     /// Evaluate the latest checkpoint instead of the best one.
     #[arg(long)]
     latest: bool,
-    /// Print each step's rendering (text environments) or write frames.
+    /// Print each step's text rendering (toy text) on stderr.
     #[arg(long)]
     render: bool,
+    /// Record the episodes as an animated GIF (classic control; toy text drawn as a grid).
+    #[arg(long, value_name = "OUT.gif")]
+    record: Option<PathBuf>,
+    /// Frames per second of the GIF (at most 50: browsers slow faster GIFs down).
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Write each step's picture as a PNG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    frames: Option<PathBuf>,
     /// Sample actions instead of acting greedily.
     #[arg(long)]
     stochastic: bool,
@@ -251,9 +268,13 @@ fn main() -> ExitCode {
                 stochastic: args.stochastic,
                 seed: args.seed,
                 json: args.json,
+                record: args.record,
+                fps: args.fps,
+                frames: args.frames,
             },
         ),
         Command::Export(args) => export(&args),
+        Command::Ls { dir } => ls::run_cli(&dir),
         Command::Envs => {
             envs::print_envs();
             Ok(ExitCode::SUCCESS)

@@ -175,6 +175,8 @@ fn cli_trains_evaluates_and_resumes() {
         "summary.json",
         "checkpoints/latest.safetensors",
         "checkpoints/best.safetensors",
+        "monitor.csv",
+        "tb",
     ] {
         assert!(d.join("run").join(f).exists(), "missing {f}");
     }
@@ -415,8 +417,19 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         "--set",
         "eval_interval=0",
     ];
-    // A log fills first (2 KiB; episodes.csv, a row per episode, outgrows metrics.csv here):
-    // the run stops at once, naming it.
+    // TensorBoard's events are the largest log: with them on, they fill first.
+    let mut args = base.to_vec();
+    args.extend(["--out", "tb", "--set", "log_interval=100"]);
+    let (code, err) = engram_with_file_limit(4, &args, tmp.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot write tb/tb/events.out.tfevents."),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let base = [&base[..], &["--set", "tensorboard=false"]].concat();
+    // A per-episode log fills first (2 KiB; episodes.csv and monitor.csv, a row per episode,
+    // outgrow metrics.csv here): the run stops at once, naming it.
     let mut args = base.to_vec();
     args.extend([
         "--out",
@@ -428,7 +441,11 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
     ]);
     let (code, err) = engram_with_file_limit(4, &args, tmp.path());
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("cannot write logs/episodes.csv"), "{err}");
+    assert!(
+        err.contains("cannot write logs/episodes.csv")
+            || err.contains("cannot write logs/monitor.csv"),
+        "{err}"
+    );
     assert!(err.contains("no checkpoint was written yet"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // The checkpoint is the first write too large: named, no temporary file left behind.
@@ -660,4 +677,191 @@ fn ctrl_c_stops_every_seed_with_a_checkpoint() {
             "seed {s}"
         );
     }
+}
+
+/// The frames of a GIF (decoded with the `gif` crate) and its size.
+fn decode_gif(path: &Path) -> (usize, u16, u16) {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(fs::File::open(path).unwrap()).unwrap();
+    let mut frames = 0;
+    while decoder.read_next_frame().unwrap().is_some() {
+        frames += 1;
+    }
+    (frames, decoder.width(), decoder.height())
+}
+
+#[test]
+fn eval_records_gifs_and_png_frames_and_refuses_what_cannot_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let train = |env: &str, out: &str| {
+        let (ok, text) = engram(
+            &[
+                "train",
+                "--env",
+                env,
+                "--algo",
+                "ppo",
+                "--steps",
+                "512",
+                "--out",
+                out,
+                "--set",
+                "eval_interval=0",
+                "--quiet",
+            ],
+            d,
+        );
+        assert!(ok, "{text}");
+    };
+    train("CartPole-v1", "cartpole");
+    let (ok, text) = engram(
+        &[
+            "eval",
+            "cartpole",
+            "--episodes",
+            "2",
+            "--record",
+            "out.gif",
+            "--frames",
+            "pngs",
+            "--json",
+        ],
+        d,
+    );
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    // CartPole pays 1 per step: a return is the episode's length; one frame per step plus
+    // each episode's first.
+    let steps: f64 = v["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .sum();
+    let (frames, width, height) = decode_gif(&d.join("out.gif"));
+    assert_eq!(frames, steps as usize + 2);
+    assert_eq!((width, height), (600, 400));
+    let pngs = fs::read_dir(d.join("pngs")).unwrap().count();
+    assert_eq!(pngs, frames);
+    let png = png::Decoder::new(std::io::BufReader::new(
+        fs::File::open(d.join("pngs/ep000_00000.png")).unwrap(),
+    ))
+    .read_info()
+    .unwrap();
+    assert_eq!((png.info().width, png.info().height), (600, 400));
+
+    // Toy text is drawn as a grid of cells: 16 pixels per character of the 4x4 map.
+    train("FrozenLake-v1", "lake");
+    let (ok, text) = engram(
+        &["eval", "lake", "--episodes", "1", "--record", "lake.gif"],
+        d,
+    );
+    assert!(ok && text.contains("wrote lake.gif"), "{text}");
+    let (frames, width, height) = decode_gif(&d.join("lake.gif"));
+    assert!(frames >= 2, "{frames}");
+    assert_eq!((width, height), (64, 64));
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["--record", "out.mp4"], "name the file *.gif"),
+        (&["--record", "x.gif", "--fps", "0"], "--fps 0"),
+        (&["--render"], "no text rendering"),
+    ];
+    for (args, wanted) in cases {
+        let mut all = vec!["eval", "cartpole", "--episodes", "1"];
+        all.extend_from_slice(args);
+        let (ok, text) = engram(&all, d);
+        assert!(!ok && text.contains(wanted), "{args:?}: {text}");
+    }
+    train("popgym-RepeatPreviousEasy-v0", "memory");
+    let (ok, text) = engram(
+        &["eval", "memory", "--episodes", "1", "--record", "m.gif"],
+        d,
+    );
+    assert!(!ok && text.contains("cannot render"), "{text}");
+    assert!(!d.join("m.gif").exists());
+}
+
+#[test]
+fn ls_lists_finished_and_unfinished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (out, seed) in [("runs/a", "1"), ("runs/sweep/b", "2")] {
+        let (ok, text) = engram(
+            &[
+                "train",
+                "--algo",
+                "ppo",
+                "--steps",
+                "1024",
+                "--seed",
+                seed,
+                "--out",
+                out,
+                "--set",
+                "eval_interval=512",
+                "--set",
+                "eval_episodes=2",
+                "--quiet",
+            ],
+            d,
+        );
+        assert!(ok, "{text}");
+    }
+    // A run that stopped before its summary: its CSVs speak for it.
+    fs::create_dir_all(d.join("runs/c")).unwrap();
+    fs::write(
+        d.join("runs/c/config.toml"),
+        "env = \"Pendulum-v1\"\nalgo = \"a2c\"\nseed = 5\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("runs/c/metrics.csv"),
+        "env_steps,wall_seconds,episodes\n1000,2.5,4\n2000,5.0,9\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("runs/c/evals.csv"),
+        "env_steps,wall_seconds,mean_return,std_return,episodes\n1000,2.0,-900.5,1,2\n2000,4.0,-700.25,1,2\n",
+    )
+    .unwrap();
+    let (ok, text) = engram(&["ls"], d);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("RUN") && lines[0].contains("BEST EVAL"),
+        "{text}"
+    );
+    let a: Summary =
+        serde_json::from_slice(&fs::read(d.join("runs/a/summary.json")).unwrap()).unwrap();
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cells[..4], ["runs/a", "CartPole-v1", "ppo", "1"], "{text}");
+    assert_eq!(
+        cells[4],
+        format!("{},{:03}", a.env_steps / 1000, a.env_steps % 1000)
+    );
+    assert_eq!(cells[6], format!("{:.2}", a.best_eval_mean.unwrap()));
+    assert_eq!(*cells.last().unwrap(), "budget");
+    assert!(
+        lines[2].starts_with("runs/c ") && lines[2].contains("Pendulum-v1"),
+        "{text}"
+    );
+    let c: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        c[4..],
+        ["2,000", "5.0s", "-700.25", "-", "unfinished"],
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("runs/sweep/b ") && lines[3].contains(" 2 "),
+        "{text}"
+    );
+    // Bad input: clear errors.
+    let (ok, text) = engram(&["ls", "nowhere"], d);
+    assert!(!ok && text.contains("nowhere is not a directory"), "{text}");
+    fs::create_dir(d.join("empty")).unwrap();
+    let (ok, text) = engram(&["ls", "empty"], d);
+    assert!(!ok && text.contains("no runs under empty"), "{text}");
 }

@@ -165,8 +165,18 @@ pub fn resume_with_report(
             }
         })?;
     }
+    let episodes_log = dir.join(crate::runtime::monitor_csv::FILE);
+    crate::runtime::monitor_csv::truncate(&episodes_log, state.monitor.counters.episodes).map_err(
+        |source| TrainError::Io {
+            path: episodes_log.clone(),
+            source,
+        },
+    )?;
     run_dir::remove_temp_files(dir);
-    let wall = run_dir::last_csv_value(&dir.join("metrics.csv"), "wall_seconds").unwrap_or(0.0);
+    // The clock continues from the last time logged: the last metrics row, or a later episode.
+    let wall = run_dir::last_csv_value(&dir.join("metrics.csv"), "wall_seconds")
+        .unwrap_or(0.0)
+        .max(crate::runtime::monitor_csv::last_time(&episodes_log).unwrap_or(0.0));
     let mut state = state;
     if let Some(hit) = &mut state.monitor.threshold_hit {
         // Checkpoints hold no wall-clock times: take it from the previous summary.
@@ -215,8 +225,10 @@ fn run_with(
         monitor.clone(),
         resume,
     );
-    let stop = config.algo.run(session, &config)?;
+    let stop = config.algo.run(session, &config);
+    // The rows buffered since the last log interval, whatever the outcome.
     monitor.flush_logs();
+    let stop = stop?;
     monitor.progress.finish();
     let counters = monitor.counters();
     let wall = monitor.wall_seconds();

@@ -25,6 +25,8 @@ pub struct CommonConfig {
     pub log_interval: u64,
     pub checkpoint_interval: u64,
     pub stop_at_threshold: bool,
+    /// Write TensorBoard event files (`tb/`) beside metrics.csv.
+    pub tensorboard: bool,
 }
 
 impl Default for CommonConfig {
@@ -41,6 +43,7 @@ impl Default for CommonConfig {
             log_interval: 10_000,
             checkpoint_interval: 200_000,
             stop_at_threshold: false,
+            tensorboard: true,
         }
     }
 }

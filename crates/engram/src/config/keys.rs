@@ -34,6 +34,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "stop_at_threshold",
         "stop once the 100-episode training mean reaches the env's reward threshold",
     ),
+    (
+        "tensorboard",
+        "write TensorBoard event files (tb/) of metrics.csv and evals.csv; false = CSV only",
+    ),
     // NetConfig
     ("policy", "network core: lstm | gru | mlp (no memory)"),
     ("hidden_size", "units of the LSTM/GRU core"),

@@ -7,10 +7,12 @@ pub mod checkpoint;
 pub mod evaluator;
 pub mod metrics;
 pub mod monitor;
+pub mod monitor_csv;
 pub mod params;
 pub mod progress;
 pub mod run_dir;
 pub mod session;
+pub mod tensorboard;
 
 pub use checkpoint::{Checkpoint, CheckpointParts, RunState, Tensor};
 pub use metrics::Metric;

@@ -7,14 +7,16 @@
 use super::metrics::{
     push_metric, push_u64, EpisodeWindow, EvalRow, Metric, MetricsRow, MetricsSum,
 };
+use super::monitor_csv::{self, MonitorCsv};
 use super::progress::{stop_flag, Progress, Report};
 use super::run_dir::CsvLog;
+use super::tensorboard::{self, EventWriter};
 use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Counters that a checkpoint carries over to a resumed run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -61,6 +63,12 @@ pub struct Monitor {
     evals: Mutex<CsvLog>,
     /// `episodes.csv`: one row per training episode.
     episode_log: Mutex<CsvLog>,
+    /// `monitor.csv`: one row per training episode (SB3's format).
+    monitor_csv: Mutex<MonitorCsv>,
+    /// `tb/`: the rows of metrics.csv and evals.csv as TensorBoard scalars (unless turned off).
+    tensorboard: Mutex<Option<EventWriter>>,
+    /// When monitor.csv and the events were last written out by [`Monitor::flush_live_logs`].
+    live_flush: Mutex<Instant>,
     pub progress: Progress,
     started: Instant,
     /// Wall seconds already spent before this process (resumed runs).
@@ -121,6 +129,18 @@ impl Monitor {
             (state.counters.env_steps, state.counters.episodes),
             report.into(),
         );
+        // The unix time at which the run's wall clock (`wall_seconds`) read 0.
+        let t_start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+            - wall_offset;
+        let monitor_csv = MonitorCsv::open(&run_dir.join(monitor_csv::FILE), &config.env, t_start)?;
+        let tensorboard = if config.tensorboard {
+            Some(EventWriter::create(run_dir)?)
+        } else {
+            None
+        };
         Ok(Monitor {
             reward_threshold,
             env_steps: AtomicU64::new(state.counters.env_steps),
@@ -134,6 +154,9 @@ impl Monitor {
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
             evals: Mutex::new(CsvLog::open_lazily(&run_dir.join("evals.csv"))),
             episode_log: Mutex::new(CsvLog::open_lazily(&run_dir.join(EPISODES_CSV))),
+            monitor_csv: Mutex::new(monitor_csv),
+            tensorboard: Mutex::new(tensorboard),
+            live_flush: Mutex::new(Instant::now()),
             progress,
             started: Instant::now(),
             wall_offset,
@@ -163,11 +186,20 @@ impl Monitor {
 
     /// What a checkpoint stores. Wall-clock times are left out (zeroed) so that a deterministic
     /// run writes identical checkpoint bytes; they live in metrics.csv, evals.csv and
-    /// summary.json.
+    /// summary.json. Writes monitor.csv's buffered rows first: every episode a checkpoint
+    /// counts has its row in the file.
     pub fn state(&self) -> MonitorState {
         let (next_log, next_checkpoint, next_eval) = *lock(&self.schedule);
+        let mut log = lock(&self.monitor_csv);
+        let flushed = log.flush();
+        let counters = self.counters();
+        let path = log.path().to_path_buf();
+        drop(log);
+        if let Err(e) = flushed {
+            self.fail_to_write(&path, &e);
+        }
         MonitorState {
-            counters: self.counters(),
+            counters,
             window: lock(&self.window).clone(),
             threshold_hit: lock(&self.threshold_hit).map(|h| ThresholdHit {
                 wall_seconds: 0.0,
@@ -199,7 +231,18 @@ impl Monitor {
         // Numbered and logged under the window's lock, so that concurrent workers' rows are
         // in order.
         let mut window = lock(&self.window);
-        let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
+        let episode = {
+            // Counted under monitor.csv's lock: `state` flushes that log and reads the count
+            // under it, so a checkpoint never counts an episode whose row is not in the file.
+            let mut monitor = lock(&self.monitor_csv);
+            let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Err(e) = monitor.push(episode_return, length, self.wall_seconds()) {
+                let path = monitor.path().to_path_buf();
+                drop(monitor);
+                self.fail_to_write(&path, &e);
+            }
+            episode
+        };
         {
             let mut log = lock(&self.episode_log);
             let env_steps = self.env_steps();
@@ -303,7 +346,33 @@ impl Monitor {
         if let Err(e) = metrics_file.row_bytes(&header, |line| row.write_csv(line)) {
             self.fail_to_write(metrics_file.path(), &e);
         }
+        if let Some(tb) = lock(&self.tensorboard).as_mut() {
+            let (mut tags, mut values) = (Vec::new(), Vec::new());
+            let run_columns = [
+                ("time/time_elapsed", Some(row.wall_seconds)),
+                ("time/episodes", Some(row.episodes as f64)),
+                ("train/n_updates", Some(row.updates as f64)),
+                ("rollout/ep_rew_mean", row.mean_return),
+                ("rollout/ep_len_mean", row.mean_length),
+                ("time/fps", Some(row.steps_per_second)),
+            ];
+            for (tag, value) in run_columns {
+                if let Some(v) = value {
+                    tags.push(tag.to_string());
+                    values.push(v);
+                }
+            }
+            for (name, value) in &row.metrics {
+                if let Some(v) = value {
+                    let (tag, sign) = tensorboard::metric_tag(name);
+                    tags.push(tag);
+                    values.push(sign * v);
+                }
+            }
+            tb.scalars(row.env_steps, tags.iter().map(String::as_str).zip(values));
+        }
         drop(metrics_file);
+        self.flush_live_logs();
         self.progress.update(&row);
         row
     }
@@ -314,7 +383,18 @@ impl Monitor {
         if let Err(e) = evals.row(EvalRow::HEADER, &row.to_csv()) {
             self.fail_to_write(evals.path(), &e);
         }
+        if let Some(tb) = lock(&self.tensorboard).as_mut() {
+            tb.scalars(
+                row.env_steps,
+                [
+                    ("eval/mean_reward", row.mean_return),
+                    ("eval/std_reward", row.std_return),
+                    ("eval/episodes", row.episodes as f64),
+                ],
+            );
+        }
         drop(evals);
+        self.flush_live_logs();
         let mut best = lock(&self.best_eval);
         let improved = best
             .as_ref()
@@ -406,14 +486,44 @@ impl Monitor {
         None
     }
 
-    /// Writes the buffered rows of the run's CSV files (before a checkpoint, so that a run
-    /// resumed from it has every row up to it). A file that cannot be written stops the run
+    /// [`Monitor::flush_logs`] at most once per [`CsvLog::FLUSH_EVERY`]: after each metrics and
+    /// evaluation row, so that TensorBoard and monitor.csv can be watched live without a write
+    /// per row when a run logs every step (a bandit).
+    fn flush_live_logs(&self) {
+        let mut last = lock(&self.live_flush);
+        if last.elapsed() >= CsvLog::FLUSH_EVERY {
+            *last = Instant::now();
+            drop(last);
+            self.flush_logs();
+        }
+    }
+
+    /// Writes the buffered rows of the run's CSV files, monitor.csv and the TensorBoard events
+    /// (each log interval, each evaluation, before each checkpoint, so that a run resumed from
+    /// it has every row up to it, and at the end). A file that cannot be written stops the run
     /// ([`Monitor::fail_to_write`]); returns false then.
     pub fn flush_logs(&self) -> bool {
         for log in [&self.metrics, &self.evals, &self.episode_log] {
             let mut log = lock(log);
             if let Err(e) = log.flush() {
                 self.fail_to_write(log.path(), &e);
+                return false;
+            }
+        }
+        let mut monitor = lock(&self.monitor_csv);
+        if let Err(e) = monitor.flush() {
+            let path = monitor.path().to_path_buf();
+            drop(monitor);
+            self.fail_to_write(&path, &e);
+            return false;
+        }
+        drop(monitor);
+        let mut tb = lock(&self.tensorboard);
+        if let Some(writer) = tb.as_mut() {
+            if let Err(e) = writer.flush() {
+                let path = writer.path().to_path_buf();
+                drop(tb);
+                self.fail_to_write(&path, &e);
                 return false;
             }
         }

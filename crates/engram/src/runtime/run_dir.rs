@@ -6,6 +6,8 @@
 //!   metrics.csv          one row per log interval: steps, time, returns, losses, throughput
 //!   episodes.csv         one row per training episode: its number, env steps, return, length
 //!   evals.csv            one row per greedy evaluation (created with the first)
+//!   monitor.csv          one row per training episode, SB3's Monitor format (r, l, t)
+//!   tb/events.out.tfevents.*   metrics.csv and evals.csv as TensorBoard scalars
 //!   checkpoints/latest.safetensors (+ .json)   for resuming
 //!   checkpoints/best.safetensors   (+ .json)   the best evaluated policy, for `engram eval`
 //!   summary.json         written at the end
