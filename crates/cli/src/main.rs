@@ -392,6 +392,9 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             (None, Some(done), Some(budget))
                 if done >= budget && args.sets.is_empty() && args.episodes.is_none() =>
             {
+                // A run killed while finishing (writing summary.json) may have left a
+                // temporary file: nothing will continue it, so it goes now.
+                engram::runtime::run_dir::remove_temp_files(dir);
                 return Err(format!(
                     "the run has done its budget ({done} of {budget} env steps): give a larger \
                      total to continue, e.g. --steps {}",

@@ -146,6 +146,18 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
                 STEPS
             };
             if env_steps(&dir).is_some_and(|s| s >= budget) {
+                // What a user does next: `--resume` says the budget is done (and clears the
+                // temporary file the kill may have left).
+                let out = engram()
+                    .args(["train", "--resume"])
+                    .arg(&dir)
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    !out.status.success() && err.contains("done its budget"),
+                    "{err}"
+                );
                 break;
             }
             let resuming = dir.join("checkpoints/latest.safetensors").exists();

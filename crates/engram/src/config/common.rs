@@ -48,6 +48,16 @@ impl Default for CommonConfig {
     }
 }
 
+/// The first NaN or infinity in a TOML value, nested arrays and tables included.
+fn non_finite(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Float(v) if !v.is_finite() => Some(*v),
+        toml::Value::Array(items) => items.iter().find_map(non_finite),
+        toml::Value::Table(table) => table.values().find_map(non_finite),
+        _ => None,
+    }
+}
+
 impl CommonConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.env.trim().is_empty() {
@@ -94,10 +104,10 @@ impl CommonConfig {
         // JSON, which the environments read their options as, has no NaN or infinity: such a
         // value would silently become the option's default.
         for (name, value) in &self.env_options {
-            if value.as_float().is_some_and(|v| !v.is_finite()) {
+            if let Some(bad) = non_finite(value) {
                 return Err(invalid(
                     &format!("env_options.{name}"),
-                    format!("must be a finite number, got {value}"),
+                    format!("must hold finite numbers only, got {bad}"),
                 ));
             }
         }
