@@ -81,7 +81,12 @@ def test_ctrl_c_saves_a_checkpoint_then_raises_keyboard_interrupt(tmp_path):
     run = tmp_path / "run"
     script = textwrap.dedent(
         f"""
+        import signal
         import engram, numpy as np
+        # A child started from a background job inherits SIGINT as ignored, and Python then
+        # installs no KeyboardInterrupt handler: restore it so that the test does not depend
+        # on how the test runner was started.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         model = engram.PPO("MlpPolicy", "CartPole-v1", run_dir={str(run)!r})
         print("training", flush=True)
         try:
