@@ -91,24 +91,6 @@ def _check_discrete(space: spaces.Space, x: Any) -> None:
             _check_discrete(sub, part)
 
 
-def _unflatten(space: spaces.Space, flat: np.ndarray) -> Any:
-    """One flat float row as the space's element (a Gymnasium observation)."""
-    if isinstance(space, spaces.Discrete):
-        return int(flat[0])  # as Gymnasium's toy-text environments (and step_native) return it
-    if isinstance(space, spaces.Box):
-        return flat.astype(np.float32).reshape(space.shape)
-    if isinstance(space, spaces.MultiDiscrete):
-        return flat.astype(np.int64).reshape(space.shape)
-    if isinstance(space, spaces.Tuple):
-        parts, at = [], 0
-        for s in space.spaces:
-            d = _flat_dim(s)
-            parts.append(_unflatten(s, flat[at : at + d]))
-            at += d
-        return tuple(parts)
-    raise ValueError(f"engram does not encode {space}")
-
-
 def _unflatten_batch(space: spaces.Space, flat: np.ndarray) -> Any:
     """`[n, flat_dim]` rows as a batch of the space's elements (Gymnasium's batched layout)."""
     n = flat.shape[0]
@@ -192,23 +174,14 @@ class EngramEnv(gym.Env):
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
-        return self._raw.reset_native(seed)
+        return self._raw.reset(seed)
 
     def step(self, action):
         # The usual action types are converted in Rust; others take the general path.
         done = self._raw.step_native(action)
         if done is not None:
             return done
-        flat, reward, terminated, truncated, info = self._raw.step(
-            _flatten(self.action_space, action)
-        )
-        return (
-            _unflatten(self.observation_space, flat),
-            float(reward),
-            bool(terminated),
-            bool(truncated),
-            info,
-        )
+        return self._raw.step(_flatten(self.action_space, action))
 
     def render(self):
         if self.render_mode is None:

@@ -254,6 +254,21 @@ impl RawEnv {
     fn lock(&self, py: Python<'_>) -> std::sync::MutexGuard<'_, EnvState> {
         lock_without_gil(py, &self.inner)
     }
+
+    /// One step with a flat action; the observation as Gymnasium's environments return it.
+    fn step_with<'py>(&self, py: Python<'py>, flat: &[f32]) -> PyResult<NativeStep<'py>> {
+        let mut guard = self.lock(py);
+        let EnvState { env, obs, ints } = &mut *guard;
+        let action = action_of(&self.action_space, flat, ints)?;
+        let step = env.step(action, obs).map_err(value_error)?;
+        Ok((
+            native_observation(py, env.observation_space(), obs)?,
+            step.reward,
+            step.terminated,
+            step.truncated,
+            info_dict(py, &**env)?,
+        ))
+    }
 }
 
 #[pymethods]
@@ -282,25 +297,9 @@ impl RawEnv {
         space_dict(py, self.lock(py).env.action_space())
     }
 
-    /// `(flat observation, info)`.
-    #[pyo3(signature = (seed=None))]
-    fn reset<'py>(
-        &self,
-        py: Python<'py>,
-        seed: Option<u64>,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
-        let mut guard = self.lock(py);
-        let state = &mut *guard;
-        state.env.reset(seed, &mut state.obs).map_err(value_error)?;
-        Ok((
-            PyArray1::from_slice(py, &state.obs),
-            info_dict(py, &*state.env)?,
-        ))
-    }
-
     /// `(observation, info)` with the observation as Gymnasium's environments return it.
     #[pyo3(signature = (seed=None))]
-    fn reset_native<'py>(
+    fn reset<'py>(
         &self,
         py: Python<'py>,
         seed: Option<u64>,
@@ -350,47 +349,17 @@ impl RawEnv {
         if flat.len() != space.flat_dim() {
             return Ok(None);
         }
-        let mut guard = self.lock(py);
-        let EnvState { env, obs, ints } = &mut *guard;
-        let action = action_of(space, &flat, ints)?;
-        let step = env.step(action, obs).map_err(value_error)?;
-        Ok(Some((
-            native_observation(py, env.observation_space(), obs)?,
-            step.reward,
-            step.terminated,
-            step.truncated,
-            info_dict(py, &**env)?,
-        )))
+        self.step_with(py, &flat).map(Some)
     }
 
-    /// `(flat observation, reward, terminated, truncated, info)`.
-    #[allow(clippy::type_complexity)]
+    /// [`RawEnv::step_native`] for a flat action (the general path, after Python's
+    /// conversion).
     fn step<'py>(
         &self,
         py: Python<'py>,
         action: PyReadonlyArray1<'py, f32>,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<f32>>,
-        f64,
-        bool,
-        bool,
-        Bound<'py, PyDict>,
-    )> {
-        let flat = action.as_slice()?;
-        let mut guard = self.lock(py);
-        let state = &mut *guard;
-        let action = action_of(state.env.action_space(), flat, &mut state.ints)?;
-        let step = state
-            .env
-            .step(action, &mut state.obs)
-            .map_err(value_error)?;
-        Ok((
-            PyArray1::from_slice(py, &state.obs),
-            step.reward,
-            step.terminated,
-            step.truncated,
-            info_dict(py, &*state.env)?,
-        ))
+    ) -> PyResult<NativeStep<'py>> {
+        self.step_with(py, action.as_slice()?)
     }
 
     /// `"ansi"`: the text frame; `"rgb_array"`: an `H x W x 3` uint8 array.
