@@ -70,12 +70,11 @@ pub fn onnx_model(loaded: &Loaded) -> Result<OnnxModel, TrainError> {
     }
     agent.onnx(&mut g, &loaded.params, &obs)?;
     let config = &loaded.config;
-    let probe = config.common.make_env()?;
     g.metadata("engram_version", env!("CARGO_PKG_VERSION"));
     g.metadata("algo", &config.common.algo);
     g.metadata("env", &config.common.env);
-    g.metadata("observation_space", &probe.observation_space().to_string());
-    g.metadata("action_space", &probe.action_space().to_string());
+    g.metadata("observation_space", &loaded.observation_space.to_string());
+    g.metadata("action_space", &loaded.action_space.to_string());
     g.metadata(
         "normalized_observations",
         &loaded.obs_stats.is_some().to_string(),

@@ -7,7 +7,7 @@ use crate::runtime::checkpoint::{load_params, Checkpoint, RunState};
 use crate::runtime::evaluator::{evaluate_range, EvalResult, Trained};
 use crate::runtime::run_dir;
 use engram_env::wrappers::RunningMeanStd;
-use engram_env::Env;
+use engram_env::{Env, Space};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +19,9 @@ pub struct Loaded {
     pub params: Vec<f32>,
     /// The observation statistics it was trained with, when observations were normalised.
     pub obs_stats: Option<RunningMeanStd>,
+    /// The environment's spaces, as the agent was built for them.
+    pub observation_space: Space,
+    pub action_space: Space,
 }
 
 impl Loaded {
@@ -146,5 +149,7 @@ pub fn from_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Result<Loaded, Train
         agent,
         params,
         obs_stats: state.obs_stats,
+        observation_space: probe.observation_space().clone(),
+        action_space: probe.action_space().clone(),
     })
 }
