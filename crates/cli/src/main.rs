@@ -8,6 +8,7 @@ mod bench;
 mod envs;
 mod eval;
 mod ls;
+mod plot;
 mod record;
 
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +45,9 @@ enum Command {
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
+    /// Draw learning curves as PNG or SVG: runs overlaid, a multi-seed directory as the mean
+    /// across seeds with a band of one standard error, the reward threshold dashed.
+    Plot(PlotArgs),
     /// List the environment ids with their spaces.
     Envs,
     /// List the algorithms, or one algorithm's options with their defaults.
@@ -157,6 +161,23 @@ struct ExportArgs {
     /// Export the latest checkpoint instead of the best one.
     #[arg(long)]
     latest: bool,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// Run directories, multi-seed directories, or folders that hold runs.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The picture: a .png or .svg file.
+    #[arg(short, long, default_value = "curve.png")]
+    out: PathBuf,
+    /// Horizontal axis: steps | episodes | time.
+    #[arg(long, default_value = "steps")]
+    x: String,
+    /// Vertical axis: return (100-episode training mean) | eval (greedy evaluations) | any
+    /// column of metrics.csv (value_loss, entropy, approx_kl, ...).
+    #[arg(long, default_value = "return")]
+    y: String,
 }
 
 #[derive(Args)]
@@ -275,6 +296,7 @@ fn main() -> ExitCode {
         ),
         Command::Export(args) => export(&args),
         Command::Ls { dir } => ls::run_cli(&dir),
+        Command::Plot(args) => plot::run_cli(&args.runs, &args.out, &args.x, &args.y),
         Command::Envs => {
             envs::print_envs();
             Ok(ExitCode::SUCCESS)
