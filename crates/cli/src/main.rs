@@ -7,6 +7,7 @@
 mod bench;
 mod envs;
 mod eval;
+mod inspect;
 mod ls;
 mod plot;
 mod record;
@@ -45,6 +46,9 @@ enum Command {
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
+    /// Play greedy episodes and record each step (observation, action probabilities, value,
+    /// the recurrent core's states and gates) as CSV and safetensors, with pictures.
+    Inspect(InspectArgs),
     /// Draw learning curves as PNG or SVG: runs overlaid, a multi-seed directory as the mean
     /// across seeds with a band of one standard error, the reward threshold dashed.
     Plot(PlotArgs),
@@ -161,6 +165,23 @@ struct ExportArgs {
     /// Export the latest checkpoint instead of the best one.
     #[arg(long)]
     latest: bool,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// A run directory (its best checkpoint) or a checkpoint file.
+    path: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    episodes: usize,
+    /// Where the files go (default: RUN/inspect).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Inspect the latest checkpoint instead of the best one.
+    #[arg(long)]
+    latest: bool,
+    /// Base seed of the episodes' starts (default: the run's seed, as `engram eval`).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Args)]
@@ -296,6 +317,9 @@ fn main() -> ExitCode {
         ),
         Command::Export(args) => export(&args),
         Command::Ls { dir } => ls::run_cli(&dir),
+        Command::Inspect(args) => {
+            inspect::run_cli(&args.path, args.episodes, args.out, args.latest, args.seed)
+        }
         Command::Plot(args) => plot::run_cli(&args.runs, &args.out, &args.x, &args.y),
         Command::Envs => {
             envs::print_envs();

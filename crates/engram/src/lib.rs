@@ -20,7 +20,8 @@
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
 //! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint).
 //! 8. [`export`] (a checkpoint's policy as ONNX), [`bench`] (throughput workloads), [`seeds`]
-//!    (one run per seed, in parallel, and the curves across them).
+//!    (one run per seed, in parallel, and the curves across them), [`inspect`] (a trained
+//!    agent's steps, values and recurrent gates, recorded and drawn).
 
 // A panic is a bug: code outside tests returns errors instead (see RELIABILITY.md).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -45,6 +46,7 @@ pub mod play;
 pub mod train;
 
 pub mod bench;
+pub mod inspect;
 pub mod seeds;
 
 pub use algos::RunConfig;

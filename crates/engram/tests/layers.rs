@@ -21,6 +21,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("export", 8),
     ("bench", 8),
     ("seeds", 8),
+    ("inspect", 8),
 ];
 
 /// Algorithm files that may import another algorithm's file: (variant, base).

@@ -99,6 +99,14 @@ impl GruStepScratch {
             h_prev: vec![0.0; batch_max * hidden],
         }
     }
+
+    /// The gates of the last [`Gru::step`] of `batch` rows, after their non-linearities:
+    /// `[batch, 3H]`, each row `r, z, n` (reset, update, candidate), so that
+    /// `h' = n + z * (h - n)` exactly as the step computed it.
+    pub fn gates(&self, batch: usize) -> &[f32] {
+        let hidden = self.h_prev.len() / self.batch_max.max(1);
+        &self.gx[..batch * 3 * hidden]
+    }
 }
 
 multiversion! {
@@ -506,6 +514,18 @@ impl Gru {
 }
 
 impl Gru {
+    /// [`Gru::step`], returning its gates (see [`GruStepScratch::gates`]).
+    pub fn step_recording<'s>(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        state: &mut RecurrentState,
+        scratch: &'s mut GruStepScratch,
+    ) -> &'s [f32] {
+        self.step(p, x, state, scratch);
+        scratch.gates(state.batch)
+    }
+
     /// Writes one step of the cell into an ONNX graph, from `x` `[batch, input]` and `h`
     /// `[batch, hidden]`; returns `h'` (PyTorch's equations, gate order r, z, n).
     pub fn onnx_step(&self, g: &mut crate::onnx::Graph, p: &[f32], x: &str, h: &str) -> String {
@@ -533,6 +553,36 @@ impl Gru {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recorded gates are the step's own: `h' = n + z * (h - n)` recomputed from them gives
+    /// the step's state bit for bit (hidden 13: the eight-wide body and the scalar tail).
+    #[test]
+    fn recorded_gates_reproduce_the_step_bit_for_bit() {
+        use rand::SeedableRng;
+        let (n_in, hd, batch) = (5, 13, 2);
+        let mut layout = ParamLayout::new();
+        let gru = Gru::new(&mut layout, "core", n_in, hd).unwrap();
+        let p = layout.initialize(&mut rand_chacha::ChaCha8Rng::seed_from_u64(4));
+        let mut state = gru.zero_state(batch);
+        let mut scratch = GruStepScratch::new(batch, hd);
+        for t in 0..6 {
+            let x: Vec<f32> = (0..batch * n_in)
+                .map(|v| ((v * 5 + t * 3) % 13) as f32 * 0.25 - 1.5)
+                .collect();
+            let h_prev = state.h.clone();
+            let gates = gru
+                .step_recording(&p, &x, &mut state, &mut scratch)
+                .to_vec();
+            assert_eq!(gates.len(), batch * 3 * hd);
+            for r in 0..batch {
+                for k in 0..hd {
+                    let g = |block: usize| gates[r * 3 * hd + block * hd + k];
+                    let h = g(2) + g(1) * (h_prev[r * hd + k] - g(2));
+                    assert_eq!(h.to_bits(), state.h[r * hd + k].to_bits(), "h, step {t}");
+                }
+            }
+        }
+    }
 
     /// The eight-wide body and the scalar tail of the fused GRU cell give exactly the per-unit
     /// formula (hidden 13 = one block of 8 plus a tail of 5, on 3 rows).

@@ -107,6 +107,14 @@ impl LstmStepScratch {
             tanh_c: vec![0.0; batch_max * hidden],
         }
     }
+
+    /// The gates of the last [`Lstm::step`] of `batch` rows, after their non-linearities:
+    /// `[batch, 4H]`, each row `i, f, g, o` (input, forget, candidate, output), so that
+    /// `c' = f * c + i * g` and `h' = o * tanh(c')` exactly as the step computed them.
+    pub fn gates(&self, batch: usize) -> &[f32] {
+        let hidden = self.c_prev.len() / self.batch_max.max(1);
+        &self.gates[..batch * 4 * hidden]
+    }
 }
 
 multiversion! {
@@ -567,6 +575,21 @@ impl Lstm {
     }
 }
 
+impl Lstm {
+    /// [`Lstm::step`], returning its gates (see [`LstmStepScratch::gates`]) for a look
+    /// inside the cell (`engram inspect`).
+    pub fn step_recording<'s>(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        state: &mut RecurrentState,
+        scratch: &'s mut LstmStepScratch,
+    ) -> &'s [f32] {
+        self.step(p, x, state, scratch);
+        scratch.gates(state.batch)
+    }
+}
+
 /// Whether the batched recurrent products of a `[g, hd]` `W_hh` go through
 /// [`kernels::gemm_nt`] (dot products against the rows as stored, nothing packed per step)
 /// rather than [`kernels::gemm`]. Packing dominates small matrices (at `H = 64`, `B = 8`,
@@ -687,6 +710,39 @@ impl Lstm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recorded gates are the step's own: `c' = f * c + i * g` and `h' = o * tanh(c')`
+    /// recomputed from them give the step's state bit for bit, over a few steps of 2 rows
+    /// (hidden 13: the eight-wide body and the scalar tail).
+    #[test]
+    fn recorded_gates_reproduce_the_step_bit_for_bit() {
+        use rand::SeedableRng;
+        let (n_in, hd, batch) = (5, 13, 2);
+        let mut layout = ParamLayout::new();
+        let lstm = Lstm::new(&mut layout, "core", n_in, hd).unwrap();
+        let p = layout.initialize(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let mut state = lstm.zero_state(batch);
+        let mut scratch = LstmStepScratch::new(batch, hd);
+        for t in 0..6 {
+            let x: Vec<f32> = (0..batch * n_in)
+                .map(|v| ((v * 7 + t * 3) % 11) as f32 * 0.3 - 1.5)
+                .collect();
+            let c_prev = state.c.clone();
+            let gates = lstm
+                .step_recording(&p, &x, &mut state, &mut scratch)
+                .to_vec();
+            assert_eq!(gates.len(), batch * 4 * hd);
+            for r in 0..batch {
+                for k in 0..hd {
+                    let g = |block: usize| gates[r * 4 * hd + block * hd + k];
+                    let c = g(1) * c_prev[r * hd + k] + g(0) * g(2);
+                    let h = g(3) * tanh_approx(c);
+                    assert_eq!(c.to_bits(), state.c[r * hd + k].to_bits(), "c, step {t}");
+                    assert_eq!(h.to_bits(), state.h[r * hd + k].to_bits(), "h, step {t}");
+                }
+            }
+        }
+    }
 
     /// The eight-wide body and the scalar tail of the fused cell give exactly the per-unit
     /// formula (hidden 13 = one block of 8 plus a tail of 5, on 3 rows).

@@ -194,6 +194,17 @@ impl NetworkStepScratch {
         &self.heads[i][..self.batch * self.head_sizes[i]]
     }
 
+    /// The recurrent core's gates in the last step, after their non-linearities, with their
+    /// names: LSTM `[batch, 4H]` (i, f, g, o), GRU `[batch, 3H]` (r, z, n); `None` without a
+    /// core. See [`LstmStepScratch::gates`], [`GruStepScratch::gates`].
+    pub fn core_gates(&self) -> Option<(&'static [&'static str], &[f32])> {
+        match &self.core {
+            CoreStep::Lstm(s) => Some((&["i", "f", "g", "o"], s.gates(self.batch))),
+            CoreStep::Gru(s) => Some((&["r", "z", "n"], s.gates(self.batch))),
+            CoreStep::None => None,
+        }
+    }
+
     /// What the heads read in the last step, `[batch, feature_size]`: the recurrent core's
     /// new hidden state `state.h`, else the encoder's output, else the input `x` itself.
     pub fn features<'a>(&'a self, x: &'a [f32], state: &'a RecurrentState) -> &'a [f32] {

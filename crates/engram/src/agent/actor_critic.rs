@@ -752,6 +752,29 @@ impl Player for ActorCriticPlayer<'_> {
         }
         outputs
     }
+
+    fn core_record(&self) -> Vec<(String, Vec<f32>)> {
+        let mut record = Vec::new();
+        let (h, one) = (self.policy.hidden, self.policy.net_state_size());
+        for (k, scratch) in self.actor.scratches.iter().enumerate() {
+            let Some((names, gates)) = scratch.core_gates() else {
+                continue;
+            };
+            let prefix = if k == 0 { "" } else { "critic." };
+            let state = &self.state[k * one..(k + 1) * one];
+            record.push((format!("{prefix}h"), state[..h].to_vec()));
+            if self.policy.has_cell {
+                record.push((format!("{prefix}c"), state[h..2 * h].to_vec()));
+            }
+            for (block, name) in names.iter().enumerate() {
+                record.push((
+                    format!("{prefix}{name}"),
+                    gates[block * h..(block + 1) * h].to_vec(),
+                ));
+            }
+        }
+        record
+    }
 }
 
 impl Act for ActorCritic {

@@ -58,4 +58,11 @@ pub trait Player {
     fn outputs(&self) -> Vec<(&'static str, Vec<f32>)> {
         Vec::new()
     }
+    /// Inside the recurrent core after the last [`Player::act`], one row per unit: the hidden
+    /// state `h`, the LSTM cell `c`, and every gate after its non-linearity (LSTM `i`, `f`,
+    /// `g`, `o`; GRU `r`, `z`, `n`). A separate critic network's names start with `critic.`.
+    /// Empty without a recurrent core.
+    fn core_record(&self) -> Vec<(String, Vec<f32>)> {
+        Vec::new()
+    }
 }

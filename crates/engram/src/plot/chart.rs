@@ -31,6 +31,8 @@ pub struct Chart {
     pub height: usize,
     /// Start the horizontal axis at 0 (steps, episodes and time count from the run's start).
     pub x_from_zero: bool,
+    /// Light dashed vertical lines (episode boundaries).
+    pub vlines: Vec<f64>,
 }
 
 impl Chart {
@@ -44,11 +46,18 @@ impl Chart {
             width: 960,
             height: 600,
             x_from_zero: true,
+            vlines: Vec::new(),
         }
     }
 
-    /// Draws the chart on `surface`.
+    /// Draws the chart on the whole of `surface`.
     pub fn draw(&self, surface: &mut dyn Surface) {
+        let (w, h) = surface.size();
+        self.draw_in(surface, (0.0, 0.0, w, h));
+    }
+
+    /// Draws the chart in the region (`left`, `top`, `width`, `height`) of `surface`.
+    pub fn draw_in(&self, surface: &mut dyn Surface, region: (f64, f64, f64, f64)) {
         let xs = self.series.iter().flat_map(|s| {
             s.points
                 .iter()
@@ -66,8 +75,20 @@ impl Chart {
             })
             .chain(self.hlines.iter().map(|h| h.y));
         let zero = self.x_from_zero.then_some(0.0);
-        let frame = Frame::new(surface, range(xs.chain(zero), false), range(ys, true));
+        let (left, top, w, h) = region;
+        let frame = Frame::within(
+            left,
+            top,
+            w,
+            h,
+            range(xs.chain(zero), false),
+            range(ys, true),
+        );
         frame.draw_axes(surface, &self.title, &self.x_label, &self.y_label);
+        for &x in &self.vlines {
+            let (a, b) = (frame.map(x, frame.y.0), frame.map(x, frame.y.1));
+            surface.polyline(&[a, b], Rgb::GREY, 1.0, true);
+        }
         for (k, s) in self.series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             if s.band.len() > 1 {

@@ -82,6 +82,20 @@ pub struct Progress {
     episodes: bool,
 }
 
+/// Columns of the terminal on stderr, when the system says (Linux).
+fn terminal_columns() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: TIOCGWINSZ writes one `winsize` into the zeroed struct it is given.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return Some(size.ws_col as usize);
+        }
+    }
+    None
+}
+
 impl Progress {
     /// `total_steps`, or `total_episodes` when the run has an episode budget (the bar counts
     /// those then); `start`: the (env steps, episodes) done before (resumed runs). A bar only
@@ -107,11 +121,19 @@ impl Progress {
         };
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(&format!(
+            // A line longer than the terminal wraps, and the bar then shrinks to nothing: a
+            // narrow terminal gets a short bar and the message cut to fit instead.
+            let template = match terminal_columns() {
+                Some(columns) if columns < 110 => format!(
+                    "{{spinner}} {{human_pos}}/{{human_len}} {unit} {{bar:12}} ETA {{eta}}  {{wide_msg}}"
+                ),
+                _ => format!(
                     "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}  ETA {{eta}}  {{msg}}"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+            };
+            bar.set_style(
+                ProgressStyle::with_template(&template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_position(position);
             bar
@@ -142,13 +164,13 @@ impl Progress {
                 if self.episodes {
                     bar.set_position(row.episodes);
                     bar.set_message(format!(
-                        "{:.0} steps/s  return(100) {ret}  steps {}",
+                        "return(100) {ret}  {:.0} steps/s  steps {}",
                         row.steps_per_second, row.env_steps
                     ));
                 } else {
                     bar.set_position(row.env_steps);
                     bar.set_message(format!(
-                        "{:.0} steps/s  return(100) {ret}  episodes {}",
+                        "return(100) {ret}  {:.0} steps/s  episodes {}",
                         row.steps_per_second, row.episodes
                     ));
                 }

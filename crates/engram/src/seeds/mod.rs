@@ -33,7 +33,7 @@ use crate::train;
 use curves::Axis;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -411,6 +411,16 @@ fn run_all(
     };
     curves::write_curves(out, &dirs, axis, jobs.max(crate::algos::available_cores()))
         .map_err(|source| io(&out.join(curves::CURVES_CSV), source))?;
+    // A picture is a convenience: the seeds never fail because it could not be drawn.
+    if let Err(e) = crate::plot::write_run_curve(out) {
+        if !options.quiet {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: no {}: {e}",
+                crate::plot::CURVE_PNG
+            );
+        }
+    }
     let count = |f: &dyn Fn(&SeedOutcome) -> bool| runs.iter().filter(|r| f(r)).count();
     let stop = |r: &SeedOutcome| r.summary.as_ref().map(|s| s.stop_reason.clone());
     let summary = SeedsSummary {
