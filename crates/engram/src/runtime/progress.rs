@@ -82,6 +82,20 @@ pub struct Progress {
     episodes: bool,
 }
 
+/// The progress bar's layout for counting `unit`. A line longer than the terminal wraps, and
+/// the bar then shrinks to nothing: a narrow terminal gets a short bar and the message cut to
+/// fit instead.
+pub fn bar_template(unit: &str) -> String {
+    match terminal_columns() {
+        Some(columns) if columns < 110 => format!(
+            "{{spinner}} {{human_pos}}/{{human_len}} {unit} {{bar:12}} ETA {{eta}}  {{wide_msg}}"
+        ),
+        _ => format!(
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}  ETA {{eta}}  {{msg}}"
+        ),
+    }
+}
+
 /// Columns of the terminal on stderr, when the system says (Linux).
 fn terminal_columns() -> Option<usize> {
     #[cfg(target_os = "linux")]
@@ -121,16 +135,7 @@ impl Progress {
         };
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total);
-            // A line longer than the terminal wraps, and the bar then shrinks to nothing: a
-            // narrow terminal gets a short bar and the message cut to fit instead.
-            let template = match terminal_columns() {
-                Some(columns) if columns < 110 => format!(
-                    "{{spinner}} {{human_pos}}/{{human_len}} {unit} {{bar:12}} ETA {{eta}}  {{wide_msg}}"
-                ),
-                _ => format!(
-                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}  ETA {{eta}}  {{msg}}"
-                ),
-            };
+            let template = bar_template(unit);
             bar.set_style(
                 ProgressStyle::with_template(&template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),

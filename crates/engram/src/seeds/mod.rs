@@ -531,10 +531,8 @@ impl SeedsProgress {
             let unit = if episodes { "episodes" } else { "steps" };
             let bar = ProgressBar::new(budget.saturating_mul(runs as u64));
             bar.set_style(
-                ProgressStyle::with_template(&format!(
-                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}  ETA {{eta}}  {{msg}}"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(&crate::runtime::progress::bar_template(unit))
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });
