@@ -62,8 +62,9 @@ impl MinAtarRng {
         }
     }
 
-    pub fn seed(&mut self, seed: u32) {
-        self.mt = Mt19937::new(seed);
+    /// MinAtar's `seed(seed)`: a fresh `RandomState` (see [`Mt19937::from_u64`]).
+    pub fn seed(&mut self, seed: u64) {
+        self.mt = Mt19937::from_u64(seed);
     }
 
     fn injected(&mut self, method: &str) -> Option<Value> {
@@ -337,11 +338,6 @@ impl<G: Game + std::fmt::Debug> Env for MinAtar<G> {
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         if let Some(seed) = seed {
-            let seed = u32::try_from(seed).map_err(|_| {
-                EnvError::Other(format!(
-                    "MinAtar seeds numpy's RandomState, which takes seeds in [0, 2^32 - 1]; got {seed}"
-                ))
-            })?;
             self.rng.seed(seed);
         }
         self.game.reset(&mut self.rng);

@@ -35,6 +35,51 @@ impl Mt19937 {
         Mt19937 { key, pos: N }
     }
 
+    /// `numpy.random.RandomState(key)` for a list of 32-bit words (`init_by_array`).
+    pub fn from_words(words: &[u32]) -> Self {
+        let mut mt = Mt19937::new(19_650_218);
+        let key = &mut mt.key;
+        let (mut i, mut j) = (1usize, 0usize);
+        let len = words.len().max(1);
+        for _ in 0..N.max(len) {
+            let prev = key[i - 1] ^ (key[i - 1] >> 30);
+            key[i] = (key[i] ^ prev.wrapping_mul(1_664_525))
+                .wrapping_add(words.get(j).copied().unwrap_or(0))
+                .wrapping_add(j as u32);
+            i += 1;
+            j += 1;
+            if i >= N {
+                key[0] = key[N - 1];
+                i = 1;
+            }
+            if j >= len {
+                j = 0;
+            }
+        }
+        for _ in 0..N - 1 {
+            let prev = key[i - 1] ^ (key[i - 1] >> 30);
+            key[i] = (key[i] ^ prev.wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            i += 1;
+            if i >= N {
+                key[0] = key[N - 1];
+                i = 1;
+            }
+        }
+        key[0] = 0x8000_0000;
+        mt.pos = N;
+        mt
+    }
+
+    /// A seed as numpy takes it: `RandomState(seed)` below 2^32 (what MinAtar's `seed()`
+    /// does), and `RandomState([low 32 bits, high 32 bits])` above, where numpy's integer
+    /// seeding would refuse it (engram's runtime derives 64-bit seeds).
+    pub fn from_u64(seed: u64) -> Self {
+        match u32::try_from(seed) {
+            Ok(s) => Mt19937::new(s),
+            Err(_) => Mt19937::from_words(&[seed as u32, (seed >> 32) as u32]),
+        }
+    }
+
     #[cold]
     fn generate(&mut self) {
         let mag = |y: u32| if y & 1 == 1 { MATRIX_A } else { 0 };
@@ -112,5 +157,21 @@ mod tests {
         assert_eq!(mt.next_u32(), 2_546_248_239);
         let mut mt = Mt19937::new(0);
         assert_eq!(mt.next_f64(), 0.548_813_503_927_324_8);
+    }
+
+    #[test]
+    fn array_seeding_matches_numpy() {
+        // np.random.RandomState([1, 2]).rand(), and RandomState([lo, hi]).rand() of a 64-bit seed.
+        assert_eq!(
+            Mt19937::from_words(&[1, 2]).next_f64(),
+            0.584_514_149_249_567_8
+        );
+        let seed = 6_540_066_358_666_534_326u64;
+        assert_eq!(Mt19937::from_u64(seed).next_f64(), 0.129_547_916_417_233_18);
+        // [0] as an array is not the integer seed 0.
+        assert_ne!(
+            Mt19937::from_words(&[0]).next_u32(),
+            Mt19937::new(0).next_u32()
+        );
     }
 }
