@@ -189,6 +189,68 @@ class ReplaySample:
                      (self.obs, self.actions, self.next_obs, self.dones, self.rewards))
 
 
+class ConvNet(nn.Module):
+    """Conv layers (channels first, as PyTorch wants; the input arrives NHWC as engram's and is
+    permuted), ReLU after each, a dense layer with ReLU, then policy (6) and value (1) heads."""
+
+    def __init__(self, image, convs, dense):
+        super().__init__()
+        h, w, c = image
+        layers = []
+        for filters, kernel, stride in convs:
+            layers += [nn.Conv2d(c, filters, kernel, stride), nn.ReLU()]
+            h, w, c = (h - kernel) // stride + 1, (w - kernel) // stride + 1, filters
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(h * w * c, dense), nn.ReLU())
+        self.policy = nn.Linear(dense, 6)
+        self.value = nn.Linear(dense, 1)
+
+    def forward(self, x):
+        z = self.fc(self.convs(x.permute(0, 3, 1, 2)).flatten(1))
+        return self.policy(z), self.value(z)
+
+
+CONV_NETS = {
+    "minatar": ((10, 10, 4), [(16, 3, 1)], 128),
+    "nature": ((84, 84, 4), [(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512),
+}
+
+
+class ConvAct:
+    """crates/nn/examples/conv_speed.rs's acting: one observation, forward only."""
+
+    def __init__(self, name, seed=0):
+        torch.manual_seed(seed)
+        image, convs, dense = CONV_NETS[name]
+        self.net = ConvNet(image, convs, dense)
+        self.obs = torch.rand(1, *image) * 2 - 1
+
+    def __call__(self):
+        with torch.no_grad():
+            return self.net(self.obs)
+
+
+class ConvUpdate:
+    """crates/nn/examples/conv_speed.rs's update: batch 32, loss sum(w * heads) for fixed w,
+    backward, Adam."""
+
+    def __init__(self, name, batch=32, seed=0):
+        torch.manual_seed(seed)
+        image, convs, dense = CONV_NETS[name]
+        self.net = ConvNet(image, convs, dense)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=LEARNING_RATE)
+        self.obs = torch.rand(batch, *image) * 2 - 1
+        self.w_pi = torch.rand(batch, 6) * 2 - 1
+        self.w_vf = torch.rand(batch, 1) * 2 - 1
+
+    def __call__(self):
+        pi, vf = self.net(self.obs)
+        loss = (pi * self.w_pi).sum() + (vf * self.w_vf).sum()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+
+
 def workloads(per_step):
     return [
         ("a3c_update_lstm64_b1", lambda: Update("lstm", 64, 1, per_step), STEPS * 1),
@@ -203,6 +265,10 @@ def workloads(per_step):
         ("update_mlp64x2_b16", lambda: Update("mlp", 64, 16, per_step), STEPS * 16),
         ("dqn_update_mlp256_b64", lambda: DqnUpdate(64), 64),
         ("replay_sample_b64_uniform", lambda: ReplaySample(64), 64),
+        ("act_conv_minatar", lambda: ConvAct("minatar"), 1),
+        ("update_conv_minatar_b32", lambda: ConvUpdate("minatar"), 32),
+        ("act_conv_nature", lambda: ConvAct("nature"), 1),
+        ("update_conv_nature_b32", lambda: ConvUpdate("nature"), 32),
     ]
 
 

@@ -669,7 +669,31 @@ pub fn env_workloads() -> Vec<Workload> {
         },
     )
     .with_rate("steps", ENV_STEPS_PER_ITER as f64);
-    vec![single, vec8]
+    let breakout = Workload::new(
+        "env_minatar_breakout_single",
+        "MinAtar/Breakout-v1 steps (random actions, sticky 0.1), one env",
+        || {
+            let mut env = engram_env::make("MinAtar/Breakout-v1", &Options::default())
+                .expect("MinAtar/Breakout-v1 is built in");
+            let mut obs = [0.0f32; 400];
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let actions: Vec<i64> = (0..ENV_STEPS_PER_ITER)
+                .map(|_| rng.gen_range(0..3))
+                .collect();
+            env.reset(Some(0), &mut obs).expect("reset");
+            Box::new(move || {
+                for &a in &actions {
+                    let step = env.step(Action::Discrete(a), &mut obs).expect("step");
+                    if step.terminated || step.truncated {
+                        env.reset(None, &mut obs).expect("reset");
+                    }
+                }
+                black_box(&obs);
+            })
+        },
+    )
+    .with_rate("steps", ENV_STEPS_PER_ITER as f64);
+    vec![single, vec8, breakout]
 }
 
 /// What the runtime costs per update when a run logs every step, as a bandit does: one

@@ -62,6 +62,7 @@ pub(crate) fn builtin_specs() -> Vec<EnvSpec> {
     .into_iter()
     .chain(crate::popgym::popgym_specs())
     .chain(crate::memory::memory_specs())
+    .chain(crate::minatar::specs())
     .chain(crate::sutton_barto::specs())
     .collect()
 }

@@ -9,7 +9,8 @@
 //! The registered `TimeLimit` is applied here by a step counter.
 //!
 //! Random draws, two strategies ([`RngStrategy`]):
-//! * `Pcg64`: the environment draws from engram's port of numpy's PCG64; every draw is
+//! * `Pcg64`: the environment draws from engram's port of numpy's generator (PCG64, or
+//!   MT19937 for MinAtar's legacy `RandomState`); every draw is
 //!   logged and checked against the recorded `rng` entries.
 //! * `Inject`: the recorded draws are handed to the environment instead (the README's
 //!   recommended path; it proves the dynamics independently of the generator).
@@ -120,7 +121,7 @@ impl ReplayReport {
 impl fmt::Display for ReplayReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rng = match self.rng_strategy {
-            RngStrategy::Pcg64 => "numpy PCG64 port (each draw checked against the recording)",
+            RngStrategy::Pcg64 => "engram's numpy generator port, PCG64 or MinAtar's MT19937 (each draw checked against the recording)",
             RngStrategy::Inject => "recorded draws injected",
             RngStrategy::Auto => "auto",
         };

@@ -15,6 +15,7 @@ pub mod classic_control;
 pub mod env;
 pub mod golden;
 pub mod memory;
+pub mod minatar;
 pub mod model;
 pub mod popgym;
 pub mod registry;

@@ -59,14 +59,16 @@ fn injected_and_pcg64_draws_both_match() {
 
 #[test]
 fn unknown_environments_are_a_clear_error() {
-    for file in ["MinAtar_Breakout-v1.json"] {
-        match replay_file(&golden_dir().join(file)) {
-            Err(e @ ReplayError::UnknownEnvironment { .. }) => {
-                let msg = e.to_string();
-                assert!(msg.contains("unknown environment"), "{msg}");
-            }
-            other => panic!("expected an unknown-environment error for {file}, got {other:?}"),
+    let file = "CartPole-v1.json";
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden_dir().join(file)).unwrap()).unwrap();
+    v["env_id"] = serde_json::json!("NoSuchGame-v9");
+    match engram_env::golden::replay_value(file, &v, &ReplayOptions::default()) {
+        Err(e @ ReplayError::UnknownEnvironment { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("unknown environment"), "{msg}");
         }
+        other => panic!("expected an unknown-environment error for {file}, got {other:?}"),
     }
 }
 

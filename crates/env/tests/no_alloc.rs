@@ -130,3 +130,31 @@ fn stepping_does_not_allocate() {
     // The loop did cover episode ends and autoresets.
     assert!(stacked.episodes_finished() > 10);
 }
+
+/// MinAtar's games step without allocating once their entity lists have grown (Seaquest keeps
+/// its lists' capacity across resets).
+#[test]
+fn minatar_stepping_does_not_allocate() {
+    for game in [
+        "Asterix",
+        "Breakout",
+        "Freeway",
+        "Seaquest",
+        "SpaceInvaders",
+    ] {
+        let mut env = make(&format!("MinAtar/{game}-v0"), &Options::new()).unwrap();
+        let mut obs = vec![0.0f32; env.observation_space().flat_dim()];
+        env.reset(Some(0), &mut obs).unwrap();
+        let mut run = |env: &mut Box<dyn Env>, steps: usize| {
+            for t in 0..steps {
+                let a = Action::Discrete(((t * 7 + t / 5) % 6) as i64);
+                if env.step(a, &mut obs).unwrap().done() {
+                    env.reset(None, &mut obs).unwrap();
+                }
+            }
+        };
+        run(&mut env, 20_000);
+        let count = allocations_during(|| run(&mut env, 5_000));
+        assert_eq!(count, 0, "MinAtar/{game} allocated while stepping");
+    }
+}

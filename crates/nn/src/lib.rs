@@ -18,6 +18,7 @@ pub use init::Init;
 pub use params::{ParamLayout, ParamSpec, Slot};
 
 pub mod activation;
+pub mod conv;
 pub mod embedding;
 pub mod error;
 pub mod gru;
@@ -32,6 +33,7 @@ pub mod recurrent;
 mod testutil;
 
 pub use activation::Activation;
+pub use conv::Conv2d;
 pub use embedding::{one_hot, Embedding};
 pub use error::NnError;
 pub use gru::{Gru, GruStepScratch, GruTape};
@@ -39,7 +41,8 @@ pub use linear::Linear;
 pub use lstm::{Lstm, LstmStepScratch, LstmTape};
 pub use mlp::{Layer, Sequential, SequentialTape};
 pub use network::{
-    Core, CoreInit, CoreKind, HeadSpec, Network, NetworkConfig, NetworkStepScratch, NetworkTape,
+    ConvEncoderSpec, ConvLayerSpec, Core, CoreInit, CoreKind, HeadSpec, Network, NetworkConfig,
+    NetworkStepScratch, NetworkTape,
 };
 pub use recurrent::RecurrentState;
 

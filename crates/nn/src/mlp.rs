@@ -1,7 +1,9 @@
-//! Feed-forward stacks: a [`Layer`] enum (Linear, activation; Conv2d joins it later as one more
-//! variant with its own tape scratch) and [`Sequential`], with an MLP builder.
+//! Feed-forward stacks: a [`Layer`] enum (Linear, Conv2d, activation) and [`Sequential`], with
+//! an MLP builder. A Conv2d's output (`[out_h, out_w, filters]`, channels last) is read by the
+//! next layer as one flat row, so a convolutional encoder is Conv2d, activation, Linear.
 
 use crate::activation::Activation;
+use crate::conv::Conv2d;
 use crate::error::{nonzero, NnError};
 use crate::linear::Linear;
 use crate::{Init, ParamLayout};
@@ -10,6 +12,7 @@ use crate::{Init, ParamLayout};
 #[derive(Clone, Debug)]
 pub enum Layer {
     Linear(Linear),
+    Conv2d(Conv2d),
     Activation(Activation),
 }
 
@@ -29,6 +32,10 @@ pub struct SequentialTape {
     batch_max: usize,
     batch: usize,
     outputs: Vec<Vec<f32>>,
+    /// Per layer: a Conv2d's receptive fields (im2col rows) of the last forward pass.
+    cols: Vec<Vec<f32>>,
+    /// Backward scratch of the widest Conv2d's receptive fields.
+    dcols: Vec<f32>,
     grad_a: Vec<f32>,
     grad_b: Vec<f32>,
 }
@@ -89,6 +96,48 @@ impl Sequential {
         Ok(())
     }
 
+    /// Appends a `kernel x kernel` Conv2d reading the current output as an `in_shape`
+    /// (`[height, width, channels]`) image; errors when the sizes disagree or the kernel does
+    /// not fit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_conv2d(
+        &mut self,
+        layout: &mut ParamLayout,
+        in_shape: [usize; 3],
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        weight_init: Init,
+        bias_init: Init,
+    ) -> Result<(), NnError> {
+        let name = join(&self.prefix, &self.layers.len().to_string());
+        let pixels: usize = in_shape.iter().product();
+        if pixels != self.out_size {
+            return Err(NnError::shape(
+                format!("Conv2d `{name}`"),
+                format!(
+                    "input image {}x{}x{} has {pixels} values but the layer before gives {}",
+                    in_shape[0], in_shape[1], in_shape[2], self.out_size
+                ),
+            ));
+        }
+        let conv = Conv2d::new(
+            layout,
+            &name,
+            in_shape,
+            filters,
+            kernel,
+            stride,
+            padding,
+            weight_init,
+            bias_init,
+        )?;
+        self.out_size = conv.out_size();
+        self.layers.push(Layer::Conv2d(conv));
+        Ok(())
+    }
+
     pub fn push_activation(&mut self, activation: Activation) {
         self.layers.push(Layer::Activation(activation));
     }
@@ -102,17 +151,31 @@ impl Sequential {
         let mut width = self.in_size;
         let mut widest = width;
         let mut outputs = Vec::with_capacity(self.layers.len());
+        let mut cols = Vec::with_capacity(self.layers.len());
+        let mut widest_cols = 0;
         for layer in &self.layers {
-            if let Layer::Linear(l) = layer {
-                width = l.out_features;
-            }
+            let scratch = match layer {
+                Layer::Linear(l) => {
+                    width = l.out_features;
+                    0
+                }
+                Layer::Conv2d(c) => {
+                    width = c.out_size();
+                    c.scratch_size(batch_max)
+                }
+                Layer::Activation(_) => 0,
+            };
             widest = widest.max(width);
+            widest_cols = widest_cols.max(scratch);
             outputs.push(vec![0.0; batch_max * width]);
+            cols.push(vec![0.0; scratch]);
         }
         SequentialTape {
             batch_max,
             batch: 0,
             outputs,
+            cols,
+            dcols: vec![0.0; widest_cols],
             grad_a: vec![0.0; batch_max * widest],
             grad_b: vec![0.0; batch_max * widest],
         }
@@ -151,6 +214,16 @@ impl Sequential {
                 Layer::Linear(l) => {
                     width = l.out_features;
                     l.forward(p, input, batch, &mut rest[0][..batch * width]);
+                }
+                Layer::Conv2d(c) => {
+                    width = c.out_size();
+                    c.forward(
+                        p,
+                        input,
+                        batch,
+                        &mut rest[0][..batch * width],
+                        &mut tape.cols[i],
+                    );
                 }
                 Layer::Activation(a) => a.forward(input, &mut rest[0][..batch * width]),
             }
@@ -216,6 +289,27 @@ impl Sequential {
                     }
                     cur = n_in;
                 }
+                Layer::Conv2d(c) => {
+                    let n_in = c.in_size();
+                    let dy = &tape.grad_a[..batch * cur];
+                    if i == 0 {
+                        c.backward(
+                            p,
+                            g,
+                            &tape.cols[i],
+                            dy,
+                            batch,
+                            dx.as_deref_mut(),
+                            &mut tape.dcols,
+                        );
+                    } else {
+                        let gb = &mut tape.grad_b[..batch * n_in];
+                        gb.fill(0.0);
+                        c.backward(p, g, &tape.cols[i], dy, batch, Some(gb), &mut tape.dcols);
+                        std::mem::swap(&mut tape.grad_a, &mut tape.grad_b);
+                    }
+                    cur = n_in;
+                }
             }
         }
     }
@@ -237,6 +331,7 @@ impl Sequential {
         for layer in &self.layers {
             value = match layer {
                 Layer::Linear(l) => l.onnx(g, p, &value),
+                Layer::Conv2d(c) => c.onnx(g, p, &value),
                 Layer::Activation(a) => a.onnx(g, &value),
             };
         }

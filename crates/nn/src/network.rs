@@ -49,12 +49,31 @@ pub struct HeadSpec {
     pub weight_init: Init,
 }
 
+/// One convolution of a convolutional encoder (`kernel x kernel`, dilation 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvLayerSpec {
+    pub filters: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+/// Convolutions that read the input as an `image` `[height, width, channels]` (channels last,
+/// see [`crate::conv`]), each followed by the encoder's activation, before its dense layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvEncoderSpec {
+    pub image: [usize; 3],
+    pub layers: Vec<ConvLayerSpec>,
+}
+
 /// Description of a [`Network`]; build with [`NetworkConfig::new`] and the builder methods.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkConfig {
     pub input_size: usize,
     /// Widths of the encoder's hidden layers (empty: observations go straight to the core).
     pub encoder: Vec<usize>,
+    /// Convolutions before the encoder's dense layers (`None`: a plain MLP encoder).
+    pub conv: Option<ConvEncoderSpec>,
     pub activation: Activation,
     pub encoder_init: Init,
     pub core: CoreKind,
@@ -67,6 +86,7 @@ impl NetworkConfig {
         Self {
             input_size,
             encoder: Vec::new(),
+            conv: None,
             activation: Activation::Relu,
             encoder_init: Init::UniformFanIn,
             core: CoreKind::None,
@@ -79,6 +99,12 @@ impl NetworkConfig {
         self.encoder = hidden.to_vec();
         self.activation = activation;
         self.encoder_init = init;
+        self
+    }
+
+    /// Puts convolutions in front of the encoder's dense layers (same activation and init).
+    pub fn conv(mut self, conv: ConvEncoderSpec) -> Self {
+        self.conv = Some(conv);
         self
     }
 
@@ -216,6 +242,52 @@ impl NetworkStepScratch {
     }
 }
 
+/// The convolutional encoder: each convolution then the activation, then the dense layers.
+fn conv_encoder(
+    layout: &mut ParamLayout,
+    prefix: &str,
+    config: &NetworkConfig,
+    conv: &ConvEncoderSpec,
+) -> Result<Sequential, NnError> {
+    let ctx = format!("convolutional encoder `{prefix}`");
+    let pixels: usize = conv.image.iter().product();
+    if pixels != config.input_size {
+        return Err(NnError::shape(
+            &ctx,
+            format!(
+                "the image {}x{}x{} has {pixels} values but the input has {}",
+                conv.image[0], conv.image[1], conv.image[2], config.input_size
+            ),
+        ));
+    }
+    if conv.layers.is_empty() {
+        return Err(NnError::config(&ctx, "no convolution layers"));
+    }
+    let mut seq = Sequential::new(prefix, config.input_size);
+    let mut image = conv.image;
+    for l in &conv.layers {
+        seq.push_conv2d(
+            layout,
+            image,
+            l.filters,
+            l.kernel,
+            l.stride,
+            l.padding,
+            config.encoder_init,
+            Init::ZEROS,
+        )?;
+        seq.push_activation(config.activation);
+        if let Some(crate::mlp::Layer::Conv2d(c)) = seq.layers.iter().rev().nth(1) {
+            image = [c.out_height, c.out_width, c.out_channels];
+        }
+    }
+    for &h in &config.encoder {
+        seq.push_linear(layout, h, config.encoder_init, Init::ZEROS)?;
+        seq.push_activation(config.activation);
+    }
+    Ok(seq)
+}
+
 impl Network {
     /// Registers every parameter in `layout` and checks that the parts fit together.
     pub fn new(
@@ -249,7 +321,14 @@ impl Network {
                 ));
             }
         }
-        let encoder = if config.encoder.is_empty() {
+        let encoder = if let Some(conv) = &config.conv {
+            Some(conv_encoder(
+                layout,
+                &join(prefix, "encoder"),
+                config,
+                conv,
+            )?)
+        } else if config.encoder.is_empty() {
             None
         } else {
             Some(Sequential::mlp(

@@ -81,6 +81,7 @@ impl ActorCritic {
         };
         let (head_size, action_dim) = (action_kind.head_width(), action_kind.action_dim());
         let activation = net.activation.to_nn();
+        let conv = super::encode::conv_spec(obs_space, net)?;
         // SB3's ortho_init: sqrt 2 for hidden layers, 0.01 for the policy head (near-uniform
         // first actions), 1 for the value head.
         let init = |gain: f32| {
@@ -96,6 +97,9 @@ impl ActorCritic {
                 activation,
                 init(std::f32::consts::SQRT_2),
             );
+            if let Some(conv) = &conv {
+                net_config = net_config.conv(conv.clone());
+            }
             for &(name, size, gain) in heads {
                 net_config = net_config.head(name, size, init(gain));
             }

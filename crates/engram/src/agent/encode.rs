@@ -2,12 +2,54 @@
 //! parts (also inside Tuples) are one-hot encoded, or looked up in learned embeddings
 //! (`discrete_encoding = "embedding"`), whose gradient [`Encoder::backward`] accumulates.
 
-use crate::config::{DiscreteEncoding, NetConfig};
+use crate::config::{DiscreteEncoding, EncoderKind, NetConfig};
 use crate::error::TrainError;
 use engram_env::Space;
 use engram_nn::embedding::Embedding;
 use engram_nn::onnx::{Attr, ElemType, Graph};
-use engram_nn::{Init, ParamLayout};
+use engram_nn::{ConvEncoderSpec, ConvLayerSpec, Init, ParamLayout};
+
+/// The convolutions `net` asks for (`encoder = conv`) on the observation `space`, which must
+/// be an image: a Box of shape `[height, width, channels]` (or `[height, width]`, one
+/// channel). `None` for `encoder = mlp`.
+pub fn conv_spec(space: &Space, net: &NetConfig) -> Result<Option<ConvEncoderSpec>, TrainError> {
+    if net.encoder != EncoderKind::Conv {
+        return Ok(None);
+    }
+    let image = match space {
+        Space::Box { shape, .. } if shape.len() == 3 => [shape[0], shape[1], shape[2]],
+        Space::Box { shape, .. } if shape.len() == 2 => [shape[0], shape[1], 1],
+        _ => {
+            return Err(TrainError::Usage(format!(
+                "encoder = conv needs an image observation space (a Box of shape [height, width, \
+                 channels], e.g. MinAtar's 10x10xC), and this environment's is {space}: use \
+                 encoder = mlp (--set encoder=mlp)"
+            )))
+        }
+    };
+    let padded = image[0].min(image[1]) + 2 * net.conv_padding;
+    if net.conv_kernel > padded {
+        return Err(TrainError::Usage(format!(
+            "conv_kernel {k} is larger than the {h}x{w} observation (conv_padding {p}): use a \
+             conv_kernel of at most {padded} or more conv_padding",
+            k = net.conv_kernel,
+            h = image[0],
+            w = image[1],
+            p = net.conv_padding
+        )));
+    }
+    let layers = net
+        .conv_filters
+        .iter()
+        .map(|&filters| ConvLayerSpec {
+            filters,
+            kernel: net.conv_kernel,
+            stride: net.conv_stride,
+            padding: net.conv_padding,
+        })
+        .collect();
+    Ok(Some(ConvEncoderSpec { image, layers }))
+}
 
 /// How one piece of the flat observation becomes network input.
 #[derive(Clone, Debug)]

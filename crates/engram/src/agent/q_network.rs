@@ -83,6 +83,9 @@ impl QNetwork {
             net.activation.to_nn(),
             init(std::f32::consts::SQRT_2),
         );
+        if let Some(conv) = super::encode::conv_spec(obs_space, net)? {
+            config = config.conv(conv);
+        }
         config = if dueling {
             config
                 .head("v", 1, init(1.0))

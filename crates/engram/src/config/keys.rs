@@ -45,6 +45,20 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "encoder_layers",
         "hidden layers of the MLP encoder before the core (for mlp: the whole network, SB3's net_arch)",
     ),
+    (
+        "encoder",
+        "what reads observations: mlp | conv (convolutions on a [height, width, channels] image observation, e.g. MinAtar, then encoder_layers)",
+    ),
+    (
+        "conv_filters",
+        "encoder = conv: filters of each convolution, e.g. [16] (MinAtar's network)",
+    ),
+    ("conv_kernel", "encoder = conv: square kernel size of every convolution"),
+    ("conv_stride", "encoder = conv: stride of every convolution"),
+    (
+        "conv_padding",
+        "encoder = conv: zeros added on every side before each convolution",
+    ),
     ("activation", "hidden-layer activation: tanh | relu | elu"),
     (
         "discrete_encoding",

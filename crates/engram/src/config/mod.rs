@@ -22,7 +22,9 @@ pub mod tabular;
 
 pub use crate::error::{invalid, ConfigError};
 pub use common::CommonConfig;
-pub use net::{Activation, ActorCriticConfig, DiscreteEncoding, NetConfig, PolicyKind};
+pub use net::{
+    Activation, ActorCriticConfig, DiscreteEncoding, EncoderKind, NetConfig, PolicyKind,
+};
 pub use optim::{OptimConfig, OptimizerKind, ScheduleKind};
 pub use tabular::{ExplorationKind, TabularConfig};
 

@@ -65,6 +65,17 @@ pub enum DiscreteEncoding {
     Embedding,
 }
 
+/// What reads the observation first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    /// Dense layers (`encoder_layers`) on the flat observation.
+    Mlp,
+    /// Convolutions (`conv_filters`, `conv_kernel`, `conv_stride`, `conv_padding`) on an image
+    /// observation `[height, width, channels]`, then the dense `encoder_layers`.
+    Conv,
+}
+
 /// The widest layer engram builds.
 pub const MAX_WIDTH: usize = 65_536;
 /// The most weights between hidden layers (100M: 400 MB per copy of the parameters).
@@ -75,6 +86,11 @@ pub const MAX_WEIGHTS: u128 = 100_000_000;
 pub struct NetConfig {
     pub policy: PolicyKind,
     pub hidden_size: usize,
+    pub encoder: EncoderKind,
+    pub conv_filters: Vec<usize>,
+    pub conv_kernel: usize,
+    pub conv_stride: usize,
+    pub conv_padding: usize,
     pub encoder_layers: Vec<usize>,
     pub activation: Activation,
     pub discrete_encoding: DiscreteEncoding,
@@ -87,6 +103,12 @@ impl Default for NetConfig {
         NetConfig {
             policy: PolicyKind::Lstm,
             hidden_size: 64,
+            encoder: EncoderKind::Mlp,
+            // MinAtar's network (Young & Tian 2019): one 3x3 convolution of 16 filters.
+            conv_filters: vec![16],
+            conv_kernel: 3,
+            conv_stride: 1,
+            conv_padding: 0,
             encoder_layers: vec![64],
             activation: Activation::Tanh,
             discrete_encoding: DiscreteEncoding::OneHot,
@@ -103,6 +125,28 @@ impl NetConfig {
                 "hidden_size",
                 "must be at least 1 for an lstm or gru policy",
             ));
+        }
+        if self.encoder == EncoderKind::Conv {
+            if self.conv_filters.is_empty() || self.conv_filters.contains(&0) {
+                return Err(invalid(
+                    "conv_filters",
+                    "a conv encoder needs at least one convolution of at least 1 filter, e.g. [16]",
+                ));
+            }
+            for (key, v) in [
+                ("conv_kernel", self.conv_kernel),
+                ("conv_stride", self.conv_stride),
+            ] {
+                if v == 0 || v > 64 {
+                    return Err(invalid(key, format!("must be between 1 and 64, got {v}")));
+                }
+            }
+            if self.conv_padding > 64 {
+                return Err(invalid(
+                    "conv_padding",
+                    format!("must be at most 64, got {}", self.conv_padding),
+                ));
+            }
         }
         if self.encoder_layers.contains(&0) {
             return Err(invalid("encoder_layers", "layer sizes must be at least 1"));
@@ -122,6 +166,7 @@ impl NetConfig {
         ]
         .into_iter()
         .chain(self.encoder_layers.iter().map(|&w| ("encoder_layers", w)))
+        .chain(self.conv_filters.iter().map(|&w| ("conv_filters", w)))
         {
             if v > MAX_WIDTH {
                 return Err(invalid(
