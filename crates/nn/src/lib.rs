@@ -43,6 +43,7 @@ pub use network::{
 };
 pub use recurrent::RecurrentState;
 
+pub mod cmaes;
 pub mod dist;
 pub mod loss;
 pub mod optim;
