@@ -15,7 +15,8 @@
 //!    monitor, progress, parameter stores, the [`runtime::Session`]); names no algorithm.
 //! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
 //!    and [`offpolicy`] (replay buffers), [`tabular`] (the tabular methods' runner,
-//!    exploration, Bellman backups, `values.json`).
+//!    exploration, Bellman backups, `values.json`), [`search`] (gradient-free policy search:
+//!    searched coordinates, candidates played on all cores, fitness shaping).
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
 //! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint).
 //! 8. [`export`] (a checkpoint's policy as ONNX), [`bench`] (throughput workloads), [`seeds`]
@@ -34,6 +35,7 @@ pub mod runtime;
 
 pub mod offpolicy;
 pub mod onpolicy;
+pub mod search;
 pub mod tabular;
 
 pub mod algos;

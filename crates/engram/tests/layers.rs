@@ -14,6 +14,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("onpolicy", 5),
     ("offpolicy", 5),
     ("tabular", 5),
+    ("search", 5),
     ("algos", 6),
     ("train", 7),
     ("play", 7),
