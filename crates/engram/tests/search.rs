@@ -75,22 +75,23 @@ fn results_do_not_depend_on_the_worker_count() {
 
 #[test]
 fn cem_solves_cartpole_on_a_small_seeded_budget() {
+    // The greedy mean policy scores 500 on 10 evaluation episodes within 40k steps (seeds
+    // 0-4 take 15-31k, BENCHMARKS.md); the initial policy scores about 9.
     let tmp = tempfile::tempdir().unwrap();
     let c = with(
         tuned("cem", "CartPole-v1"),
         &[
             "seed=0",
-            "total_steps=150000",
-            "eval_interval=25000",
+            "total_steps=40000",
+            "eval_interval=5000",
             "eval_episodes=10",
-            "stop_at_threshold=true",
         ],
     );
     let summary = train(c, Some(tmp.path()), true).unwrap();
-    let mean = summary.final_train_mean_return.unwrap();
+    let best = summary.best_eval_mean.unwrap();
     assert!(
-        summary.solved,
-        "CEM did not reach CartPole's threshold in 150k steps: training mean {mean:.1}"
+        best >= 500.0,
+        "CEM's best greedy evaluation after 40k steps is {best:.1}, not 500"
     );
 }
 

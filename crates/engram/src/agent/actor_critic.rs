@@ -510,10 +510,9 @@ impl ActorCritic {
             }
             ActionDist::Gaussian { log_std, .. } => {
                 let s = log_std.of(p);
-                for r in 0..rows {
-                    for d in 0..width {
-                        let i = r * width + d;
-                        w[i] = u[i] * (-2.0 * s[d]).exp();
+                for (w_row, u_row) in w.chunks_mut(width).zip(u.chunks(width)).take(rows) {
+                    for ((w, u), s) in w_row.iter_mut().zip(u_row).zip(s) {
+                        *w = u * (-2.0 * s).exp();
                     }
                 }
             }

@@ -78,7 +78,7 @@ impl Config {
             self.episodes_per_candidate,
             self.workers,
         )?;
-        if self.antithetic && self.population % 2 != 0 {
+        if self.antithetic && !self.population.is_multiple_of(2) {
             return Err(invalid(
                 "population",
                 format!(
@@ -195,7 +195,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
             // Seeds only: the worker rebuilds its candidate's noise.
             let fill = |k: usize, p: &mut [f32]| {
                 let (j, sign) = if antithetic {
-                    (k / 2, if k % 2 == 0 { 1.0 } else { -1.0 })
+                    (k / 2, if k.is_multiple_of(2) { 1.0 } else { -1.0 })
                 } else {
                     (k, 1.0)
                 };

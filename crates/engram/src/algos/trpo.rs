@@ -753,6 +753,11 @@ mod tests {
                 .sqrt();
             let scale = want.iter().map(|b| b * b).sum::<f64>().sqrt();
             assert!(scale > 1e-4, "{env}: degenerate Fisher");
+            // BENCHMARKS.md quotes these (cargo test -p engram --lib trpo -- --nocapture).
+            eprintln!(
+                "Fv vs dense Fisher, {env} {policy:?}: relative error {:.2e}",
+                err / scale
+            );
             assert!(
                 err < 1e-2 * scale,
                 "{env} {policy:?}: |Fv - F_dense v| = {err:e}, |F v| = {scale:e}"
