@@ -1,5 +1,5 @@
-//! Policy search end to end (CEM, ES, CMA-ES): learning, exact resume, results independent of
-//! the worker count, bad input.
+//! Policy search end to end (CEM, ES, CMA-ES) and TRPO: learning, exact resume, results
+//! independent of the worker count, bad input.
 
 use engram::runtime::Checkpoint;
 use engram::train::train;
@@ -45,6 +45,35 @@ fn policy_search_resume_is_exact() {
             c = with(c, &["normalize_observations=true", "extra_noise=0.1"]);
         }
         assert_resume_is_exact(&c, 2500, &format!("{algo}/{policy}"));
+    }
+}
+
+#[test]
+fn trpo_resume_is_exact() {
+    for (env, policy) in [
+        ("CartPole-v1", "mlp"),
+        ("Pendulum-v1", "mlp"),
+        ("CartPole-v1", "gru"),
+    ] {
+        let c = with(
+            tuned("trpo", env),
+            &[
+                &format!("policy={policy}"),
+                "hidden_size=4",
+                "encoder_layers=[4]",
+                "total_steps=640",
+                "seed=2",
+                "n_envs=2",
+                "t_max=32",
+                "batch_size=16",
+                "n_critic_updates=2",
+                "log_interval=64",
+                "checkpoint_interval=128",
+                "eval_interval=128",
+                "eval_episodes=1",
+            ],
+        );
+        assert_resume_is_exact(&c, 320, &format!("trpo {env}/{policy}"));
     }
 }
 
@@ -115,6 +144,14 @@ fn bad_policy_search_options_are_refused_with_the_key() {
     check("es", "sigma=-0.1", "sigma", "positive");
     check("cmaes", "sigma=0", "sigma", "positive");
     check("es", "population=7", "population", "even");
+    check("trpo", "cg_damping=-0.1", "cg_damping", "zero or positive");
+    check("trpo", "target_kl=0", "target_kl", "positive");
+    check(
+        "trpo",
+        "line_search_shrinking_factor=1",
+        "line_search_shrinking_factor",
+        "(0, 1)",
+    );
     let mut c = tuned("cem", "CartPole-v1");
     let err = c.set("learning_rate=0.1").unwrap_err().to_string();
     assert!(err.contains("gradient-free"), "{err}");
