@@ -5,6 +5,7 @@ environment and seed, then evaluates the deterministic policy: the Python side o
 
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo ppo --env MountainCarContinuous-v0 --seed 0
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo dqn --env CartPole-v1 --seed 0
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo trpo --env CartPole-v1 --seed 0   # sb3-contrib
 
 Prints one JSON line: training wall time, env steps, and the mean/std return of
 `--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)
@@ -33,7 +34,7 @@ def zoo_entry(algo: str, env_id: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn"])
+    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "trpo"])
     ap.add_argument("--env", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
@@ -71,7 +72,11 @@ def main():
     env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
-    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN}[args.algo]
+    if args.algo == "trpo":
+        from sb3_contrib import TRPO
+    else:
+        TRPO = None
+    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "trpo": TRPO}[args.algo]
     model = cls(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
     callback = None
     if args.eval_freq > 0:

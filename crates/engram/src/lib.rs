@@ -15,8 +15,9 @@
 //!    monitor, progress, parameter stores, the [`runtime::Session`]); names no algorithm.
 //! 5. [`onpolicy`] (rollouts, collectors, advantages, normalisation, the policy-gradient loss)
 //!    and [`offpolicy`] (replay buffers), [`tabular`] (the tabular methods' runner,
-//!    exploration, Bellman backups, `values.json`); [`plot`] (learning-curve pictures, drawn by
-//!    engram itself as PNG or SVG).
+//!    exploration, Bellman backups, `values.json`), [`search`] (gradient-free policy search:
+//!    searched coordinates, candidates played on all cores, fitness shaping); [`plot`]
+//!    (learning-curve pictures, drawn by engram itself as PNG or SVG).
 //! 6. [`algos`]: one file per algorithm, its `Config` and loss, and the registry.
 //! 7. [`train`] (train and resume), [`play`] (load and play a checkpoint).
 //! 8. [`export`] (a checkpoint's policy as ONNX), [`bench`] (throughput workloads), [`seeds`]
@@ -37,6 +38,7 @@ pub mod runtime;
 pub mod offpolicy;
 pub mod onpolicy;
 pub mod plot;
+pub mod search;
 pub mod tabular;
 
 pub mod algos;

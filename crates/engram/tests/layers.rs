@@ -15,6 +15,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("offpolicy", 5),
     ("tabular", 5),
     ("plot", 5),
+    ("search", 5),
     ("algos", 6),
     ("train", 7),
     ("play", 7),

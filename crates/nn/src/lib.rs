@@ -46,6 +46,7 @@ pub use network::{
 };
 pub use recurrent::RecurrentState;
 
+pub mod cmaes;
 pub mod dist;
 pub mod loss;
 pub mod optim;

@@ -175,6 +175,24 @@ impl ActorCritic {
         self.encoder.obs_dim()
     }
 
+    /// The parts of the flat parameter vector that shape the greedy action: everything but
+    /// the value head (or the separate critic) and the action distribution's `log_std`.
+    /// Gradient-free policy search perturbs only these.
+    pub fn greedy_action_params(&self) -> Vec<std::ops::Range<usize>> {
+        let is_critic = |name: &str| {
+            name.starts_with("critic.") || name.starts_with("net.vf.") || name == "log_std"
+        };
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for spec in self.layout.specs().iter().filter(|s| !is_critic(&s.name)) {
+            let (start, end) = (spec.slot.offset, spec.slot.offset + spec.slot.len());
+            match ranges.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => ranges.push(start..end),
+            }
+        }
+        ranges
+    }
+
     /// Floats in one flat action.
     pub fn action_dim(&self) -> usize {
         self.action_dim
@@ -403,6 +421,115 @@ impl ActorCritic {
             *gv += d;
         }
     }
+}
+
+/// What TRPO needs of the action distribution, on the policy head's rows: the exact
+/// KL(old || new) between two parameter vectors' distributions, and its Hessian at equal
+/// distributions (the Fisher information) applied to a change of the head's outputs.
+impl ActorCritic {
+    /// The Gaussian's state-independent `log_std` parameters, if the policy has them.
+    pub fn log_std_slot(&self) -> Option<Slot> {
+        match &self.dist {
+            ActionDist::Gaussian { log_std, .. } => Some(*log_std),
+            _ => None,
+        }
+    }
+
+    /// Categorical component widths (one for Discrete); empty for Gaussian policies.
+    fn components(&self) -> Vec<usize> {
+        match &self.action_kind {
+            ActionKind::Categorical { n, .. } => vec![*n],
+            ActionKind::MultiCategorical { nvec } => nvec.clone(),
+            ActionKind::Gaussian { .. } => Vec::new(),
+        }
+    }
+
+    /// The mean over rows of KL(old || new), from the policy-head outputs of the same rows
+    /// under `p_old` and `p_new` (`log_std` is read from each parameter vector). gSDE
+    /// policies have none (TRPO refuses them).
+    pub fn mean_kl(&self, p_old: &[f32], old_head: &[f32], p_new: &[f32], new_head: &[f32]) -> f64 {
+        let width = self.head_width();
+        let rows = old_head.len() / width.max(1);
+        let mut total = 0.0f64;
+        match &self.dist {
+            ActionDist::Categorical(_) => {
+                let comps = self.components();
+                for r in 0..rows {
+                    let mut at = r * width;
+                    for &n in &comps {
+                        let lo = log_softmax_f64(&old_head[at..at + n]);
+                        let ln = log_softmax_f64(&new_head[at..at + n]);
+                        total += lo
+                            .iter()
+                            .zip(&ln)
+                            .map(|(o, q)| o.exp() * (o - q))
+                            .sum::<f64>();
+                        at += n;
+                    }
+                }
+            }
+            ActionDist::Gaussian { log_std, .. } => {
+                let (so, sn) = (log_std.of(p_old), log_std.of(p_new));
+                for r in 0..rows {
+                    for d in 0..width {
+                        let (mo, mn) = (
+                            old_head[r * width + d] as f64,
+                            new_head[r * width + d] as f64,
+                        );
+                        let (so, sn) = (so[d] as f64, sn[d] as f64);
+                        let (vo, vn) = ((2.0 * so).exp(), (2.0 * sn).exp());
+                        total += sn - so + (vo + (mo - mn).powi(2)) / (2.0 * vn) - 0.5;
+                    }
+                }
+            }
+            ActionDist::Gsde { .. } => return f64::NAN,
+        }
+        total / rows.max(1) as f64
+    }
+
+    /// `w = F u` on every row: the Hessian of KL(old || new) with respect to the new head's
+    /// outputs, at new = old = `head`, applied to `u` (`[rows * head width]` each).
+    /// Categorical: `F = diag(p) - p p^T` per component; Gaussian means: `F = 1 / sigma^2`.
+    pub fn head_fisher_product(&self, p: &[f32], head: &[f32], u: &[f32], w: &mut [f32]) {
+        let width = self.head_width();
+        let rows = head.len() / width.max(1);
+        match &self.dist {
+            ActionDist::Categorical(_) => {
+                let comps = self.components();
+                for r in 0..rows {
+                    let mut at = r * width;
+                    for &n in &comps {
+                        let lp = log_softmax_f64(&head[at..at + n]);
+                        let pu: f64 = lp
+                            .iter()
+                            .zip(&u[at..at + n])
+                            .map(|(l, u)| l.exp() * *u as f64)
+                            .sum();
+                        for i in 0..n {
+                            w[at + i] = (lp[i].exp() * (u[at + i] as f64 - pu)) as f32;
+                        }
+                        at += n;
+                    }
+                }
+            }
+            ActionDist::Gaussian { log_std, .. } => {
+                let s = log_std.of(p);
+                for (w_row, u_row) in w.chunks_mut(width).zip(u.chunks(width)).take(rows) {
+                    for ((w, u), s) in w_row.iter_mut().zip(u_row).zip(s) {
+                        *w = u * (-2.0 * s).exp();
+                    }
+                }
+            }
+            ActionDist::Gsde { .. } => w.fill(0.0),
+        }
+    }
+}
+
+fn log_softmax_f64(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&z| (z as f64 - max).exp()).sum();
+    let log_z = max + sum.ln();
+    logits.iter().map(|&z| z as f64 - log_z).collect()
 }
 
 /// Acting scratch for `batch` environments.
@@ -675,6 +802,32 @@ impl SequencePass {
             &self.d_entropy,
             &mut self.d_head,
         );
+        self.backward_heads(policy, p, g, obs);
+    }
+
+    /// The policy head's outputs of the last `forward` (logits or Gaussian means),
+    /// `[rows * head width]`.
+    pub fn policy_head(&self, policy: &ActorCritic) -> &[f32] {
+        self.tapes[policy.pi.0].head(policy.pi.1)
+    }
+
+    /// Adds to `g` the gradient of a loss whose gradient with respect to the policy head's
+    /// outputs is `d_head` (and zero with respect to the values): TRPO's Fisher-vector
+    /// products. A Gaussian's `log_std` gets nothing here (it is not behind the head).
+    pub fn backward_policy_head(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        obs: &[f32],
+        d_head: &[f32],
+    ) {
+        self.d_head.copy_from_slice(d_head);
+        self.d_values.fill(0.0);
+        self.backward_heads(policy, p, g, obs);
+    }
+
+    fn backward_heads(&mut self, policy: &ActorCritic, p: &[f32], g: &mut [f32], obs: &[f32]) {
         let embeddings = policy.encoder.has_embeddings();
         if embeddings {
             self.d_input.fill(0.0);

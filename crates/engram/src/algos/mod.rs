@@ -11,9 +11,12 @@
 pub mod a2c;
 pub mod a3c;
 pub mod bandit;
+pub mod cem;
+pub mod cmaes;
 pub mod double_q_learning;
 pub mod dqn;
 pub mod dyna_q;
+pub mod es;
 pub mod expected_sarsa;
 pub mod mc;
 pub mod policy_evaluation;
@@ -23,6 +26,7 @@ pub mod q_learning;
 pub mod reinforce;
 pub mod sarsa;
 pub mod td0;
+pub mod trpo;
 pub mod value_iteration;
 
 use crate::agent::{Act, ActorCritic};
@@ -47,8 +51,10 @@ pub struct AlgoSpec {
     pub tuned: &'static str,
     /// Its agent is the actor-critic: the [`ActorCriticConfig`] keys apply.
     pub actor_critic: bool,
-    /// It trains a network: the [`NetConfig`] and [`OptimConfig`] keys apply.
+    /// It trains a network: the [`NetConfig`] keys apply.
     pub network: bool,
+    /// It trains a network by gradient steps: the [`OptimConfig`] keys apply too.
+    pub gradient: bool,
     /// A sampling tabular method: the [`TabularConfig`] keys (step size, exploration) apply.
     pub explores: bool,
     /// An environment it runs on as it is (tests and examples use it).
@@ -72,6 +78,7 @@ macro_rules! registry {
             tuned: include_str!(concat!("tuned/", stringify!($module), ".toml")),
             actor_critic: $module::ACTOR_CRITIC,
             network: <$module::Config as Algorithm>::NETWORK,
+            gradient: <$module::Config as Algorithm>::NETWORK && <$module::Config as Algorithm>::GRADIENT,
             explores: <$module::Config as Algorithm>::EXPLORES,
             example_env: <$module::Config as Algorithm>::EXAMPLE_ENV,
             keys: field_names::<$module::Config>,
@@ -152,8 +159,12 @@ registry! {
     A3c => a3c,
     A2c => a2c,
     Ppo => ppo,
+    Trpo => trpo,
     Reinforce => reinforce,
     Dqn => dqn,
+    Cem => cem,
+    Es => es,
+    Cmaes => cmaes,
     PolicyEvaluation => policy_evaluation,
     ValueIteration => value_iteration,
     PolicyIteration => policy_iteration,
@@ -299,7 +310,7 @@ impl RunConfig {
             Some(Owner::Net)
         } else if spec.actor_critic && field_names::<ActorCriticConfig>().contains(&key) {
             Some(Owner::ActorCritic)
-        } else if spec.network && field_names::<OptimConfig>().contains(&key) {
+        } else if spec.gradient && field_names::<OptimConfig>().contains(&key) {
             Some(Owner::Optim)
         } else if spec.explores && field_names::<TabularConfig>().contains(&key) {
             Some(Owner::Tabular)
@@ -321,7 +332,7 @@ impl RunConfig {
         if spec.actor_critic {
             keys.extend(field_names::<ActorCriticConfig>());
         }
-        if spec.network {
+        if spec.gradient {
             keys.extend(field_names::<OptimConfig>());
         }
         if spec.explores {
@@ -343,6 +354,15 @@ impl RunConfig {
                 format!(
                     "{algo} is a tabular method: it has no network or optimizer, so `{key}` does not \
                      apply (its step size is `alpha`; `engram algos {algo}` lists its options) [{origin}]"
+                ),
+            );
+        }
+        if spec.network && !spec.gradient && field_names::<OptimConfig>().contains(&key) {
+            return invalid(
+                key,
+                format!(
+                    "{algo} is a gradient-free policy search: it has no optimizer, so `{key}` does \
+                     not apply (`engram algos {algo}` lists its options; es takes an optimizer) [{origin}]"
                 ),
             );
         }
@@ -450,7 +470,7 @@ impl RunConfig {
         if spec.actor_critic {
             t.extend(to_table(&self.ac));
         }
-        if spec.network {
+        if spec.gradient {
             t.extend(to_table(&self.optim));
         }
         if spec.explores {
@@ -477,7 +497,7 @@ impl RunConfig {
         if spec.actor_critic {
             sections.push(("actor-critic policy", to_table(&self.ac)));
         }
-        if spec.network {
+        if spec.gradient {
             sections.push(("optimizer", to_table(&self.optim)));
         }
         if spec.explores {
@@ -502,6 +522,8 @@ impl RunConfig {
         self.common.validate()?;
         if spec.network {
             self.net.validate()?;
+        }
+        if spec.gradient {
             self.optim.validate()?;
         }
         if spec.actor_critic {
@@ -548,6 +570,9 @@ pub fn available_cores() -> usize {
 pub trait Algorithm {
     /// It trains a network (the network and optimizer keys apply).
     const NETWORK: bool = true;
+    /// It trains the network by gradient steps (the optimizer keys apply); false for
+    /// gradient-free policy search (CEM, CMA-ES).
+    const GRADIENT: bool = true;
     /// A sampling tabular method (the step-size and exploration keys apply).
     const EXPLORES: bool = false;
     /// An environment it runs on as it is, for tests and examples.
@@ -592,6 +617,23 @@ pub fn check_actor_critic(
         )));
     }
     Ok(())
+}
+
+/// The check of the policy searches (CEM, ES, CMA-ES): the actor-critic's, and greedy play,
+/// which gSDE's exploration matrices play no part in.
+pub fn check_policy_search(
+    rc: &RunConfig,
+    probe: &dyn Env,
+    normalize_observations: bool,
+) -> Result<(), TrainError> {
+    if rc.ac.use_sde {
+        return Err(TrainError::Usage(format!(
+            "{} searches over greedy policies, which gSDE's exploration noise plays no part in: \
+             remove use_sde (--set use_sde=false)",
+            rc.common.algo
+        )));
+    }
+    check_actor_critic(rc, probe, normalize_observations)
 }
 
 /// The actor-critic of an actor-critic algorithm's run.

@@ -102,7 +102,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     // On-policy algorithms
     (
         "workers",
-        "A3C worker threads, each with its own environment (default: available cores)",
+        "worker threads, each with its own environment (A3C: asynchronous learners; cem/es/cmaes: candidates played in parallel, same result for any count; default: available cores)",
     ),
     (
         "n_envs",
@@ -133,7 +133,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "normalize_observations",
-        "running mean/std observation normalisation shared by a collector's envs (VecNormalize)",
+        "running mean/std observation normalisation shared by a collector's envs (VecNormalize; cem/es/cmaes: statistics fixed within a generation, as in Salimans et al. 2017)",
     ),
     (
         "normalize_rewards",
@@ -160,11 +160,29 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "target_kl",
-        "stop the epochs when approx KL > 1.5 * target_kl (unset = off)",
+        "ppo: stop the epochs when approx KL > 1.5 * target_kl (unset = off); trpo: the trust region, the largest mean KL(old || new) of an accepted step",
     ),
     ("kl_coef", "KL-penalty coefficient beta (0 = off)"),
     ("kl_adaptive", "adapt kl_coef towards kl_target after each update"),
     ("kl_target", "target KL of the adaptive penalty"),
+    // TRPO
+    (
+        "cg_max_steps",
+        "trpo: conjugate-gradient iterations solving (F + cg_damping I) x = g",
+    ),
+    (
+        "cg_damping",
+        "trpo: added to the Fisher's diagonal (>= 0), steadying CG",
+    ),
+    (
+        "line_search_shrinking_factor",
+        "trpo: the step is multiplied by this after each rejected line-search try, in (0, 1)",
+    ),
+    ("line_search_max_iter", "trpo: line-search tries before the step is dropped"),
+    (
+        "n_critic_updates",
+        "trpo: passes of minibatch steps on the critic per rollout",
+    ),
     // Off-policy (DQN family)
     (
         "buffer_size",
@@ -228,6 +246,37 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "reward_to_go",
         "weight each step by the return from that step on (else by the episode's return)",
+    ),
+    // Policy search (CEM, ES, CMA-ES)
+    (
+        "population",
+        "candidates per generation (cmaes: unset = 4 + floor(3 ln N) for N searched parameters)",
+    ),
+    (
+        "sigma",
+        "search noise: initial std of the Gaussian (cem, cmaes's step size sigma0) or es's fixed perturbation std",
+    ),
+    (
+        "episodes_per_candidate",
+        "greedy episodes that score one candidate (their mean return); all candidates of a generation play the same starts",
+    ),
+    ("elite_frac", "cem: fraction of the population the Gaussian is refitted to, in (0, 1)"),
+    (
+        "extra_noise",
+        "cem: variance added after each refit, fading linearly to 0 over extra_noise_generations (Szita & Lőrincz 2006)",
+    ),
+    ("extra_noise_generations", "cem: generations over which extra_noise fades to 0"),
+    (
+        "antithetic",
+        "es: mirrored sampling, each noise eps played as +sigma eps and -sigma eps (population must be even)",
+    ),
+    (
+        "weight_decay",
+        "es: L2 coefficient, the optimizer ascends g - weight_decay * theta",
+    ),
+    (
+        "separable",
+        "cmaes: diagonal covariance (sep-CMA); unset = above 200 searched parameters",
     ),
     // TabularConfig (sampling tabular methods and bandits)
     (
