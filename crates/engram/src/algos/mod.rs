@@ -20,6 +20,7 @@ pub mod policy_evaluation;
 pub mod policy_iteration;
 pub mod ppo;
 pub mod q_learning;
+pub mod r2d2;
 pub mod reinforce;
 pub mod sarsa;
 pub mod td0;
@@ -154,6 +155,7 @@ registry! {
     Ppo => ppo,
     Reinforce => reinforce,
     Dqn => dqn,
+    R2d2 => r2d2,
     PolicyEvaluation => policy_evaluation,
     ValueIteration => value_iteration,
     PolicyIteration => policy_iteration,
