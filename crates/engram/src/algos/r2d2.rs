@@ -180,6 +180,18 @@ impl Config {
                 ),
             ));
         }
+        if self.sequence_length.saturating_mul(self.batch_size) > super::MAX_ROLLOUT {
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "{} sequences of {} steps is more than the {} steps one batch may hold: \
+                     lower batch_size or sequence_length",
+                    self.batch_size,
+                    self.sequence_length,
+                    super::MAX_ROLLOUT
+                ),
+            ));
+        }
         check::at_least_one("n_step", self.n_step)?;
         check::unit("gamma", self.gamma, false)?;
         check::at_least_one("train_freq", self.train_freq as usize)?;
@@ -1018,6 +1030,105 @@ mod tests {
             // And through the burn-in the full loss would have another gradient.
             let (_, g_whole) = loss_and_grad(&q, &config(0), &p, &target, &batch, 0);
             assert_ne!(g_whole, g);
+        }
+    }
+
+    #[test]
+    fn stored_states_are_the_actors_states_bit_for_bit() {
+        // Two environments acted in lockstep as `run` does (one batched step of both rows);
+        // each stored sequence's state must be, bit for bit, the state the actor had before
+        // that step of the same episode, through resets and overlaps; and, up to rounding (the
+        // kernels' sums run in another order for one row than for two), the state of the
+        // single-environment player `engram eval` uses.
+        let q = lstm_q(PolicyKind::Lstm, false);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let p = q.layout.initialize(&mut rng);
+        let (sd, n_envs) = (q.state_size(), 2);
+        let mut replay = SequenceReplay::new(200, n_envs, 8, 4, 3, sd).unwrap();
+        let mut actor = q.initial_state(n_envs);
+        let mut pass = q.pass(n_envs);
+        // Each env's episodes: observations per step, and where sequences were stored.
+        let mut episodes: Vec<Vec<Vec<f32>>> = vec![Vec::new(); n_envs];
+        let mut current: Vec<Vec<f32>> = vec![Vec::new(); n_envs];
+        // The actor's state before each step, per env and episode.
+        let mut actor_log: Vec<Vec<Vec<f32>>> = vec![Vec::new(); n_envs];
+        let mut current_log: Vec<Vec<f32>> = vec![Vec::new(); n_envs];
+        let mut at_start = vec![true; n_envs];
+        let mut stored = Vec::new(); // (slot, env, episode index, first step)
+        let lengths = [[1usize, 7, 8, 9, 21], [20, 3, 8, 16, 1]];
+        let mut step_in = [0usize; 2];
+        let mut episode_in = [0usize; 2];
+        let mut state_before = vec![0.0f32; n_envs * sd];
+        while episode_in.iter().zip(&lengths).any(|(&e, l)| e < l.len()) {
+            let obs: Vec<f32> = (0..n_envs * 3).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            for e in 0..n_envs {
+                q.state_row(&actor, e, &mut state_before[e * sd..(e + 1) * sd]);
+            }
+            q.forward_seq(&p, &obs, 1, None, &mut actor, &mut pass);
+            for e in 0..n_envs {
+                if episode_in[e] >= lengths[e].len() {
+                    continue;
+                }
+                let len = lengths[e][episode_in[e]];
+                let o = &obs[e * 3..(e + 1) * 3];
+                current[e].extend_from_slice(o);
+                current_log[e].extend_from_slice(&state_before[e * sd..(e + 1) * sd]);
+                step_in[e] += 1;
+                let done = step_in[e] == len;
+                let slot = replay.add_step(
+                    e,
+                    o,
+                    &state_before[e * sd..(e + 1) * sd],
+                    0.0,
+                    0.0,
+                    &[0.0; 3],
+                    done,
+                    false,
+                    at_start[e],
+                );
+                if let Some(slot) = slot {
+                    let mut b = SequenceBatch::new(1, 8, 3, sd);
+                    replay.fill(&[slot], &mut b);
+                    stored.push((slot, e, episode_in[e], step_in[e] - b.lengths[0]));
+                }
+                at_start[e] = done;
+                if done {
+                    actor.reset_row(e);
+                    episodes[e].push(std::mem::take(&mut current[e]));
+                    actor_log[e].push(std::mem::take(&mut current_log[e]));
+                    episode_in[e] += 1;
+                    step_in[e] = 0;
+                }
+            }
+        }
+        assert!(stored.len() >= 12, "{} sequences", stored.len());
+        for &(slot, e, episode, first) in &stored {
+            let mut player = q.player(&p);
+            player.reset();
+            let mut action = [0.0f32];
+            for t in 0..first {
+                player.act(&episodes[e][episode][t * 3..(t + 1) * 3], None, &mut action);
+            }
+            let mut b = SequenceBatch::new(1, 8, 3, sd);
+            replay.fill(&[slot], &mut b);
+            let actor_had = &actor_log[e][episode][first * sd..(first + 1) * sd];
+            assert_eq!(
+                b.states.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                actor_had.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "env {e} episode {episode} from step {first}"
+            );
+            let played: Vec<f32> = if first == 0 {
+                vec![0.0; sd]
+            } else {
+                player.recurrent_state().to_vec()
+            };
+            for (a, b) in b.states.iter().zip(&played) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "env {e} episode {episode}: {a} vs {b}"
+                );
+            }
+            assert_eq!(b.episode_start[0], first == 0);
         }
     }
 }
