@@ -169,6 +169,79 @@ class DqnUpdate:
         self.opt.step()
 
 
+class R2d2Update:
+    """One R2D2 gradient step as crates/engram/src/bench.rs's r2d2_update_lstm64_b32_t80: 32
+    sequences of 80 steps (+ the bootstrap observation) each from a stored LSTM state; encoder
+    Linear(4, 64) + ReLU, nn.LSTM(64, 64), dueling heads; target pass over 81 steps and online
+    burn-in of 40 under no_grad, online pass over the other 41 steps with BPTT; 5-step double-Q
+    targets under value rescaling h, Huber, importance weights, gradient-norm clip 10, Adam.
+    (Sampling from the prioritized replay is not timed here; engram's figure includes it.)"""
+
+    L, BURN, N, GAMMA, HID = 80, 40, 5, 0.997, 64
+
+    class Net(nn.Module):
+        def __init__(self, hid):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Linear(OBS, hid), nn.ReLU())
+            self.core = nn.LSTM(hid, hid)
+            self.v, self.a = nn.Linear(hid, 1), nn.Linear(hid, ACTIONS)
+
+        def forward(self, x, state):
+            y, state = self.core(self.enc(x), state)
+            a = self.a(y)
+            return self.v(y) + a - a.mean(dim=-1, keepdim=True), state
+
+    def __init__(self, batch, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.q, self.target = self.Net(self.HID), self.Net(self.HID)
+        self.target.load_state_dict(self.q.state_dict())
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=LEARNING_RATE)
+        t, b = self.L, batch
+        self.obs = torch.rand(t + 1, b, OBS, generator=g) * 2 - 1
+        self.actions = torch.randint(0, ACTIONS, (t, b, 1), generator=g)
+        self.rewards = torch.rand(t, b, generator=g)
+        self.state = tuple(torch.rand(1, b, self.HID, generator=g) - 0.5 for _ in range(2))
+        self.weights = torch.rand(b, generator=g)
+
+    @staticmethod
+    def h(x, eps=1e-3):
+        return torch.sign(x) * (torch.sqrt(x.abs() + 1) - 1) + eps * x
+
+    @staticmethod
+    def h_inv(x, eps=1e-3):
+        return torch.sign(x) * (((torch.sqrt(1 + 4 * eps * (x.abs() + 1 + eps)) - 1) / (2 * eps)) ** 2 - 1)
+
+    def __call__(self):
+        burn, t, n = self.BURN, self.L, self.N
+        with torch.no_grad():
+            tq, _ = self.target(self.obs, self.state)
+            _, s = self.q(self.obs[:burn], self.state)
+        oq, _ = self.q(self.obs[burn:], s)
+        with torch.no_grad():
+            steps = torch.arange(burn, t)
+            k = torch.clamp(t - steps, max=n)
+            ret = torch.zeros(t - burn, oq.shape[1])
+            for i in range(n):
+                idx = torch.clamp(steps + i, max=t - 1)
+                ret += torch.where((i < k)[:, None], self.GAMMA ** i * self.rewards[idx], 0.0)
+            boot = steps + k
+            best = oq[boot - burn].argmax(dim=-1, keepdim=True)
+            v = tq[boot].gather(-1, best).squeeze(-1)
+            y = self.h(ret + (self.GAMMA ** k.float())[:, None] * self.h_inv(v))
+        q_sa = oq[:t - burn].gather(-1, self.actions[burn:]).squeeze(-1)
+        td = q_sa - y
+        loss = (nn.functional.smooth_l1_loss(q_sa, y, reduction="none") * self.weights).mean()
+        with torch.no_grad():
+            a = td.abs()
+            priorities = 0.9 * a.max(dim=0)[0] + 0.1 * a.mean(dim=0)
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.opt.step()
+        return priorities
+
+
 class ReplaySample:
     """SB3's ReplayBuffer.sample(64) on a full 100k buffer of CartPole transitions: random
     indices, numpy fancy indexing, conversion to tensors."""
@@ -269,6 +342,7 @@ def workloads(per_step):
         ("update_conv_minatar_b32", lambda: ConvUpdate("minatar"), 32),
         ("act_conv_nature", lambda: ConvAct("nature"), 1),
         ("update_conv_nature_b32", lambda: ConvUpdate("nature"), 32),
+        ("r2d2_update_lstm64_b32_t80", lambda: R2d2Update(32), 32),
     ]
 
 
@@ -306,7 +380,7 @@ def main():
         if args.filter and args.filter not in name:
             continue
         median, best, iters = measure(make(), budget)
-        unit = "steps" if name.startswith("act_") else "samples"
+        unit = "steps" if name.startswith("act_") else "sequences" if name.startswith("r2d2") else "samples"
         if args.json:
             print(json.dumps({
                 "name": name, "median_us": round(median, 3), "min_us": round(best, 3),

@@ -7,6 +7,7 @@ fn workloads(c: &mut Criterion) {
     for w in engram::bench::nn_workloads()
         .into_iter()
         .chain(engram::bench::dqn_workloads())
+        .chain(engram::bench::r2d2_workloads())
     {
         let mut f = w.instantiate();
         c.bench_function(&w.name, |b| b.iter(&mut f));

@@ -613,6 +613,101 @@ pub fn dqn_workloads() -> Vec<Workload> {
     vec![update, uniform, prioritized]
 }
 
+/// `r2d2_update_lstm64_b32_t80`: one R2D2 gradient step with the paper's sequence shape: 32
+/// sequences of 80 steps (+ the bootstrap observation) drawn by priority from 1,000 stored
+/// ones, each from its stored state: target pass over 81 steps, online burn-in of 40 steps
+/// without gradient, online pass over the other 41 with BPTT, 5-step double-Q targets under
+/// value rescaling, Huber, priorities back, norm clip 10, Adam. Encoder 64 ReLU, LSTM 64,
+/// dueling heads; CartPole-sized observations. `bench/torch_reference.py` does the same.
+pub fn r2d2_workloads() -> Vec<Workload> {
+    use crate::agent::QNetwork;
+    use crate::algos::r2d2::{Config, Learner};
+    use crate::config::{Activation as NetActivation, NetConfig, PolicyKind};
+    use crate::offpolicy::prioritized::PrioritizedSampler;
+    use crate::offpolicy::sequence_replay::{SequenceBatch, SequenceReplay};
+    use engram_env::Space;
+    const BATCH: usize = 32;
+    const LENGTH: usize = 80;
+    let update = Workload::new(
+        "r2d2_update_lstm64_b32_t80",
+        "R2D2 gradient step: 32 sequences x 80 steps, burn-in 40, target + online LSTM-64 passes, BPTT, 5-step double Q, Adam",
+        || {
+            let net = NetConfig {
+                policy: PolicyKind::Lstm,
+                hidden_size: 64,
+                encoder_layers: vec![64],
+                activation: NetActivation::Relu,
+                ..NetConfig::default()
+            };
+            let obs = Space::Box {
+                low: vec![-1.0; OBS],
+                high: vec![1.0; OBS],
+                shape: vec![OBS],
+            };
+            let actions = Space::Discrete {
+                n: ACTIONS as u64,
+                start: 0,
+            };
+            let q = QNetwork::recurrent(&obs, &actions, &net, true).expect("the bench network builds");
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let mut params = q.layout.initialize(&mut rng);
+            let target = params.clone();
+            let config = Config {
+                batch_size: BATCH,
+                ..Config::default()
+            };
+            let sd = q.state_size();
+            // One long episode: every stored sequence continues it (burn-in applies to all).
+            let mut replay = SequenceReplay::new(1000, 1, LENGTH, LENGTH / 2, OBS, sd)
+                .expect("a small replay fits");
+            let mut per = PrioritizedSampler::new(1000, config.per_alpha, config.per_eps)
+                .expect("a valid sampler");
+            let state: Vec<f32> = (0..sd).map(|_| rng.gen_range(-0.5..0.5)).collect();
+            let mut t = 0usize;
+            while replay.len() < 1000 || replay.starts_episode(0) {
+                let o: Vec<f32> = (0..OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let next: Vec<f32> = (0..OBS).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let a = rng.gen_range(0..ACTIONS) as f32;
+                let slot = replay.add_step(0, &o, &state, a, rng.gen(), &next, false, false, t == 0);
+                if let Some(slot) = slot {
+                    per.on_add([slot]);
+                }
+                t += 1;
+            }
+            let mut learner = Learner::new(&q, &config);
+            let mut batch = SequenceBatch::new(BATCH, LENGTH, OBS, sd);
+            let (mut indices, mut weights) = (Vec::new(), Vec::new());
+            let mut priorities = vec![0.0f32; BATCH];
+            let mut grads = q.layout.zeros();
+            let mut opt = Adam::new(AdamConfig::default(), params.len());
+            Box::new(move || {
+                per.sample(BATCH, replay.len(), 0.6, &mut rng, &mut indices, &mut weights);
+                replay.fill(&indices, &mut batch);
+                let scale = 1.0 / (BATCH * (LENGTH - config.burn_in)) as f32;
+                grads.fill(0.0);
+                let sums = learner.group(
+                    &q,
+                    &config,
+                    &params,
+                    &target,
+                    &batch,
+                    config.burn_in,
+                    &weights,
+                    scale,
+                    &mut grads,
+                    &mut priorities,
+                );
+                per.update_priorities(&indices, &priorities);
+                engram_nn::optim::clip_grad_norm(&mut grads, 10.0);
+                opt.step(&mut params, &grads, 1e-4);
+                black_box(sums.loss);
+            })
+        },
+    )
+    .with_rate("sequences", BATCH as f64);
+    vec![update]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Environment stepping and training throughput
 
@@ -790,6 +885,7 @@ mod tests {
         for w in nn_workloads()
             .into_iter()
             .chain(dqn_workloads())
+            .chain(r2d2_workloads())
             .chain(env_workloads())
             .chain(runtime_workloads())
             .chain(gemm_workloads().into_iter().take(3))

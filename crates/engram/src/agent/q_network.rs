@@ -6,6 +6,11 @@
 //!
 //! The same network evaluates target parameters: the target is a second flat parameter
 //! vector of the same layout, run through its own [`QPass`].
+//!
+//! [`QNetwork::recurrent`] puts an LSTM or GRU core between the encoder and the heads (DRQN,
+//! R2D2): [`QNetwork::forward_seq`] / [`QNetwork::backward_seq`] run B sequences x T steps in
+//! one batched pass through engram-nn's kernels, and the player carries the state from step
+//! to step. DQN builds with [`QNetwork::new`], which refuses a recurrent core.
 
 use super::action::ActionKind;
 use super::encode::Encoder;
@@ -13,7 +18,7 @@ use super::{Act, Player};
 use crate::config::{NetConfig, PolicyKind};
 use crate::error::TrainError;
 use engram_env::Space;
-use engram_nn::network::{Network, NetworkConfig, NetworkTape};
+use engram_nn::network::{CoreInit, Network, NetworkConfig, NetworkTape, OnnxState};
 use engram_nn::onnx::{Attr, Dim, ElemType, Graph};
 use engram_nn::recurrent::RecurrentState;
 use engram_nn::{Init, ParamLayout};
@@ -32,19 +37,40 @@ pub struct QNetwork {
 /// Forward and backward scratch for up to `rows` observations.
 pub struct QPass {
     rows: usize,
+    steps: usize,
     input: Vec<f32>,
     d_input: Vec<f32>,
     state: RecurrentState,
     tape: NetworkTape,
-    /// `Q(s, a)` of each row, `[rows * n_actions]`, after `forward`.
+    /// `Q(s, a)` of each row, `[rows * n_actions]`, after `forward` (`[steps, rows, n_actions]`
+    /// after `forward_seq`).
     pub q: Vec<f32>,
     d_value: Vec<f32>,
     d_advantage: Vec<f32>,
 }
 
 impl QNetwork {
-    /// `dueling`: separate value and advantage heads.
+    /// `dueling`: separate value and advantage heads. An MLP only: DQN's network.
     pub fn new(
+        obs_space: &Space,
+        action_space: &Space,
+        net: &NetConfig,
+        dueling: bool,
+    ) -> Result<QNetwork, TrainError> {
+        if net.policy != PolicyKind::Mlp {
+            return Err(TrainError::Usage(format!(
+                "dqn's Q-network is an MLP: set policy = mlp (got {}); for a recurrent Q-network \
+                 use --algo r2d2 --policy {} (R2D2; DRQN is r2d2 with stored_state = false, \
+                 burn_in = 0, prioritized = false)",
+                net.policy.name(),
+                net.policy.name()
+            )));
+        }
+        QNetwork::recurrent(obs_space, action_space, net, dueling)
+    }
+
+    /// A Q-network with `net.policy`'s core (LSTM, GRU, or none for mlp): DRQN's and R2D2's.
+    pub fn recurrent(
         obs_space: &Space,
         action_space: &Space,
         net: &NetConfig,
@@ -62,13 +88,6 @@ impl QNetwork {
         let action_kind = action_kind.ok_or_else(|| {
             TrainError::Usage(format!("action space {action_space} is not supported"))
         })?;
-        if net.policy != PolicyKind::Mlp {
-            return Err(TrainError::Usage(format!(
-                "dqn's Q-network is an MLP: set policy = mlp (got {}); recurrent Q-learning is \
-                 DRQN/R2D2's",
-                net.policy.name()
-            )));
-        }
         let mut layout = ParamLayout::new();
         let encoder = Encoder::new(obs_space, net, &mut layout)?;
         let init = |gain: f32| {
@@ -93,6 +112,16 @@ impl QNetwork {
         } else {
             config.head("q", n_actions, init(1.0))
         };
+        config = match net.policy {
+            // As the actor-critic's core: forget-gate bias 1.
+            PolicyKind::Lstm => config.lstm(net.hidden_size).core_init(CoreInit {
+                weight_ih: Init::UniformFanIn,
+                weight_hh: Init::UniformFanIn,
+                bias: Init::LstmBias { forget: 1.0 },
+            }),
+            PolicyKind::Gru => config.gru(net.hidden_size),
+            PolicyKind::Mlp => config,
+        };
         let net = Network::new(&mut layout, "q_net", &config)
             .map_err(|e| TrainError::Policy(e.to_string()))?;
         Ok(QNetwork {
@@ -113,32 +142,98 @@ impl QNetwork {
         self.encoder.obs_dim()
     }
 
+    /// Floats of one row's recurrent state: `h`, then `c` for an LSTM (0 without a core).
+    pub fn state_size(&self) -> usize {
+        self.net.state_size() * if self.has_cell() { 2 } else { 1 }
+    }
+
+    fn has_cell(&self) -> bool {
+        matches!(self.net.core, engram_nn::network::Core::Lstm(_))
+    }
+
+    /// A zero recurrent state of `rows` rows.
+    pub fn initial_state(&self, rows: usize) -> RecurrentState {
+        self.net.initial_state(rows)
+    }
+
+    /// Row `row` of `state` as one flat vector (`h` then `c`, [`QNetwork::state_size`]).
+    pub fn state_row(&self, state: &RecurrentState, row: usize, out: &mut [f32]) {
+        let h = state.hidden;
+        out[..h].copy_from_slice(&state.h[row * h..(row + 1) * h]);
+        if self.has_cell() {
+            out[h..2 * h].copy_from_slice(&state.c[row * h..(row + 1) * h]);
+        }
+    }
+
+    /// Sets row `row` of `state` from a flat vector of [`QNetwork::state_row`]'s layout.
+    pub fn set_state_row(&self, state: &mut RecurrentState, row: usize, flat: &[f32]) {
+        let h = state.hidden;
+        state.h[row * h..(row + 1) * h].copy_from_slice(&flat[..h]);
+        if self.has_cell() {
+            state.c[row * h..(row + 1) * h].copy_from_slice(&flat[h..2 * h]);
+        }
+    }
+
+    /// Scratch for one step of `rows` observations ([`QNetwork::forward`]).
     pub fn pass(&self, rows: usize) -> QPass {
+        self.seq_pass(1, rows)
+    }
+
+    /// Scratch for sequences of up to `steps` steps of `rows` rows ([`QNetwork::forward_seq`]).
+    pub fn seq_pass(&self, steps: usize, rows: usize) -> QPass {
+        let cells = steps * rows;
         QPass {
             rows,
-            input: vec![0.0; rows * self.encoder.input_dim()],
+            steps,
+            input: vec![0.0; cells * self.encoder.input_dim()],
             d_input: vec![
                 0.0;
                 if self.encoder.has_embeddings() {
-                    rows * self.encoder.input_dim()
+                    cells * self.encoder.input_dim()
                 } else {
                     0
                 }
             ],
             state: self.net.initial_state(rows),
-            tape: self.net.tape(1, rows),
-            q: vec![0.0; rows * self.n_actions],
-            d_value: vec![0.0; if self.dueling { rows } else { 0 }],
-            d_advantage: vec![0.0; rows * self.n_actions],
+            tape: self.net.tape(steps, rows),
+            q: vec![0.0; cells * self.n_actions],
+            d_value: vec![0.0; if self.dueling { cells } else { 0 }],
+            d_advantage: vec![0.0; cells * self.n_actions],
         }
     }
 
-    /// `Q(obs, .)` of the pass's rows with parameters `p`, into `pass.q`.
+    /// `Q(obs, .)` of the pass's rows with parameters `p`, into `pass.q`; the pass carries
+    /// its own recurrent state from call to call (reset it with [`QPass::reset_state`]).
     pub fn forward(&self, p: &[f32], obs: &[f32], pass: &mut QPass) {
-        let rows = pass.rows;
-        self.encoder.encode(p, obs, rows, &mut pass.input);
+        let mut state = std::mem::replace(&mut pass.state, RecurrentState::zeros(0, 0, false));
+        self.forward_seq(p, obs, 1, None, &mut state, pass);
+        pass.state = state;
+    }
+
+    /// `Q` over `steps` steps of `obs` `[steps, batch, obs_dim]` (`batch = state.batch`) from
+    /// the initial `state` (replaced by the final one), zeroing row `b`'s state before step `t`
+    /// where `starts[t * batch + b]`; into `pass.q[..steps * batch * n_actions]`.
+    pub fn forward_seq(
+        &self,
+        p: &[f32],
+        obs: &[f32],
+        steps: usize,
+        starts: Option<&[bool]>,
+        state: &mut RecurrentState,
+        pass: &mut QPass,
+    ) {
+        let rows = steps * state.batch;
+        assert!(
+            steps <= pass.steps && state.batch <= pass.rows,
+            "QNetwork::forward_seq: pass sized for {} x {}, called with {steps} x {}",
+            pass.steps,
+            pass.rows,
+            state.batch
+        );
+        let input = &mut pass.input[..rows * self.encoder.input_dim()];
+        self.encoder.encode(p, obs, rows, input);
         self.net
-            .forward_seq(p, &pass.input, 1, None, &mut pass.state, &mut pass.tape);
+            .forward_seq(p, input, steps, starts, state, &mut pass.tape);
         let n = self.n_actions;
         if self.dueling {
             let (v, a) = (pass.tape.head(0), pass.tape.head(1));
@@ -150,19 +245,27 @@ impl QNetwork {
                 }
             }
         } else {
-            pass.q.copy_from_slice(pass.tape.head(0));
+            pass.q[..rows * n].copy_from_slice(pass.tape.head(0));
         }
     }
 
-    /// Adds to `g` the gradient of a loss whose gradient with respect to `pass.q` is `d_q`
-    /// (after [`QNetwork::forward`] with the same `p` and `obs`).
+    /// Adds to `g` the gradient of a loss whose gradient with respect to the last forward
+    /// pass's Q-values is `d_q` (after [`QNetwork::forward`] or [`QNetwork::forward_seq`] with
+    /// the same `p` and `obs`). The initial state gets no gradient: BPTT stops there.
     pub fn backward(&self, p: &[f32], g: &mut [f32], obs: &[f32], pass: &mut QPass, d_q: &[f32]) {
-        let (rows, n) = (pass.rows, self.n_actions);
+        let (steps, batch) = pass.tape.shape();
+        let (rows, n) = (steps * batch, self.n_actions);
+        let width = self.encoder.input_dim();
         let embeddings = self.encoder.has_embeddings();
         if embeddings {
-            pass.d_input.fill(0.0);
+            pass.d_input[..rows * width].fill(0.0);
         }
-        let d_input = embeddings.then_some(&mut pass.d_input[..]);
+        let input = &pass.input[..rows * width];
+        let d_input = if embeddings {
+            Some(&mut pass.d_input[..rows * width])
+        } else {
+            None
+        };
         if self.dueling {
             // Q_a = V + A_a - mean_b A_b: dV = sum_a dQ_a, dA_b = dQ_b - mean_a dQ_a.
             for r in 0..rows {
@@ -176,19 +279,34 @@ impl QNetwork {
             self.net.backward_seq(
                 p,
                 g,
-                &pass.input,
-                &[&pass.d_value, &pass.d_advantage],
+                input,
+                &[&pass.d_value[..rows], &pass.d_advantage[..rows * n]],
                 &mut pass.tape,
                 d_input,
                 None,
             );
         } else {
-            self.net
-                .backward_seq(p, g, &pass.input, &[d_q], &mut pass.tape, d_input, None);
+            self.net.backward_seq(
+                p,
+                g,
+                input,
+                &[&d_q[..rows * n]],
+                &mut pass.tape,
+                d_input,
+                None,
+            );
         }
         if embeddings {
-            self.encoder.backward(g, obs, rows, &pass.d_input);
+            self.encoder
+                .backward(g, obs, rows, &pass.d_input[..rows * width]);
         }
+    }
+}
+
+impl QPass {
+    /// Zeroes the state [`QNetwork::forward`] carries (every row starts an episode).
+    pub fn reset_state(&mut self) {
+        self.state.reset();
     }
 }
 
@@ -211,24 +329,45 @@ struct QPlayer<'a> {
     params: &'a [f32],
     pass: QPass,
     best: [usize; 1],
+    /// The carried state, flat (`h` then `c`), after each step.
+    state: Vec<f32>,
 }
 
 /// The exploration rate of sampled (`--stochastic`) evaluation: the usual final training rate.
 pub const EVAL_EPSILON: f64 = 0.05;
 
 impl Player for QPlayer<'_> {
-    fn reset(&mut self) {}
+    fn reset(&mut self) {
+        self.pass.reset_state();
+        self.state.fill(0.0);
+    }
 
     fn act(&mut self, obs: &[f32], rng: Option<&mut ChaCha8Rng>, action: &mut [f32]) {
+        // The forward pass runs even for a random action: a recurrent core must see every
+        // observation.
+        self.q.forward(self.params, obs, &mut self.pass);
+        if !self.state.is_empty() {
+            self.q.state_row(&self.pass.state, 0, &mut self.state);
+        }
         if let Some(rng) = rng {
             if rng.gen::<f64>() < EVAL_EPSILON {
                 action[0] = rng.gen_range(0..self.q.n_actions) as f32;
                 return;
             }
         }
-        self.q.forward(self.params, obs, &mut self.pass);
         argmax_rows(&self.pass.q, self.q.n_actions, &mut self.best);
         action[0] = self.best[0] as f32;
+    }
+
+    fn recurrent_state(&self) -> &[f32] {
+        &self.state
+    }
+
+    fn set_recurrent_state(&mut self, state: &[f32]) {
+        if state.len() == self.state.len() && !state.is_empty() {
+            self.state.copy_from_slice(state);
+            self.q.set_state_row(&mut self.pass.state, 0, state);
+        }
     }
 
     fn outputs(&self) -> Vec<(&'static str, Vec<f32>)> {
@@ -255,12 +394,24 @@ impl Act for QNetwork {
             params,
             pass: self.pass(1),
             best: [0],
+            state: vec![0.0; self.state_size()],
         })
     }
 
     fn onnx(&self, g: &mut Graph, p: &[f32], obs: &str) -> Result<(), TrainError> {
         let input = self.encoder.onnx(g, p, obs);
-        let (heads, _) = self.net.onnx_step(g, p, &input, None);
+        let h = self.net.state_size();
+        let state_in = (h > 0).then(|| {
+            let s = g.input(
+                "state_in",
+                vec![Dim::batch(), Dim::Fixed(self.state_size())],
+            );
+            OnnxState {
+                h: g.columns(&s, 0, h),
+                c: self.has_cell().then(|| g.columns(&s, h, 2 * h)),
+            }
+        });
+        let (heads, next) = self.net.onnx_step(g, p, &input, state_in.as_ref());
         let q = if self.dueling {
             let mean = g.op(
                 "ReduceMean",
@@ -294,6 +445,17 @@ impl Act for QNetwork {
             ElemType::F32,
             vec![Dim::batch(), Dim::Fixed(self.n_actions)],
         );
+        if let Some(next) = next {
+            let mut parts = vec![next.h];
+            parts.extend(next.c);
+            let state_out = g.concat_columns(&parts);
+            g.output(
+                &state_out,
+                "state_out",
+                ElemType::F32,
+                vec![Dim::batch(), Dim::Fixed(self.state_size())],
+            );
+        }
         Ok(())
     }
 }

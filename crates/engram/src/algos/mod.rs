@@ -23,6 +23,7 @@ pub mod policy_evaluation;
 pub mod policy_iteration;
 pub mod ppo;
 pub mod q_learning;
+pub mod r2d2;
 pub mod reinforce;
 pub mod sarsa;
 pub mod td0;
@@ -162,6 +163,7 @@ registry! {
     Trpo => trpo,
     Reinforce => reinforce,
     Dqn => dqn,
+    R2d2 => r2d2,
     Cem => cem,
     Es => es,
     Cmaes => cmaes,

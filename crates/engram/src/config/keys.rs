@@ -147,7 +147,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ("n_epochs", "passes over each rollout"),
     (
         "batch_size",
-        "steps per minibatch (PPO recurrent: t_max times the envs per minibatch; off-policy: transitions per gradient step)",
+        "steps per minibatch (PPO recurrent: t_max times the envs per minibatch; off-policy: transitions per gradient step; r2d2: sequences)",
     ),
     ("clip_range", "surrogate clip range epsilon"),
     (
@@ -186,7 +186,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     // Off-policy (DQN family)
     (
         "buffer_size",
-        "replay buffer capacity in transitions (memory: about 4 * (2 * obs_dim + 4) bytes each)",
+        "replay buffer capacity in transitions (memory: about 4 * (2 * obs_dim + 4) bytes each); r2d2: in sequences",
     ),
     (
         "learning_starts",
@@ -236,6 +236,31 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     (
         "n_step",
         "n-step returns (1 = the one-step target); windows stop at episode ends",
+    ),
+    // R2D2 / DRQN
+    (
+        "sequence_length",
+        "steps per replayed sequence, burn-in included (R2D2: 80)",
+    ),
+    (
+        "sequence_overlap",
+        "steps consecutive sequences of an episode share (-1 = half of sequence_length)",
+    ),
+    (
+        "burn_in",
+        "steps at a sequence's start that only warm the stored state up (no gradient); not for sequences that start an episode",
+    ),
+    (
+        "stored_state",
+        "start each replayed sequence from the actor's stored state (false: zero state, DRQN)",
+    ),
+    (
+        "value_rescaling",
+        "targets under h(x) = sign(x)(sqrt(|x|+1)-1) + 1e-3 x (R2D2)",
+    ),
+    (
+        "priority_eta",
+        "a sequence's priority: eta * max |td| + (1 - eta) * mean |td| over its trained steps",
     ),
     (
         "save_replay_buffer",

@@ -4,4 +4,5 @@
 
 pub mod prioritized;
 pub mod replay;
+pub mod sequence_replay;
 pub mod stepper;
