@@ -5,8 +5,8 @@ The learner runs in this (the driver's) process and owns the run exactly as a lo
 the run directory, the global parameters, the optimizer statistics, metrics, evaluations and
 checkpoints (``engram train --resume DIR`` or ``resume=DIR`` continues it). Each worker is a
 Ray actor with its own environment and RNG stream: it receives the parameters (a version-
-stamped float32 array, put once per update in Ray's object store and read there without a
-copy), collects ``t_max`` steps, computes the clipped gradient with engram's A3C loss and
+stamped float32 array: Ray inlines a small one in the call and keeps a large one in its
+object store, where workers on that node read it without a copy), collects ``t_max`` steps, computes the clipped gradient with engram's A3C loss and
 returns it as one float32 array. The learner applies gradients in the order they arrive with
 the run's optimizer (the A3C paper's global network, with network latency in between) and
 sends the worker the newest parameters. A gradient computed on parameters ``k`` versions old
@@ -44,9 +44,9 @@ RAY_MISSING = (
     "install it with `{python} -m pip install 'ray[default]'`"
 )
 
-# A worker that fails this many times in a row without one gradient in between (its actor
-# cannot even start, or it keeps crashing) ends the run.
-MAX_CONSECUTIVE_FAILURES = 5
+# A worker that keeps failing this long without one gradient in between (its actor cannot
+# even start, or it keeps crashing) ends the run; a restart takes seconds on a busy machine.
+RESTART_TIMEOUT_S = 120.0
 
 
 def _import_ray():
@@ -247,7 +247,7 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
         ) from None
     nodes = len({node for _, node in placed})
     staleness = collections.Counter()
-    failures = [0] * num_workers
+    failing_since = [0.0] * num_workers
     dropped = restarts = kills = 0
     overhead, compute, apply_s, put_s = [], [], [], []
     submitted = {}
@@ -255,15 +255,18 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
     current = {}
 
     def publish():
+        # The array goes with the call: Ray inlines small arguments and puts large ones in
+        # its object store (workers on the node read them without a copy). An explicit
+        # ray.put per update measured 2-3x slower for a 71 kB network (BENCHMARKS.md).
         t = time.perf_counter()
         version, params = learner.params()
-        current["ref"] = ray.put(params)
+        current["params"] = params
         current["version"] = version
         current["bytes"] = params.nbytes
         put_s.append(time.perf_counter() - t)
 
     def submit(i):
-        ref = workers[i].step.remote(current["version"], current["ref"])
+        ref = workers[i].step.remote(current["version"], current["params"])
         pending[ref] = i
         submitted[i] = time.perf_counter()
 
@@ -276,10 +279,13 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
     next_kill = started + kill_worker_every if kill_worker_every else None
     while learner.running():
         if next_kill is not None and time.perf_counter() >= next_kill:
-            victim = kills % num_workers
-            ray.kill(workers[victim], no_restart=False)
-            kills += 1
-            next_kill += kill_worker_every
+            # The next worker in turn that is up (not one Ray is still restarting).
+            healthy = [w for w in range(num_workers) if not failing_since[w]]
+            if healthy:
+                victim = healthy[kills % len(healthy)]
+                ray.kill(workers[victim], no_restart=False)
+                kills += 1
+            next_kill = time.perf_counter() + kill_worker_every
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=step_timeout if next_kill is None else 0.5)
         if not ready:
             if next_kill is not None:
@@ -292,10 +298,12 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
         except RayActorError as e:
             # The worker's process died: Ray restarts the actor; ask it again.
             restarts += 1
-            failures[i] += 1
-            if failures[i] >= MAX_CONSECUTIVE_FAILURES:
+            now = time.perf_counter()
+            failing_since[i] = failing_since[i] or now
+            if now - failing_since[i] > RESTART_TIMEOUT_S:
                 raise RuntimeError(
-                    f"worker {i} failed {failures[i]} times in a row; the last error: {e}"
+                    f"worker {i} has failed for {now - failing_since[i]:.0f} s without being "
+                    f"restarted (max_restarts={max_restarts}); the last error: {e}"
                 ) from None
             time.sleep(0.2)
             submit(i)
@@ -305,7 +313,7 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
             raise RuntimeError(f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
         except GetTimeoutError:
             raise TimeoutError(f"worker {i} returned nothing within {step_timeout:g} s") from None
-        failures[i] = 0
+        failing_since[i] = 0.0
         overhead.append(time.perf_counter() - submitted[i] - compute_s)
         compute.append(compute_s)
         grad_bytes = grads.nbytes
@@ -341,6 +349,7 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
         "max_staleness": max_staleness,
         "staleness": {str(k): v for k, v in sorted(staleness.items())},
         "mean_staleness": (sum(k * v for k, v in staleness.items()) / updates) if updates else None,
+        # Calls that found their worker dead (several per kill while Ray restarts it).
         "worker_failures": restarts,
         "workers_killed": kills,
         "param_bytes": current.get("bytes"),
@@ -350,7 +359,7 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
         "transfer_overhead_us_median": _median_us(overhead),
         "worker_compute_us_median": _median_us(compute),
         "learner_apply_us_median": _median_us(apply_s),
-        "param_put_us_median": _median_us(put_s),
+        "param_read_us_median": _median_us(put_s),
         "wall_seconds": round(wall, 3),
         # CPU time of the driver (learner) and of the workers' current processes (a
         # restarted worker's predecessor is not counted), start-up included.
