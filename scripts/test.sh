@@ -11,4 +11,5 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check numpy gymnasium pytest onnxruntime tensorboard "maturin>=1.5,<2"
 # The release build without debug info (profile `pyext` in Cargo.toml).
 VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" maturin develop --profile pyext
-"$venv/bin/python" -m pytest -q python/tests
+# The distributed tests (a Ray cluster) are their own CI step: scripts/test-ray.sh.
+"$venv/bin/python" -m pytest -q python/tests --ignore=python/tests/distributed

@@ -115,6 +115,14 @@ struct TrainArgs {
     /// Continue the run in this directory from its latest checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "algo", "config", "out", "seeds"])]
     resume: Option<PathBuf>,
+    /// Train A3C across machines with Ray: the cluster's head `host:port`, or `auto`. Runs
+    /// `python -m engram.distributed` (the Python package and Ray must be installed; the
+    /// interpreter is $ENGRAM_PYTHON, else python3).
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["seeds", "workers", "config", "n_envs"])]
+    ray: Option<String>,
+    /// With --ray: the remote workers (Ray actors, one environment each).
+    #[arg(long, value_name = "N", requires = "ray")]
+    ray_workers: Option<usize>,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -352,6 +360,9 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if let Some(address) = &args.ray {
+        return train_on_ray(&args, address);
+    }
     let resuming_seeds = args
         .resume
         .as_deref()
@@ -615,6 +626,77 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 /// `engram train ... --seeds SPEC`.
+/// `engram train --ray ADDRESS`: hands the run to the Python package's Ray driver
+/// (`python -m engram.distributed`), whose learner is this library.
+fn train_on_ray(args: &TrainArgs, address: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let python = std::env::var("ENGRAM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import engram._engram"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    match probe {
+        Err(e) => {
+            return Err(format!(
+                "--ray runs the Python package engram.distributed, and `{python}` cannot be \
+                 started ({e}): install Python 3.9+ or point ENGRAM_PYTHON at its interpreter"
+            )
+            .into())
+        }
+        Ok(status) if !status.success() => {
+            return Err(format!(
+                "--ray runs the Python package engram.distributed, which `{python}` cannot \
+                 import: install it (`pip install engram-rl`, or `maturin develop` in the \
+                 repository) with Ray (`pip install 'ray[default]'`), or point ENGRAM_PYTHON at \
+                 the interpreter that has them"
+            )
+            .into())
+        }
+        Ok(_) => {}
+    }
+    let mut command = std::process::Command::new(&python);
+    command.args(["-m", "engram.distributed", "--ray", address]);
+    if let Some(n) = args.ray_workers {
+        command.args(["--ray-workers", &n.to_string()]);
+    }
+    match &args.resume {
+        Some(dir) => {
+            command.arg("--resume").arg(dir);
+        }
+        None => {
+            let algo = args.algo.as_deref().unwrap_or("a3c");
+            let Some(env) = &args.env else {
+                return Err("--ray: give the environment with --env".into());
+            };
+            command.args([algo, env.as_str()]);
+            if let Some(out) = &args.out {
+                command.arg("--out").arg(out);
+            }
+        }
+    }
+    if let Some(steps) = args.steps {
+        command.args(["--steps", &steps.to_string()]);
+    }
+    if let Some(seed) = args.seed {
+        command.args(["--seed", &seed.to_string()]);
+    }
+    if let Some(episodes) = args.episodes {
+        command.args(["--set", &format!("total_episodes={episodes}")]);
+    }
+    if let Some(policy) = &args.policy {
+        command.args(["--set", &format!("policy=\"{policy}\"")]);
+    }
+    for s in &args.sets {
+        command.args(["--set", s]);
+    }
+    if args.quiet {
+        command.arg("--quiet");
+    }
+    let status = command.status()?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
 fn train_seeds(
     config: RunConfig,
     seeds: &[u64],

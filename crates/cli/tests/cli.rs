@@ -872,3 +872,39 @@ fn ls_lists_finished_and_unfinished_runs() {
     let (ok, text) = engram(&["ls", "empty"], d);
     assert!(!ok && text.contains("no runs under empty"), "{text}");
 }
+
+#[test]
+fn train_on_ray_says_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |python: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_engram"))
+            .args(args)
+            .env("ENGRAM_PYTHON", python)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let ray = ["train", "--env", "CartPole-v1", "--ray", "127.0.0.1:1"];
+    let (ok, err) = run("/nonexistent/python3", &ray);
+    assert!(
+        !ok && err.contains("cannot be started") && err.contains("ENGRAM_PYTHON"),
+        "{err}"
+    );
+    // `false` stands for an interpreter without the engram package.
+    let (ok, err) = run("false", &ray);
+    assert!(
+        !ok && err.contains("cannot import") && err.contains("ray[default]"),
+        "{err}"
+    );
+    let (ok, err) = run(
+        "false",
+        &["train", "--env", "CartPole-v1", "--ray-workers", "2"],
+    );
+    assert!(!ok && err.contains("--ray <ADDRESS>"), "{err}");
+    let (ok, err) = run("false", &["train", "--workers", "2", "--ray", "auto"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

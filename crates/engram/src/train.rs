@@ -8,7 +8,7 @@ use crate::runtime::checkpoint::{Checkpoint, RunState};
 use crate::runtime::monitor::EPISODES_CSV;
 use crate::runtime::progress::Report;
 use crate::runtime::run_dir::{self, Summary};
-use crate::runtime::{Monitor, Resume, Session};
+use crate::runtime::{Monitor, Resume, Session, StopReason};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,6 +44,25 @@ pub fn train_with_report(
     report: Report,
     on_start: impl FnOnce(&Started),
 ) -> Result<Summary, TrainError> {
+    run(open_new(config, out, report, on_start)?)
+}
+
+/// A run laid out and ready for its loop: its configuration and the [`Session`] the
+/// algorithm receives. A loop driven from outside the library (engram.distributed's learner)
+/// opens one with [`open_new`] or [`open_resume`] and ends it with [`close`].
+pub struct OpenRun {
+    pub config: RunConfig,
+    pub session: Session,
+}
+
+/// Validates `config`, lays out a new run directory (as [`train_with_report`]) and opens
+/// the run.
+pub fn open_new(
+    config: RunConfig,
+    out: Option<&Path>,
+    report: Report,
+    on_start: impl FnOnce(&Started),
+) -> Result<OpenRun, TrainError> {
     config.validate()?;
     let probe = config.common.make_env()?;
     // Settings that only the spaces can refuse (gSDE on discrete actions, normalising
@@ -90,7 +109,7 @@ pub fn train_with_report(
         observation_space: probe.observation_space().to_string(),
         action_space: probe.action_space().to_string(),
     });
-    run_with(config, run_dir, None, 0.0, report)
+    open(config, run_dir, None, 0.0, report)
 }
 
 /// Continues the run in `dir` from its latest checkpoint; `overrides` are `--set` assignments
@@ -105,6 +124,16 @@ pub fn resume_with_report(
     overrides: &[String],
     report: Report,
 ) -> Result<Summary, TrainError> {
+    run(open_resume(dir, overrides, report)?)
+}
+
+/// Checks the run in `dir` and its `overrides` (as [`resume_with_report`]) and opens it
+/// from its latest checkpoint.
+pub fn open_resume(
+    dir: &Path,
+    overrides: &[String],
+    report: Report,
+) -> Result<OpenRun, TrainError> {
     let config_path = dir.join("config.toml");
     if !config_path.exists() {
         return Err(TrainError::Usage(format!(
@@ -193,16 +222,16 @@ pub fn resume_with_report(
         state,
         path: ckpt_path,
     };
-    run_with(config, dir.to_path_buf(), Some(resume), wall, report)
+    open(config, dir.to_path_buf(), Some(resume), wall, report)
 }
 
-fn run_with(
+fn open(
     config: RunConfig,
     run_dir: PathBuf,
     resume: Option<Resume>,
     wall_offset: f64,
     report: Report,
-) -> Result<Summary, TrainError> {
+) -> Result<OpenRun, TrainError> {
     let threshold = config.common.reward_threshold();
     let monitor = Arc::new(
         Monitor::new(
@@ -221,11 +250,29 @@ fn run_with(
     let session = Session::new(
         config.common.clone(),
         config.to_table(),
-        run_dir.clone(),
-        monitor.clone(),
+        run_dir,
+        monitor,
         resume,
     );
+    Ok(OpenRun { config, session })
+}
+
+/// Runs the algorithm the configuration names on an opened run.
+fn run(opened: OpenRun) -> Result<Summary, TrainError> {
+    let OpenRun { config, session } = opened;
+    let monitor = session.monitor.clone();
+    let run_dir = session.run_dir.clone();
     let stop = config.algo.run(session, &config);
+    close(&config, &monitor, &run_dir, stop)
+}
+
+/// Ends a run whose loop returned `stop`: flushes the logs and writes `summary.json`.
+pub fn close(
+    config: &RunConfig,
+    monitor: &Monitor,
+    run_dir: &Path,
+    stop: Result<StopReason, TrainError>,
+) -> Result<Summary, TrainError> {
     // The rows buffered since the last log interval, whatever the outcome.
     monitor.flush_logs();
     let stop = stop?;
@@ -251,7 +298,7 @@ fn run_with(
         best_eval_std: best.as_ref().map(|b| b.std_return),
         final_train_mean_return: monitor.mean_return(),
         max_train_mean_return: monitor.max_mean_return(),
-        reward_threshold: threshold,
+        reward_threshold: config.common.reward_threshold(),
         solved: hit.is_some(),
         seconds_to_threshold: hit.map(|h| h.wall_seconds),
         steps_to_threshold: hit.map(|h| h.env_steps),

@@ -840,12 +840,244 @@ fn export_onnx(
     Ok((done.inputs, done.outputs))
 }
 
+// ---------------------------------------------------------------------------------------------
+// A3C across machines (`engram.distributed`): the learner and the worker halves of A3C's
+// update, with parameters and gradients as flat `float32` arrays.
+
+fn train_error(e: engram::error::TrainError) -> PyErr {
+    use engram::error::TrainError;
+    match e {
+        TrainError::Config(_) | TrainError::Usage(_) => value_error(e),
+        _ => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+/// The learner of a distributed A3C run: owns the run directory, the global parameters, the
+/// optimizer statistics, the metrics and the checkpoints, exactly as a local run.
+#[pyclass(module = "engram._engram", frozen)]
+struct A3cLearner {
+    inner: Mutex<Option<engram::algos::a3c::RemoteLearner>>,
+}
+
+impl A3cLearner {
+    fn of(opened: engram::train::OpenRun) -> PyResult<Self> {
+        let learner = engram::algos::a3c::RemoteLearner::new(opened.session, opened.config)
+            .map_err(train_error)?;
+        Ok(A3cLearner {
+            inner: Mutex::new(Some(learner)),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut engram::algos::a3c::RemoteLearner) -> PyResult<T>,
+    ) -> PyResult<T> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(learner) => f(learner),
+            None => Err(PyRuntimeError::new_err("this learner's run has finished")),
+        }
+    }
+}
+
+#[pymethods]
+impl A3cLearner {
+    /// A new run of A3C on `env` in `out` (`settings`: `key=value`, as `engram train --set`).
+    #[staticmethod]
+    #[pyo3(signature = (env, settings, out, quiet=true))]
+    fn train(env: &str, settings: Vec<String>, out: PathBuf, quiet: bool) -> PyResult<Self> {
+        let config = config_of("a3c", env, &settings)?;
+        let opened = engram::train::open_new(config, Some(&out), quiet.into(), |_| {})
+            .map_err(train_error)?;
+        Self::of(opened)
+    }
+
+    /// Checks a new distributed run's settings without starting it.
+    #[staticmethod]
+    fn check(env: &str, settings: Vec<String>) -> PyResult<()> {
+        let config = config_of("a3c", env, &settings)?;
+        let probe = config.common.make_env().map_err(value_error)?;
+        config.algo.check(&config, &*probe).map_err(value_error)?;
+        engram::algos::a3c::check_remote(&config).map_err(train_error)
+    }
+
+    /// Continues the run in `dir` from its latest checkpoint.
+    #[staticmethod]
+    #[pyo3(signature = (dir, overrides, quiet=true))]
+    fn resume(dir: PathBuf, overrides: Vec<String>, quiet: bool) -> PyResult<Self> {
+        let opened =
+            engram::train::open_resume(&dir, &overrides, quiet.into()).map_err(train_error)?;
+        Self::of(opened)
+    }
+
+    /// The run's whole configuration as TOML (what the workers are built from).
+    fn config_toml(&self) -> PyResult<String> {
+        self.with(|l| l.config().to_toml().map_err(value_error))
+    }
+
+    fn run_dir(&self) -> PyResult<PathBuf> {
+        self.with(|l| Ok(l.session().run_dir.clone()))
+    }
+
+    fn num_params(&self) -> PyResult<usize> {
+        self.with(|l| Ok(l.num_params()))
+    }
+
+    /// Updates applied so far by this learner (the parameters' version).
+    fn version(&self) -> PyResult<u64> {
+        self.with(|l| Ok(l.version()))
+    }
+
+    fn env_steps(&self) -> PyResult<u64> {
+        self.with(|l| Ok(l.session().monitor.env_steps()))
+    }
+
+    /// `(version, parameters)`: a copy of the global parameters as one float32 array.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyArray1<f32>>)> {
+        let (version, params) = self.with(|l| {
+            let mut out = vec![0.0; l.num_params()];
+            let (version, _finite) = l.read_params(&mut out).map_err(train_error)?;
+            Ok((version, out))
+        })?;
+        Ok((version, PyArray1::from_vec(py, params)))
+    }
+
+    /// Applies worker `worker`'s gradient. `stats`: (policy_loss, value_loss, entropy, loss,
+    /// grad_norm), `steps` its environment steps, `episodes` its finished episodes
+    /// (return, length). Returns false when refused as non-finite (the run then stops).
+    fn apply_gradients(
+        &self,
+        py: Python<'_>,
+        worker: usize,
+        grads: PyReadonlyArray1<'_, f32>,
+        stats: (f64, f64, f64, f64, f64),
+        steps: u64,
+        episodes: Vec<(f64, u64)>,
+    ) -> PyResult<bool> {
+        let grads = grads.as_slice()?;
+        let (policy_loss, value_loss, entropy, loss, grad_norm) = stats;
+        let update = engram::algos::a3c::RemoteUpdate {
+            computed: engram::algos::a2c::Computed {
+                stats: engram::onpolicy::pg_loss::PgStats {
+                    policy_loss,
+                    value_loss,
+                    entropy,
+                },
+                loss,
+                grad_norm,
+                steps,
+            },
+            episodes,
+        };
+        self.with(|l| {
+            py.detach(|| l.apply(worker, grads, &update))
+                .map_err(train_error)
+        })
+    }
+
+    /// Whether training goes on (budget, stop request, failure).
+    fn running(&self) -> PyResult<bool> {
+        self.with(|l| Ok(l.running()))
+    }
+
+    /// Stops the run as failed with `message` (the last good checkpoint is kept).
+    fn fail(&self, message: String) -> PyResult<()> {
+        self.with(|l| {
+            l.fail(message);
+            Ok(())
+        })
+    }
+
+    /// Ends the run: the final checkpoint and `summary.json`, whose text it returns.
+    fn finish(&self, py: Python<'_>) -> PyResult<String> {
+        let learner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this learner's run has finished"))?;
+        let summary = py.detach(move || {
+            let config = learner.config().clone();
+            let monitor = learner.session().monitor.clone();
+            let run_dir = learner.session().run_dir.clone();
+            let stop = learner.finish().map(|(_, reason)| reason);
+            engram::train::close(&config, &monitor, &run_dir, stop)
+        });
+        summary_json(&summary.map_err(train_error)?)
+    }
+}
+
+/// A worker of a distributed A3C run: its own environment and RNG stream; computes the
+/// clipped gradient of `t_max` steps on the parameters it is given.
+#[pyclass(module = "engram._engram", frozen)]
+struct A3cWorker {
+    inner: Mutex<engram::algos::a3c::RemoteWorker>,
+}
+
+#[pymethods]
+impl A3cWorker {
+    /// `config_toml`: the learner's `config_toml()`; `stream`: the RNG stream (seed + stream).
+    #[new]
+    fn new(config_toml: &str, stream: u64) -> PyResult<Self> {
+        let table: toml::Table = toml::from_str(config_toml).map_err(value_error)?;
+        let config =
+            RunConfig::from_table(table, "the learner's configuration").map_err(value_error)?;
+        config.validate().map_err(value_error)?;
+        let worker = engram::algos::a3c::RemoteWorker::new(&config, stream).map_err(train_error)?;
+        Ok(A3cWorker {
+            inner: Mutex::new(worker),
+        })
+    }
+
+    fn num_params(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .num_params()
+    }
+
+    /// Collects `t_max` steps with `params`; returns (gradient as float32 array, stats,
+    /// steps, episodes) as `A3cLearner.apply_gradients` takes them.
+    #[allow(clippy::type_complexity)]
+    fn compute_gradients<'py>(
+        &self,
+        py: Python<'py>,
+        params: PyReadonlyArray1<'_, f32>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f32>>,
+        (f64, f64, f64, f64, f64),
+        u64,
+        Vec<(f64, u64)>,
+    )> {
+        let params = params.as_slice()?;
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let worker: &mut engram::algos::a3c::RemoteWorker = &mut guard;
+        let update = py.detach(|| worker.compute(params)).map_err(train_error)?;
+        let grads = PyArray1::from_slice(py, worker.grads());
+        let c = update.computed;
+        Ok((
+            grads,
+            (
+                c.stats.policy_loss,
+                c.stats.value_loss,
+                c.stats.entropy,
+                c.loss,
+                c.grad_norm,
+            ),
+            c.steps,
+            update.episodes,
+        ))
+    }
+}
+
 #[pymodule]
 fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<RawEnv>()?;
     m.add_class::<RawVecEnv>()?;
     m.add_class::<Policy>()?;
+    m.add_class::<A3cLearner>()?;
+    m.add_class::<A3cWorker>()?;
     m.add_function(wrap_pyfunction!(algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(check_config, m)?)?;

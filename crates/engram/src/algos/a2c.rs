@@ -12,9 +12,9 @@ use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
 use crate::onpolicy::collector::{collector_json, saved_collector, Collector};
-use crate::onpolicy::pg_loss::{Learner, LossCoefs};
+use crate::onpolicy::pg_loss::{Learner, LossCoefs, PgStats};
 use crate::onpolicy::{CollectorState, Normalizer, Rollout};
-use crate::runtime::{CheckpointParts, ParamStore, Session, StopReason};
+use crate::runtime::{CheckpointParts, EpisodeSink, ParamStore, Session, StopReason};
 use engram_nn::optim::clip_grad_norm;
 use serde::{Deserialize, Serialize};
 
@@ -95,45 +95,121 @@ pub fn learn(
     collector: &mut Collector,
     checkpoint: &dyn Fn(&dyn ParamStore, &Collector) -> CheckpointParts,
 ) -> Result<CollectorState, TrainError> {
-    let n_envs = collector.n_envs();
-    let mut rollout = Rollout::new(policy, c.t_max, n_envs);
-    let mut learner = Learner::new(policy, c.t_max, n_envs);
+    let mut step = GradientStep::new(policy, c, rc.optim.max_grad_norm, collector.n_envs());
     let mut local = policy.layout.zeros();
-    let mut grads = policy.layout.zeros();
-    let coefs = LossCoefs {
-        vf_coef: c.vf_coef as f32,
-        ent_coef: c.ent_coef as f32,
-        normalize_advantage: false,
-    };
-    let lr_schedule = rc.optim.lr();
     while session.running() {
         store.read(&mut local);
         if !session.params_are_finite(&local) {
             break;
         }
-        collector.collect(
-            policy,
-            &local,
-            &mut rollout,
-            &session.monitor,
-            c.gamma as f32,
-            c.gae_lambda as f32,
-        )?;
-        grads.fill(0.0);
-        let stats = learner.compute_gradients(policy, &local, &mut grads, &rollout, &coefs);
-        let grad_norm = clip_grad_norm(&mut grads, rc.optim.max_grad_norm as f32) as f64;
-        if !session.update_is_finite(stats.loss(&coefs), grad_norm) {
+        let computed = step.compute(policy, &local, collector, &*session.monitor)?;
+        let parts = |store: &dyn ParamStore| checkpoint(store, collector);
+        if !apply_update(session, rc, store, &step.grads, &computed, &parts)? {
             break;
         }
-        let lr = lr_schedule.value(session.monitor.progress_fraction());
-        store.apply(&grads, lr as f32);
-        session.after_update(
-            (c.t_max * n_envs) as u64,
-            &stats.metrics(grad_norm, lr),
-            &mut || checkpoint(store, collector),
-        )?;
     }
     Ok(collector.save())
+}
+
+/// One update's gradient as its worker computed it: the losses, the objective, the clipped
+/// global norm, and the environment steps it took.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Computed {
+    pub stats: PgStats,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub steps: u64,
+}
+
+/// A worker's half of an update: collect `t_max` steps with given parameters, compute the
+/// loss gradient and clip it. A3C across machines runs it on the worker's machine and ships
+/// [`GradientStep::grads`] to the learner, which runs [`apply_update`].
+pub struct GradientStep {
+    rollout: Rollout,
+    learner: Learner,
+    pub grads: Vec<f32>,
+    coefs: LossCoefs,
+    gamma: f32,
+    gae_lambda: f32,
+    max_grad_norm: f32,
+    steps: u64,
+}
+
+impl GradientStep {
+    pub fn new(policy: &ActorCritic, c: &Config, max_grad_norm: f64, n_envs: usize) -> Self {
+        GradientStep {
+            rollout: Rollout::new(policy, c.t_max, n_envs),
+            learner: Learner::new(policy, c.t_max, n_envs),
+            grads: policy.layout.zeros(),
+            coefs: LossCoefs {
+                vf_coef: c.vf_coef as f32,
+                ent_coef: c.ent_coef as f32,
+                normalize_advantage: false,
+            },
+            gamma: c.gamma as f32,
+            gae_lambda: c.gae_lambda as f32,
+            max_grad_norm: max_grad_norm as f32,
+            steps: (c.t_max * n_envs) as u64,
+        }
+    }
+
+    /// Collects a rollout with `params` (finished episodes go to `episodes`) and leaves its
+    /// clipped gradient in `self.grads`.
+    pub fn compute(
+        &mut self,
+        policy: &ActorCritic,
+        params: &[f32],
+        collector: &mut Collector,
+        episodes: &dyn EpisodeSink,
+    ) -> Result<Computed, TrainError> {
+        collector.collect(
+            policy,
+            params,
+            &mut self.rollout,
+            episodes,
+            self.gamma,
+            self.gae_lambda,
+        )?;
+        self.grads.fill(0.0);
+        let stats = self.learner.compute_gradients(
+            policy,
+            params,
+            &mut self.grads,
+            &self.rollout,
+            &self.coefs,
+        );
+        let grad_norm = clip_grad_norm(&mut self.grads, self.max_grad_norm) as f64;
+        Ok(Computed {
+            stats,
+            loss: stats.loss(&self.coefs),
+            grad_norm,
+            steps: self.steps,
+        })
+    }
+}
+
+/// The learner's half of an update: refuses a non-finite one (the monitor stops the run;
+/// returns false), applies `grads` at the scheduled learning rate, then accounts the update
+/// (log, evaluation, checkpoint as they fall due; `checkpoint` gives the contents).
+pub fn apply_update(
+    session: &Session,
+    rc: &RunConfig,
+    store: &mut dyn ParamStore,
+    grads: &[f32],
+    computed: &Computed,
+    checkpoint: &dyn Fn(&dyn ParamStore) -> CheckpointParts,
+) -> Result<bool, TrainError> {
+    if !session.update_is_finite(computed.loss, computed.grad_norm) {
+        return Ok(false);
+    }
+    let lr = rc.optim.lr().value(session.monitor.progress_fraction());
+    store.apply(grads, lr as f32);
+    session.after_update(
+        computed.steps,
+        &computed.stats.metrics(computed.grad_norm, lr),
+        &mut || checkpoint(&*store),
+    )?;
+    Ok(true)
 }
 
 impl super::Algorithm for Config {

@@ -98,24 +98,7 @@ impl super::Algorithm for Config {
 /// Runs A3C: `workers` Hogwild threads.
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
-    let layout = &policy.layout;
-    let params = Arc::new(SharedParams::new(&session.initial_params(layout)?));
-    let opt_config = rc.optim.optimizer();
-    let n_optimizers = if c.shared_optimizer_stats {
-        1
-    } else {
-        c.workers
-    };
-    let mut optimizers: Vec<Arc<dyn SharedOptimizer>> = Vec::new();
-    for prefix in optimizer_prefixes(n_optimizers) {
-        let opt: Arc<dyn SharedOptimizer> = Arc::from(opt_config.build_shared(layout.len()));
-        if let Some(state) = session.restored_optimizer(&prefix, &opt.state(), layout)? {
-            opt.load_state(&state)
-                .map_err(|e| TrainError::Usage(format!("optimizer state `{prefix}`: {e}")))?;
-        }
-        optimizers.push(opt);
-    }
-    let optimizers = Arc::new(optimizers);
+    let (params, optimizers) = global_store(&session, rc, c, &policy)?;
     let mut saved = Vec::with_capacity(c.workers);
     for w in 0..c.workers {
         saved.push(saved_collector(&session, w)?);
@@ -123,28 +106,9 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let slots: Slots = Mutex::new(saved);
     session.start(policy.clone(), c.workers == 1)?;
     let loop_config = c.loop_config();
-    let store_of = |w: usize| HogwildStore {
-        params: params.clone(),
-        optimizer: optimizers[w.min(optimizers.len() - 1)].clone(),
-        all_optimizers: optimizers.clone(),
-    };
-    // A checkpoint holds every worker's last captured state and the first worker's
-    // observation statistics (A3C workers keep one set each).
+    let store_of = |w: usize| store_of(&params, &optimizers, w);
     let parts = |store: &dyn ParamStore, states: Vec<Option<CollectorState>>| {
-        let obs_stats = states
-            .iter()
-            .flatten()
-            .find_map(|s| s.normalizer.as_ref().and_then(|n| n.obs.clone()));
-        CheckpointParts {
-            params: store.snapshot(),
-            optimizers: store.optimizer_states(),
-            collectors: states
-                .iter()
-                .map(|s| s.as_ref().and_then(collector_json))
-                .collect(),
-            obs_stats,
-            ..CheckpointParts::default()
-        }
+        checkpoint_parts(store, &states)
     };
     let session_ref = &session;
     let results: Vec<Result<CollectorState, TrainError>> = std::thread::scope(|scope| {
@@ -161,7 +125,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                             parts(store, slots.clone())
                         };
                         let result = (|| {
-                            let mut collector = worker_collector(rc, c, policy, w)?;
+                            let mut collector = worker_collector(rc, c, policy, w as u64)?;
                             if let Some(state) = lock(slots)[w].clone() {
                                 collector.restore(policy, &state)?;
                             }
@@ -215,19 +179,287 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     session.finish(result, || parts(&store, finals))
 }
 
-/// Worker `w`'s collector: one environment, RNG stream seed + w.
+/// The global parameters (fresh or restored) and the optimizers that update them: one shared
+/// by all workers, or one per worker (`shared_optimizer_stats = false`).
+type Optimizers = Arc<Vec<Arc<dyn SharedOptimizer>>>;
+
+fn global_store(
+    session: &Session,
+    rc: &RunConfig,
+    c: &Config,
+    policy: &ActorCritic,
+) -> Result<(Arc<SharedParams>, Optimizers), TrainError> {
+    let layout = &policy.layout;
+    let params = Arc::new(SharedParams::new(&session.initial_params(layout)?));
+    let opt_config = rc.optim.optimizer();
+    let n_optimizers = if c.shared_optimizer_stats {
+        1
+    } else {
+        c.workers
+    };
+    let mut optimizers: Vec<Arc<dyn SharedOptimizer>> = Vec::new();
+    for prefix in optimizer_prefixes(n_optimizers) {
+        let opt: Arc<dyn SharedOptimizer> = Arc::from(opt_config.build_shared(layout.len()));
+        if let Some(state) = session.restored_optimizer(&prefix, &opt.state(), layout)? {
+            opt.load_state(&state)
+                .map_err(|e| TrainError::Usage(format!("optimizer state `{prefix}`: {e}")))?;
+        }
+        optimizers.push(opt);
+    }
+    Ok((params, Arc::new(optimizers)))
+}
+
+/// Worker `w`'s view of the global store: its optimizer, or the shared one.
+fn store_of(params: &Arc<SharedParams>, optimizers: &Optimizers, w: usize) -> HogwildStore {
+    HogwildStore {
+        params: params.clone(),
+        optimizer: optimizers[w.min(optimizers.len() - 1)].clone(),
+        all_optimizers: optimizers.clone(),
+    }
+}
+
+/// A checkpoint's contents: the global parameters and optimizer statistics, every worker's
+/// last captured state and the first worker's observation statistics (A3C workers keep one
+/// set each).
+fn checkpoint_parts(store: &dyn ParamStore, states: &[Option<CollectorState>]) -> CheckpointParts {
+    let obs_stats = states
+        .iter()
+        .flatten()
+        .find_map(|s| s.normalizer.as_ref().and_then(|n| n.obs.clone()));
+    CheckpointParts {
+        params: store.snapshot(),
+        optimizers: store.optimizer_states(),
+        collectors: states
+            .iter()
+            .map(|s| s.as_ref().and_then(collector_json))
+            .collect(),
+        obs_stats,
+        ..CheckpointParts::default()
+    }
+}
+
+/// Worker `w`'s collector: one environment, RNG stream seed + `stream`.
 fn worker_collector(
     rc: &RunConfig,
     c: &Config,
     policy: &ActorCritic,
-    w: usize,
+    stream: u64,
 ) -> Result<Collector, TrainError> {
     let env = rc.common.make_env()?;
     Ok(Collector::new(
         policy,
         vec![env],
-        rc.common.seed.wrapping_add(w as u64),
+        rc.common.seed.wrapping_add(stream),
         c.reward_scale as f32,
     )?
     .with_normalizer(c.loop_config().normalizer(policy, 1), policy.obs_dim()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A3C across machines (`engram.distributed`): the same global network and optimizer, with the
+// workers in other processes. A [`RemoteWorker`] runs a worker's half of A2C's loop
+// ([`a2c::GradientStep`]) on parameters it is sent; the [`RemoteLearner`] applies the
+// gradients it receives with the run's optimizer ([`a2c::apply_update`]) in the order they
+// arrive, and owns the run: its directory, metrics, evaluator and checkpoints are a local
+// A3C run's, so `--resume` continues either kind of run.
+
+/// What a remote worker sends with its gradient.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteUpdate {
+    pub computed: a2c::Computed,
+    /// The episodes that finished during the rollout: (return, length).
+    pub episodes: Vec<(f64, u64)>,
+}
+
+/// The learner of a distributed A3C run: the global parameters, the optimizer statistics and
+/// the run's session.
+pub struct RemoteLearner {
+    session: Session,
+    rc: RunConfig,
+    policy: Arc<ActorCritic>,
+    params: Arc<SharedParams>,
+    optimizers: Optimizers,
+    /// Updates applied by this learner: the version stamp of the parameters.
+    version: u64,
+}
+
+impl RemoteLearner {
+    /// Starts the learner on an opened run (fresh or resumed).
+    pub fn new(mut session: Session, rc: RunConfig) -> Result<RemoteLearner, TrainError> {
+        let c = remote_config(&rc)?;
+        let policy = super::actor_critic(&rc, &*rc.common.make_env()?)?;
+        let (params, optimizers) = global_store(&session, &rc, c, &policy)?;
+        session.start(policy.clone(), false)?;
+        Ok(RemoteLearner {
+            session,
+            rc,
+            policy,
+            params,
+            optimizers,
+            version: 0,
+        })
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.rc
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.policy.layout.len()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Copies the current parameters into `out` and returns their version; false (and the
+    /// run stops with a message) when one is not finite.
+    pub fn read_params(&self, out: &mut [f32]) -> Result<(u64, bool), TrainError> {
+        self.check_len("parameter", out.len())?;
+        self.params.read_into(out);
+        Ok((self.version, self.session.params_are_finite(out)))
+    }
+
+    fn check_len(&self, what: &str, len: usize) -> Result<(), TrainError> {
+        if len != self.num_params() {
+            return Err(TrainError::Usage(format!(
+                "a {what} buffer of {len} numbers for a network of {}: the worker was built \
+                 from another configuration",
+                self.num_params()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies worker `worker`'s gradient (its episodes are recorded first); false when the
+    /// update was refused as non-finite (the run then stops).
+    pub fn apply(
+        &mut self,
+        worker: usize,
+        grads: &[f32],
+        update: &RemoteUpdate,
+    ) -> Result<bool, TrainError> {
+        self.check_len("gradient", grads.len())?;
+        for &(episode_return, length) in &update.episodes {
+            self.session.monitor.episode_done(episode_return, length);
+        }
+        let mut store = store_of(&self.params, &self.optimizers, worker);
+        let parts = |store: &dyn ParamStore| checkpoint_parts(store, &[]);
+        let applied = a2c::apply_update(
+            &self.session,
+            &self.rc,
+            &mut store,
+            grads,
+            &update.computed,
+            &parts,
+        )?;
+        if applied {
+            self.version += 1;
+        }
+        Ok(applied)
+    }
+
+    /// Whether training goes on (budget, stop request, failure).
+    pub fn running(&self) -> bool {
+        self.session.running()
+    }
+
+    /// Stops the run with `message` as its failure (the last good checkpoint is kept).
+    pub fn fail(&self, message: String) {
+        self.session.monitor.fail(message);
+    }
+
+    /// Ends the run: waits for the evaluator and writes the final checkpoint.
+    pub fn finish(mut self) -> Result<(Session, StopReason), TrainError> {
+        let store = store_of(&self.params, &self.optimizers, 0);
+        let reason = self
+            .session
+            .finish(Ok(()), || checkpoint_parts(&store, &[]))?;
+        Ok((self.session, reason))
+    }
+}
+
+/// Checks that `rc` can run across machines (A3C, without normalisation so far).
+pub fn check_remote(rc: &RunConfig) -> Result<(), TrainError> {
+    remote_config(rc).map(|_| ())
+}
+
+/// The A3C settings of a distributed run; refuses what it does not support yet.
+fn remote_config(rc: &RunConfig) -> Result<&Config, TrainError> {
+    let Some(c) = rc.algo::<Config>() else {
+        return Err(TrainError::Usage(format!(
+            "training across machines runs A3C, not {}: use `engram train a3c ENV --ray ADDRESS`",
+            rc.common.algo
+        )));
+    };
+    if c.normalize_observations || c.normalize_rewards {
+        return Err(TrainError::Usage(
+            "normalize_observations and normalize_rewards are not supported across machines yet \
+             (each worker would keep its own statistics): set them to false"
+                .into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// A worker of a distributed A3C run: its own environment and RNG stream, the network, and
+/// the buffers of one gradient step.
+pub struct RemoteWorker {
+    policy: Arc<ActorCritic>,
+    collector: Collector,
+    step: a2c::GradientStep,
+    episodes: Mutex<Vec<(f64, u64)>>,
+}
+
+impl RemoteWorker {
+    /// A worker for `rc` whose environment and sampling use RNG stream seed + `stream`.
+    pub fn new(rc: &RunConfig, stream: u64) -> Result<RemoteWorker, TrainError> {
+        let c = remote_config(rc)?;
+        let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
+        let collector = worker_collector(rc, c, &policy, stream)?;
+        let step = a2c::GradientStep::new(&policy, &c.loop_config(), rc.optim.max_grad_norm, 1);
+        Ok(RemoteWorker {
+            policy,
+            collector,
+            step,
+            episodes: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.policy.layout.len()
+    }
+
+    /// Collects `t_max` steps with `params` and computes their clipped gradient, which
+    /// [`RemoteWorker::grads`] then holds.
+    pub fn compute(&mut self, params: &[f32]) -> Result<RemoteUpdate, TrainError> {
+        if params.len() != self.num_params() {
+            return Err(TrainError::Usage(format!(
+                "a parameter buffer of {} numbers for a network of {}: the learner runs \
+                 another configuration",
+                params.len(),
+                self.num_params()
+            )));
+        }
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(TrainError::Policy(format!(
+                "parameter {i} received from the learner is {}",
+                params[i]
+            )));
+        }
+        let computed =
+            self.step
+                .compute(&self.policy, params, &mut self.collector, &self.episodes)?;
+        let episodes = std::mem::take(&mut *lock(&self.episodes));
+        Ok(RemoteUpdate { computed, episodes })
+    }
+
+    /// The gradient of the last [`RemoteWorker::compute`].
+    pub fn grads(&self) -> &[f32] {
+        &self.step.grads
+    }
 }

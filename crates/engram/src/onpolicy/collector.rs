@@ -11,7 +11,7 @@ use super::normalize::Normalizer;
 use super::rollout::Rollout;
 use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
 use crate::error::TrainError;
-use crate::runtime::{Monitor, Session};
+use crate::runtime::{EpisodeSink, Session};
 use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Env, EnvError};
 use rand::{Rng, SeedableRng};
@@ -133,7 +133,7 @@ impl Collector {
         policy: &ActorCritic,
         params: &[f32],
         rollout: &mut Rollout,
-        monitor: &Monitor,
+        monitor: &dyn EpisodeSink,
         gamma: f32,
         lambda: f32,
     ) -> Result<(), EnvError> {

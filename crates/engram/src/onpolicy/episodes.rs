@@ -11,7 +11,7 @@ use super::collector::CollectorState;
 use super::rollout::Rollout;
 use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
 use crate::error::TrainError;
-use crate::runtime::Monitor;
+use crate::runtime::EpisodeSink;
 use engram_env::Env;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -62,7 +62,7 @@ impl EpisodeCollector {
         &mut self,
         policy: &ActorCritic,
         params: &[f32],
-        monitor: &Monitor,
+        monitor: &dyn EpisodeSink,
         episodes: usize,
         gamma: f32,
         reward_scale: f32,

@@ -16,7 +16,7 @@ pub mod tensorboard;
 
 pub use checkpoint::{Checkpoint, CheckpointParts, RunState, Tensor};
 pub use metrics::Metric;
-pub use monitor::{lock, Monitor, StopReason};
+pub use monitor::{lock, EpisodeSink, Monitor, StopReason};
 pub use params::{HogwildStore, LocalStore, ParamStore};
 pub use run_dir::Summary;
 pub use session::{Resume, Session};

@@ -15,7 +15,7 @@ use crate::config::CommonConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Counters that a checkpoint carries over to a resumed run.
@@ -557,6 +557,32 @@ fn advance(due: u64, now: u64, interval: u64) -> u64 {
 /// is reported when the worker is joined).
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where a collector reports finished episodes: the run's [`Monitor`], or, on a worker apart
+/// from its learner (A3C across machines), a list the learner receives with the
+/// worker's gradient.
+pub trait EpisodeSink {
+    fn episode_done(&self, episode_return: f64, length: u64);
+}
+
+impl EpisodeSink for Monitor {
+    fn episode_done(&self, episode_return: f64, length: u64) {
+        Monitor::episode_done(self, episode_return, length);
+    }
+}
+
+impl<T: EpisodeSink + ?Sized> EpisodeSink for Arc<T> {
+    fn episode_done(&self, episode_return: f64, length: u64) {
+        (**self).episode_done(episode_return, length);
+    }
+}
+
+/// Episodes (return, length) kept for whoever collects them next.
+impl EpisodeSink for Mutex<Vec<(f64, u64)>> {
+    fn episode_done(&self, episode_return: f64, length: u64) {
+        lock(self).push((episode_return, length));
+    }
 }
 
 #[cfg(test)]

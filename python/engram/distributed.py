@@ -1,0 +1,433 @@
+"""engram across machines: A3C with its workers as Ray actors.
+
+The Rust core stays the worker and the learner; Ray only places, connects and restarts them.
+The learner runs in this (the driver's) process and owns the run exactly as a local run does:
+the run directory, the global parameters, the optimizer statistics, metrics, evaluations and
+checkpoints (``engram train --resume DIR`` or ``resume=DIR`` continues it). Each worker is a
+Ray actor with its own environment and RNG stream: it receives the parameters (a version-
+stamped float32 array: Ray inlines a small one in the call and keeps a large one in its
+object store, where workers on that node read it without a copy), collects ``t_max`` steps, computes the clipped gradient with engram's A3C loss and
+returns it as one float32 array. The learner applies gradients in the order they arrive with
+the run's optimizer (the A3C paper's global network, with network latency in between) and
+sends the worker the newest parameters. A gradient computed on parameters ``k`` versions old
+has staleness ``k``; ``max_staleness=K`` drops gradients older than ``K`` versions.
+
+A worker that dies (killed process, lost node) is restarted by Ray (``max_restarts``) and
+continues with a fresh environment; the learner is unaffected.
+
+    import engram.distributed
+    summary = engram.distributed.train(
+        {"env": "CartPole-v1", "total_steps": 50_000}, num_workers=2, ray_address="auto")
+
+From the command line: ``engram train a3c CartPole-v1 --ray auto --ray-workers 2`` (which
+runs ``python -m engram.distributed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+from typing import Any, Dict, Iterable, List, Optional
+
+from . import _engram, _toml
+
+__all__ = ["train", "RAY_MISSING"]
+
+RAY_MISSING = (
+    "engram.distributed needs Ray, which is not installed in this Python ({python}): "
+    "install it with `{python} -m pip install 'ray[default]'`"
+)
+
+# A worker that keeps failing this long without one gradient in between (its actor cannot
+# even start, or it keeps crashing) ends the run; a restart takes seconds on a busy machine.
+RESTART_TIMEOUT_S = 120.0
+
+
+def _import_ray():
+    try:
+        import ray  # noqa: F401
+    except ImportError as e:
+        raise ImportError(RAY_MISSING.format(python=sys.executable)) from e
+    return ray
+
+
+def _host_port(address: str):
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(
+            f"ray_address {address!r}: give host:port (the head's `ray start --head --port`), "
+            "'auto' (the cluster this machine belongs to) or None (a local Ray instance)"
+        )
+    return host, port
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fails fast with a clear message when nothing listens at ``host:port``, instead of
+    Ray's long reconnect loop."""
+    host, port = _host_port(address)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise ConnectionError(
+            f"cannot reach a Ray cluster at {address} within {timeout:g} s ({e}): start one with "
+            f"`ray start --head --port {port}` on {host}, or check the address"
+        ) from None
+
+
+def _remote(address: Optional[str]) -> bool:
+    """Whether `address` names a cluster by host:port (checked before Ray is asked)."""
+    return address not in (None, "auto") and not address.startswith("ray://")
+
+
+def _connect(ray, address: Optional[str], timeout: float) -> None:
+    if ray.is_initialized():
+        # This process is connected already (e.g. the caller ran ray.init): use that.
+        return
+    if _remote(address):
+        _check_reachable(address, timeout)
+    import logging
+
+    ray.init(
+        # None: a new local Ray instance, never a stale address from an earlier cluster.
+        address="local" if address is None else address,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        ignore_reinit_error=True,
+    )
+
+
+def _settings(config: Dict[str, Any]) -> List[str]:
+    return [
+        f"{key}={value if isinstance(value, _Raw) else _toml(value)}"
+        for key, value in config.items()
+    ]
+
+
+def _worker_class(ray):
+    @ray.remote
+    class EngramA3cWorker:
+        """One A3C worker: engram's Rust worker with its own environment."""
+
+        def __init__(self, config_toml: str, index: int, stream: int, num_workers: int):
+            from engram import _engram as native
+
+            if ray.get_runtime_context().was_current_actor_reconstructed:
+                # A restarted worker must not replay its predecessor's random stream.
+                stream += num_workers * (1 + os.getpid())
+            self.worker = native.A3cWorker(config_toml, stream)
+            self.index = index
+
+        def where(self):
+            return os.getpid(), ray.get_runtime_context().get_node_id()
+
+        def cpu_seconds(self):
+            t = os.times()
+            return t.user + t.system
+
+        def echo(self, array):
+            """The array as this worker received it (transfer tests)."""
+            return array.copy()
+
+        def step(self, version: int, params):
+            start = time.perf_counter()
+            grads, stats, steps, episodes = self.worker.compute_gradients(params)
+            return version, grads, stats, steps, episodes, time.perf_counter() - start
+
+    return EngramA3cWorker
+
+
+def _median_us(values: Iterable[float]) -> Optional[float]:
+    values = list(values)
+    return round(statistics.median(values) * 1e6, 1) if values else None
+
+
+def train(
+    config: Optional[Dict[str, Any]] = None,
+    num_workers: int = 2,
+    ray_address: Optional[str] = None,
+    *,
+    out: Optional[str] = None,
+    resume: Optional[str] = None,
+    max_staleness: Optional[int] = None,
+    max_restarts: int = -1,
+    connect_timeout: float = 10.0,
+    step_timeout: float = 300.0,
+    kill_worker_every: Optional[float] = None,
+    quiet: bool = True,
+) -> Dict[str, Any]:
+    """Trains A3C with ``num_workers`` Ray actors as workers; returns ``summary.json``'s
+    contents with a ``distributed`` entry (staleness distribution, drops, restarts, transfer
+    sizes and times).
+
+    ``config``: engram settings for a new run, with ``env`` (e.g. ``{"env": "CartPole-v1",
+    "total_steps": 50000, "seed": 1}``); with ``resume=DIR`` the overrides for the resumed
+    run (e.g. a larger ``total_steps``). ``ray_address``: None (start a local Ray), ``"auto"``
+    or ``"host:port"`` of a running cluster's head; an unreachable one fails within
+    ``connect_timeout`` seconds. ``max_staleness``: drop gradients computed on parameters more
+    than this many versions old. ``max_restarts``: how often Ray restarts a dead worker (-1:
+    always). ``kill_worker_every``: chaos test, kill one worker's process every that many
+    seconds (Ray restarts it)."""
+    config = dict(config or {})
+    if num_workers < 1 or num_workers > 1024:
+        raise ValueError(f"num_workers = {num_workers}: give 1 to 1024 workers")
+    if max_staleness is not None and max_staleness < 0:
+        raise ValueError(f"max_staleness = {max_staleness}: give a number of versions >= 0")
+    if _remote(ray_address):
+        _host_port(ray_address)
+    ray = _import_ray()
+    if resume is not None:
+        if config.pop("env", None) is not None:
+            raise ValueError("resume continues a run with its own environment: leave env out")
+        overrides = _settings(config)
+        learner = _engram.A3cLearner.resume(os.fspath(resume), overrides, quiet)
+    else:
+        env = config.pop("env", None)
+        if env is None:
+            raise ValueError("config needs the environment: {'env': 'CartPole-v1', ...}")
+        if out is None:
+            raise ValueError("out: give the run directory")
+        config.setdefault("workers", num_workers)
+        # Checked before connecting: a bad setting fails at once.
+        _engram.A3cLearner.check(env, _settings(config))
+        _connect(ray, ray_address, connect_timeout)
+        learner = _engram.A3cLearner.train(env, _settings(config), os.fspath(out), quiet)
+    if resume is not None:
+        _connect(ray, ray_address, connect_timeout)
+    try:
+        stats = _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
+                       kill_worker_every)
+    except BaseException:
+        # Interrupted or failed: the run keeps its last good checkpoint and says why.
+        try:
+            learner.fail("the distributed run was interrupted")
+            learner.finish()
+        except Exception:
+            pass
+        raise
+    run_dir = os.fspath(learner.run_dir())
+    summary = json.loads(learner.finish())
+    summary["distributed"] = stats
+    with open(os.path.join(run_dir, "distributed.json"), "w") as f:
+        json.dump(stats, f, indent=2)
+    return summary
+
+
+def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
+           kill_worker_every) -> Dict[str, Any]:
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    worker_class = _worker_class(ray)
+    config_toml = learner.config_toml()
+    start_steps = learner.env_steps()
+    workers = []
+    for i in range(num_workers):
+        # Fresh runs use streams seed + i, as local A3C's threads; a resumed run new ones.
+        stream = i if start_steps == 0 else i + num_workers * start_steps
+        workers.append(
+            worker_class.options(
+                max_restarts=max_restarts, max_task_retries=0, num_cpus=1,
+                scheduling_strategy="SPREAD",
+            ).remote(config_toml, i, stream, num_workers)
+        )
+    # Every worker is up before the first parameters go out: a worker that starts late
+    # (a slow node) would otherwise send a first gradient hundreds of versions old.
+    try:
+        placed = ray.get([w.where.remote() for w in workers], timeout=step_timeout)
+    except GetTimeoutError:
+        raise TimeoutError(
+            f"the {num_workers} workers did not start within {step_timeout:g} s: does the "
+            "cluster have a free CPU for each (`ray status`)?"
+        ) from None
+    nodes = len({node for _, node in placed})
+    staleness = collections.Counter()
+    failing_since = [0.0] * num_workers
+    dropped = restarts = kills = 0
+    overhead, compute, apply_s, put_s = [], [], [], []
+    submitted = {}
+    pending = {}
+    current = {}
+
+    def publish():
+        # The array goes with the call: Ray inlines small arguments and puts large ones in
+        # its object store (workers on the node read them without a copy). An explicit
+        # ray.put per update measured 2-3x slower for a 71 kB network (BENCHMARKS.md).
+        t = time.perf_counter()
+        version, params = learner.params()
+        current["params"] = params
+        current["version"] = version
+        current["bytes"] = params.nbytes
+        put_s.append(time.perf_counter() - t)
+
+    def submit(i):
+        ref = workers[i].step.remote(current["version"], current["params"])
+        pending[ref] = i
+        submitted[i] = time.perf_counter()
+
+    publish()
+    for i in range(num_workers):
+        submit(i)
+    grad_bytes = 0
+    started = time.perf_counter()
+    driver_cpu = time.process_time()
+    next_kill = started + kill_worker_every if kill_worker_every else None
+    while learner.running():
+        if next_kill is not None and time.perf_counter() >= next_kill:
+            # The next worker in turn that is up (not one Ray is still restarting).
+            healthy = [w for w in range(num_workers) if not failing_since[w]]
+            if healthy:
+                victim = healthy[kills % len(healthy)]
+                ray.kill(workers[victim], no_restart=False)
+                kills += 1
+            next_kill = time.perf_counter() + kill_worker_every
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=step_timeout if next_kill is None else 0.5)
+        if not ready:
+            if next_kill is not None:
+                continue
+            raise TimeoutError(f"no worker returned a gradient within {step_timeout:g} s")
+        ref = ready[0]
+        i = pending.pop(ref)
+        try:
+            version, grads, stats, steps, episodes, compute_s = ray.get(ref, timeout=step_timeout)
+        except RayActorError as e:
+            # The worker's process died: Ray restarts the actor; ask it again.
+            restarts += 1
+            now = time.perf_counter()
+            failing_since[i] = failing_since[i] or now
+            if now - failing_since[i] > RESTART_TIMEOUT_S:
+                raise RuntimeError(
+                    f"worker {i} has failed for {now - failing_since[i]:.0f} s without being "
+                    f"restarted (max_restarts={max_restarts}); the last error: {e}"
+                ) from None
+            time.sleep(0.2)
+            submit(i)
+            continue
+        except RayTaskError as e:
+            # The worker raised (bad configuration, non-finite parameters): the run stops.
+            raise RuntimeError(f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
+        except GetTimeoutError:
+            raise TimeoutError(f"worker {i} returned nothing within {step_timeout:g} s") from None
+        failing_since[i] = 0.0
+        overhead.append(time.perf_counter() - submitted[i] - compute_s)
+        compute.append(compute_s)
+        grad_bytes = grads.nbytes
+        lag = learner.version() - version
+        staleness[lag] += 1
+        if max_staleness is not None and lag > max_staleness:
+            dropped += 1
+        else:
+            t = time.perf_counter()
+            learner.apply_gradients(i, grads, stats, steps, episodes)
+            apply_s.append(time.perf_counter() - t)
+            if learner.running():
+                publish()
+        if learner.running():
+            submit(i)
+    wall = time.perf_counter() - started
+    driver_cpu = time.process_time() - driver_cpu
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    try:
+        worker_cpu = sum(ray.get([w.cpu_seconds.remote() for w in workers], timeout=30))
+    except Exception:
+        worker_cpu = None
+    for w in workers:
+        ray.kill(w, no_restart=True)
+    updates = sum(staleness.values())
+    return {
+        "workers": num_workers,
+        "nodes": nodes,
+        "gradients": updates,
+        "applied": updates - dropped,
+        "dropped": dropped,
+        "max_staleness": max_staleness,
+        "staleness": {str(k): v for k, v in sorted(staleness.items())},
+        "mean_staleness": (sum(k * v for k, v in staleness.items()) / updates) if updates else None,
+        # Calls that found their worker dead (several per kill while Ray restarts it).
+        "worker_failures": restarts,
+        "workers_killed": kills,
+        "param_bytes": current.get("bytes"),
+        "grad_bytes": grad_bytes,
+        # Per round trip, driver side: submit to result, less the worker's own compute time:
+        # the parameter pull, the gradient push and Ray's scheduling together.
+        "transfer_overhead_us_median": _median_us(overhead),
+        "worker_compute_us_median": _median_us(compute),
+        "learner_apply_us_median": _median_us(apply_s),
+        "param_read_us_median": _median_us(put_s),
+        "wall_seconds": round(wall, 3),
+        # CPU time of the driver (learner) and of the workers' current processes (a
+        # restarted worker's predecessor is not counted), start-up included.
+        "driver_cpu_seconds": round(driver_cpu, 3),
+        "worker_cpu_seconds": None if worker_cpu is None else round(worker_cpu, 3),
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m engram.distributed",
+        description="A3C across machines: engram's workers as Ray actors.",
+    )
+    parser.add_argument("algo", nargs="?", help="a3c (the only algorithm distributed so far)")
+    parser.add_argument("env", nargs="?", help="environment id, e.g. CartPole-v1")
+    parser.add_argument("--ray", dest="ray_address", default=None,
+                        help="the cluster: host:port of its head, or auto (default: a local Ray)")
+    parser.add_argument("--ray-workers", type=int, default=2, help="remote workers")
+    parser.add_argument("--out", help="run directory of a new run")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    parser.add_argument("--steps", type=int, help="total environment steps")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--max-staleness", type=int, default=None)
+    parser.add_argument("--connect-timeout", type=float, default=10.0)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    config: Dict[str, Any] = {}
+    raw = list(args.set)
+    if args.steps is not None:
+        raw.append(f"total_steps={args.steps}")
+    if args.seed is not None:
+        raw.append(f"seed={args.seed}")
+    try:
+        if args.resume is None:
+            if args.algo != "a3c" or not args.env:
+                parser.error("give `a3c ENV` (training across machines runs A3C) or --resume DIR")
+            if not args.out:
+                args.out = os.path.join("runs", f"{args.env}_a3c_ray")
+        summary = _train_raw(args, raw)
+    except (ImportError, ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run keeps its last checkpoint", file=sys.stderr)
+        return 130
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _train_raw(args, raw: List[str]) -> Dict[str, Any]:
+    """train() with `key=value` settings as the CLI gives them (values already TOML)."""
+    config: Dict[str, Any] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item}: give KEY=VALUE")
+        config[key.strip()] = _Raw(value.strip())
+    if args.resume is None:
+        config["env"] = args.env
+    return train(config, num_workers=args.ray_workers, ray_address=args.ray_address,
+                 out=args.out, resume=args.resume, max_staleness=args.max_staleness,
+                 connect_timeout=args.connect_timeout, quiet=args.quiet)
+
+
+class _Raw(str):
+    """A value already written as TOML (from the command line)."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
