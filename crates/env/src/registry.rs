@@ -518,6 +518,22 @@ pub fn make_with(
     options: &Options,
     max_episode_steps: Option<usize>,
 ) -> Result<Box<dyn Env>, EnvError> {
+    let (env, limit) = make_bare(id, options, max_episode_steps)?;
+    Ok(match limit {
+        Some(limit) => Box::new(OrderEnforcing::new(TimeLimit::new(env, limit)?)),
+        None => Box::new(OrderEnforcing::new(env)),
+    })
+}
+
+/// What [`make_with`] wraps, and the step limit its `TimeLimit` would have (`None`: none).
+/// For a caller that keeps the API's order and counts the steps itself (the tabular runner,
+/// whose hot loop loses a fifth of its time to the two wrappers' dynamic calls otherwise):
+/// it must truncate at the limit exactly as `TimeLimit` does.
+pub fn make_bare(
+    id: &str,
+    options: &Options,
+    max_episode_steps: Option<usize>,
+) -> Result<(Box<dyn Env>, Option<usize>), EnvError> {
     let spec = spec(id)?;
     let mut options = options.merged_over(&spec.default_options);
     options.env_id = spec.id.clone();
@@ -529,16 +545,13 @@ pub fn make_with(
     let limit = max_episode_steps
         .or(limit_option)
         .or(spec.max_episode_steps);
-    Ok(match limit {
-        Some(0) => {
-            return Err(EnvError::BadOption {
-                id: spec.id,
-                message: "max_episode_steps must be at least 1".into(),
-            })
-        }
-        Some(limit) => Box::new(OrderEnforcing::new(TimeLimit::new(env, limit)?)),
-        None => Box::new(OrderEnforcing::new(env)),
-    })
+    if limit == Some(0) {
+        return Err(EnvError::BadOption {
+            id: spec.id,
+            message: "max_episode_steps must be at least 1".into(),
+        });
+    }
+    Ok((env, limit))
 }
 
 /// The environment as the entry point builds it, without TimeLimit or order enforcement, with

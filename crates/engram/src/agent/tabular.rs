@@ -54,6 +54,10 @@ impl StateIndex {
     /// The state number of a flat observation (values outside the space are clamped).
     #[inline]
     pub fn index(&self, obs: &[f32]) -> usize {
+        if let ([(start, n)], [x]) = (&self.parts[..], obs) {
+            // One Discrete (the toy-text grids): no mixed radix.
+            return (*x as i64 - start).clamp(0, *n as i64 - 1) as usize;
+        }
         let mut s = 0usize;
         for (&(start, n), &x) in self.parts.iter().zip(obs) {
             let v = (x as i64 - start).clamp(0, n as i64 - 1) as usize;

@@ -85,7 +85,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let _ = c;
     let env_id = &rc.common.env;
     let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::new(rc.common.make_env()?, env_id, rc.common.seed)?;
+    let mut runner = Runner::make(&rc.common)?;
     runner.keep_info();
     let k = runner.n_actions;
     let tab = &rc.tab;

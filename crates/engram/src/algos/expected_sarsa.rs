@@ -73,7 +73,7 @@ struct State {
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let env_id = &rc.common.env;
     let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::new(rc.common.make_env()?, env_id, rc.common.seed)?;
+    let mut runner = Runner::make(&rc.common)?;
     let (n_s, n) = (runner.n_states(), runner.n_actions);
     let tab = &rc.tab;
     let mut explorer = Explorer::new(tab, n);

@@ -109,7 +109,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let probe = rc.common.make_env()?;
     let agent = table_agent(env_id, &*probe)?;
     let model = probe.model();
-    let mut runner = Runner::new(rc.common.make_env()?, env_id, rc.common.seed)?;
+    let mut runner = Runner::make(&rc.common)?;
     let (n_s, n) = (runner.n_states(), runner.n_actions);
     let pi = policy(c, &n_s, n, &*probe)?;
     let mut v = vec![c.v_init; n_s];

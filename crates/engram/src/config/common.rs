@@ -134,6 +134,15 @@ impl CommonConfig {
         engram_env::registry::make(&self.env, &options)
     }
 
+    /// [`CommonConfig::make_env`] without its order-enforcing and time-limit wrappers, and
+    /// the step limit (`None`: none), for a caller that keeps the API's order and truncates
+    /// at the limit itself.
+    pub fn make_bare_env(&self) -> Result<(Box<dyn Env>, Option<usize>), EnvError> {
+        let mut options = Options::new();
+        options.values = self.env_options_json();
+        engram_env::registry::make_bare(&self.env, &options, None)
+    }
+
     /// The environment's registered reward threshold, if any.
     pub fn reward_threshold(&self) -> Option<f64> {
         engram_env::registry::spec(&self.env)

@@ -20,24 +20,21 @@ pub struct Explorer {
     scores: Vec<f64>,
 }
 
-/// An index of a maximum of `values`, exact ties broken uniformly at random.
+/// An index of a maximum of `values`, exact ties broken uniformly at random: one draw when
+/// there are ties, none without (the all-equal tables of a method's first episodes tie on
+/// every step, so a draw per tied action was a sixth of a Q-learning step). NaNs never win;
+/// all NaN gives 0.
 #[inline]
 pub fn argmax_random_tie(values: &[f64], rng: &mut ChaCha8Rng) -> usize {
-    let mut best = 0;
-    let mut ties = 1u32;
-    for (i, &v) in values.iter().enumerate().skip(1) {
-        if v > values[best] {
-            best = i;
-            ties = 1;
-        } else if v == values[best] {
-            // Reservoir sampling over the tied maxima: one draw per tie, none without ties.
-            ties += 1;
-            if rng.gen_range(0..ties) == 0 {
-                best = i;
-            }
-        }
-    }
-    best
+    let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let ties = values.iter().filter(|&&v| v == top).count();
+    let pick = if ties > 1 { rng.gen_range(0..ties) } else { 0 };
+    values
+        .iter()
+        .enumerate()
+        .filter(|&(_, &v)| v == top)
+        .nth(pick)
+        .map_or(0, |(i, _)| i)
 }
 
 /// An action index drawn from the probabilities `probs`.
@@ -116,7 +113,8 @@ impl Explorer {
                 if !untried.is_empty() {
                     return untried[rng.gen_range(0..untried.len())];
                 }
-                let t: u64 = counts.iter().sum();
+                // The book's t is the pull being chosen, counted from 1: the pulls so far + 1.
+                let t: u64 = counts.iter().sum::<u64>() + 1;
                 let log_t = (t as f64).ln();
                 for ((score, &v), &count) in self.scores.iter_mut().zip(q).zip(counts) {
                     *score = v

@@ -1,7 +1,7 @@
 //! CliffWalking-v1 / CliffWalkingSlippery-v1 (Sutton & Barto, example 6.6), as Gymnasium 1.x's
 //! `CliffWalkingEnv`.
 
-use super::{categorical_sample, Transition, TransitionTable};
+use super::{cumulative, sample_cumulative, Transition, TransitionTable};
 use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
@@ -27,6 +27,8 @@ fn is_cliff(row: usize, col: usize) -> bool {
 pub struct CliffWalking {
     table: TransitionTable,
     initial: Vec<f64>,
+    /// `initial`'s running sums (a reset's draw by bisection).
+    initial_cumulative: Vec<f64>,
     s: usize,
     last_prob: f64,
     phase: Phase,
@@ -81,6 +83,7 @@ impl CliffWalking {
         initial[START] = 1.0;
         CliffWalking {
             table,
+            initial_cumulative: cumulative(&initial),
             initial,
             s: START,
             last_prob: 1.0,
@@ -112,7 +115,7 @@ impl Env for CliffWalking {
         if let Some(seed) = seed {
             self.rng.seed(seed);
         }
-        self.s = categorical_sample(&self.initial, &mut self.rng);
+        self.s = sample_cumulative(&self.initial_cumulative, &mut self.rng);
         self.last_prob = 1.0;
         self.phase = Phase::Running;
         obs[0] = self.s as f32;

@@ -1,6 +1,6 @@
 //! FrozenLake-v1 / FrozenLake8x8-v1, as Gymnasium 1.x's `FrozenLakeEnv`.
 
-use super::{categorical_sample, colorize, normalised, Transition, TransitionTable};
+use super::{colorize, cumulative, normalised, sample_cumulative, Transition, TransitionTable};
 use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
@@ -55,6 +55,8 @@ pub struct FrozenLake {
     ncol: usize,
     table: TransitionTable,
     initial: Vec<f64>,
+    /// `initial`'s running sums (a reset's draw by bisection).
+    initial_cumulative: Vec<f64>,
     s: usize,
     last_action: Option<usize>,
     last_prob: f64,
@@ -244,6 +246,7 @@ impl FrozenLake {
             nrow,
             ncol,
             table,
+            initial_cumulative: cumulative(&initial),
             initial,
             s: 0,
             last_action: None,
@@ -303,7 +306,7 @@ impl Env for FrozenLake {
         if let Some(seed) = seed {
             self.rng.seed(seed);
         }
-        self.s = categorical_sample(&self.initial, &mut self.rng);
+        self.s = sample_cumulative(&self.initial_cumulative, &mut self.rng);
         self.last_action = None;
         self.last_prob = 1.0;
         self.phase = Phase::Running;

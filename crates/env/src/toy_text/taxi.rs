@@ -1,7 +1,7 @@
 //! Taxi-v3 / Taxi-v4 (Dietterich 2000), as Gymnasium 1.x's `TaxiEnv`, including v4's optional
 //! `is_rainy` and `fickle_passenger` modes (off by default: then v3 and v4 are identical).
 
-use super::{categorical_sample, colorize, normalised, Transition, TransitionTable};
+use super::{colorize, cumulative, normalised, sample_cumulative, Transition, TransitionTable};
 use crate::builtin::{invalid_action, obs_array, Phase};
 use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
 use crate::registry::Options;
@@ -68,6 +68,8 @@ pub struct Taxi {
     config: TaxiConfig,
     table: TransitionTable,
     initial: Vec<f64>,
+    /// `initial`'s running sums: a reset's draw by bisection instead of a 500-term loop.
+    initial_cumulative: Vec<f64>,
     s: usize,
     last_action: Option<usize>,
     last_prob: f64,
@@ -166,10 +168,12 @@ impl Taxi {
                 }
             }
         }
+        let initial = normalised(weights);
         Ok(Taxi {
             config,
             table,
-            initial: normalised(weights),
+            initial_cumulative: cumulative(&initial),
+            initial,
             s: 0,
             last_action: None,
             last_prob: 1.0,
@@ -316,6 +320,12 @@ impl Taxi {
 
     /// Gymnasium's `action_mask(state)`: which actions change the state.
     fn compute_mask(s: usize) -> [bool; N_ACTIONS] {
+        // Looked up: every step sets it.
+        static MASKS: std::sync::OnceLock<Vec<[bool; N_ACTIONS]>> = std::sync::OnceLock::new();
+        MASKS.get_or_init(|| (0..N_STATES).map(Self::mask_of).collect())[s]
+    }
+
+    fn mask_of(s: usize) -> [bool; N_ACTIONS] {
         let (row, col, pass, dest) = decode(s);
         let taxi = (row, col);
         [
@@ -348,7 +358,7 @@ impl Env for Taxi {
         if let Some(seed) = seed {
             self.rng.seed(seed);
         }
-        self.s = categorical_sample(&self.initial, &mut self.rng);
+        self.s = sample_cumulative(&self.initial_cumulative, &mut self.rng);
         self.last_action = None;
         self.last_prob = 1.0;
         self.fickle_step =
