@@ -19,7 +19,7 @@ continues with a fresh environment; the learner is unaffected.
     summary = engram.distributed.train(
         {"env": "CartPole-v1", "total_steps": 50_000}, num_workers=2, ray_address="auto")
 
-From the command line: ``engram train a3c CartPole-v1 --ray auto --ray-workers 2`` (which
+From the command line: ``engram train --env CartPole-v1 --ray auto --ray-workers 2`` (which
 runs ``python -m engram.distributed``).
 """
 
@@ -186,6 +186,8 @@ def train(
         if config.pop("env", None) is not None:
             raise ValueError("resume continues a run with its own environment: leave env out")
         overrides = _settings(config)
+        # Connected first: an unreachable cluster leaves the run untouched.
+        _connect(ray, ray_address, connect_timeout)
         learner = _engram.A3cLearner.resume(os.fspath(resume), overrides, quiet)
     else:
         env = config.pop("env", None)
@@ -198,15 +200,13 @@ def train(
         _engram.A3cLearner.check(env, _settings(config))
         _connect(ray, ray_address, connect_timeout)
         learner = _engram.A3cLearner.train(env, _settings(config), os.fspath(out), quiet)
-    if resume is not None:
-        _connect(ray, ray_address, connect_timeout)
     try:
         stats = _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
                        kill_worker_every)
-    except BaseException:
+    except BaseException as e:
         # Interrupted or failed: the run keeps its last good checkpoint and says why.
         try:
-            learner.fail("the distributed run was interrupted")
+            learner.fail(f"the distributed run stopped: {type(e).__name__}: {e}")
             learner.finish()
         except Exception:
             pass

@@ -392,7 +392,7 @@ pub fn check_remote(rc: &RunConfig) -> Result<(), TrainError> {
 fn remote_config(rc: &RunConfig) -> Result<&Config, TrainError> {
     let Some(c) = rc.algo::<Config>() else {
         return Err(TrainError::Usage(format!(
-            "training across machines runs A3C, not {}: use `engram train a3c ENV --ray ADDRESS`",
+            "training across machines runs A3C, not {}: use `engram train --algo a3c --env ENV --ray ADDRESS`",
             rc.common.algo
         )));
     };
