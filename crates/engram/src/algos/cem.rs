@@ -179,7 +179,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 state.mean[i] = mean;
                 state.std[i] = (var + extra).sqrt();
             }
-            state.generation += 1;
+            state.generation = state.generation.saturating_add(1);
             state.rng = RngState::of(&rng);
             space.scatter(&state.mean, &mut params);
             let elite_fitness =

@@ -240,7 +240,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
             if !session.params_are_finite(&store.params) {
                 break;
             }
-            state.generation += 1;
+            state.generation = state.generation.saturating_add(1);
             state.rng = RngState::of(&rng);
             let [f_mean, f_best] = fitness_metrics(&outcomes);
             let metrics = [
