@@ -244,9 +244,15 @@ def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> EngramVecEnv:
     return EngramVecEnv(env_id, num_envs, **options)
 
 
+def _gym_id(env_id: str) -> str:
+    """engram's id under Gymnasium's `engram/` namespace. Gymnasium allows one `/` in an id, so
+    a namespaced id such as `MinAtar/Breakout-v1` becomes `engram/MinAtar_Breakout-v1`."""
+    return "engram/" + env_id.replace("/", "_")
+
+
 for _id in ENV_IDS:
-    if f"engram/{_id}" not in gym.registry:
-        gym.register(id=f"engram/{_id}", entry_point="engram:EngramEnv", kwargs={"env_id": _id})
+    if _gym_id(_id) not in gym.registry:
+        gym.register(id=_gym_id(_id), entry_point="engram:EngramEnv", kwargs={"env_id": _id})
 
 # ---------------------------------------------------------------------------------------------
 # Agents

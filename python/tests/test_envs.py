@@ -201,3 +201,12 @@ def test_observation_types_do_not_depend_on_the_action_type():
     for bad in ["1", None, b"1"]:
         with pytest.raises(ValueError):
             env.step(bad)
+
+
+def test_minatar_is_registered_under_a_gymnasium_id_and_renders():
+    # Gymnasium allows one `/` in an id: MinAtar/Breakout-v1 is engram/MinAtar_Breakout-v1.
+    env = gym.make("engram/MinAtar_Breakout-v1", render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (10, 10, 4)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.shape == (160, 160, 3)

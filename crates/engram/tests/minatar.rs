@@ -111,3 +111,26 @@ fn a_kernel_larger_than_the_observation_is_a_clear_error() {
     };
     assert!(err.contains("conv_filters"), "{err}");
 }
+
+/// A short seeded A2C run on Breakout (the tuned conv network): a uniformly random policy
+/// averages about 0.4 bricks an episode; seed 0 reached 1.9 (100-episode training mean) at
+/// 30k steps and 3.0 at 50k. The same run with learning disabled stays at random's level.
+#[test]
+fn short_conv_a2c_run_learns_breakout_and_not_without_learning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], dir: &str| {
+        let mut settings = vec!["total_steps=30000", "log_interval=10000"];
+        settings.extend_from_slice(extra);
+        let s = train(
+            quick("a2c", "MinAtar/Breakout-v1", &settings),
+            Some(&tmp.path().join(dir)),
+            true,
+        )
+        .unwrap();
+        s.final_train_mean_return.unwrap()
+    };
+    let learned = run(&[], "learn");
+    assert!(learned > 1.2, "training mean {learned:.2} after 30k steps");
+    let frozen = run(&["learning_rate=1e-12"], "frozen");
+    assert!(frozen < 0.8, "without learning the mean is {frozen:.2}");
+}
