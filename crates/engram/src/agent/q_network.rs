@@ -57,7 +57,8 @@ impl QNetwork {
         net: &NetConfig,
         dueling: bool,
     ) -> Result<QNetwork, TrainError> {
-        if net.policy != PolicyKind::Mlp {
+        // Non-discrete actions get the DQN family's message from `recurrent`.
+        if net.policy != PolicyKind::Mlp && matches!(action_space, Space::Discrete { .. }) {
             return Err(TrainError::Usage(format!(
                 "dqn's Q-network is an MLP: set policy = mlp (got {}); for a recurrent Q-network \
                  use --algo r2d2 --policy {} (R2D2; DRQN is r2d2 with stored_state = false, \
