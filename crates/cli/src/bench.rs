@@ -10,6 +10,7 @@ pub fn run_cli(
 ) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
     let mut workloads = bench::nn_workloads();
     workloads.extend(bench::dqn_workloads());
+    workloads.extend(bench::sac_workloads());
     workloads.extend(bench::env_workloads());
     workloads.extend(bench::gemm_workloads());
     workloads.extend(bench::runtime_workloads());

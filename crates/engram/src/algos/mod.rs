@@ -11,6 +11,7 @@
 pub mod a2c;
 pub mod a3c;
 pub mod bandit;
+pub mod ddpg;
 pub mod double_q_learning;
 pub mod dqn;
 pub mod dyna_q;
@@ -21,8 +22,10 @@ pub mod policy_iteration;
 pub mod ppo;
 pub mod q_learning;
 pub mod reinforce;
+pub mod sac;
 pub mod sarsa;
 pub mod td0;
+pub mod td3;
 pub mod value_iteration;
 
 use crate::agent::{Act, ActorCritic};
@@ -154,6 +157,9 @@ registry! {
     Ppo => ppo,
     Reinforce => reinforce,
     Dqn => dqn,
+    Sac => sac,
+    Td3 => td3,
+    Ddpg => ddpg,
     PolicyEvaluation => policy_evaluation,
     ValueIteration => value_iteration,
     PolicyIteration => policy_iteration,
