@@ -1,5 +1,5 @@
 //! TD3 (Fujimoto et al. 2018, "Addressing Function Approximation Error in Actor-Critic
-//! Methods") with SB3's semantics; DDPG (`algos::ddpg`) is its named variant, as in SB3.
+//! Methods") with SB3's semantics; DDPG (ddpg.rs) is its named variant, as in SB3.
 //!
 //! The loop is `offpolicy::driver`'s: actions are the deterministic actor's `tanh(mu(s))` plus
 //! `action_noise` (Gaussian or Ornstein-Uhlenbeck with `noise_std`, in [-1, 1] units, clipped),
