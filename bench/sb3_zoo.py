@@ -6,6 +6,8 @@ environment and seed, then evaluates the deterministic policy: the Python side o
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo ppo --env MountainCarContinuous-v0 --seed 0
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo dqn --env CartPole-v1 --seed 0
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo trpo --env CartPole-v1 --seed 0   # sb3-contrib
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo sac --env Pendulum-v1 --seed 0
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo td3 --env Pendulum-v1 --seed 0
 
 Prints one JSON line: training wall time, env steps, and the mean/std return of
 `--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)
@@ -34,7 +36,7 @@ def zoo_entry(algo: str, env_id: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "trpo"])
+    ap.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn", "trpo", "sac", "td3", "ddpg"])
     ap.add_argument("--env", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--episodes", type=int, default=20)
@@ -50,7 +52,7 @@ def main():
     import torch.nn as nn  # noqa: F401  (policy_kwargs strings refer to nn)
 
     torch.set_num_threads(1)
-    from stable_baselines3 import A2C, DQN, PPO
+    from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
@@ -68,6 +70,18 @@ def main():
         hp["policy_kwargs"] = eval(hp["policy_kwargs"], {"nn": nn, "dict": dict})
     for key in ("normalize_kwargs", "env_wrapper", "frame_stack", "callback"):
         hp.pop(key, None)
+    # rl-zoo's action noise (TD3, DDPG): noise_type and noise_std -> an ActionNoise object.
+    noise_type = hp.pop("noise_type", None)
+    noise_std = float(hp.pop("noise_std", 0.0))
+    if noise_type is not None:
+        from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+        import gymnasium
+
+        dim = gymnasium.make(args.env).action_space.shape[0]
+        noise_cls = {"normal": NormalActionNoise,
+                     "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}[noise_type]
+        hp["action_noise"] = noise_cls(mean=np.zeros(dim), sigma=noise_std * np.ones(dim))
 
     env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
     if normalize:
@@ -76,7 +90,7 @@ def main():
         from sb3_contrib import TRPO
     else:
         TRPO = None
-    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "trpo": TRPO}[args.algo]
+    cls = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "trpo": TRPO, "sac": SAC, "td3": TD3, "ddpg": DDPG}[args.algo]
     model = cls(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
     callback = None
     if args.eval_freq > 0:

@@ -191,6 +191,15 @@ class R2d2Update:
             a = self.a(y)
             return self.v(y) + a - a.mean(dim=-1, keepdim=True), state
 
+class SacUpdate:
+    """SB3's SAC.train step, batch 256, on Pendulum-sized data (obs 3, action 1): actor
+    (squashed Gaussian, [256, 256] ReLU, mean and clamped log-std heads) and twin critics
+    ([256, 256] ReLU on obs + action); the entropy coefficient's Adam step, the critics' (target
+    from the next observations' sampled actions and the target critics), the actor's through the
+    updated critics, Polyak tau 0.005. Three Adam optimizers, as SB3."""
+
+    OBS, ACT = 3, 1
+
     def __init__(self, batch, seed=0):
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
@@ -240,6 +249,61 @@ class R2d2Update:
         nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
         self.opt.step()
         return priorities
+
+
+        def mlp(inp, out):
+            return nn.Sequential(nn.Linear(inp, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                 nn.Linear(256, out))
+        o, a = self.OBS, self.ACT
+        self.actor = mlp(o, 2 * a)
+        self.critics = nn.ModuleList([mlp(o + a, 1), mlp(o + a, 1)])
+        self.targets = nn.ModuleList([mlp(o + a, 1), mlp(o + a, 1)])
+        self.targets.load_state_dict(self.critics.state_dict())
+        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=3e-4)
+        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=3e-4)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=3e-4)
+        self.obs = torch.rand(batch, o, generator=g) * 2 - 1
+        self.next_obs = torch.rand(batch, o, generator=g) * 2 - 1
+        self.actions = torch.rand(batch, a, generator=g) * 2 - 1
+        self.rewards = torch.rand(batch, 1, generator=g)
+        self.dones = (torch.rand(batch, 1, generator=g) < 0.05).float()
+
+    def sample(self, obs):
+        mean, log_std = self.actor(obs).chunk(2, dim=1)
+        log_std = log_std.clamp(-20, 2)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        a = torch.tanh(u)
+        normal = torch.distributions.Normal(mean, log_std.exp())
+        log_prob = normal.log_prob(u).sum(1) - torch.log(1 - a.pow(2) + 1e-6).sum(1)
+        return a, log_prob
+
+    def __call__(self):
+        a_pi, log_prob = self.sample(self.obs)
+        alpha = self.log_alpha.detach().exp()
+        alpha_loss = -(self.log_alpha * (log_prob - self.ACT).detach()).mean()
+        self.alpha_opt.zero_grad()
+        alpha_loss.backward()
+        self.alpha_opt.step()
+        with torch.no_grad():
+            next_a, next_lp = self.sample(self.next_obs)
+            x = torch.cat([self.next_obs, next_a], 1)
+            next_q = torch.min(self.targets[0](x), self.targets[1](x)) - alpha * next_lp.reshape(-1, 1)
+            y = self.rewards + (1 - self.dones) * 0.99 * next_q
+        x = torch.cat([self.obs, self.actions], 1)
+        critic_loss = 0.5 * sum(nn.functional.mse_loss(q(x), y) for q in self.critics)
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        self.critic_opt.step()
+        x = torch.cat([self.obs, a_pi], 1)
+        min_q = torch.min(self.critics[0](x), self.critics[1](x))
+        actor_loss = (alpha * log_prob.reshape(-1, 1) - min_q).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+        with torch.no_grad():
+            for t, p in zip(self.targets.parameters(), self.critics.parameters()):
+                t.mul_(1 - 0.005).add_(p, alpha=0.005)
 
 
 class ReplaySample:
@@ -343,6 +407,8 @@ def workloads(per_step):
         ("act_conv_nature", lambda: ConvAct("nature"), 1),
         ("update_conv_nature_b32", lambda: ConvUpdate("nature"), 32),
         ("r2d2_update_lstm64_b32_t80", lambda: R2d2Update(32), 32),
+
+        ("sac_update_mlp256_b256", lambda: SacUpdate(256), 256),
     ]
 
 

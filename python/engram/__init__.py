@@ -459,7 +459,12 @@ class _Agent:
             settings.append(f'policy="{_POLICIES[policy]}"')
         hyper = dict(hyperparameters)
         for key, value in (policy_kwargs or {}).items():
-            if key == "net_arch":
+            if key == "net_arch" and isinstance(value, dict):
+                # SB3's off-policy form dict(pi=[...], qf=[...]): actor and critics apart.
+                for part, engram_key in (("pi", "actor_layers"), ("qf", "critic_layers")):
+                    if part in value:
+                        hyper.setdefault(engram_key, list(value[part]))
+            elif key == "net_arch":
                 hyper.setdefault("encoder_layers", list(value))
             else:
                 raise ValueError(

@@ -14,6 +14,12 @@ TINY = {
     "PPO": dict(n_envs=2, n_steps=32, batch_size=32, hidden_size=16),
     "REINFORCE": dict(hidden_size=16),
     "DQN": dict(learning_starts=100, buffer_size=1000, policy_kwargs=dict(net_arch=[32])),
+    # SAC on CartPole is discrete SAC; TD3 and DDPG need Box actions (Pendulum, below).
+    "SAC": dict(learning_starts=100, buffer_size=1000, batch_size=32,
+                policy_kwargs=dict(net_arch=dict(pi=[32], qf=[16]))),
+    "TD3": dict(learning_starts=100, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[32])),
+    "DDPG": dict(learning_starts=100, buffer_size=1000, batch_size=32, action_noise="normal",
+                 policy_kwargs=dict(net_arch=[32])),
     # Tabular methods (no network: the policy argument is SB3's and ignored), each on its
     # example environment; dynamic programming counts sweeps and stops once converged.
     "POLICY_EVALUATION": dict(),
@@ -31,6 +37,8 @@ TINY = {
 
 # Where each algorithm runs as it is (CartPole-v1 unless named).
 ENV = {
+    "TD3": "Pendulum-v1",
+    "DDPG": "Pendulum-v1",
     "POLICY_EVALUATION": "GridWorld4x4-v0",
     "VALUE_ITERATION": "GridWorld4x4-v0",
     "POLICY_ITERATION": "GridWorld4x4-v0",
@@ -76,7 +84,7 @@ def test_learn_predict_save_load_round_trip(name, tmp_path):
     else:
         batch = np.stack([obs, obs * 0.5, obs * 0.0])
     actions, _ = model.predict(batch, deterministic=True)
-    assert actions.shape == (3,)
+    assert actions.shape == (3,) + env.action_space.shape
     model.save(tmp_path / "run")
     loaded = engram.load(tmp_path / "run")
     assert type(loaded) is cls and loaded.num_timesteps == model.num_timesteps

@@ -11,6 +11,8 @@ pub fn run_cli(
     let mut workloads = bench::nn_workloads();
     workloads.extend(bench::dqn_workloads());
     workloads.extend(bench::r2d2_workloads());
+
+    workloads.extend(bench::sac_workloads());
     workloads.extend(bench::env_workloads());
     workloads.extend(bench::gemm_workloads());
     workloads.extend(bench::runtime_workloads());

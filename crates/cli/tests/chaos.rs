@@ -68,6 +68,16 @@ fn settings(algo: &str) -> Vec<String> {
             "--set",
             "buffer_size=5000",
         ]),
+        "sac" | "td3" | "ddpg" => s.extend([
+            "--set",
+            "save_replay_buffer=true",
+            "--set",
+            "encoder_layers=[32]",
+            "--set",
+            "buffer_size=5000",
+            "--set",
+            "batch_size=64",
+        ]),
         _ => {}
     }
     s.into_iter().map(String::from).collect()

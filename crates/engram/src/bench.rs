@@ -708,6 +708,56 @@ pub fn r2d2_workloads() -> Vec<Workload> {
     vec![update]
 }
 
+/// `sac_update_mlp256_b256`: one full SAC gradient step as SB3 takes it (entropy coefficient,
+/// twin critics, actor through the updated critics, Polyak targets; three Adams) on rl-zoo's
+/// Pendulum-v1 networks, [256, 256] ReLU actor and critics, batch 256 sampled uniformly from a
+/// 10k replay buffer of Pendulum-sized transitions. Rates: samples, and the GEMM FLOP of the
+/// step (backward counted as twice the forward).
+pub fn sac_workloads() -> Vec<Workload> {
+    use crate::algos::sac::{self, SacLearner};
+    use crate::offpolicy::driver::{Learner, NoGuard};
+    use crate::offpolicy::replay::{Batch, ReplayBuffer};
+    const BATCH: usize = 256;
+    const OBS_P: usize = 3;
+    const HIDDEN: usize = 256;
+    // Multiply-adds of one row through the actor (3 -> 256 -> 256 -> 2) and a critic (4 -> ... -> 1).
+    let actor = (OBS_P * HIDDEN + HIDDEN * HIDDEN + HIDDEN * 2) as f64;
+    let critic = ((OBS_P + 1) * HIDDEN + HIDDEN * HIDDEN + HIDDEN) as f64;
+    // Actor: 2 forwards, 1 backward; critics: 2 target forwards, 2 + 2 forwards, 2 + 2 backwards.
+    let flop = 2.0 * BATCH as f64 * (4.0 * actor + 14.0 * critic);
+    let update = Workload::new(
+        "sac_update_mlp256_b256",
+        "SAC gradient step: alpha, twin critics, actor, Polyak; [256, 256] ReLU, B=256, Pendulum-sized",
+        || {
+            let rc = crate::algos::RunConfig::tuned(sac::NAME, "Pendulum-v1")
+                .expect("sac's tuned Pendulum config");
+            let c: sac::Config = rc.algo::<sac::Config>().cloned().unwrap_or_default();
+            let probe = rc.common.make_env().expect("Pendulum-v1 exists");
+            let agent = sac::build_agent(&rc, &c, &*probe).expect("the bench networks build");
+            let mut learner = SacLearner::fresh(&rc, &c, agent, 0);
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let mut buffer = ReplayBuffer::new(10_000, 1, OBS_P, 1).expect("a small buffer");
+            for _ in 0..10_000 {
+                let obs: Vec<f32> = (0..OBS_P).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let next: Vec<f32> = (0..OBS_P).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let action = [rng.gen_range(-1.0..1.0)];
+                let done = [rng.gen::<f64>() < 0.05];
+                buffer.add(&obs, &next, &action, &[rng.gen()], &done, &[false]);
+            }
+            let mut batch = Batch::new(BATCH, OBS_P, 1);
+            let mut sums = vec![(0.0, 0); learner.metric_names().len()];
+            Box::new(move || {
+                buffer.sample_uniform(BATCH, 1, 0.99, &mut rng, &mut batch);
+                learner.gradient_step(&batch, &mut rng, 3e-4, &NoGuard, &mut sums);
+                black_box(&sums);
+            })
+        },
+    )
+    .with_rate("samples", BATCH as f64)
+    .with_rate("flop", flop);
+    vec![update]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Environment stepping and training throughput
 
@@ -886,6 +936,7 @@ mod tests {
             .into_iter()
             .chain(dqn_workloads())
             .chain(r2d2_workloads())
+            .chain(sac_workloads())
             .chain(env_workloads())
             .chain(runtime_workloads())
             .chain(gemm_workloads().into_iter().take(3))

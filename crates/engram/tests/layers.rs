@@ -26,7 +26,7 @@ const FLOORS: &[(&str, u32)] = &[
 ];
 
 /// Algorithm files that may import another algorithm's file: (variant, base).
-const NAMED_VARIANTS: &[(&str, &str)] = &[("a3c", "a2c")];
+const NAMED_VARIANTS: &[(&str, &str)] = &[("a3c", "a2c"), ("ddpg", "td3")];
 
 fn floor(module: &str) -> Option<u32> {
     FLOORS.iter().find(|(m, _)| *m == module).map(|(_, f)| *f)

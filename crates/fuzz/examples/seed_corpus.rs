@@ -20,7 +20,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = out.join("config");
     fs::create_dir_all(&dir)?;
     for (a, spec) in REGISTRY.iter().enumerate() {
-        let mut bytes = vec![a as u8, cartpole];
+        // The algorithm's example environment (CartPole-v1 for most deep ones).
+        let env = ids
+            .iter()
+            .position(|i| i == spec.example_env)
+            .unwrap_or(cartpole as usize) as u8;
+        let mut bytes = vec![a as u8, env];
         bytes.extend(format!("seed = 5\ngamma = 0.98{SET_SEPARATOR}total_steps=1000\n").bytes());
         fs::write(dir.join(spec.name), bytes)?;
     }
@@ -39,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::create_dir_all(&dir)?;
     let runs = tempfile::tempdir()?;
     for spec in REGISTRY {
-        let mut config = RunConfig::tuned(spec.name, "CartPole-v1")?;
+        let mut config = RunConfig::tuned(spec.name, spec.example_env)?;
         for s in [
             "total_steps=600",
             "checkpoint_interval=300",
@@ -49,6 +54,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if spec.name == "dqn" {
             config.set("learning_starts=100")?;
+        }
+        if config.keys().contains(&"actor_layers") {
+            config.set("learning_starts=100")?;
+            config.set("encoder_layers=[32]")?;
         }
         let run = runs.path().join(spec.name);
         engram::train::train(config, Some(&run), true)?;

@@ -43,6 +43,9 @@ fn template(algo: &str, env: &str, extra: &[&str], dir: &Path) {
         ("save_replay_buffer", "save_replay_buffer=true"),
         ("buffer_size", "buffer_size=2000"),
         ("learning_starts", "learning_starts=200"),
+        // SAC, TD3, DDPG: small networks and batches keep the template fast.
+        ("actor_layers", "encoder_layers=[32]"),
+        ("actor_layers", "batch_size=32"),
     ] {
         if keys.contains(&key) {
             sets.push(set);

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod actor_critic;
+pub mod continuous;
 pub mod encode;
 pub mod q_network;
 pub mod tabular;

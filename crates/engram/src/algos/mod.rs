@@ -13,6 +13,8 @@ pub mod a3c;
 pub mod bandit;
 pub mod cem;
 pub mod cmaes;
+
+pub mod ddpg;
 pub mod double_q_learning;
 pub mod dqn;
 pub mod dyna_q;
@@ -25,9 +27,12 @@ pub mod ppo;
 pub mod q_learning;
 pub mod r2d2;
 pub mod reinforce;
+pub mod sac;
 pub mod sarsa;
 pub mod td0;
 pub mod trpo;
+
+pub mod td3;
 pub mod value_iteration;
 
 use crate::agent::{Act, ActorCritic};
@@ -167,6 +172,10 @@ registry! {
     Cem => cem,
     Es => es,
     Cmaes => cmaes,
+
+    Sac => sac,
+    Td3 => td3,
+    Ddpg => ddpg,
     PolicyEvaluation => policy_evaluation,
     ValueIteration => value_iteration,
     PolicyIteration => policy_iteration,

@@ -126,7 +126,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "vf_coef",
         "weight of the value loss 0.5*mean((V-R)^2) (SB3's c is engram's 2c)",
     ),
-    ("ent_coef", "entropy bonus coefficient"),
+    (
+        "ent_coef",
+        "entropy bonus coefficient (sac: a number, or \"auto\" / \"auto_0.1\" to learn it from 1 / 0.1)",
+    ),
     (
         "reward_scale",
         "rewards are multiplied by this before learning (reports stay unscaled)",
@@ -207,7 +210,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "target_update_interval",
-        "update the target network every this many env steps",
+        "update the target network every this many env steps (sac: gradient steps)",
     ),
     (
         "exploration_fraction",
@@ -266,6 +269,36 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "save_replay_buffer",
         "store the replay buffer in checkpoints (exact resume; as large as the buffer)",
     ),
+    // SAC, TD3, DDPG
+    (
+        "target_entropy",
+        "sac: entropy the learned ent_coef aims at (unset = -dim(A); discrete: target_entropy_scale * ln |A|)",
+    ),
+    (
+        "target_entropy_scale",
+        "discrete sac: the default target_entropy is this times ln |A| (CleanRL 0.89; paper 0.98)",
+    ),
+    ("n_critics", "Q-networks of clipped double Q (the minimum is the target)"),
+    (
+        "actor_layers",
+        "hidden layers of the actor (SB3's net_arch pi); [] = encoder_layers",
+    ),
+    (
+        "critic_layers",
+        "hidden layers of each critic (SB3's net_arch qf); [] = encoder_layers",
+    ),
+    (
+        "action_noise",
+        "exploration noise added to actions in [-1, 1]: none | normal | ornstein-uhlenbeck",
+    ),
+    ("noise_std", "standard deviation of the action noise, in [-1, 1] action units"),
+    ("ou_theta", "Ornstein-Uhlenbeck noise: mean reversion rate theta (dt = 0.01)"),
+    ("policy_delay", "td3: update actor and targets every this many critic updates"),
+    (
+        "target_policy_noise",
+        "td3: std of the Gaussian noise smoothing the target policy's actions",
+    ),
+    ("target_noise_clip", "td3: the target smoothing noise is clipped to +-this"),
     // REINFORCE
     ("baseline", "subtract a learned value baseline V(s_t)"),
     (

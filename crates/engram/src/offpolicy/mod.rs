@@ -6,3 +6,7 @@ pub mod prioritized;
 pub mod replay;
 pub mod sequence_replay;
 pub mod stepper;
+// The actor-critic off-policy algorithms (SAC, TD3, DDPG).
+pub mod driver;
+pub mod exploration;
+pub mod split_store;

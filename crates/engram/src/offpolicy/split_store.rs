@@ -1,0 +1,131 @@
+//! One flat parameter vector with one optimizer per contiguous part (SAC: actor, critics,
+//! entropy coefficient; TD3: actor, critics), as SB3 keeps one Adam per module: each part's
+//! step count and moments move only when its own loss is optimised.
+//!
+//! Checkpoints hold each part's optimizer as `optim.<part>.<buffer>.<param>` over the whole
+//! layout (zeros outside the part), so the runtime saves and loads them like any optimizer.
+
+use crate::config::OptimConfig;
+use crate::error::TrainError;
+use crate::runtime::Session;
+use engram_nn::optim::{Optimizer, OptimizerState};
+use engram_nn::ParamLayout;
+use std::ops::Range;
+
+struct Part {
+    prefix: String,
+    range: Range<usize>,
+    optimizer: Box<dyn Optimizer>,
+}
+
+pub struct SplitStore {
+    pub params: Vec<f32>,
+    parts: Vec<Part>,
+    len: usize,
+}
+
+impl SplitStore {
+    /// Parameters (from the checkpoint when resuming, else from the run's seed) and one
+    /// optimizer per non-empty `(name, range)`, restored when resuming.
+    pub fn new(
+        session: &Session,
+        layout: &ParamLayout,
+        optim: &OptimConfig,
+        parts: &[(&str, Range<usize>)],
+    ) -> Result<SplitStore, TrainError> {
+        let len = layout.len();
+        let mut built = Vec::new();
+        for (name, range) in parts.iter().filter(|(_, r)| !r.is_empty()) {
+            let prefix = format!("optim.{name}");
+            let mut optimizer = optim.optimizer().build(range.len());
+            let fresh = pad(&optimizer.state(), range, len);
+            if let Some(state) = session.restored_optimizer(&prefix, &fresh, layout)? {
+                optimizer
+                    .load_state(&cut(&state, range))
+                    .map_err(|e| TrainError::Usage(format!("optimizer state `{prefix}`: {e}")))?;
+            }
+            built.push(Part {
+                prefix,
+                range: range.clone(),
+                optimizer,
+            });
+        }
+        Ok(SplitStore {
+            params: session.initial_params(layout)?,
+            parts: built,
+            len,
+        })
+    }
+
+    /// Fresh optimizers over `params` (benchmarks and tests).
+    pub fn fresh(
+        params: Vec<f32>,
+        optim: &OptimConfig,
+        parts: &[(&str, Range<usize>)],
+    ) -> SplitStore {
+        SplitStore {
+            len: params.len(),
+            params,
+            parts: parts
+                .iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(name, range)| Part {
+                    prefix: format!("optim.{name}"),
+                    range: range.clone(),
+                    optimizer: optim.optimizer().build(range.len()),
+                })
+                .collect(),
+        }
+    }
+
+    /// One optimizer step of part `name` with its gradient `grads` (the part's range of a
+    /// whole-layout gradient).
+    pub fn apply(&mut self, name: &str, grads: &[f32], lr: f32) {
+        if let Some(part) = self.parts.iter_mut().find(|p| p.prefix[6..] == *name) {
+            let range = part.range.clone();
+            part.optimizer
+                .step(&mut self.params[range.clone()], &grads[range], lr);
+        }
+    }
+
+    /// Every part's optimizer state over the whole layout, for a checkpoint.
+    pub fn optimizer_states(&self) -> Vec<(String, OptimizerState)> {
+        self.parts
+            .iter()
+            .map(|p| {
+                (
+                    p.prefix.clone(),
+                    pad(&p.optimizer.state(), &p.range, self.len),
+                )
+            })
+            .collect()
+    }
+}
+
+fn pad(state: &OptimizerState, range: &Range<usize>, len: usize) -> OptimizerState {
+    OptimizerState {
+        kind: state.kind.clone(),
+        step: state.step,
+        buffers: state
+            .buffers
+            .iter()
+            .map(|(name, data)| {
+                let mut full = vec![0.0; len];
+                full[range.clone()].copy_from_slice(data);
+                (name.clone(), full)
+            })
+            .collect(),
+    }
+}
+
+fn cut(state: &OptimizerState, range: &Range<usize>) -> OptimizerState {
+    OptimizerState {
+        kind: state.kind.clone(),
+        step: state.step,
+        buffers: state
+            .buffers
+            .iter()
+            .map(|(name, data)| (name.clone(), data[range.clone()].to_vec()))
+            .collect(),
+    }
+}
