@@ -93,7 +93,8 @@ struct TrainArgs {
     #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
     /// One run per seed, in parallel, each in OUT/seed_N/, then OUT/curves.csv: e.g.
-    /// `--seeds 0-99`, `--seeds 0,3,7`, `--seeds 0-4,10-12`.
+    /// `--seeds 0-99`, `--seeds 0,3,7`, `--seeds 0-4,10-12`. The seeds write no TensorBoard
+    /// events unless `--set tensorboard=true` asks.
     #[arg(long, value_name = "SEEDS")]
     seeds: Option<String>,
     /// With --seeds: runs at a time (default: the available cores / the threads one run
@@ -506,6 +507,12 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let layers_in_file = file
         .as_ref()
         .is_some_and(|t| t.contains_key("encoder_layers"));
+    let tensorboard_asked = file.as_ref().is_some_and(|t| t.contains_key("tensorboard"))
+        || args.sets.iter().any(|s| {
+            s.split('=')
+                .next()
+                .is_some_and(|k| k.trim() == "tensorboard")
+        });
     if let (Some(path), Some(mut table)) = (&args.config, file) {
         table.remove("algo");
         config.merge_table(table, &path.display().to_string())?;
@@ -590,6 +597,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     let quiet = args.quiet;
     if let Some(seeds) = seeds {
+        if !tensorboard_asked {
+            // curves.csv is the multi-seed result; an event file per seed (2,000 TensorBoard
+            // runs for the book's bandit figure) was a fifth of a short run's time.
+            config.common.tensorboard = false;
+        }
         return train_seeds(config, &seeds, args.out.as_deref(), args.jobs, quiet);
     }
     let hyper = config.to_toml()?;

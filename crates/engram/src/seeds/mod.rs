@@ -17,6 +17,11 @@
 //! New files are made durable by one `syncfs` a second instead of two fsyncs each
 //! ([`DeferredSync`]), which would otherwise dominate thousands of short runs.
 //!
+//! **Logging.** Each seed's run directory is complete (`metrics.csv`, `episodes.csv`,
+//! `monitor.csv`, checkpoints), but the CLI turns TensorBoard events off for `--seeds` runs
+//! unless `tensorboard` is set explicitly: `curves.csv` is the multi-seed result, and an event
+//! file per seed cost a fifth of a short run.
+//!
 //! **Stopping.** Ctrl-C stops every running seed as it stops one run (each saves its
 //! checkpoint) and starts no new one; `engram train --resume OUT` continues: it resumes the
 //! seeds that have a checkpoint and did not finish, and starts those that had none.
