@@ -318,7 +318,7 @@ pub fn close(
     }
     written?;
     // A picture is a convenience: a run never fails because it could not be drawn.
-    if let Err(e) = crate::plot::write_run_curve(&run_dir) {
+    if let Err(e) = crate::plot::write_run_curve(run_dir) {
         monitor
             .progress
             .println(&format!("warning: no {}: {e}", crate::plot::CURVE_PNG));
