@@ -357,6 +357,18 @@ fn bandit_logs_reward_and_optimal_action_every_step_and_learns() {
     let bad = with(tuned("bandit", "Bandit-v0"), &["exploration=\"gradient\""]);
     let err = bad.validate().unwrap_err().to_string();
     assert!(err.contains("alpha"), "{err}");
+    // The gradient bandit's preference step may exceed 1 (Figure 2.6 goes to 2); a value
+    // average's step may not.
+    let gradient = with(
+        tuned("bandit", "Bandit-v0"),
+        &["exploration=\"gradient\"", "alpha=2"],
+    );
+    gradient.validate().unwrap();
+    let err = with(tuned("bandit", "Bandit-v0"), &["alpha=2"])
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[0, 1]"), "{err}");
 }
 
 #[test]

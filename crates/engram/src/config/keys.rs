@@ -339,7 +339,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     // TabularConfig (sampling tabular methods and bandits)
     (
         "alpha",
-        "step size of the value updates (0 = sample averages, 1/n of the visits)",
+        "step size of the value updates (0 = sample averages, 1/n of the visits); the gradient bandit's preference step, which may exceed 1",
     ),
     ("q_init", "initial action values (optimistic initial values when high)"),
     (

@@ -70,7 +70,19 @@ impl Default for TabularConfig {
 
 impl TabularConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.alpha.is_finite() && (0.0..=1.0).contains(&self.alpha)) {
+        // The gradient bandit's alpha steps preferences, not averages: it may exceed 1 (the
+        // book's Figure 2.6 goes to 2).
+        if self.exploration == ExplorationKind::Gradient {
+            if !(self.alpha.is_finite() && (0.0..=100.0).contains(&self.alpha)) {
+                return Err(invalid(
+                    "alpha",
+                    format!(
+                        "must be in [0, 100] (the gradient bandit's preference step), got {}",
+                        self.alpha
+                    ),
+                ));
+            }
+        } else if !(self.alpha.is_finite() && (0.0..=1.0).contains(&self.alpha)) {
             return Err(invalid(
                 "alpha",
                 format!(
