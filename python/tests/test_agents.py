@@ -20,6 +20,13 @@ TINY = {
     "TD3": dict(learning_starts=100, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[32])),
     "DDPG": dict(learning_starts=100, buffer_size=1000, batch_size=32, action_noise="normal",
                  policy_kwargs=dict(net_arch=[32])),
+    "TRPO": dict(n_envs=2, batch_size=64, n_critic_updates=2, policy_kwargs=dict(net_arch=[16])),
+    "R2D2": dict(learning_starts=200, buffer_size=100, batch_size=4, sequence_length=16,
+                 burn_in=4, hidden_size=16, policy_kwargs=dict(net_arch=[16])),
+    # Gradient-free policy search: no learning_rate (see GRADIENT_FREE).
+    "CEM": dict(population=6, workers=1, policy_kwargs=dict(net_arch=[8])),
+    "ES": dict(population=6, workers=1, policy_kwargs=dict(net_arch=[8])),
+    "CMAES": dict(workers=1, policy_kwargs=dict(net_arch=[8])),
     # Tabular methods (no network: the policy argument is SB3's and ignored), each on its
     # example environment; dynamic programming counts sweeps and stops once converged.
     "POLICY_EVALUATION": dict(),
@@ -52,6 +59,7 @@ ENV = {
     "BANDIT": "Bandit-v0",
 }
 DYNAMIC_PROGRAMMING = {"POLICY_EVALUATION", "VALUE_ITERATION", "POLICY_ITERATION"}
+GRADIENT_FREE = {"CEM", "CMAES"}
 
 
 def test_every_registered_algorithm_has_a_class():
@@ -62,7 +70,7 @@ def test_every_registered_algorithm_has_a_class():
         cls = getattr(engram, name)
         assert issubclass(cls, engram._Agent)
         options = cls.options(ENV.get(name, "CartPole-v1"))
-        assert "learning_rate" in options or name in ENV, name
+        assert "learning_rate" in options or name in ENV or name in GRADIENT_FREE, name
         assert "total_steps" in options
 
 

@@ -60,6 +60,8 @@ fn settings(algo: &str) -> Vec<String> {
     ];
     match algo {
         "a3c" => s.extend(["--workers", "1"]),
+        // Exact resume of replay-based agents needs the replay in the checkpoint.
+        "r2d2" => s.extend(["--set", "save_replay_buffer=true"]),
         "dqn" => s.extend([
             "--set",
             "save_replay_buffer=true",
@@ -259,6 +261,9 @@ fn killed_multi_seed_runs_resume_to_the_single_runs() {
             .enumerate()
             .filter(|&(i, _)| i != at && i != at + 1)
             .map(|(_, a)| a.clone())
+            // `--seeds` turns TensorBoard off unless it is set, and the checkpoint holds the
+            // config: set it for the single runs too, so both configs are the same.
+            .chain(["--set".to_string(), "tensorboard=false".to_string()])
             .collect()
     };
     let seeds = [0u64, 1, 2];

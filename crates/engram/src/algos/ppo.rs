@@ -973,6 +973,9 @@ mod tests {
             "{err}"
         );
         let err = super::super::spec("ppo2").unwrap_err().to_string();
-        assert!(err.contains("ppo, reinforce"), "{err}");
+        assert!(
+            err.contains("unknown algorithm `ppo2`") && err.contains(" ppo, "),
+            "{err}"
+        );
     }
 }
