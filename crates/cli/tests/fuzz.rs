@@ -137,9 +137,10 @@ fn run_case(args: &[String], dir: &Path, what: &str) -> (Option<i32>, String) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(120) {
+        // Generous: a loaded machine slows the cases down several times.
+        if started.elapsed() > Duration::from_secs(300) {
             let _ = child.kill();
-            panic!("{what}: hung for 120 s: engram {}", args.join(" "));
+            panic!("{what}: hung for 300 s: engram {}", args.join(" "));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -164,6 +165,88 @@ fn run_case(args: &[String], dir: &Path, what: &str) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
+/// `cases` random command lines for one algorithm; returns `(trained, refused)`.
+fn fuzz_algorithm(
+    algo: &str,
+    keys: &[(String, String)],
+    cases: usize,
+    envs: &[&str],
+    rng: &mut Rng,
+    dir: &Path,
+) -> (usize, usize) {
+    let (mut ok, mut refused) = (0, 0);
+    assert!(keys.len() > 10, "{algo}: keys {keys:?}");
+    for case in 0..cases {
+        let env = rng.pick(envs).to_string();
+        let out = format!("run_{algo}_{case}");
+        let mut args: Vec<String> = [
+            "train", "--quiet", "--algo", algo, "--env", &env, "--out", &out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A small budget keeps each case short: settings that would make it long (huge
+        // rollouts) are refused or cut by it.
+        args.extend(
+            [
+                "--steps",
+                "1500",
+                "--set",
+                "eval_interval=700",
+                "--set",
+                "eval_episodes=1",
+            ]
+            .map(String::from),
+        );
+        // Small networks, and small batches for replay learners, first (the random keys below
+        // may override them): the cases test what the settings do, not how fast a 256x256
+        // update is in the test profile.
+        let has = |key: &str| keys.iter().any(|(k, _)| k == key);
+        if has("encoder_layers") {
+            args.extend(["--set".into(), "encoder_layers=[32]".into()]);
+        }
+        if has("buffer_size") && has("batch_size") {
+            args.extend(["--set".into(), "batch_size=32".into()]);
+        }
+        for _ in 0..(1 + rng.next() % 3) {
+            let (key, default) = rng.pick(keys).clone();
+            if matches!(key.as_str(), "env" | "algo" | "env_options" | "total_steps")
+                || key.contains("eval")
+            {
+                continue;
+            }
+            args.push("--set".into());
+            args.push(format!("{key}={}", value(rng, &default)));
+        }
+        if rng.next().is_multiple_of(8) {
+            args.push("--set".into());
+            args.push("no_such_key=1".into());
+        }
+        // Budgets in episodes, and many seeds at once: valid and invalid spellings.
+        if rng.next().is_multiple_of(6) {
+            let episodes = ["0", "1", "3", "40", "-2", "x"];
+            args.extend(["--episodes".into(), rng.pick(&episodes).to_string()]);
+        }
+        if rng.next().is_multiple_of(6) {
+            let seeds = [
+                "0-1", "3,5", "0,2-3", "2-1", "a-b", "", "1,1", "0-4,3", "0-200000", "7",
+            ];
+            args.extend(["--seeds".into(), rng.pick(&seeds).to_string()]);
+            if rng.next().is_multiple_of(2) {
+                let jobs = ["0", "1", "2", "64"];
+                args.extend(["--jobs".into(), rng.pick(&jobs).to_string()]);
+            }
+        }
+        let (code, _) = run_case(&args, dir, &format!("{algo} case {case}"));
+        if code == Some(0) {
+            ok += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    (ok, refused)
+}
+
 #[test]
 fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
     let cases: usize = std::env::var("ENGRAM_FUZZ_CASES")
@@ -174,7 +257,6 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let mut rng = Rng(seed);
     let envs = [
         "CartPole-v1",
         "Pendulum-v1",
@@ -183,68 +265,31 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
         "MountainCarContinuous-v0",
     ];
     let tmp = tempfile::tempdir().unwrap();
-    let (mut ok, mut refused) = (0, 0);
-    for (algo, keys) in algorithms() {
-        assert!(keys.len() > 10, "{algo}: keys {keys:?}");
-        for case in 0..cases {
-            let env = rng.pick(&envs).to_string();
-            let out = format!("run_{algo}_{case}");
-            let mut args: Vec<String> = [
-                "train", "--quiet", "--algo", &algo, "--env", &env, "--out", &out,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            // A small budget keeps each case short: settings that would make it long (huge
-            // rollouts) are refused or cut by it.
-            args.extend(
-                [
-                    "--steps",
-                    "1500",
-                    "--set",
-                    "eval_interval=700",
-                    "--set",
-                    "eval_episodes=1",
-                ]
-                .map(String::from),
-            );
-            for _ in 0..(1 + rng.next() % 3) {
-                let (key, default) = rng.pick(&keys).clone();
-                if matches!(key.as_str(), "env" | "algo" | "env_options" | "total_steps")
-                    || key.contains("eval")
-                {
-                    continue;
-                }
-                args.push("--set".into());
-                args.push(format!("{key}={}", value(&mut rng, &default)));
-            }
-            if rng.next().is_multiple_of(8) {
-                args.push("--set".into());
-                args.push("no_such_key=1".into());
-            }
-            // Budgets in episodes, and many seeds at once: valid and invalid spellings.
-            if rng.next().is_multiple_of(6) {
-                let episodes = ["0", "1", "3", "40", "-2", "x"];
-                args.extend(["--episodes".into(), rng.pick(&episodes).to_string()]);
-            }
-            if rng.next().is_multiple_of(6) {
-                let seeds = [
-                    "0-1", "3,5", "0,2-3", "2-1", "a-b", "", "1,1", "0-4,3", "0-200000", "7",
-                ];
-                args.extend(["--seeds".into(), rng.pick(&seeds).to_string()]);
-                if rng.next().is_multiple_of(2) {
-                    let jobs = ["0", "1", "2", "64"];
-                    args.extend(["--jobs".into(), rng.pick(&jobs).to_string()]);
-                }
-            }
-            let (code, _) = run_case(&args, tmp.path(), &format!("{algo} case {case}"));
-            if code == Some(0) {
-                ok += 1;
-            } else {
-                refused += 1;
-            }
+    // One generator per algorithm (seeded by its place in the list), and the algorithms
+    // shared out over the cores: each engram process uses one, and the cases do not depend
+    // on which thread runs them.
+    let algos = algorithms();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let counts = std::sync::Mutex::new((0usize, 0usize));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((algo, keys)) = algos.get(at) else {
+                    break;
+                };
+                let mut rng = Rng(seed ^ (at as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let (ok, refused) = fuzz_algorithm(algo, keys, cases, &envs, &mut rng, tmp.path());
+                let mut c = counts.lock().unwrap();
+                c.0 += ok;
+                c.1 += refused;
+            });
         }
-    }
+    });
+    let (ok, refused) = *counts.lock().unwrap();
     eprintln!("fuzzed command lines: {ok} trained, {refused} refused with a message");
     assert!(ok > 0 && refused > 0, "{ok} ok, {refused} refused");
 }
