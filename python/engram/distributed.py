@@ -1,4 +1,4 @@
-"""engram across machines: A3C with its workers as Ray actors.
+"""engram across machines: A3C, PPO and A2C with their workers as Ray actors.
 
 The Rust core stays the worker and the learner; Ray only places, connects and restarts them.
 The learner runs in this (the driver's) process and owns the run exactly as a local run does:
@@ -12,15 +12,31 @@ the run's optimizer (the A3C paper's global network, with network latency in bet
 sends the worker the newest parameters. A gradient computed on parameters ``k`` versions old
 has staleness ``k``; ``max_staleness=K`` drops gradients older than ``K`` versions.
 
+PPO and A2C (``config["algo"] = "ppo"`` or ``"a2c"``) are data-parallel the other way: the
+workers are remote collectors, not gradient computers. The run's ``n_envs`` environments are
+split evenly over the workers (``n_envs / num_workers`` each, so ``n_envs`` must be a
+multiple of ``num_workers``). Each update the learner sends every worker the current
+parameters (version-stamped; one ``ray.put`` per version when they are over Ray's inline
+limit), each collects ``t_max`` steps and returns the rollout as one float32 array
+(observations, actions, log-probabilities, values, rewards, terminated/truncated flags,
+bootstrap values and the recurrent states at the segment starts); the learner places the
+rollouts side by side, computes GAE and runs PPO's epochs or A2C's step exactly as a local
+run with that many environments. Collection is synchronous, so no rollout is stale: every
+one was collected with the version the learner sent (a rollout stamped otherwise is dropped
+and asked for again). One worker with all ``n_envs`` environments is the local run bit for
+bit.
+
 A worker that dies (killed process, lost node) is restarted by Ray (``max_restarts``) and
-continues with a fresh environment; the learner is unaffected.
+continues with a fresh environment; the learner is unaffected (PPO/A2C ask the restarted
+worker for the same rollout again).
 
     import engram.distributed
     summary = engram.distributed.train(
         {"env": "CartPole-v1", "total_steps": 50_000}, num_workers=2, ray_address="auto")
 
-From the command line: ``engram train --env CartPole-v1 --ray auto --ray-workers 2`` (which
-runs ``python -m engram.distributed``).
+From the command line: ``engram train --env CartPole-v1 --ray auto --ray-workers 2`` (A3C),
+``engram train --algo ppo --env CartPole-v1 --n-envs 8 --ray auto --ray-workers 4`` (which
+run ``python -m engram.distributed``).
 """
 
 from __future__ import annotations
@@ -143,6 +159,40 @@ def _worker_class(ray):
     return EngramA3cWorker
 
 
+def _rollout_worker_class(ray):
+    @ray.remote
+    class EngramRolloutWorker:
+        """One PPO/A2C collector: engram's Rust collector with n_envs / num_workers envs."""
+
+        def __init__(self, config_toml: str, index: int, stream: int, num_workers: int):
+            from engram import _engram as native
+
+            if ray.get_runtime_context().was_current_actor_reconstructed:
+                # A restarted worker must not replay its predecessor's random stream.
+                stream += num_workers * (1 + os.getpid())
+            self.worker = native.RolloutWorker(config_toml, num_workers, stream)
+            self.index = index
+
+        def where(self):
+            return os.getpid(), ray.get_runtime_context().get_node_id()
+
+        def cpu_seconds(self):
+            t = os.times()
+            return t.user + t.system
+
+        def collect(self, version: int, params):
+            start = time.perf_counter()
+            rollout, episodes, steps = self.worker.collect(params)
+            return version, rollout, episodes, steps, time.perf_counter() - start
+
+    return EngramRolloutWorker
+
+
+# Ray inlines call arguments up to max_direct_call_object_size (100 kB by default); larger
+# parameters are put in the object store once per version and sent by reference.
+INLINE_BYTES = 100 * 1024
+
+
 def _median_us(values: Iterable[float]) -> Optional[float]:
     values = list(values)
     return round(statistics.median(values) * 1e6, 1) if values else None
@@ -162,15 +212,17 @@ def train(
     kill_worker_every: Optional[float] = None,
     quiet: bool = True,
 ) -> Dict[str, Any]:
-    """Trains A3C with ``num_workers`` Ray actors as workers; returns ``summary.json``'s
-    contents with a ``distributed`` entry (staleness distribution, drops, restarts, transfer
-    sizes and times).
+    """Trains A3C (default), PPO or A2C with ``num_workers`` Ray actors as workers; returns
+    ``summary.json``'s contents with a ``distributed`` entry (staleness distribution, drops,
+    restarts, transfer sizes and times).
 
-    ``config``: engram settings for a new run, with ``env`` (e.g. ``{"env": "CartPole-v1",
-    "total_steps": 50000, "seed": 1}``); with ``resume=DIR`` the overrides for the resumed
+    ``config``: engram settings for a new run, with ``env`` and optionally ``algo`` (``"a3c"``,
+    ``"ppo"`` or ``"a2c"``; e.g. ``{"algo": "ppo", "env": "CartPole-v1", "n_envs": 8,
+    "total_steps": 50000, "seed": 1}``: PPO's and A2C's ``n_envs`` is the run's total, split
+    evenly over the workers); with ``resume=DIR`` the overrides for the resumed
     run (e.g. a larger ``total_steps``). ``ray_address``: None (start a local Ray), ``"auto"``
     or ``"host:port"`` of a running cluster's head; an unreachable one fails within
-    ``connect_timeout`` seconds. ``max_staleness``: drop gradients computed on parameters more
+    ``connect_timeout`` seconds. ``max_staleness`` (A3C): drop gradients computed on parameters more
     than this many versions old. ``max_restarts``: how often Ray restarts a dead worker (-1:
     always). ``kill_worker_every``: chaos test, kill one worker's process every that many
     seconds (Ray restarts it)."""
@@ -182,27 +234,54 @@ def train(
     if _remote(ray_address):
         _host_port(ray_address)
     ray = _import_ray()
+    algo = config.pop("algo", None)
     if resume is not None:
         if config.pop("env", None) is not None:
             raise ValueError("resume continues a run with its own environment: leave env out")
+        run_algo = _engram.RolloutLearner.algo_of(os.fspath(resume))
+        if algo is not None and algo != run_algo:
+            raise ValueError(f"resume: the run in {resume} is {run_algo}, not {algo}")
+        algo = run_algo
+    algo = "a3c" if algo is None else str(algo)
+    if algo not in ("a3c", "ppo", "a2c"):
+        raise ValueError(f"algo {algo!r}: training across machines runs a3c, ppo or a2c")
+    rollouts = algo != "a3c"
+    if rollouts and max_staleness is not None:
+        raise ValueError("max_staleness is A3C's: PPO and A2C collect synchronously, "
+                         "no rollout is stale")
+    if resume is not None:
         overrides = _settings(config)
         # Connected first: an unreachable cluster leaves the run untouched.
         _connect(ray, ray_address, connect_timeout)
-        learner = _engram.A3cLearner.resume(os.fspath(resume), overrides, quiet)
+        if rollouts:
+            learner = _engram.RolloutLearner.resume(os.fspath(resume), overrides, quiet)
+        else:
+            learner = _engram.A3cLearner.resume(os.fspath(resume), overrides, quiet)
     else:
         env = config.pop("env", None)
         if env is None:
             raise ValueError("config needs the environment: {'env': 'CartPole-v1', ...}")
         if out is None:
             raise ValueError("out: give the run directory")
-        config.setdefault("workers", num_workers)
         # Checked before connecting: a bad setting fails at once.
-        _engram.A3cLearner.check(env, _settings(config))
+        if rollouts:
+            _engram.RolloutLearner.check(algo, env, _settings(config), num_workers)
+        else:
+            config.setdefault("workers", num_workers)
+            _engram.A3cLearner.check(env, _settings(config))
         _connect(ray, ray_address, connect_timeout)
-        learner = _engram.A3cLearner.train(env, _settings(config), os.fspath(out), quiet)
+        if rollouts:
+            learner = _engram.RolloutLearner.train(algo, env, _settings(config), os.fspath(out),
+                                                   quiet)
+        else:
+            learner = _engram.A3cLearner.train(env, _settings(config), os.fspath(out), quiet)
     try:
-        stats = _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
-                       kill_worker_every)
+        if rollouts:
+            stats = _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
+                                    kill_worker_every)
+        else:
+            stats = _drive(ray, learner, num_workers, max_staleness, max_restarts,
+                           step_timeout, kill_worker_every)
     except BaseException as e:
         # Interrupted or failed: the run keeps its last good checkpoint and says why.
         try:
@@ -211,6 +290,7 @@ def train(
         except Exception:
             pass
         raise
+    stats["algo"] = algo
     run_dir = os.fspath(learner.run_dir())
     summary = json.loads(learner.finish())
     summary["distributed"] = stats
@@ -219,16 +299,13 @@ def train(
     return summary
 
 
-def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
-           kill_worker_every) -> Dict[str, Any]:
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
-
-    worker_class = _worker_class(ray)
+def _start_workers(ray, worker_class, learner, num_workers, max_restarts, step_timeout):
     config_toml = learner.config_toml()
     start_steps = learner.env_steps()
     workers = []
     for i in range(num_workers):
-        # Fresh runs use streams seed + i, as local A3C's threads; a resumed run new ones.
+        # Fresh runs use streams seed + i (one worker: the local run's collector); a resumed
+        # run new ones.
         stream = i if start_steps == 0 else i + num_workers * start_steps
         workers.append(
             worker_class.options(
@@ -236,8 +313,9 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
                 scheduling_strategy="SPREAD",
             ).remote(config_toml, i, stream, num_workers)
         )
-    # Every worker is up before the first parameters go out: a worker that starts late
-    # (a slow node) would otherwise send a first gradient hundreds of versions old.
+    from ray.exceptions import GetTimeoutError
+
+    # Every worker is up before the first parameters go out.
     try:
         placed = ray.get([w.where.remote() for w in workers], timeout=step_timeout)
     except GetTimeoutError:
@@ -245,7 +323,136 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
             f"the {num_workers} workers did not start within {step_timeout:g} s: does the "
             "cluster have a free CPU for each (`ray status`)?"
         ) from None
-    nodes = len({node for _, node in placed})
+    return workers, len({node for _, node in placed})
+
+
+def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
+                    kill_worker_every) -> Dict[str, Any]:
+    """PPO/A2C: each update, every worker collects with the current parameters; the learner
+    learns from all their rollouts."""
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    workers, nodes = _start_workers(ray, _rollout_worker_class(ray), learner, num_workers,
+                                    max_restarts, step_timeout)
+    failing_since = [0.0] * num_workers
+    restarts = kills = dropped = updates = 0
+    overhead, compute, learn_s, read_s, put_s = [], [], [], [], []
+    rollout_bytes = param_bytes = 0
+    submitted = {}
+    started = time.perf_counter()
+    driver_cpu = time.process_time()
+    next_kill = started + kill_worker_every if kill_worker_every else None
+    while learner.running():
+        t = time.perf_counter()
+        version, params = learner.params()
+        read_s.append(time.perf_counter() - t)
+        param_bytes = params.nbytes
+        if params.nbytes > INLINE_BYTES:
+            t = time.perf_counter()
+            params = ray.put(params)
+            put_s.append(time.perf_counter() - t)
+        pending = {}
+
+        def submit(i):
+            pending[workers[i].collect.remote(version, params)] = i
+            submitted[i] = time.perf_counter()
+
+        for i in range(num_workers):
+            submit(i)
+        results: List[Any] = [None] * num_workers
+        while pending:
+            if next_kill is not None and time.perf_counter() >= next_kill:
+                # One fault at a time: no kill while a killed worker is not back yet (each
+                # update waits for every worker, so overlapping restarts only stall it).
+                if not any(failing_since):
+                    victim = kills % num_workers
+                    ray.kill(workers[victim], no_restart=False)
+                    failing_since[victim] = time.perf_counter()
+                    kills += 1
+                next_kill = time.perf_counter() + kill_worker_every
+            ready, _ = ray.wait(list(pending), num_returns=1,
+                                timeout=step_timeout if next_kill is None else 0.5)
+            if not ready:
+                if next_kill is not None:
+                    continue
+                raise TimeoutError(f"no worker returned a rollout within {step_timeout:g} s")
+            ref = ready[0]
+            i = pending.pop(ref)
+            try:
+                got_version, rollout, episodes, steps, compute_s = ray.get(
+                    ref, timeout=step_timeout)
+            except RayActorError as e:
+                # The worker's process died: Ray restarts the actor; ask it again.
+                restarts += 1
+                now = time.perf_counter()
+                failing_since[i] = failing_since[i] or now
+                if now - failing_since[i] > RESTART_TIMEOUT_S:
+                    raise RuntimeError(
+                        f"worker {i} has failed for {now - failing_since[i]:.0f} s without "
+                        f"being restarted (max_restarts={max_restarts}); the last error: {e}"
+                    ) from None
+                time.sleep(0.2)
+                submit(i)
+                continue
+            except RayTaskError as e:
+                raise RuntimeError(
+                    f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
+            except GetTimeoutError:
+                raise TimeoutError(
+                    f"worker {i} returned nothing within {step_timeout:g} s") from None
+            failing_since[i] = 0.0
+            if got_version != version:
+                # Cannot happen with synchronous collection; never learn from it.
+                dropped += 1
+                submit(i)
+                continue
+            overhead.append(time.perf_counter() - submitted[i] - compute_s)
+            compute.append(compute_s)
+            rollout_bytes = rollout.nbytes
+            results[i] = (rollout, episodes)
+        t = time.perf_counter()
+        learner.learn([r for r, _ in results], [e for _, es in results for e in es])
+        learn_s.append(time.perf_counter() - t)
+        updates += 1
+    wall = time.perf_counter() - started
+    driver_cpu = time.process_time() - driver_cpu
+    try:
+        worker_cpu = sum(ray.get([w.cpu_seconds.remote() for w in workers], timeout=30))
+    except Exception:
+        worker_cpu = None
+    for w in workers:
+        ray.kill(w, no_restart=True)
+    return {
+        "workers": num_workers,
+        "nodes": nodes,
+        "updates": updates,
+        "rollouts": updates * num_workers,
+        # Synchronous collection: every rollout learned was collected with the parameters
+        # of the update it went into.
+        "staleness": {"0": updates * num_workers},
+        "dropped": dropped,
+        "worker_failures": restarts,
+        "workers_killed": kills,
+        "param_bytes": param_bytes,
+        "rollout_bytes": rollout_bytes,
+        # Per rollout, driver side: submit to result, less the worker's collection time.
+        "transfer_overhead_us_median": _median_us(overhead),
+        "worker_collect_us_median": _median_us(compute),
+        "learner_update_us_median": _median_us(learn_s),
+        "param_read_us_median": _median_us(read_s),
+        "param_put_us_median": _median_us(put_s),
+        "wall_seconds": round(wall, 3),
+        "driver_cpu_seconds": round(driver_cpu, 3),
+        "worker_cpu_seconds": None if worker_cpu is None else round(worker_cpu, 3),
+    }
+
+
+def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
+           kill_worker_every) -> Dict[str, Any]:
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    workers, nodes = _start_workers(ray, _worker_class(ray), learner, num_workers,
+                                    max_restarts, step_timeout)
     staleness = collections.Counter()
     failing_since = [0.0] * num_workers
     dropped = restarts = kills = 0
@@ -371,9 +578,9 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engram.distributed",
-        description="A3C across machines: engram's workers as Ray actors.",
+        description="A3C, PPO or A2C across machines: engram's workers as Ray actors.",
     )
-    parser.add_argument("algo", nargs="?", help="a3c (the only algorithm distributed so far)")
+    parser.add_argument("algo", nargs="?", help="a3c, ppo or a2c")
     parser.add_argument("env", nargs="?", help="environment id, e.g. CartPole-v1")
     parser.add_argument("--ray", dest="ray_address", default=None,
                         help="the cluster: host:port of its head, or auto (default: a local Ray)")
@@ -395,10 +602,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         raw.append(f"seed={args.seed}")
     try:
         if args.resume is None:
-            if args.algo != "a3c" or not args.env:
-                parser.error("give `a3c ENV` (training across machines runs A3C) or --resume DIR")
+            if args.algo not in ("a3c", "ppo", "a2c") or not args.env:
+                parser.error("give `ALGO ENV` (training across machines runs a3c, ppo or a2c) "
+                             "or --resume DIR")
             if not args.out:
-                args.out = os.path.join("runs", f"{args.env}_a3c_ray")
+                args.out = os.path.join("runs", f"{args.env}_{args.algo}_ray")
         summary = _train_raw(args, raw)
     except (ImportError, ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -420,6 +628,7 @@ def _train_raw(args, raw: List[str]) -> Dict[str, Any]:
         config[key.strip()] = _Raw(value.strip())
     if args.resume is None:
         config["env"] = args.env
+        config["algo"] = args.algo
     return train(config, num_workers=args.ray_workers, ray_address=args.ray_address,
                  out=args.out, resume=args.resume, max_staleness=args.max_staleness,
                  connect_timeout=args.connect_timeout, quiet=args.quiet)

@@ -116,12 +116,14 @@ struct TrainArgs {
     /// Continue the run in this directory from its latest checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "algo", "config", "out", "seeds"])]
     resume: Option<PathBuf>,
-    /// Train A3C across machines with Ray: the cluster's head `host:port`, or `auto`. Runs
-    /// `python -m engram.distributed` (the Python package and Ray must be installed; the
-    /// interpreter is $ENGRAM_PYTHON, else python3).
-    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["seeds", "workers", "config", "n_envs"])]
+    /// Train A3C, PPO or A2C across machines with Ray: the cluster's head `host:port`, or
+    /// `auto`. A3C's remote workers push gradients; PPO's and A2C's collect rollouts for the
+    /// learner. Runs `python -m engram.distributed` (the Python package and Ray must be
+    /// installed; the interpreter is $ENGRAM_PYTHON, else python3).
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["seeds", "workers", "config"])]
     ray: Option<String>,
-    /// With --ray: the remote workers (Ray actors, one environment each).
+    /// With --ray: the remote workers (Ray actors). A3C: one environment each; PPO and A2C:
+    /// `n_envs / N` environments each (`--n-envs` is the run's total, a multiple of N).
     #[arg(long, value_name = "N", requires = "ray")]
     ray_workers: Option<usize>,
     /// No progress output.
@@ -696,6 +698,9 @@ fn train_on_ray(args: &TrainArgs, address: &str) -> Result<ExitCode, Box<dyn std
     }
     if let Some(policy) = &args.policy {
         command.args(["--set", &format!("policy=\"{policy}\"")]);
+    }
+    if let Some(n) = args.n_envs {
+        command.args(["--set", &format!("n_envs={n}")]);
     }
     for s in &args.sets {
         command.args(["--set", s]);

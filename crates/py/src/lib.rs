@@ -1070,6 +1070,202 @@ impl A3cWorker {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// PPO and A2C across machines: remote collectors ship packed rollouts (one float32 array
+// each) to the learner, which runs the algorithm's own update on them.
+
+/// The learner of a distributed PPO or A2C run: owns the run directory, the parameters, the
+/// optimizer, the metrics and the checkpoints, exactly as a local run.
+#[pyclass(module = "engram._engram", frozen)]
+struct RolloutLearner {
+    inner: Mutex<Option<engram::algos::remote::RolloutLearner>>,
+}
+
+impl RolloutLearner {
+    fn of(opened: engram::train::OpenRun) -> PyResult<Self> {
+        let learner = engram::algos::remote::RolloutLearner::new(opened.session, opened.config)
+            .map_err(train_error)?;
+        Ok(RolloutLearner {
+            inner: Mutex::new(Some(learner)),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut engram::algos::remote::RolloutLearner) -> PyResult<T>,
+    ) -> PyResult<T> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(learner) => f(learner),
+            None => Err(PyRuntimeError::new_err("this learner's run has finished")),
+        }
+    }
+}
+
+#[pymethods]
+impl RolloutLearner {
+    /// A new run of `algo` (ppo or a2c) on `env` in `out`.
+    #[staticmethod]
+    #[pyo3(signature = (algo, env, settings, out, quiet=true))]
+    fn train(
+        algo: &str,
+        env: &str,
+        settings: Vec<String>,
+        out: PathBuf,
+        quiet: bool,
+    ) -> PyResult<Self> {
+        let config = config_of(algo, env, &settings)?;
+        let opened = engram::train::open_new(config, Some(&out), quiet.into(), |_| {})
+            .map_err(train_error)?;
+        Self::of(opened)
+    }
+
+    /// Checks a new distributed run's settings for `num_workers` collectors without starting it.
+    #[staticmethod]
+    fn check(algo: &str, env: &str, settings: Vec<String>, num_workers: usize) -> PyResult<()> {
+        let config = config_of(algo, env, &settings)?;
+        let probe = config.common.make_env().map_err(value_error)?;
+        config.algo.check(&config, &*probe).map_err(value_error)?;
+        engram::algos::remote::check_remote(&config, num_workers).map_err(train_error)
+    }
+
+    /// Continues the run in `dir` from its latest checkpoint.
+    #[staticmethod]
+    #[pyo3(signature = (dir, overrides, quiet=true))]
+    fn resume(dir: PathBuf, overrides: Vec<String>, quiet: bool) -> PyResult<Self> {
+        let opened =
+            engram::train::open_resume(&dir, &overrides, quiet.into()).map_err(train_error)?;
+        Self::of(opened)
+    }
+
+    /// The algorithm of the run in `dir` (to pick the learner of a resumed run).
+    #[staticmethod]
+    fn algo_of(dir: PathBuf) -> PyResult<String> {
+        let config = RunConfig::from_file(&dir.join("config.toml")).map_err(value_error)?;
+        Ok(config.common.algo.clone())
+    }
+
+    fn config_toml(&self) -> PyResult<String> {
+        self.with(|l| l.config().to_toml().map_err(value_error))
+    }
+
+    fn run_dir(&self) -> PyResult<PathBuf> {
+        self.with(|l| Ok(l.session().run_dir.clone()))
+    }
+
+    fn num_params(&self) -> PyResult<usize> {
+        self.with(|l| Ok(l.num_params()))
+    }
+
+    /// Updates applied so far by this learner (the parameters' version).
+    fn version(&self) -> PyResult<u64> {
+        self.with(|l| Ok(l.version()))
+    }
+
+    fn env_steps(&self) -> PyResult<u64> {
+        self.with(|l| Ok(l.session().monitor.env_steps()))
+    }
+
+    /// `(version, parameters)`: a copy of the parameters as one float32 array.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyArray1<f32>>)> {
+        let (version, params) = self.with(|l| {
+            let mut out = vec![0.0; l.num_params()];
+            let (version, _finite) = l.read_params(&mut out).map_err(train_error)?;
+            Ok((version, out))
+        })?;
+        Ok((version, PyArray1::from_vec(py, params)))
+    }
+
+    /// One update from every worker's packed rollout (float32 arrays, in worker order) and
+    /// their finished episodes (return, length). False when refused as non-finite.
+    fn learn(
+        &self,
+        py: Python<'_>,
+        rollouts: Vec<PyReadonlyArray1<'_, f32>>,
+        episodes: Vec<(f64, u64)>,
+    ) -> PyResult<bool> {
+        let slices = rollouts
+            .iter()
+            .map(|r| r.as_slice())
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with(|l| {
+            py.detach(|| l.learn(&slices, &episodes))
+                .map_err(train_error)
+        })
+    }
+
+    fn running(&self) -> PyResult<bool> {
+        self.with(|l| Ok(l.running()))
+    }
+
+    fn fail(&self, message: String) -> PyResult<()> {
+        self.with(|l| {
+            l.fail(message);
+            Ok(())
+        })
+    }
+
+    /// Ends the run: the final checkpoint and `summary.json`, whose text it returns.
+    fn finish(&self, py: Python<'_>) -> PyResult<String> {
+        let learner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this learner's run has finished"))?;
+        let summary = py.detach(move || {
+            let config = learner.config().clone();
+            let monitor = learner.session().monitor.clone();
+            let run_dir = learner.session().run_dir.clone();
+            let stop = learner.finish().map(|(_, reason)| reason);
+            engram::train::close(&config, &monitor, &run_dir, stop)
+        });
+        summary_json(&summary.map_err(train_error)?)
+    }
+}
+
+/// A remote collector of a distributed PPO or A2C run: `n_envs / num_workers` environments,
+/// RNG stream seed + `stream`.
+#[pyclass(module = "engram._engram", frozen)]
+struct RolloutWorker {
+    inner: Mutex<engram::algos::remote::RolloutWorker>,
+}
+
+#[pymethods]
+impl RolloutWorker {
+    #[new]
+    fn new(config_toml: &str, num_workers: usize, stream: u64) -> PyResult<Self> {
+        let table: toml::Table = toml::from_str(config_toml).map_err(value_error)?;
+        let config =
+            RunConfig::from_table(table, "the learner's configuration").map_err(value_error)?;
+        config.validate().map_err(value_error)?;
+        let worker = engram::algos::remote::RolloutWorker::new(&config, num_workers, stream)
+            .map_err(train_error)?;
+        Ok(RolloutWorker {
+            inner: Mutex::new(worker),
+        })
+    }
+
+    /// Collects `t_max` steps with `params`; returns (packed rollout as float32 array,
+    /// finished episodes, environment steps) as `RolloutLearner.learn` takes them.
+    #[allow(clippy::type_complexity)]
+    fn collect<'py>(
+        &self,
+        py: Python<'py>,
+        params: PyReadonlyArray1<'_, f32>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Vec<(f64, u64)>, u64)> {
+        let params = params.as_slice()?;
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let worker: &mut engram::algos::remote::RolloutWorker = &mut guard;
+        let episodes = py.detach(|| worker.collect(params)).map_err(train_error)?;
+        Ok((
+            PyArray1::from_slice(py, worker.packed()),
+            episodes,
+            worker.steps(),
+        ))
+    }
+}
+
 #[pymodule]
 fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -1078,6 +1274,8 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Policy>()?;
     m.add_class::<A3cLearner>()?;
     m.add_class::<A3cWorker>()?;
+    m.add_class::<RolloutLearner>()?;
+    m.add_class::<RolloutWorker>()?;
     m.add_function(wrap_pyfunction!(algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(check_config, m)?)?;

@@ -1,4 +1,4 @@
-"""A3C across machines (engram.distributed) on a real two-node Ray cluster: a head and a
+"""A3C, PPO and A2C across machines (engram.distributed) on a real two-node Ray cluster: a head and a
 second node started with `ray start` on loopback (not local_mode). Needs Ray
 (`pip install 'ray[default]'`); CI's `scripts/test-ray.sh` installs it and runs these.
 
@@ -192,6 +192,91 @@ def test_max_staleness_drops_old_gradients(cluster, tmp_path):
     d = summary["distributed"]
     assert d["dropped"] == sum(v for k, v in d["staleness"].items() if int(k) > 0)
     assert d["applied"] + d["dropped"] == d["gradients"]
+
+
+# PPO's tuned CartPole recipe: 8 envs (4 per worker) x 32 steps per update.
+PPO = dict(SMALL, algo="ppo", n_envs=8)
+
+
+def test_rollouts_cross_nodes_bit_exactly(cluster, tmp_path):
+    learner = _engram.RolloutLearner.train("ppo", "CartPole-v1",
+                                           ["hidden_size=16", "n_envs=4", "t_max=16",
+                                            "batch_size=64"], str(tmp_path / "run"))
+    version, params = learner.params()
+    toml = learner.config_toml()
+    worker_class = dist._rollout_worker_class(ray)
+    workers = [worker_class.options(num_cpus=1, scheduling_strategy="SPREAD")
+               .remote(toml, i, i, 2) for i in range(2)]
+    assert len({ray.get(w.where.remote())[1] for w in workers}) == 2
+    got = ray.get([w.collect.remote(version, params) for w in workers])
+    for i, (v, rollout, episodes, steps, _) in enumerate(got):
+        # What the same Rust collector (same stream) packs here.
+        here, episodes_here, steps_here = _engram.RolloutWorker(toml, 2, i).collect(params)
+        assert v == 0 and rollout.dtype == np.float32
+        assert rollout.tobytes() == here.tobytes()
+        assert episodes == episodes_here and steps == steps_here == 2 * 16
+    assert learner.learn([r for _, r, _, _, _ in got], [])
+    assert learner.version() == 1
+    for w in workers:
+        ray.kill(w)
+    learner.finish()
+
+
+def test_distributed_ppo_learns_cartpole(cluster, tmp_path):
+    out = tmp_path / "run"
+    summary = dist.train(dict(PPO, total_steps=30_000), num_workers=2,
+                         ray_address=cluster, out=str(out))
+    random = _random_return()
+    assert summary["stop_reason"] == "budget" and summary["env_steps"] >= 30_000
+    d = summary["distributed"]
+    assert d["algo"] == "ppo" and d["nodes"] == 2 and d["dropped"] == 0
+    # Synchronous: every rollout was collected with the update's own parameters.
+    assert d["staleness"] == {"0": d["rollouts"]} and d["rollouts"] == 2 * d["updates"]
+    assert summary["final_train_mean_return"] > 3 * random, (summary, random)
+    model = engram.load(str(out))
+    assert model.evaluate(n_eval_episodes=5, seed=0)[0] > 3 * random
+
+
+def test_killed_ppo_worker_is_replaced_and_the_run_finishes(cluster, tmp_path):
+    summary = dist.train(dict(PPO, total_steps=16_384), num_workers=2,
+                         ray_address=cluster, out=str(tmp_path / "run"), kill_worker_every=1.0)
+    d = summary["distributed"]
+    assert summary["stop_reason"] == "budget" and summary["env_steps"] == 16_384
+    assert d["updates"] == 16_384 // (8 * 32)
+    assert d["workers_killed"] >= 1 and d["worker_failures"] >= 1, d
+
+
+def test_checkpoint_and_resume_of_distributed_ppo_and_a2c(cluster, tmp_path):
+    for algo, extra in [("ppo", {"policy": "lstm", "batch_size": 64, "t_max": 32,
+                                 "n_epochs": 2}),
+                        ("a2c", {"t_max": 8})]:
+        out = tmp_path / algo
+        config = dict(SMALL, algo=algo, n_envs=4, total_steps=1_024, **extra)
+        if algo == "ppo":
+            config["env"] = "CartPoleNoVel-v1"
+        first = dist.train(config, num_workers=2, ray_address=cluster, out=str(out))
+        assert first["env_steps"] == 1_024 and first["distributed"]["algo"] == algo
+        total = 1_024
+        if algo == "ppo":
+            again = dist.train({"total_steps": 2_048}, num_workers=2, ray_address=cluster,
+                               resume=str(out))
+            assert again["env_steps"] == 2_048 and again["distributed"]["algo"] == algo
+            steps = [int(line.split(",")[0]) for line in
+                     (out / "metrics.csv").read_text().splitlines()[1:]]
+            assert steps == sorted(steps) and steps[-1] >= 2_000
+            total = 2_048
+        # An ordinary run directory: the local trainer resumes it too.
+        local = json.loads(_engram.resume(str(out), [f"total_steps={total + 256}"]))
+        assert local["env_steps"] >= total + 256 and local["algo"] == algo
+
+
+def test_bad_ppo_configurations_are_refused_before_connecting(tmp_path):
+    with pytest.raises(ValueError, match="cannot be split evenly over 3 workers"):
+        dist.train(dict(PPO), num_workers=3, ray_address="127.0.0.1:1", out=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="no rollout is stale"):
+        dist.train(dict(PPO), num_workers=2, max_staleness=1, out=str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="runs a3c, ppo or a2c"):
+        dist.train(dict(PPO, algo="dqn"), num_workers=2, out=str(tmp_path / "c"))
 
 
 def test_unreachable_address_fails_fast(tmp_path):

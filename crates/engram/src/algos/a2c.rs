@@ -170,21 +170,32 @@ impl GradientStep {
             self.gamma,
             self.gae_lambda,
         )?;
+        let rollout = std::mem::take(&mut self.rollout);
+        let computed = self.gradient(policy, params, &rollout);
+        self.rollout = rollout;
+        Ok(computed)
+    }
+
+    /// The clipped gradient of a collected `rollout` (advantages computed) at `params`, left
+    /// in `self.grads`. A2C across machines runs it on the learner with the rollouts its
+    /// remote collectors sent.
+    pub fn gradient(
+        &mut self,
+        policy: &ActorCritic,
+        params: &[f32],
+        rollout: &Rollout,
+    ) -> Computed {
         self.grads.fill(0.0);
-        let stats = self.learner.compute_gradients(
-            policy,
-            params,
-            &mut self.grads,
-            &self.rollout,
-            &self.coefs,
-        );
+        let stats =
+            self.learner
+                .compute_gradients(policy, params, &mut self.grads, rollout, &self.coefs);
         let grad_norm = clip_grad_norm(&mut self.grads, self.max_grad_norm) as f64;
-        Ok(Computed {
+        Computed {
             stats,
             loss: stats.loss(&self.coefs),
             grad_norm,
             steps: self.steps,
-        })
+        }
     }
 }
 

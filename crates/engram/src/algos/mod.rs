@@ -27,6 +27,7 @@ pub mod ppo;
 pub mod q_learning;
 pub mod r2d2;
 pub mod reinforce;
+pub mod remote;
 pub mod sac;
 pub mod sarsa;
 pub mod td0;

@@ -536,18 +536,104 @@ impl super::Algorithm for Config {
     }
 }
 
+/// The learner's half of a PPO iteration: `n_epochs` of minibatch updates on a collected
+/// rollout, the adaptive KL coefficient carried between them, and the accounting. A local run
+/// calls it after each collection; `engram.distributed` after assembling the rollouts its
+/// remote collectors sent (same arithmetic).
+pub struct PpoUpdate {
+    updater: Updater,
+    kl_coef: f64,
+}
+
+impl PpoUpdate {
+    /// Restores the adaptive KL coefficient of a resumed run.
+    pub fn new(session: &Session, rc: &RunConfig, c: &Config, policy: &ActorCritic) -> Self {
+        let mut kl_coef = c.kl_coef;
+        if let Some(r) = &session.resume {
+            if let Some(t) = r.checkpoint.tensor(KL_COEF_TENSOR) {
+                if c.kl_adaptive && !t.data.is_empty() {
+                    kl_coef = t.data[0] as f64;
+                }
+            }
+        }
+        PpoUpdate {
+            updater: Updater::new(policy, c, &rc.net),
+            kl_coef,
+        }
+    }
+
+    /// What PPO adds to a checkpoint: the adaptive KL coefficient.
+    pub fn extra(&self) -> Vec<Tensor> {
+        kl_tensor(self.kl_coef)
+    }
+
+    /// Learns from `rollout` (advantages computed) and accounts the update (log, evaluation,
+    /// checkpoint as they fall due; `checkpoint` gives the contents, with
+    /// [`PpoUpdate::extra`]'s tensors). False when a non-finite loss stopped training.
+    #[allow(clippy::too_many_arguments)]
+    pub fn learn(
+        &mut self,
+        session: &Session,
+        rc: &RunConfig,
+        c: &Config,
+        policy: &ActorCritic,
+        store: &mut LocalStore,
+        rollout: &Rollout,
+        checkpoint: &dyn Fn(&LocalStore, Vec<Tensor>) -> CheckpointParts,
+    ) -> Result<bool, TrainError> {
+        let monitor = &session.monitor;
+        let progress = monitor.progress_fraction();
+        let lr = rc.optim.lr().value(progress);
+        let coefs = PpoCoefs {
+            clip_range: c.clip_range_schedule.of(c.clip_range).value(progress) as f32,
+            clip_range_vf: c.clip_range_vf.map(|v| v as f32),
+            vf_coef: c.vf_coef as f32,
+            ent_coef: c.ent_coef as f32,
+            kl_coef: self.kl_coef as f32,
+            normalize_advantage: c.normalize_advantage,
+        };
+        let mut rng = shuffle_rng(rc.common.seed, monitor.counters().updates);
+        let Some(summary) = self.updater.update(
+            c,
+            rc.optim.max_grad_norm,
+            policy,
+            store,
+            rollout,
+            &coefs,
+            lr as f32,
+            &mut rng,
+            session,
+        ) else {
+            return Ok(false);
+        };
+        if c.kl_adaptive {
+            self.kl_coef = adapt_kl_coef(self.kl_coef, summary.stats.approx_kl, c.kl_target);
+        }
+        let s = &summary.stats;
+        let metrics = [
+            Metric::mean("policy_loss", s.policy_loss),
+            Metric::mean("value_loss", s.value_loss),
+            Metric::mean("entropy", s.entropy),
+            Metric::mean("grad_norm", summary.grad_norm),
+            Metric::mean("approx_kl", s.approx_kl),
+            Metric::mean("clip_fraction", s.clip_fraction),
+            Metric::last("learning_rate", lr),
+        ];
+        let extra = self.extra();
+        session.after_update(
+            (rollout.t_max * rollout.n_envs) as u64,
+            &metrics,
+            &mut || checkpoint(store, extra.clone()),
+        )?;
+        Ok(true)
+    }
+}
+
 /// Runs PPO: `n_envs` environments in lockstep, `n_epochs` of minibatch updates per rollout.
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
     let mut store = session.local_store(&policy.layout, &rc.optim)?;
-    let mut kl_coef = c.kl_coef;
-    if let Some(r) = &session.resume {
-        if let Some(t) = r.checkpoint.tensor(KL_COEF_TENSOR) {
-            if c.kl_adaptive && !t.data.is_empty() {
-                kl_coef = t.data[0] as f64;
-            }
-        }
-    }
+    let mut update = PpoUpdate::new(&session, rc, c, &policy);
     let envs = (0..c.n_envs)
         .map(|_| rc.common.make_env())
         .collect::<Result<Vec<_>, _>>()?;
@@ -565,13 +651,10 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     }
     session.start(policy.clone(), true)?;
     let mut rollout = Rollout::new(&policy, c.t_max, c.n_envs);
-    let mut updater = Updater::new(&policy, c, &rc.net);
-    let rollout_steps = (c.t_max * c.n_envs) as u64;
-    let (lr_schedule, clip_schedule) = (rc.optim.lr(), c.clip_range_schedule.of(c.clip_range));
-    let parts = |store: &LocalStore, collector: &Collector, kl_coef: f64| CheckpointParts {
+    let parts = |store: &LocalStore, collector: &Collector, extra: Vec<Tensor>| CheckpointParts {
         params: store.snapshot(),
         optimizers: store.optimizer_states(),
-        extra: kl_tensor(kl_coef),
+        extra,
         collectors: vec![collector_json(&collector.save())],
         obs_stats: collector.obs_stats(),
     };
@@ -586,50 +669,14 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 c.gamma as f32,
                 c.gae_lambda as f32,
             )?;
-            let progress = monitor.progress_fraction();
-            let lr = lr_schedule.value(progress);
-            let coefs = PpoCoefs {
-                clip_range: clip_schedule.value(progress) as f32,
-                clip_range_vf: c.clip_range_vf.map(|v| v as f32),
-                vf_coef: c.vf_coef as f32,
-                ent_coef: c.ent_coef as f32,
-                kl_coef: kl_coef as f32,
-                normalize_advantage: c.normalize_advantage,
-            };
-            let mut rng = shuffle_rng(rc.common.seed, monitor.counters().updates);
-            let Some(summary) = updater.update(
-                c,
-                rc.optim.max_grad_norm,
-                &policy,
-                &mut store,
-                &rollout,
-                &coefs,
-                lr as f32,
-                &mut rng,
-                &session,
-            ) else {
+            let checkpoint = |store: &LocalStore, extra| parts(store, &collector, extra);
+            if !update.learn(&session, rc, c, &policy, &mut store, &rollout, &checkpoint)? {
                 break;
-            };
-            if c.kl_adaptive {
-                kl_coef = adapt_kl_coef(kl_coef, summary.stats.approx_kl, c.kl_target);
             }
-            let s = &summary.stats;
-            let metrics = [
-                Metric::mean("policy_loss", s.policy_loss),
-                Metric::mean("value_loss", s.value_loss),
-                Metric::mean("entropy", s.entropy),
-                Metric::mean("grad_norm", summary.grad_norm),
-                Metric::mean("approx_kl", s.approx_kl),
-                Metric::mean("clip_fraction", s.clip_fraction),
-                Metric::last("learning_rate", lr),
-            ];
-            session.after_update(rollout_steps, &metrics, &mut || {
-                parts(&store, &collector, kl_coef)
-            })?;
         }
         Ok(())
     })();
-    session.finish(result, || parts(&store, &collector, kl_coef))
+    session.finish(result, || parts(&store, &collector, update.extra()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use super::advantage::{compute_gae, RolloutView};
 use crate::agent::ActorCritic;
 
 /// One rollout of `t_max` steps of `n_envs` environments, time-major (`t * n_envs + e`).
+#[derive(Default)]
 pub struct Rollout {
     pub t_max: usize,
     pub n_envs: usize,
@@ -73,6 +74,97 @@ impl Rollout {
             &mut self.advantages,
             &mut self.returns,
         );
+    }
+}
+
+/// Numbers per step in a packed rollout besides the observation and the action: log-prob,
+/// value, reward, terminated, truncated, final value, episode start.
+const PACKED_SCALARS: usize = 7;
+
+impl Rollout {
+    /// Length of [`Rollout::pack`]'s buffer for `n_envs` of this rollout's environments.
+    pub fn packed_len(&self, n_envs: usize) -> usize {
+        n_envs
+            * (self.t_max * (self.obs_dim + self.action_dim + PACKED_SCALARS) + self.state_size + 1)
+    }
+
+    /// The collected rollout as one flat `f32` buffer (flags as 0/1), the form a remote
+    /// collector ships to its learner: per step `obs`, `actions`, `log_probs`, `values`,
+    /// `rewards`, `terminated`, `truncated`, `final_values`, `starts`, then per environment
+    /// `initial_state` and `bootstrap_values`. Advantages are left to the learner.
+    pub fn pack(&self, out: &mut Vec<f32>) {
+        out.clear();
+        out.reserve(self.packed_len(self.n_envs));
+        let flag = |b: &bool| if *b { 1.0 } else { 0.0 };
+        out.extend_from_slice(&self.obs);
+        out.extend_from_slice(&self.actions);
+        out.extend_from_slice(&self.log_probs);
+        out.extend_from_slice(&self.values);
+        out.extend_from_slice(&self.rewards);
+        out.extend(self.terminated.iter().map(flag));
+        out.extend(self.truncated.iter().map(flag));
+        out.extend_from_slice(&self.final_values);
+        out.extend(self.starts.iter().map(flag));
+        out.extend_from_slice(&self.initial_state);
+        out.extend_from_slice(&self.bootstrap_values);
+    }
+
+    /// Writes a packed rollout of `n_envs` environments into columns `first_env..` of this
+    /// one (the learner assembles its workers' rollouts side by side, bit for bit).
+    pub fn unpack_columns(
+        &mut self,
+        src: &[f32],
+        first_env: usize,
+        n_envs: usize,
+    ) -> Result<(), String> {
+        let expected = self.packed_len(n_envs);
+        if src.len() != expected || first_env + n_envs > self.n_envs {
+            return Err(format!(
+                "a rollout buffer of {} numbers for environments {first_env}..{} of {}: expected \
+                 {expected} ({} steps of {n_envs} environments); the collector runs another configuration",
+                src.len(),
+                first_env + n_envs,
+                self.n_envs,
+                self.t_max
+            ));
+        }
+        let (t_max, n) = (self.t_max, self.n_envs);
+        let mut offset = 0;
+        let mut take = |width: usize, per_step: bool| {
+            let rows = if per_step { t_max * n_envs } else { n_envs };
+            let part = &src[offset..offset + rows * width];
+            offset += rows * width;
+            part
+        };
+        // Step fields: source row t * n_envs + j goes to row t * n + first_env + j.
+        let steps = |dst: &mut [f32], src: &[f32], width: usize| {
+            for t in 0..t_max {
+                let to = (t * n + first_env) * width;
+                dst[to..to + n_envs * width]
+                    .copy_from_slice(&src[t * n_envs * width..(t + 1) * n_envs * width]);
+            }
+        };
+        let flags = |dst: &mut [bool], src: &[f32]| {
+            for t in 0..t_max {
+                for j in 0..n_envs {
+                    dst[t * n + first_env + j] = src[t * n_envs + j] != 0.0;
+                }
+            }
+        };
+        let (od, ad, sd) = (self.obs_dim, self.action_dim, self.state_size);
+        steps(&mut self.obs, take(od, true), od);
+        steps(&mut self.actions, take(ad, true), ad);
+        steps(&mut self.log_probs, take(1, true), 1);
+        steps(&mut self.values, take(1, true), 1);
+        steps(&mut self.rewards, take(1, true), 1);
+        flags(&mut self.terminated, take(1, true));
+        flags(&mut self.truncated, take(1, true));
+        steps(&mut self.final_values, take(1, true), 1);
+        flags(&mut self.starts, take(1, true));
+        self.initial_state[first_env * sd..(first_env + n_envs) * sd]
+            .copy_from_slice(take(sd, false));
+        self.bootstrap_values[first_env..first_env + n_envs].copy_from_slice(take(1, false));
+        Ok(())
     }
 }
 
