@@ -31,6 +31,11 @@ FIG_2_6 = {
 }
 
 CURVES = {
+    "2.2": [
+        ("greedy, sample averages", ["--set", "epsilon=0"]),
+        ("epsilon 0.01, sample averages", ["--set", "epsilon=0.01"]),
+        ("epsilon 0.1, sample averages", ["--set", "epsilon=0.1"]),
+    ],
     "2.3": [
         ("optimistic, greedy: Q_1 = 5, epsilon 0, alpha 0.1",
          ["--set", "q_init=5", "--set", "epsilon=0", "--set", "alpha=0.1"]),
@@ -76,7 +81,7 @@ def main():
     p.add_argument("--engram", default="./target/release/engram")
     p.add_argument("--out", default="/dev/shm/bandit_figures")
     p.add_argument("--runs", type=int, default=2000)
-    p.add_argument("--figures", default="2.3,2.4,2.5,2.6")
+    p.add_argument("--figures", default="2.2,2.3,2.4,2.5,2.6")
     p.add_argument("--families", default="",
                    help="Figure 2.6: only the curves whose label contains one of these (comma-separated)")
     a = p.parse_args()

@@ -94,7 +94,7 @@ struct TrainArgs {
     seed: Option<u64>,
     /// One run per seed, in parallel, each in OUT/seed_N/, then OUT/curves.csv: e.g.
     /// `--seeds 0-99`, `--seeds 0,3,7`, `--seeds 0-4,10-12`. The seeds write no TensorBoard
-    /// events unless `--set tensorboard=true` asks.
+    /// events and no curve.png unless `--set tensorboard=true` / `curve_png=true` asks.
     #[arg(long, value_name = "SEEDS")]
     seeds: Option<String>,
     /// With --seeds: runs at a time (default: the available cores / the threads one run
@@ -509,12 +509,14 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let layers_in_file = file
         .as_ref()
         .is_some_and(|t| t.contains_key("encoder_layers"));
-    let tensorboard_asked = file.as_ref().is_some_and(|t| t.contains_key("tensorboard"))
-        || args.sets.iter().any(|s| {
-            s.split('=')
-                .next()
-                .is_some_and(|k| k.trim() == "tensorboard")
-        });
+    let asked = |key: &str| {
+        file.as_ref().is_some_and(|t| t.contains_key(key))
+            || args
+                .sets
+                .iter()
+                .any(|s| s.split('=').next().is_some_and(|k| k.trim() == key))
+    };
+    let (tensorboard_asked, curve_png_asked) = (asked("tensorboard"), asked("curve_png"));
     if let (Some(path), Some(mut table)) = (&args.config, file) {
         table.remove("algo");
         config.merge_table(table, &path.display().to_string())?;
@@ -603,6 +605,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             // curves.csv is the multi-seed result; an event file per seed (2,000 TensorBoard
             // runs for the book's bandit figure) was a fifth of a short run's time.
             config.common.tensorboard = false;
+        }
+        if !curve_png_asked {
+            // OUT/curve.png draws curves.csv; one picture per seed was three quarters of the
+            // 2,000-run bandit figure's time.
+            config.common.curve_png = false;
         }
         return train_seeds(config, &seeds, args.out.as_deref(), args.jobs, quiet);
     }

@@ -317,8 +317,10 @@ pub fn close(
         }));
     }
     written?;
-    // A picture is a convenience: a run never fails because it could not be drawn.
-    if let Err(e) = crate::plot::write_run_curve(run_dir) {
+    // A picture is a convenience: a run never fails because it could not be drawn. Off per
+    // seed under --seeds: drawing and compressing it was three quarters of a bandit run.
+    if !config.common.curve_png {
+    } else if let Err(e) = crate::plot::write_run_curve(run_dir) {
         monitor
             .progress
             .println(&format!("warning: no {}: {e}", crate::plot::CURVE_PNG));

@@ -229,6 +229,81 @@ fn monte_carlo_and_td_estimate_the_random_walk() {
     assert!(rms(&v) > 0.2, "{v:?}");
 }
 
+/// The values of metrics.csv's `column`, one per row.
+fn metric_column(dir: &Path, column: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == column).unwrap();
+    lines
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn td_beats_monte_carlo_on_the_random_walk_at_the_books_step_sizes() {
+    // Example 6.2's right panel: values start at 0.5; the RMS error over A-E in episodes
+    // 76-100 (logged after each), averaged over seeds, is lower for TD(0) at each of the
+    // book's alphas than for constant-alpha (every-visit) MC at each of its alphas.
+    // (bench/random_walk_figure.py: at episode 100, 100 runs, TD 0.035 / 0.057 / 0.072,
+    // MC 0.095 / 0.078 / 0.088 / 0.101.)
+    let truth: Vec<f64> = (1..=5).map(|k| k as f64 / 6.0).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let mean_rms = |algo: &str, alpha: f64| -> f64 {
+        let mut total = 0.0;
+        for seed in 0..SEEDS_6_2 {
+            let dir = tmp.path().join(format!("{algo}-{alpha}-{seed}"));
+            let settings = [
+                // mc: every-visit, the book's constant-alpha MC (equation 6.1).
+                "first_visit=false".into(),
+                format!("alpha={alpha}"),
+                format!("seed={seed}"),
+                "total_episodes=100".into(),
+                "total_steps=1000000".into(),
+                "v_init=0.5".into(),
+                "log_interval=1".into(),
+                "eval_interval=0".into(),
+            ];
+            let settings: Vec<&str> = settings
+                .iter()
+                .map(String::as_str)
+                .filter(|s| algo == "mc" || !s.starts_with("first_visit"))
+                .collect();
+            run(with(tuned(algo, "RandomWalk-v0"), &settings), &dir);
+            let (v, _, _) = values(&dir);
+            // By hand: the root mean square of V - v_pi over the five states.
+            let by_hand = (v[1..6]
+                .iter()
+                .zip(&truth)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                / 5.0)
+                .sqrt();
+            let logged = metric_column(&dir, "rms_error");
+            let last = *logged.last().unwrap();
+            assert!(
+                (last - by_hand).abs() < 1e-6,
+                "{algo} alpha {alpha} seed {seed}: rms_error {last} vs {by_hand} by hand"
+            );
+            let tail = &logged[logged.len().saturating_sub(25)..];
+            total += tail.iter().sum::<f64>() / tail.len() as f64;
+        }
+        total / SEEDS_6_2 as f64
+    };
+    let td: Vec<f64> = [0.05, 0.1, 0.15].map(|a| mean_rms("td0", a)).to_vec();
+    let mc: Vec<f64> = [0.01, 0.02, 0.03, 0.04].map(|a| mean_rms("mc", a)).to_vec();
+    let worst_td = td.iter().copied().fold(0.0, f64::max);
+    let best_mc = mc.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        worst_td < best_mc,
+        "RMS in episodes 76-100: TD {td:?}, MC {mc:?}"
+    );
+    // Learning at all: from 0.5 everywhere the error is sqrt(1/18) = 0.236.
+    assert!(best_mc < 0.2, "MC {mc:?}");
+}
+
+const SEEDS_6_2: u64 = 10;
+
 /// Plays a greedy policy on the deterministic cliff from the start; returns the return.
 fn cliff_return(policy: &[i64]) -> f64 {
     let m = model("CliffWalking-v1", &[]);
@@ -386,6 +461,7 @@ fn tabular_runs_resume_exactly() {
         ("td0", "RandomWalk-v0", &["n_step=2"]),
         ("mc", "FrozenLake-v1", &["mode=\"off-policy\""]),
         ("mc", "FrozenLake-v1", &["mode=\"exploring-starts\""]),
+        ("mc", "Blackjack-v1", &["mode=\"exploring-starts\""]),
         (
             "bandit",
             "Bandit-v0",

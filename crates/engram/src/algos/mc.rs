@@ -7,9 +7,15 @@
 //!   acting by the shared exploration strategy.
 //! * `mode = "exploring-starts"`: MC ES (5.3): each episode starts in a uniformly drawn state
 //!   with a uniformly drawn first action, then follows the greedy policy (ties at random).
-//!   The environment must let its state be set (toy text and the textbook's grids do).
+//!   The environment must let its state be set (toy text, the textbook's grids and
+//!   Blackjack do; states it refuses, such as Blackjack's sums no deal holds, are redrawn).
 //! * `mode = "off-policy"`: off-policy MC control with weighted importance sampling (5.7):
 //!   behaviour by the exploration strategy, target the greedy policy.
+//!
+//! Prediction starts from `v_init` (Example 6.2: 0.5) and, where the environment has a model,
+//! logs `rms_error` after each episode: the root mean square error of `V` against the
+//! policy's exact `v_pi` (a linear solve of the model's Bellman equation) over the
+//! non-terminal states.
 //!
 //! Returns are averaged (`alpha = 0`, the book's) or followed with a constant step `alpha`.
 //! An episode longer than `max_episode_length` steps is cut there (MC ES with a greedy policy
@@ -20,7 +26,7 @@ use crate::agent::Act;
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
 use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::bellman::{q_table, Policy};
+use crate::tabular::bellman::{q_table, Policy, PredictionError};
 use crate::tabular::explore::sample;
 use crate::tabular::explore::{argmax_random_tie, Explorer};
 use crate::tabular::runner::{Runner, RunnerState};
@@ -54,6 +60,8 @@ pub struct Config {
     pub first_visit: bool,
     pub policy_file: Option<String>,
     pub max_episode_length: u64,
+    /// Initial state values of prediction.
+    pub v_init: f64,
 }
 
 impl Default for Config {
@@ -64,6 +72,7 @@ impl Default for Config {
             first_visit: true,
             policy_file: None,
             max_episode_length: 100_000,
+            v_init: 0.0,
         }
     }
 }
@@ -73,6 +82,9 @@ impl Config {
         check::unit("gamma", self.gamma, false)?;
         if self.max_episode_length == 0 {
             return Err(invalid("max_episode_length", "must be at least 1"));
+        }
+        if !self.v_init.is_finite() {
+            return Err(invalid("v_init", "must be a finite number"));
         }
         if self.policy_file.is_some() && self.mode != Mode::Prediction {
             return Err(invalid(
@@ -167,7 +179,10 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         None
     };
     let size = if predicting { n_s } else { n_s * n };
-    let init = if predicting { 0.0 } else { tab.q_init };
+    let init = if predicting { c.v_init } else { tab.q_init };
+    let error = pi
+        .as_ref()
+        .and_then(|pi| PredictionError::new(model.as_deref(), pi, c.gamma));
     let mut values = vec![init; size];
     let mut weights = vec![0.0; size];
     if let Some(saved) = saved_state::<State>(&session)? {
@@ -208,8 +223,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         while session.running() {
             episode.clear();
             if c.mode == Mode::ExploringStarts {
-                let s = runner.rng.gen_range(0..n_s);
-                runner.set_start(s)?;
+                runner.exploring_start()?;
             }
             loop {
                 let s = runner.state;
@@ -301,10 +315,13 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 }
             }
             explorer.end_episode();
-            let metrics = [
+            let mut metrics = vec![
                 Metric::mean("value_change", change / episode.len().max(1) as f64),
                 Metric::last("epsilon", explorer.epsilon),
             ];
+            if let Some(e) = &error {
+                metrics.push(Metric::last("rms_error", e.rms(&values)));
+            }
             session.after_update(episode.len() as u64, &metrics, &mut || {
                 parts(&values, &weights, &runner, explorer.epsilon)
             })?;

@@ -5,13 +5,18 @@
 //!
 //! `values.json` holds `v`; where the environment has a model, also `q` and the greedy
 //! `policy` by one-step lookahead on `v` (the first step of policy improvement).
+//!
+//! Metrics: `td_error` (mean |TD error| per step) and, where the environment has a model,
+//! `rms_error`: the root mean square error of `V` against the policy's exact `v_pi` (a
+//! linear solve of the model's Bellman equation) over the non-terminal states, after each
+//! episode (Example 6.2's right panel with `--seeds`).
 
 use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
 use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::bellman::{q_table, Policy};
+use crate::tabular::bellman::{q_table, Policy, PredictionError};
 use crate::tabular::explore::sample;
 use crate::tabular::nstep::Window;
 use crate::tabular::runner::{Runner, RunnerState};
@@ -112,6 +117,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let mut runner = Runner::make(&rc.common)?;
     let (n_s, n) = (runner.n_states(), runner.n_actions);
     let pi = policy(c, &n_s, n, &*probe)?;
+    let error = PredictionError::new(model.as_deref(), &pi, c.gamma);
     let mut v = vec![c.v_init; n_s];
     let mut visits = vec![0u64; n_s];
     let mut window = Window::new(c.n_step);
@@ -182,7 +188,11 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                     break;
                 }
             }
-            let metrics = [Metric::mean("td_error", td_sum / steps.max(1) as f64)];
+            let td = Metric::mean("td_error", td_sum / steps.max(1) as f64);
+            let metrics = match &error {
+                Some(e) => vec![td, Metric::last("rms_error", e.rms(&v))],
+                None => vec![td],
+            };
             session.after_update(steps, &metrics, &mut || {
                 parts(&v, &visits, &runner, &window)
             })?;

@@ -27,6 +27,8 @@ pub struct CommonConfig {
     pub stop_at_threshold: bool,
     /// Write TensorBoard event files (`tb/`) beside metrics.csv.
     pub tensorboard: bool,
+    /// Draw `curve.png` at the run's end.
+    pub curve_png: bool,
 }
 
 impl Default for CommonConfig {
@@ -44,6 +46,7 @@ impl Default for CommonConfig {
             checkpoint_interval: 200_000,
             stop_at_threshold: false,
             tensorboard: true,
+            curve_png: true,
         }
     }
 }

@@ -38,6 +38,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "tensorboard",
         "write TensorBoard event files (tb/) of metrics.csv and evals.csv; false = CSV only",
     ),
+    (
+        "curve_png",
+        "draw curve.png at the run's end (--seeds: off per seed unless set; OUT/ gets its own)",
+    ),
     // NetConfig
     ("policy", "network core: lstm | gru | mlp (no memory)"),
     ("hidden_size", "units of the LSTM/GRU core"),

@@ -18,9 +18,10 @@
 //! ([`DeferredSync`]), which would otherwise dominate thousands of short runs.
 //!
 //! **Logging.** Each seed's run directory is complete (`metrics.csv`, `episodes.csv`,
-//! `monitor.csv`, checkpoints), but the CLI turns TensorBoard events off for `--seeds` runs
-//! unless `tensorboard` is set explicitly: `curves.csv` is the multi-seed result, and an event
-//! file per seed cost a fifth of a short run.
+//! `monitor.csv`, checkpoints), but the CLI turns TensorBoard events and `curve.png` off for
+//! `--seeds` runs unless `tensorboard` / `curve_png` is set explicitly: `curves.csv` (and
+//! `OUT/curve.png`) is the multi-seed result; an event file per seed cost a fifth of a short
+//! run, a picture per seed three quarters of a bandit run.
 //!
 //! **Stopping.** Ctrl-C stops every running seed as it stops one run (each saves its
 //! checkpoint) and starts no new one; `engram train --resume OUT` continues: it resumes the

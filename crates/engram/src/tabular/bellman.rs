@@ -215,6 +215,106 @@ pub fn expected_value(model: &Model, v: &[f64], pi: &Policy, s: usize, gamma: f6
         .sum()
 }
 
+/// The most states [`PredictionError`] solves densely (a solve costs `n^3 / 3` multiplications:
+/// 0.3 s at this size): larger models get no `rms_error`.
+pub const EXACT_MAX_STATES: usize = 1500;
+
+/// `v_pi` exactly, by Gaussian elimination (partial pivoting) of the Bellman equation
+/// `(I - gamma P_pi) v = r_pi`; a terminating transition does not bootstrap. `None` when the
+/// system is singular (with `gamma = 1`, a policy that can loop forever) or too big.
+pub fn exact_values(model: &Model, pi: &Policy, gamma: f64) -> Option<Vec<f64>> {
+    let n = model.n_states();
+    if n > EXACT_MAX_STATES || pi.probs.len() != n * pi.n_actions {
+        return None;
+    }
+    // Row-major `n x (n + 1)`, the right-hand side last.
+    let w = n + 1;
+    let mut a = vec![0.0; n * w];
+    for s in 0..n {
+        a[s * w + s] = 1.0;
+        for (act, &p) in pi.row(s).iter().enumerate() {
+            if p == 0.0 || act >= model.n_actions() {
+                continue;
+            }
+            for o in model.outcomes(s, act) {
+                a[s * w + n] += p * o.prob * o.reward;
+                if !o.terminated {
+                    a[s * w + o.next as usize] -= gamma * p * o.prob;
+                }
+            }
+        }
+    }
+    for col in 0..n {
+        let pivot =
+            (col..n).max_by(|&i, &j| a[i * w + col].abs().total_cmp(&a[j * w + col].abs()))?;
+        if a[pivot * w + col].abs() < 1e-12 {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..w {
+                a.swap(col * w + k, pivot * w + k);
+            }
+        }
+        let d = a[col * w + col];
+        for k in col..w {
+            a[col * w + k] /= d;
+        }
+        for row in 0..n {
+            let f = a[row * w + col];
+            if row != col && f != 0.0 {
+                for k in col..w {
+                    a[row * w + k] -= f * a[col * w + k];
+                }
+            }
+        }
+    }
+    let v: Vec<f64> = (0..n).map(|s| a[s * w + n]).collect();
+    v.iter().all(|x| x.is_finite()).then_some(v)
+}
+
+/// A state whose every outcome stays there, ends the episode and pays nothing: the book's
+/// terminal states (the random walk's ends, FrozenLake's holes and goal). Its value is 0 by
+/// definition and no method updates it.
+pub fn is_absorbing(model: &Model, s: usize) -> bool {
+    (0..model.n_actions()).all(|a| {
+        model
+            .outcomes(s, a)
+            .iter()
+            .all(|o| o.next as usize == s && o.terminated && o.reward == 0.0)
+    })
+}
+
+/// The error of a prediction method's state values against the exact `v_pi` of the policy it
+/// evaluates (Sutton & Barto Example 6.2): the root mean square over the non-terminal states.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PredictionError {
+    pub exact: Vec<f64>,
+    /// The states averaged over (not [`is_absorbing`]).
+    pub states: Vec<usize>,
+}
+
+impl PredictionError {
+    /// `None` where there is no exact answer: no model, or [`exact_values`] has none.
+    pub fn new(model: Option<&Model>, pi: &Policy, gamma: f64) -> Option<PredictionError> {
+        let model = model?;
+        let exact = exact_values(model, pi, gamma)?;
+        let states: Vec<usize> = (0..model.n_states())
+            .filter(|&s| !is_absorbing(model, s))
+            .collect();
+        (!states.is_empty()).then_some(PredictionError { exact, states })
+    }
+
+    /// `sqrt(mean over the states of (v(s) - v_pi(s))^2)`.
+    pub fn rms(&self, v: &[f64]) -> f64 {
+        let sum: f64 = self
+            .states
+            .iter()
+            .map(|&s| (v[s] - self.exact[s]).powi(2))
+            .sum();
+        (sum / self.states.len() as f64).sqrt()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +337,32 @@ mod tests {
         assert_eq!(q_value(&m, &v, 0, 0, 0.9), 1.0);
         assert_eq!(q_value(&m, &v, 0, 1, 0.9), 9.0);
         assert_eq!(greedy_policy(&q_table(&m, &v, 0.9), 2), vec![1, 0]);
+    }
+
+    #[test]
+    fn random_walk_rms_error_is_the_books_hand_computation() {
+        let env = engram_env::registry::make("RandomWalk-v0", &Default::default()).unwrap();
+        let m = env.model().unwrap();
+        let pi = Policy::uniform(7, 2, Some(&m));
+        let err = PredictionError::new(Some(&m), &pi, 1.0).unwrap();
+        // Example 6.2: v_pi(A..E) = 1/6 .. 5/6, the ends are terminal.
+        assert_eq!(err.states, vec![1, 2, 3, 4, 5]);
+        for s in 1..=5 {
+            assert!(
+                (err.exact[s] - s as f64 / 6.0).abs() < 1e-12,
+                "{s}: {}",
+                err.exact[s]
+            );
+        }
+        // All values 0.5 (the book's start): errors 1/3, 1/6, 0, 1/6, 1/3, so the RMS is
+        // sqrt((2/9 + 2/36) / 5) = sqrt(1/18).
+        let rms = err.rms(&[0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.0]);
+        assert!((rms - (1.0f64 / 18.0).sqrt()).abs() < 1e-12, "{rms}");
+        assert_eq!(err.rms(&err.exact), 0.0);
+        // A policy that never ends, undiscounted: no exact values.
+        let right = Policy::deterministic(&[1; 7], 2);
+        assert_eq!(exact_values(&m, &right, 1.0).unwrap()[1..6], [1.0; 5]);
+        let stay = Policy::deterministic(&[0, 1, 0, 1, 0, 1, 0], 2);
+        assert!(exact_values(&m, &stay, 1.0).is_none());
     }
 }

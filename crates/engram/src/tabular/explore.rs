@@ -26,15 +26,28 @@ pub struct Explorer {
 /// all NaN gives 0.
 #[inline]
 pub fn argmax_random_tie(values: &[f64], rng: &mut ChaCha8Rng) -> usize {
-    let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let ties = values.iter().filter(|&&v| v == top).count();
-    let pick = if ties > 1 { rng.gen_range(0..ties) } else { 0 };
+    // One pass for the first maximum and the number of ties; a second only on ties.
+    let (mut top, mut best, mut ties) = (f64::NEG_INFINITY, 0, 0usize);
+    for (i, &v) in values.iter().enumerate() {
+        if v > top {
+            (top, best, ties) = (v, i, 1);
+        } else if v == top {
+            if ties == 0 {
+                best = i;
+            }
+            ties += 1;
+        }
+    }
+    if ties <= 1 {
+        return best;
+    }
+    let pick = rng.gen_range(0..ties);
     values
         .iter()
         .enumerate()
         .filter(|&(_, &v)| v == top)
         .nth(pick)
-        .map_or(0, |(i, _)| i)
+        .map_or(best, |(i, _)| i)
 }
 
 /// An action index drawn from the probabilities `probs`.
@@ -215,5 +228,35 @@ mod tests {
         assert_eq!(e.choose(&[5.0, 0.0, 0.0], &[1, 0, 1], &mut rng), 1);
         // Equal values: the less tried action has the larger bound.
         assert_eq!(e.choose(&[1.0, 1.0], &[10, 2], &mut rng), 1);
+    }
+
+    #[test]
+    fn argmax_breaks_ties_as_the_three_pass_reference() {
+        fn reference(values: &[f64], rng: &mut ChaCha8Rng) -> usize {
+            let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let ties = values.iter().filter(|&&v| v == top).count();
+            let pick = if ties > 1 { rng.gen_range(0..ties) } else { 0 };
+            values
+                .iter()
+                .enumerate()
+                .filter(|&(_, &v)| v == top)
+                .nth(pick)
+                .map_or(0, |(i, _)| i)
+        }
+        let pool = [0.0, 1.0, -1.0, f64::NEG_INFINITY, f64::NAN, 1.0];
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(7), ChaCha8Rng::seed_from_u64(7));
+        let mut draw = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..5000 {
+            let n = draw.gen_range(1..7);
+            let row: Vec<f64> = (0..n)
+                .map(|_| pool[draw.gen_range(0..pool.len())])
+                .collect();
+            assert_eq!(
+                argmax_random_tie(&row, &mut a),
+                reference(&row, &mut b),
+                "{row:?}"
+            );
+        }
+        assert_eq!(a.get_word_pos(), b.get_word_pos(), "the same draws");
     }
 }

@@ -139,16 +139,27 @@ impl Runner {
         Ok(())
     }
 
-    /// Moves the running episode to state `s` (exploring starts), if the environment can.
-    pub fn set_start(&mut self, s: usize) -> Result<(), TrainError> {
-        self.env.set_state(&[s as f64]).map_err(|e| {
-            TrainError::Usage(format!(
-                "exploring starts set the start state, which this environment cannot: {e}"
-            ))
-        })?;
-        self.env_state = self.env.state();
-        self.state = s;
-        Ok(())
+    /// Moves the running episode to a start state drawn uniformly from those the environment
+    /// accepts (exploring starts): states are drawn until `set_state` takes one (every state,
+    /// for the grids; Blackjack refuses sums a deal cannot hold).
+    pub fn exploring_start(&mut self) -> Result<(), TrainError> {
+        let n_states = self.n_states();
+        let mut refusal = None;
+        for _ in 0..n_states.saturating_mul(64).max(64) {
+            let s = self.rng.gen_range(0..n_states);
+            match self.env.set_state(&[s as f64]) {
+                Ok(()) => {
+                    self.env_state = self.env.state();
+                    self.state = s;
+                    return Ok(());
+                }
+                Err(e) => refusal = Some(e),
+            }
+        }
+        Err(TrainError::Usage(format!(
+            "exploring starts set the start state, which this environment refuses: {}",
+            refusal.map_or_else(String::new, |e| e.to_string())
+        )))
     }
 
     /// Takes action index `a` in the current state; an ended episode is reported to the

@@ -117,6 +117,13 @@ impl Blackjack {
         self.rng.choice(&DECK)
     }
 
+    /// The state number tabular methods use (`StateIndex` over the observation tuple):
+    /// `(player_sum * 11 + dealer_showing) * 2 + usable_ace`.
+    fn state_index(&self) -> usize {
+        ((self.player.sum() as usize * 11 + self.dealer.cards[0] as usize) * 2)
+            + self.player.usable_ace() as usize
+    }
+
     fn write_obs(&self, obs: &mut [f32; 3]) {
         *obs = [
             self.player.sum() as f32,
@@ -234,5 +241,110 @@ impl Env for Blackjack {
 
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
+    }
+
+    /// engram's, for exploring starts and exact resume (Gymnasium's Blackjack has no
+    /// `state`): the observation's state number `(player_sum * 11 + dealer_showing) * 2 +
+    /// usable_ace`, which is all the future depends on.
+    fn state(&self) -> Option<Vec<f64>> {
+        Some(vec![self.state_index() as f64])
+    }
+
+    /// Puts the episode in state number `[s]` (see [`Env::state`]): the player holds a hand
+    /// of that sum and ace (an ace and `sum - 11`; two non-aces; 21 without a usable ace is
+    /// 10, 10, ace: the future depends on the sum and the ace only), the dealer shows that
+    /// card and keeps the hidden card of the reset. Sums 4..=21 (12..=21 with a usable ace),
+    /// dealer cards 1..=10.
+    fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
+        let bad = || {
+            EnvError::Other(format!(
+                "Blackjack state is one number (player_sum * 11 + dealer_showing) * 2 + \
+                 usable_ace with a sum in 4..=21 (12..=21 with a usable ace) and a dealer card \
+                 in 1..=10, got {state:?}"
+            ))
+        };
+        let [s] = state else { return Err(bad()) };
+        if *s < 0.0 || s.fract() != 0.0 || *s >= (32 * 11 * 2) as f64 {
+            return Err(bad());
+        }
+        let s = *s as usize;
+        let (sum, showing, ace) = ((s / 2) / 11, (s / 2) % 11, s % 2 == 1);
+        let sums = if ace { 12..=21 } else { 4..=21 };
+        if !sums.contains(&sum) || !(1..=10).contains(&showing) {
+            return Err(bad());
+        }
+        if self.dealer.len < 2 {
+            return Err(EnvError::Other(
+                "Blackjack set_state needs a reset first (the dealer's hidden card)".into(),
+            ));
+        }
+        let mut hand = Hand::new();
+        let sum = sum as i64;
+        match (ace, sum) {
+            (true, _) => [1, sum - 11].iter().for_each(|&c| hand.push(c)),
+            (false, 21) => [10, 10, 1].iter().for_each(|&c| hand.push(c)),
+            (false, _) => {
+                let high = (sum - 2).min(10);
+                [high, sum - high].iter().for_each(|&c| hand.push(c));
+            }
+        }
+        self.player = hand;
+        if self.dealer.cards[0] != showing as u8 {
+            self.dealer.cards[0] = showing as u8;
+            self.dealer_top_card_value = match showing {
+                1 => "A".to_string(),
+                v => v.to_string(),
+            };
+        }
+        self.phase = Phase::Running;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_state_puts_the_episode_in_a_state_number() {
+        let mut env = Blackjack::default();
+        let mut obs = [0.0f32; 3];
+        assert!(env.set_state(&[100.0]).is_err(), "before a reset");
+        assert_eq!(env.state(), Some(vec![0.0]), "before a reset");
+        env.reset(Some(3), &mut obs).unwrap();
+        // The reset's own state number round-trips.
+        let s = env.state().unwrap();
+        env.set_state(&s).unwrap();
+        assert_eq!(env.state().unwrap(), s);
+        // (13, dealer 7, usable ace) and (21, dealer ace, no usable ace).
+        for (sum, card, ace) in [
+            (13usize, 7usize, 1usize),
+            (21, 1, 0),
+            (4, 10, 0),
+            (21, 10, 1),
+        ] {
+            let s = ((sum * 11 + card) * 2 + ace) as f64;
+            env.set_state(&[s]).unwrap();
+            assert_eq!(env.state().unwrap(), vec![s]);
+            assert_eq!(env.player.sum(), sum as i64);
+            assert_eq!(env.player.usable_ace(), ace == 1);
+            assert_eq!(env.dealer.cards[0] as usize, card);
+        }
+        assert!(
+            env.player.is_natural(),
+            "21 with a usable ace is the natural"
+        );
+        // Sticking ends the episode.
+        assert!(env.step(Action::Discrete(0), &mut obs).unwrap().terminated);
+        for bad in [
+            vec![((3 * 11 + 5) * 2) as f64],
+            vec![((11 * 11 + 5) * 2 + 1) as f64],
+            vec![((15 * 11) * 2) as f64],
+            vec![((22 * 11 + 5) * 2) as f64],
+            vec![1.5],
+            vec![1.0, 2.0],
+        ] {
+            assert!(env.set_state(&bad).is_err(), "{bad:?}");
+        }
     }
 }
