@@ -12,6 +12,7 @@ Run directories stay under --out (metrics.csv has the curves). Needs a release b
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,10 @@ AGENTS = [("ppo", "lstm"), ("r2d2", "lstm"), ("r2d2", "gru"), ("r2d2", "mlp")]
 
 def run(binary, algo, policy, env, seed, steps, extra, out):
     d = out / f"{env}_{algo}_{policy}_s{seed}"
-    if not (d / "summary.json").exists():
+    summary = d / "summary.json"
+    # An interrupted run (Ctrl-C, a kill) is run again; only a finished budget counts.
+    if not summary.exists() or json.loads(summary.read_text()).get("stop_reason") != "budget":
+        shutil.rmtree(d, ignore_errors=True)
         cmd = [binary, "train", "--quiet", "--algo", algo, "--env", env, "--policy", policy,
                "--seed", str(seed), "--steps", str(steps), "--out", str(d), "--set", "eval_interval=0"]
         if algo == "r2d2":

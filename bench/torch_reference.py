@@ -191,6 +191,57 @@ class R2d2Update:
             a = self.a(y)
             return self.v(y) + a - a.mean(dim=-1, keepdim=True), state
 
+    def __init__(self, batch, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.q, self.target = self.Net(self.HID), self.Net(self.HID)
+        self.target.load_state_dict(self.q.state_dict())
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=LEARNING_RATE)
+        t, b = self.L, batch
+        self.obs = torch.rand(t + 1, b, OBS, generator=g) * 2 - 1
+        self.actions = torch.randint(0, ACTIONS, (t, b, 1), generator=g)
+        self.rewards = torch.rand(t, b, generator=g)
+        self.state = tuple(torch.rand(1, b, self.HID, generator=g) - 0.5 for _ in range(2))
+        self.weights = torch.rand(b, generator=g)
+
+    @staticmethod
+    def h(x, eps=1e-3):
+        return torch.sign(x) * (torch.sqrt(x.abs() + 1) - 1) + eps * x
+
+    @staticmethod
+    def h_inv(x, eps=1e-3):
+        return torch.sign(x) * (((torch.sqrt(1 + 4 * eps * (x.abs() + 1 + eps)) - 1) / (2 * eps)) ** 2 - 1)
+
+    def __call__(self):
+        burn, t, n = self.BURN, self.L, self.N
+        with torch.no_grad():
+            tq, _ = self.target(self.obs, self.state)
+            _, s = self.q(self.obs[:burn], self.state)
+        oq, _ = self.q(self.obs[burn:], s)
+        with torch.no_grad():
+            steps = torch.arange(burn, t)
+            k = torch.clamp(t - steps, max=n)
+            ret = torch.zeros(t - burn, oq.shape[1])
+            for i in range(n):
+                idx = torch.clamp(steps + i, max=t - 1)
+                ret += torch.where((i < k)[:, None], self.GAMMA ** i * self.rewards[idx], 0.0)
+            boot = steps + k
+            best = oq[boot - burn].argmax(dim=-1, keepdim=True)
+            v = tq[boot].gather(-1, best).squeeze(-1)
+            y = self.h(ret + (self.GAMMA ** k.float())[:, None] * self.h_inv(v))
+        q_sa = oq[:t - burn].gather(-1, self.actions[burn:]).squeeze(-1)
+        td = q_sa - y
+        loss = (nn.functional.smooth_l1_loss(q_sa, y, reduction="none") * self.weights).mean()
+        with torch.no_grad():
+            a = td.abs()
+            priorities = 0.9 * a.max(dim=0)[0] + 0.1 * a.mean(dim=0)
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.opt.step()
+        return priorities
+
+
 class SacUpdate:
     """SB3's SAC.train step, batch 256, on Pendulum-sized data (obs 3, action 1): actor
     (squashed Gaussian, [256, 256] ReLU, mean and clamped log-std heads) and twin critics

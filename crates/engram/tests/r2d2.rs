@@ -19,8 +19,6 @@ fn repeat_previous(policy: &str, steps: u64) -> RunConfig {
             "eval_interval=0",
             "sequence_length=16",
             "burn_in=4",
-            "batch_size=16",
-            "train_freq=4",
             "hidden_size=32",
             "learning_starts=1000",
             "target_update_interval=500",
@@ -31,8 +29,10 @@ fn repeat_previous(policy: &str, steps: u64) -> RunConfig {
 #[test]
 fn short_seeded_run_on_a_memory_task_beats_the_memoryless_agent() {
     // Repeat the card seen 4 steps ago: chance is -0.50 (std of a 100-episode mean 0.013).
-    // Seed 0 in 10k steps (100-episode training mean, exploration included): LSTM -0.22, the
-    // same agent without memory -0.51.
+    // The tuned entry (one-step targets at gamma 0.9, batches of 8 every 4 steps, Adam eps
+    // 1e-8) with 16-step sequences (burn-in 4) and an LSTM of 32. Seed 0 in 10k steps
+    // (100-episode training mean, exploration included), measured with the release binary:
+    // LSTM +0.08, the same agent without memory -0.49 (with Adam eps 1e-3 the LSTM had -0.22).
     let tmp = tempfile::tempdir().unwrap();
     let lstm = train(
         repeat_previous("lstm", 10_000),
@@ -55,16 +55,17 @@ fn short_seeded_run_on_a_memory_task_beats_the_memoryless_agent() {
         "without memory the agent stays near chance: {mlp:.3}"
     );
     assert!(
-        lstm > -0.35,
+        lstm > -0.1,
         "LSTM {lstm:.3} is not clearly above chance (-0.50)"
     );
-    assert!(lstm - mlp > 0.12, "LSTM {lstm:.3} vs MLP {mlp:.3}");
+    assert!(lstm - mlp > 0.4, "LSTM {lstm:.3} vs MLP {mlp:.3}");
 }
 
 #[test]
 fn resume_with_the_saved_replay_and_actor_states_is_exact() {
     for extras in [
-        &["policy=lstm"][..],
+        // n-step targets under value rescaling (the tuned entry turns both off).
+        &["policy=lstm", "n_step=3", "value_rescaling=true"][..],
         &[
             "policy=gru",
             "stored_state=false",

@@ -34,14 +34,15 @@ use crate::agent::Act;
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
 use crate::offpolicy::prioritized::{PrioritizedSampler, PrioritizedState};
+use crate::offpolicy::q_learning::{
+    check_exploration, epsilon_greedy, epsilon_schedule, replay_tensors, restore_priorities,
+    saved_replay_arrays, saved_state, TargetClock,
+};
 use crate::offpolicy::replay::{Batch, ReplayBuffer, ReplayState};
 use crate::offpolicy::stepper::{Stepper, StepperState};
 use crate::runtime::checkpoint::{load_params, param_tensors};
-use crate::runtime::{
-    CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason, Tensor,
-};
+use crate::runtime::{CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason};
 use engram_nn::optim::{clip_grad_norm, Schedule};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -164,24 +165,22 @@ impl Config {
         if self.target_update_interval == 0 {
             return Err(invalid("target_update_interval", "must be at least 1"));
         }
-        check::unit("exploration_fraction", self.exploration_fraction, true)?;
-        check::unit(
-            "exploration_initial_eps",
+        check_exploration(
+            self.exploration_fraction,
             self.exploration_initial_eps,
-            false,
+            self.exploration_final_eps,
         )?;
-        check::unit("exploration_final_eps", self.exploration_final_eps, false)?;
         check::non_negative("per_alpha", self.per_alpha)?;
         check::unit("per_beta0", self.per_beta0, false)?;
         check::positive("per_eps", self.per_eps)
     }
 
     fn exploration(&self) -> Schedule {
-        Schedule::LinearThenConstant {
-            start: self.exploration_initial_eps,
-            end: self.exploration_final_eps,
-            fraction: self.exploration_fraction,
-        }
+        epsilon_schedule(
+            self.exploration_initial_eps,
+            self.exploration_final_eps,
+            self.exploration_fraction,
+        )
     }
 }
 
@@ -229,7 +228,6 @@ struct DqnState {
 }
 
 const TARGET: &str = "target";
-const REPLAY: &str = "replay";
 
 /// Runs DQN.
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
@@ -260,45 +258,16 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     if let Some(r) = &session.resume {
         let path = &r.path;
         target = load_params(&r.checkpoint, layout, TARGET, path)?;
-        let saved: DqnState = r
-            .state
-            .collectors
-            .first()
-            .cloned()
-            .flatten()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| {
-                TrainError::Usage(format!("{}: unreadable DQN state: {e}", path.display()))
-            })?
-            .ok_or_else(|| TrainError::Usage(format!("{} holds no DQN state", path.display())))?;
+        let saved: DqnState = saved_state(&r.state.collectors, path, "DQN")?;
         stepper.restore(&saved.stepper)?;
         n_calls = saved.n_calls;
         refill_until = saved.refill_until;
-        let tensors = |prefix: &str| -> Vec<(String, Vec<f32>)> {
-            r.checkpoint
-                .tensors
-                .iter()
-                .filter_map(|t| {
-                    t.name
-                        .strip_prefix(prefix)
-                        .map(|n| (n.to_string(), t.data.clone()))
-                })
-                .collect()
-        };
         match (&saved.replay, c.save_replay_buffer) {
             (Some(state), true) => {
-                buffer = ReplayBuffer::restore(state.clone(), &tensors("replay."))
-                    .map_err(TrainError::Usage)?;
-                if let (Some(p), Some(state)) = (&mut per, &saved.prioritized) {
-                    let priorities = tensors("replay.")
-                        .into_iter()
-                        .find(|(n, _)| n == "priorities")
-                        .map(|(_, v)| v)
-                        .unwrap_or_default();
-                    *p = PrioritizedSampler::restore(state.clone(), &priorities)
-                        .map_err(TrainError::Usage)?;
-                }
+                let arrays = saved_replay_arrays(&r.checkpoint);
+                buffer =
+                    ReplayBuffer::restore(state.clone(), &arrays).map_err(TrainError::Usage)?;
+                restore_priorities(&mut per, &saved.prioritized, &arrays)?;
             }
             _ => {
                 refill_until = (c.learning_starts as usize).max(c.batch_size);
@@ -329,7 +298,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let (mut actions, mut greedy) = (vec![0.0f32; c.n_envs], vec![0usize; c.n_envs]);
     let mut best_next = vec![0usize; c.batch_size];
     let mut obs_before = vec![0.0f32; c.n_envs * obs_dim];
-    let target_every = (c.target_update_interval / c.n_envs as u64).max(1);
+    let target_clock = TargetClock::new(c.target_update_interval, c.n_envs);
     let total = rc.common.total_steps as f64;
     let monitor = session.monitor.clone();
     let mut exploration_rate = exploration.value(monitor.env_steps() as f64 / total);
@@ -344,21 +313,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         let mut extra = param_tensors(TARGET, layout, target);
         let saving = c.save_replay_buffer;
         if saving {
-            for (name, data) in buffer.arrays() {
-                extra.push(Tensor {
-                    name: format!("{REPLAY}.{name}"),
-                    shape: vec![data.len()],
-                    data: data.to_vec(),
-                });
-            }
-            if let Some(p) = per {
-                let data = p.priorities();
-                extra.push(Tensor {
-                    name: format!("{REPLAY}.priorities"),
-                    shape: vec![data.len()],
-                    data,
-                });
-            }
+            extra.extend(replay_tensors(buffer.arrays(), per));
         }
         let state = DqnState {
             stepper: stepper.save(),
@@ -386,21 +341,15 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 FreqUnit::Episode => episodes < c.train_freq,
             } {
                 obs_before.copy_from_slice(stepper.obs());
-                if timesteps < c.learning_starts {
-                    for a in actions.iter_mut() {
-                        *a = stepper.rng.gen_range(0..n) as f32;
-                    }
+                let greedy_actions = if timesteps < c.learning_starts {
+                    None
                 } else {
                     q.forward(&store.params, &obs_before, &mut acting);
                     argmax_rows(&acting.q, n, &mut greedy);
-                    for (a, &g) in actions.iter_mut().zip(&greedy) {
-                        *a = if stepper.rng.gen::<f64>() < exploration_rate {
-                            stepper.rng.gen_range(0..n) as f32
-                        } else {
-                            g as f32
-                        };
-                    }
-                }
+                    Some(&greedy[..])
+                };
+                let rng = &mut stepper.rng;
+                epsilon_greedy(greedy_actions, n, exploration_rate, rng, &mut actions);
                 episodes += stepper.step(&actions, &monitor)? as u64;
                 let slots = buffer.write_range();
                 buffer.add(
@@ -417,7 +366,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 steps += 1;
                 timesteps += c.n_envs as u64;
                 n_calls += 1;
-                if n_calls.is_multiple_of(target_every) {
+                if target_clock.due(n_calls) {
                     polyak(&mut target, &store.params, c.tau as f32);
                 }
                 exploration_rate = exploration.value(timesteps as f64 / total);

@@ -51,6 +51,10 @@ use crate::agent::Act;
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
 use crate::offpolicy::prioritized::{PrioritizedSampler, PrioritizedState};
+use crate::offpolicy::q_learning::{
+    check_exploration, epsilon_greedy, epsilon_schedule, replay_tensors, restore_priorities,
+    saved_replay_arrays, saved_state, TargetClock,
+};
 use crate::offpolicy::sequence_replay::{
     SequenceBatch, SequenceReplay, SequenceReplayState, MAX_LENGTH,
 };
@@ -61,7 +65,6 @@ use crate::runtime::{
 };
 use engram_nn::optim::{clip_grad_norm, Schedule};
 use engram_nn::recurrent::RecurrentState;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -207,13 +210,11 @@ impl Config {
         if self.target_update_interval == 0 {
             return Err(invalid("target_update_interval", "must be at least 1"));
         }
-        check::unit("exploration_fraction", self.exploration_fraction, true)?;
-        check::unit(
-            "exploration_initial_eps",
+        check_exploration(
+            self.exploration_fraction,
             self.exploration_initial_eps,
-            false,
+            self.exploration_final_eps,
         )?;
-        check::unit("exploration_final_eps", self.exploration_final_eps, false)?;
         check::non_negative("per_alpha", self.per_alpha)?;
         check::unit("per_beta0", self.per_beta0, false)?;
         check::positive("per_eps", self.per_eps)?;
@@ -230,11 +231,11 @@ impl Config {
     }
 
     fn exploration(&self) -> Schedule {
-        Schedule::LinearThenConstant {
-            start: self.exploration_initial_eps,
-            end: self.exploration_final_eps,
-            fraction: self.exploration_fraction,
-        }
+        epsilon_schedule(
+            self.exploration_initial_eps,
+            self.exploration_final_eps,
+            self.exploration_fraction,
+        )
     }
 }
 
@@ -346,6 +347,10 @@ impl Learner {
             return sums;
         }
         let od = q.obs_dim();
+        // Steps past the batch's longest sequence are padding in every row: the passes stop
+        // at its last observation (an episode of 51 steps in sequences of 80 costs 52 steps).
+        let longest = batch.lengths[..rows].iter().copied().max().unwrap_or(0);
+        let l = longest.max(burn).min(l);
         let obs = &batch.obs[..(l + 1) * rows * od];
         let mut initial = q.initial_state(rows);
         if c.stored_state {
@@ -461,7 +466,6 @@ struct R2d2State {
 }
 
 const TARGET: &str = "target";
-const REPLAY: &str = "replay";
 const ACTOR_STATE: &str = "actor_state";
 
 /// Runs R2D2.
@@ -503,18 +507,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     if let Some(r) = &session.resume {
         let path = &r.path;
         target = load_params(&r.checkpoint, layout, TARGET, path)?;
-        let saved: R2d2State = r
-            .state
-            .collectors
-            .first()
-            .cloned()
-            .flatten()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| {
-                TrainError::Usage(format!("{}: unreadable R2D2 state: {e}", path.display()))
-            })?
-            .ok_or_else(|| TrainError::Usage(format!("{} holds no R2D2 state", path.display())))?;
+        let saved: R2d2State = saved_state(&r.state.collectors, path, "R2D2")?;
         stepper.restore(&saved.stepper)?;
         if saved.at_start.len() != c.n_envs {
             return Err(TrainError::Usage(format!(
@@ -527,17 +520,6 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         at_start = saved.at_start;
         n_calls = saved.n_calls;
         refill_until = saved.refill_until;
-        let tensors = |prefix: &str| -> Vec<(String, Vec<f32>)> {
-            r.checkpoint
-                .tensors
-                .iter()
-                .filter_map(|t| {
-                    t.name
-                        .strip_prefix(prefix)
-                        .map(|n| (n.to_string(), t.data.clone()))
-                })
-                .collect()
-        };
         let states = r
             .checkpoint
             .tensors
@@ -558,7 +540,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         }
         match (&saved.replay, c.save_replay_buffer) {
             (Some(state), true) => {
-                let arrays = tensors("replay.");
+                let arrays = saved_replay_arrays(&r.checkpoint);
                 replay = SequenceReplay::restore(state, &arrays).map_err(TrainError::Usage)?;
                 if replay.capacity() != c.buffer_size || replay.length() != c.sequence_length {
                     return Err(TrainError::Usage(format!(
@@ -566,15 +548,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                         path.display()
                     )));
                 }
-                if let (Some(p), Some(state)) = (&mut per, &saved.prioritized) {
-                    let priorities = arrays
-                        .iter()
-                        .find(|(n, _)| n == "priorities")
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default();
-                    *p = PrioritizedSampler::restore(state.clone(), &priorities)
-                        .map_err(TrainError::Usage)?;
-                }
+                restore_priorities(&mut per, &saved.prioritized, &arrays)?;
             }
             _ => {
                 refill_until = (c.learning_starts as usize / c.sequence_length).max(1);
@@ -606,7 +580,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let (mut actions, mut greedy) = (vec![0.0f32; c.n_envs], vec![0usize; c.n_envs]);
     let mut obs_before = vec![0.0f32; c.n_envs * obs_dim];
     let mut state_before = vec![0.0f32; c.n_envs * sd];
-    let target_every = (c.target_update_interval / c.n_envs as u64).max(1);
+    let target_clock = TargetClock::new(c.target_update_interval, c.n_envs);
     let total = rc.common.total_steps as f64;
     let monitor = session.monitor.clone();
     let mut exploration_rate = exploration.value(monitor.env_steps() as f64 / total);
@@ -632,21 +606,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         });
         let saving = c.save_replay_buffer;
         if saving {
-            for (name, data) in replay.arrays() {
-                extra.push(Tensor {
-                    name: format!("{REPLAY}.{name}"),
-                    shape: vec![data.len()],
-                    data,
-                });
-            }
-            if let Some(p) = per {
-                let data = p.priorities();
-                extra.push(Tensor {
-                    name: format!("{REPLAY}.priorities"),
-                    shape: vec![data.len()],
-                    data,
-                });
-            }
+            extra.extend(replay_tensors(replay.arrays(), per));
         }
         let state = R2d2State {
             stepper: stepper.save(),
@@ -686,13 +646,9 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 );
                 argmax_rows(&acting.q, n, &mut greedy);
                 let random_phase = timesteps < c.learning_starts;
-                for (a, &g) in actions.iter_mut().zip(&greedy) {
-                    *a = if random_phase || stepper.rng.gen::<f64>() < exploration_rate {
-                        stepper.rng.gen_range(0..n) as f32
-                    } else {
-                        g as f32
-                    };
-                }
+                let greedy_actions = (!random_phase).then_some(&greedy[..]);
+                let rng = &mut stepper.rng;
+                epsilon_greedy(greedy_actions, n, exploration_rate, rng, &mut actions);
                 stepper.step(&actions, &monitor)?;
                 for e in 0..c.n_envs {
                     let (terminated, truncated) = (stepper.terminated[e], stepper.truncated[e]);
@@ -718,7 +674,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 steps += 1;
                 timesteps += c.n_envs as u64;
                 n_calls += 1;
-                if n_calls.is_multiple_of(target_every) {
+                if target_clock.due(n_calls) {
                     target.copy_from_slice(&store.params);
                 }
                 exploration_rate = exploration.value(timesteps as f64 / total);
@@ -866,7 +822,7 @@ mod tests {
     use crate::config::{NetConfig, PolicyKind};
     use crate::offpolicy::sequence_replay::SequenceReplay;
     use engram_env::Space;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
     fn lstm_q(policy: PolicyKind, dueling: bool) -> QNetwork {

@@ -3,6 +3,7 @@
 //! prioritized replay over a sum-tree, and the lockstep stepper that feeds them.
 
 pub mod prioritized;
+pub mod q_learning;
 pub mod replay;
 pub mod sequence_replay;
 pub mod stepper;
