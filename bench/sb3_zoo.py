@@ -9,7 +9,7 @@ environment and seed, then evaluates the deterministic policy: the Python side o
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo sac --env Pendulum-v1 --seed 0
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo td3 --env Pendulum-v1 --seed 0
 
-Prints one JSON line: training wall time, env steps, and the mean/std return of
+Prints one JSON line: training wall and CPU time (user + sys of this process), env steps, and the mean/std return of
 `--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)
 from the initial states `engram eval RUN --episodes N` uses.
 Build the environment with `bash ../shared/peers/setup.sh` (torch, sb3, rl-zoo3).
@@ -111,9 +111,9 @@ def main():
             eval_vec = VecNormalize(eval_vec, training=False, norm_reward=False)
         callback = EvalCallback(eval_vec, eval_freq=args.eval_freq, n_eval_episodes=args.eval_episodes,
                                 deterministic=True, callback_on_new_best=KeepBest(), verbose=0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=n_timesteps, callback=callback)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     if args.eval_freq > 0 and best:
         model.policy.load_state_dict(best["params"])
         if normalize:
@@ -137,7 +137,7 @@ def main():
         returns.append(ret)
     print(json.dumps({
         "algo": args.algo, "env": args.env, "seed": args.seed, "env_steps": n_timesteps,
-        "learn_wall_s": round(wall, 2), "played": "best" if args.eval_freq > 0 else "final", "eval_mean": round(float(np.mean(returns)), 2),
+        "learn_wall_s": round(wall, 2), "learn_cpu_s": round(cpu, 2), "played": "best" if args.eval_freq > 0 else "final", "eval_mean": round(float(np.mean(returns)), 2),
         "eval_std": round(float(np.std(returns)), 2), "episodes": len(returns),
     }))
 

@@ -423,15 +423,29 @@ impl ActorCritic {
     }
 }
 
+/// One parameter vector's action distributions on the rows of a [`SequencePass`]: the policy
+/// head's outputs (logits, Gaussian means) and, for gSDE, each row's `ln sigma`
+/// ([`SequencePass::dist_rows`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DistRows<'a> {
+    pub params: &'a [f32],
+    pub head: &'a [f32],
+    /// gSDE: `[rows * action dim]`; empty for other distributions.
+    pub log_sigma: &'a [f32],
+}
+
 /// What TRPO needs of the action distribution, on the policy head's rows: the exact
 /// KL(old || new) between two parameter vectors' distributions, and its Hessian at equal
-/// distributions (the Fisher information) applied to a change of the head's outputs.
+/// distributions (the Fisher information) applied to a change of the parameters.
 impl ActorCritic {
-    /// The Gaussian's state-independent `log_std` parameters, if the policy has them.
+    /// The action distribution's `log_std` parameters (`[dim]` for a state-independent
+    /// Gaussian, `[latent x dim]` for gSDE), if the policy has them.
     pub fn log_std_slot(&self) -> Option<Slot> {
         match &self.dist {
-            ActionDist::Gaussian { log_std, .. } => Some(*log_std),
-            _ => None,
+            ActionDist::Gaussian { log_std, .. } | ActionDist::Gsde { log_std, .. } => {
+                Some(*log_std)
+            }
+            ActionDist::Categorical(_) => None,
         }
     }
 
@@ -444,12 +458,17 @@ impl ActorCritic {
         }
     }
 
-    /// The mean over rows of KL(old || new), from the policy-head outputs of the same rows
-    /// under `p_old` and `p_new` (`log_std` is read from each parameter vector). gSDE
-    /// policies have none (TRPO refuses them).
-    pub fn mean_kl(&self, p_old: &[f32], old_head: &[f32], p_new: &[f32], new_head: &[f32]) -> f64 {
+    /// The mean over rows of KL(old || new), from the same rows' distributions under two
+    /// parameter vectors (a state-independent `log_std` is read from each vector, gSDE's
+    /// per-row `ln sigma` from the rows).
+    pub fn mean_kl(&self, old: DistRows, new: DistRows) -> f64 {
         let width = self.head_width();
-        let rows = old_head.len() / width.max(1);
+        let rows = old.head.len() / width.max(1);
+        // KL between two univariate Gaussians from means and log-stds.
+        let gaussian = |mo: f32, so: f32, mn: f32, sn: f32| {
+            let (mo, so, mn, sn) = (mo as f64, so as f64, mn as f64, sn as f64);
+            sn - so + ((2.0 * so).exp() + (mo - mn).powi(2)) / (2.0 * (2.0 * sn).exp()) - 0.5
+        };
         let mut total = 0.0f64;
         match &self.dist {
             ActionDist::Categorical(_) => {
@@ -457,8 +476,8 @@ impl ActorCritic {
                 for r in 0..rows {
                     let mut at = r * width;
                     for &n in &comps {
-                        let lo = log_softmax_f64(&old_head[at..at + n]);
-                        let ln = log_softmax_f64(&new_head[at..at + n]);
+                        let lo = log_softmax_f64(&old.head[at..at + n]);
+                        let ln = log_softmax_f64(&new.head[at..at + n]);
                         total += lo
                             .iter()
                             .zip(&ln)
@@ -469,58 +488,121 @@ impl ActorCritic {
                 }
             }
             ActionDist::Gaussian { log_std, .. } => {
-                let (so, sn) = (log_std.of(p_old), log_std.of(p_new));
+                let (so, sn) = (log_std.of(old.params), log_std.of(new.params));
                 for r in 0..rows {
                     for d in 0..width {
-                        let (mo, mn) = (
-                            old_head[r * width + d] as f64,
-                            new_head[r * width + d] as f64,
-                        );
-                        let (so, sn) = (so[d] as f64, sn[d] as f64);
-                        let (vo, vn) = ((2.0 * so).exp(), (2.0 * sn).exp());
-                        total += sn - so + (vo + (mo - mn).powi(2)) / (2.0 * vn) - 0.5;
+                        let i = r * width + d;
+                        total += gaussian(old.head[i], so[d], new.head[i], sn[d]);
                     }
                 }
             }
-            ActionDist::Gsde { .. } => return f64::NAN,
+            ActionDist::Gsde { .. } => {
+                for i in 0..rows * width {
+                    total += gaussian(old.head[i], old.log_sigma[i], new.head[i], new.log_sigma[i]);
+                }
+            }
         }
         total / rows.max(1) as f64
     }
 
     /// `w = F u` on every row: the Hessian of KL(old || new) with respect to the new head's
-    /// outputs, at new = old = `head`, applied to `u` (`[rows * head width]` each).
-    /// Categorical: `F = diag(p) - p p^T` per component; Gaussian means: `F = 1 / sigma^2`.
-    pub fn head_fisher_product(&self, p: &[f32], head: &[f32], u: &[f32], w: &mut [f32]) {
+    /// outputs, at new = old = `at`, applied to `u` (`[rows * head width]` each).
+    /// Categorical: `F = diag(p) - p p^T` per component; Gaussian means: `F = 1 / sigma^2`
+    /// (gSDE: each row's own sigma).
+    pub fn head_fisher_product(&self, at: DistRows, u: &[f32], w: &mut [f32]) {
         let width = self.head_width();
-        let rows = head.len() / width.max(1);
+        let rows = at.head.len() / width.max(1);
         match &self.dist {
             ActionDist::Categorical(_) => {
                 let comps = self.components();
                 for r in 0..rows {
-                    let mut at = r * width;
+                    let mut k = r * width;
                     for &n in &comps {
-                        let lp = log_softmax_f64(&head[at..at + n]);
+                        let lp = log_softmax_f64(&at.head[k..k + n]);
                         let pu: f64 = lp
                             .iter()
-                            .zip(&u[at..at + n])
+                            .zip(&u[k..k + n])
                             .map(|(l, u)| l.exp() * *u as f64)
                             .sum();
                         for i in 0..n {
-                            w[at + i] = (lp[i].exp() * (u[at + i] as f64 - pu)) as f32;
+                            w[k + i] = (lp[i].exp() * (u[k + i] as f64 - pu)) as f32;
                         }
-                        at += n;
+                        k += n;
                     }
                 }
             }
             ActionDist::Gaussian { log_std, .. } => {
-                let s = log_std.of(p);
+                let s = log_std.of(at.params);
                 for (w_row, u_row) in w.chunks_mut(width).zip(u.chunks(width)).take(rows) {
                     for ((w, u), s) in w_row.iter_mut().zip(u_row).zip(s) {
                         *w = u * (-2.0 * s).exp();
                     }
                 }
             }
-            ActionDist::Gsde { .. } => w.fill(0.0),
+            ActionDist::Gsde { .. } => {
+                for ((w, u), ls) in w.iter_mut().zip(u).zip(at.log_sigma).take(rows * width) {
+                    *w = u * (-2.0 * ls).exp();
+                }
+            }
+        }
+    }
+
+    /// The `log_std` block of the Fisher, mean over the rows, applied to `v` (a whole
+    /// parameter-space direction; only its `log_std` coordinates are read) and added to
+    /// `out`'s `log_std` coordinates. A state-independent Gaussian: the KL's Hessian in
+    /// `log_std` is `2` per coordinate, so `2 v`. gSDE: `ln sigma_bj` depends on `log_std`
+    /// through `sigma_bj^2 = sum_i z_bi^2 exp(2 log_std_ij) + eps` with the features `z`
+    /// held constant (SB3's `learn_features = False`, so sb3-contrib's autograd Hessian has no
+    /// feature term either): `(1/N) J^T 2 J v` with `J_bj,ij = z_bi^2 exp(2 log_std_ij) /
+    /// sigma_bj^2`, the KL's Hessian in `ln sigma` being `2`. `features` and `log_sigma` are
+    /// the rows' at `params`. Mean and `ln sigma` have no cross term at equal distributions.
+    pub fn log_std_fisher_product(
+        &self,
+        params: &[f32],
+        features: &[f32],
+        log_sigma: &[f32],
+        v: &[f64],
+        out: &mut [f64],
+    ) {
+        match &self.dist {
+            ActionDist::Categorical(_) => {}
+            ActionDist::Gaussian { log_std, .. } => {
+                for i in log_std.offset..log_std.offset + log_std.len() {
+                    out[i] += 2.0 * v[i];
+                }
+            }
+            ActionDist::Gsde { gsde, log_std, .. } => {
+                let (latent, dim, at) = (gsde.latent, gsde.dim, log_std.offset);
+                let var: Vec<f64> = log_std
+                    .of(params)
+                    .iter()
+                    .map(|ls| (2.0 * *ls as f64).exp())
+                    .collect();
+                let rows = log_sigma.len() / dim;
+                let mut acc = vec![0.0f64; latent * dim];
+                for (z, lsig) in features
+                    .chunks_exact(latent)
+                    .zip(log_sigma.chunks_exact(dim))
+                    .take(rows)
+                {
+                    for (j, &ls) in lsig.iter().enumerate() {
+                        let inv_var = (-2.0 * ls as f64).exp();
+                        // (J v)_bj, then 2 (J v)_bj pulled back through J^T.
+                        let jv: f64 = (0..latent)
+                            .map(|i| (z[i] as f64).powi(2) * var[i * dim + j] * v[at + i * dim + j])
+                            .sum::<f64>()
+                            * inv_var;
+                        let w = 2.0 * jv * inv_var;
+                        for i in 0..latent {
+                            acc[i * dim + j] += (z[i] as f64).powi(2) * w;
+                        }
+                    }
+                }
+                let inv_n = 1.0 / rows.max(1) as f64;
+                for (k, a) in acc.iter().enumerate() {
+                    out[at + k] += a * var[k] * inv_n;
+                }
+            }
         }
     }
 }
@@ -682,6 +764,27 @@ impl Actor {
     }
 }
 
+/// Which networks a [`SequencePass`] runs: everything, or with `separate_critic` only the
+/// actor's (`Policy`: TRPO's Fisher products and line search) or only the critic's (`Value`:
+/// TRPO's critic steps). With one shared network every part runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Both,
+    Policy,
+    Value,
+}
+
+impl Part {
+    /// Whether network `k` of `policy` takes part.
+    fn runs(self, policy: &ActorCritic, k: usize) -> bool {
+        match self {
+            Part::Both => true,
+            Part::Policy => policy.pi.0 == k,
+            Part::Value => policy.vf.0 == k,
+        }
+    }
+}
+
 /// Forward and backward through time over `steps` steps of `batch` environment sequences,
 /// shared by every on-policy loss: the loss-specific code (in the algorithm's file, or in
 /// `onpolicy::pg_loss`) only fills `d_logp`, `d_entropy` and `d_values` between
@@ -747,17 +850,53 @@ impl SequencePass {
         steps: usize,
         batch: usize,
     ) {
+        self.forward_part(
+            Part::Both,
+            policy,
+            p,
+            obs,
+            actions,
+            initial_state,
+            starts,
+            steps,
+            batch,
+        );
+    }
+
+    /// [`SequencePass::forward`] of only the networks `part` needs: with `separate_critic`,
+    /// `Part::Policy` skips the critic network (the values are stale afterwards) and
+    /// `Part::Value` the actor network and the action distribution (`logp`, `entropy` and
+    /// the policy head are stale). A shared network runs whole either way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_part(
+        &mut self,
+        part: Part,
+        policy: &ActorCritic,
+        p: &[f32],
+        obs: &[f32],
+        actions: &[f32],
+        initial_state: &[f32],
+        starts: &[bool],
+        steps: usize,
+        batch: usize,
+    ) {
         policy
             .encoder
             .encode(p, obs, steps * batch, &mut self.input);
         policy.load_state(initial_state, batch, &mut self.states);
-        for ((net, state), tape) in policy
+        for (k, ((net, state), tape)) in policy
             .nets
             .iter()
             .zip(&mut self.states)
             .zip(&mut self.tapes)
+            .enumerate()
         {
-            net.forward_seq(p, &self.input, steps, Some(starts), state, tape);
+            if part.runs(policy, k) {
+                net.forward_seq(p, &self.input, steps, Some(starts), state, tape);
+            }
+        }
+        if part == Part::Value {
+            return;
         }
         let tape = &self.tapes[policy.pi.0];
         policy.evaluate(
@@ -790,6 +929,34 @@ impl SequencePass {
         obs: &[f32],
         actions: &[f32],
     ) {
+        self.backward_policy(policy, p, g, actions);
+        self.backward_heads(Part::Both, policy, p, g, obs);
+    }
+
+    /// Adds to `g` the gradient of a loss of `logp` and `entropy` only (`d_values` is taken
+    /// as zero): runs the actor's network alone (after a `Part::Policy` or whole forward).
+    pub fn backward_logp(
+        &mut self,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        obs: &[f32],
+        actions: &[f32],
+    ) {
+        self.d_values.fill(0.0);
+        self.backward_policy(policy, p, g, actions);
+        self.backward_heads(Part::Policy, policy, p, g, obs);
+    }
+
+    /// Adds to `g` the gradient of a loss of the values only (`d_values`): runs the critic's
+    /// network alone (after a `Part::Value` or whole forward).
+    pub fn backward_values(&mut self, policy: &ActorCritic, p: &[f32], g: &mut [f32], obs: &[f32]) {
+        self.d_head.fill(0.0);
+        self.backward_heads(Part::Value, policy, p, g, obs);
+    }
+
+    /// `d_head` (and the `log_std` gradient into `g`) from `d_logp` and `d_entropy`.
+    fn backward_policy(&mut self, policy: &ActorCritic, p: &[f32], g: &mut [f32], actions: &[f32]) {
         let tape = &self.tapes[policy.pi.0];
         policy.evaluate_backward(
             p,
@@ -802,13 +969,27 @@ impl SequencePass {
             &self.d_entropy,
             &mut self.d_head,
         );
-        self.backward_heads(policy, p, g, obs);
     }
 
     /// The policy head's outputs of the last `forward` (logits or Gaussian means),
     /// `[rows * head width]`.
     pub fn policy_head(&self, policy: &ActorCritic) -> &[f32] {
         self.tapes[policy.pi.0].head(policy.pi.1)
+    }
+
+    /// The rows' action distributions under `p` after a forward with `p` (gSDE's `ln sigma`
+    /// included).
+    pub fn dist_rows<'a>(&'a self, policy: &ActorCritic, p: &'a [f32]) -> DistRows<'a> {
+        DistRows {
+            params: p,
+            head: self.policy_head(policy),
+            log_sigma: &self.dist.log_sigma,
+        }
+    }
+
+    /// What the actor's head read in the last forward, `[rows * feature size]`.
+    pub fn policy_features(&self, policy: &ActorCritic) -> &[f32] {
+        self.tapes[policy.pi.0].features(&self.input)
     }
 
     /// Adds to `g` the gradient of a loss whose gradient with respect to the policy head's
@@ -824,15 +1005,25 @@ impl SequencePass {
     ) {
         self.d_head.copy_from_slice(d_head);
         self.d_values.fill(0.0);
-        self.backward_heads(policy, p, g, obs);
+        self.backward_heads(Part::Policy, policy, p, g, obs);
     }
 
-    fn backward_heads(&mut self, policy: &ActorCritic, p: &[f32], g: &mut [f32], obs: &[f32]) {
+    fn backward_heads(
+        &mut self,
+        part: Part,
+        policy: &ActorCritic,
+        p: &[f32],
+        g: &mut [f32],
+        obs: &[f32],
+    ) {
         let embeddings = policy.encoder.has_embeddings();
         if embeddings {
             self.d_input.fill(0.0);
         }
         for (k, (net, tape)) in policy.nets.iter().zip(&mut self.tapes).enumerate() {
+            if !part.runs(policy, k) {
+                continue;
+            }
             // Each network's head gradients in head order: the policy head before the value
             // head when they share a network.
             let mut d_heads: Vec<&[f32]> = Vec::with_capacity(2);

@@ -13,7 +13,7 @@ pub mod q_network;
 pub mod tabular;
 
 pub use action::{step_env, ActionKind, StepScratch};
-pub use actor_critic::{Actor, ActorCritic, SequencePass};
+pub use actor_critic::{Actor, ActorCritic, DistRows, Part, SequencePass};
 pub use encode::Encoder;
 pub use q_network::QNetwork;
 

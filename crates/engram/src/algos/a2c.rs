@@ -11,7 +11,7 @@ use super::RunConfig;
 use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::onpolicy::collector::{collector_json, saved_collector, Collector};
+use crate::onpolicy::collector::{checkpoint_parts, open_collector, Collector};
 use crate::onpolicy::pg_loss::{Learner, LossCoefs, PgStats};
 use crate::onpolicy::{CollectorState, Normalizer, Rollout};
 use crate::runtime::{CheckpointParts, EpisodeSink, ParamStore, Session, StopReason};
@@ -233,22 +233,16 @@ impl super::Algorithm for Config {
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
     let mut store = session.local_store(&policy.layout, &rc.optim)?;
-    let envs = (0..c.n_envs)
-        .map(|_| rc.common.make_env())
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut collector = Collector::new(&policy, envs, rc.common.seed, c.reward_scale as f32)?
-        .with_normalizer(c.normalizer(&policy, c.n_envs), policy.obs_dim());
-    if let Some(saved) = saved_collector(&session, 0)? {
-        collector.restore(&policy, &saved)?;
-    }
+    let mut collector = open_collector(
+        &session,
+        &rc.common,
+        &policy,
+        c.n_envs,
+        c.reward_scale,
+        c.normalizer(&policy, c.n_envs),
+    )?;
     session.start(policy.clone(), true)?;
-    let parts = |store: &dyn ParamStore, collector: &Collector| CheckpointParts {
-        params: store.snapshot(),
-        optimizers: store.optimizer_states(),
-        collectors: vec![collector_json(&collector.save())],
-        obs_stats: collector.obs_stats(),
-        ..CheckpointParts::default()
-    };
+    let parts = checkpoint_parts;
     let result = learn(&session, rc, c, &policy, &mut store, &mut collector, &parts);
     let result = result.map(|_| ());
     session.finish(result, || parts(&store, &collector))

@@ -17,11 +17,10 @@ use crate::error::TrainError;
 use crate::runtime::metrics::Metric;
 use crate::runtime::{CheckpointParts, Session, StopReason};
 use crate::search::{
-    account, check_saved, check_search, episode_seeds, fitness_metrics, saved_search_state,
-    search_rng, FitnessPool, RngState, SearchSpace,
+    account, check_saved, episode_seeds, fitness_metrics, saved_search_state, search_rng,
+    FitnessPool, PolicySearch, RngState, SearchOptions, SearchSpace, EPISODES_PER_CANDIDATE,
 };
 use engram_env::wrappers::RunningMeanStd;
-use engram_env::Env;
 use engram_nn::dist::standard_normal_f64;
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +50,7 @@ impl Default for Config {
             sigma: 0.1,
             extra_noise: 0.0,
             extra_noise_generations: 100,
-            episodes_per_candidate: 1,
+            episodes_per_candidate: EPISODES_PER_CANDIDATE,
             normalize_observations: false,
             workers: super::available_cores(),
         }
@@ -60,12 +59,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check_search(
-            self.population,
-            self.sigma,
-            self.episodes_per_candidate,
-            self.workers,
-        )?;
+        self.search_options().validate()?;
         if !(self.elite_frac > 0.0 && self.elite_frac < 1.0) {
             return Err(invalid(
                 "elite_frac",
@@ -84,19 +78,15 @@ impl Config {
     }
 }
 
-impl super::Algorithm for Config {
-    const GRADIENT: bool = false;
-
-    fn normalize_observations(&self) -> bool {
-        self.normalize_observations
-    }
-
-    fn threads(&self) -> usize {
-        self.workers
-    }
-
-    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
-        super::check_policy_search(rc, probe, self.normalize_observations)
+impl PolicySearch for Config {
+    fn search_options(&self) -> SearchOptions {
+        SearchOptions {
+            population: self.population,
+            sigma: self.sigma,
+            episodes_per_candidate: self.episodes_per_candidate,
+            normalize_observations: self.normalize_observations,
+            workers: self.workers,
+        }
     }
 }
 

@@ -20,11 +20,10 @@ use crate::error::TrainError;
 use crate::runtime::metrics::Metric;
 use crate::runtime::{CheckpointParts, Session, StopReason};
 use crate::search::{
-    account, check_saved, check_search, episode_seeds, fitness_metrics, saved_search_state,
-    search_rng, FitnessPool, RngState, SearchSpace,
+    account, check_saved, episode_seeds, fitness_metrics, saved_search_state, search_rng,
+    FitnessPool, PolicySearch, RngState, SearchOptions, SearchSpace, EPISODES_PER_CANDIDATE,
 };
 use engram_env::wrappers::RunningMeanStd;
-use engram_env::Env;
 use engram_nn::cmaes::{CmaEs, CmaOptions, CmaState};
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +51,7 @@ impl Default for Config {
             population: None,
             sigma: 0.1,
             separable: None,
-            episodes_per_candidate: 1,
+            episodes_per_candidate: EPISODES_PER_CANDIDATE,
             normalize_observations: false,
             workers: super::available_cores(),
         }
@@ -61,13 +60,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        // Unset, the population is CMA-ES's own (at least 4).
-        check_search(
-            self.population.unwrap_or(4),
-            self.sigma,
-            self.episodes_per_candidate,
-            self.workers,
-        )
+        self.search_options().validate()
     }
 
     fn options(&self) -> CmaOptions {
@@ -78,19 +71,16 @@ impl Config {
     }
 }
 
-impl super::Algorithm for Config {
-    const GRADIENT: bool = false;
-
-    fn normalize_observations(&self) -> bool {
-        self.normalize_observations
-    }
-
-    fn threads(&self) -> usize {
-        self.workers
-    }
-
-    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
-        super::check_policy_search(rc, probe, self.normalize_observations)
+impl PolicySearch for Config {
+    fn search_options(&self) -> SearchOptions {
+        SearchOptions {
+            // Unset, the population is CMA-ES's own (at least 4).
+            population: self.population.unwrap_or(4),
+            sigma: self.sigma,
+            episodes_per_candidate: self.episodes_per_candidate,
+            normalize_observations: self.normalize_observations,
+            workers: self.workers,
+        }
     }
 }
 

@@ -26,11 +26,11 @@ use crate::error::TrainError;
 use crate::runtime::metrics::Metric;
 use crate::runtime::{CheckpointParts, LocalStore, ParamStore, Session, StopReason};
 use crate::search::{
-    account, centered_ranks, check_saved, check_search, episode_seeds, fitness_metrics,
-    saved_search_state, search_rng, FitnessPool, RngState, SearchSpace,
+    account, centered_ranks, check_saved, episode_seeds, fitness_metrics, saved_search_state,
+    search_rng, FitnessPool, PolicySearch, RngState, SearchOptions, SearchSpace,
+    EPISODES_PER_CANDIDATE,
 };
 use engram_env::wrappers::RunningMeanStd;
-use engram_env::Env;
 use engram_nn::dist::standard_normal_f64;
 use engram_nn::optim::clip_grad_norm;
 use rand::SeedableRng;
@@ -63,7 +63,7 @@ impl Default for Config {
             sigma: 0.02,
             antithetic: true,
             weight_decay: 0.005,
-            episodes_per_candidate: 1,
+            episodes_per_candidate: EPISODES_PER_CANDIDATE,
             normalize_observations: true,
             workers: super::available_cores(),
         }
@@ -72,12 +72,7 @@ impl Default for Config {
 
 impl Config {
     pub fn validate(&self, _rc: &RunConfig) -> Result<(), ConfigError> {
-        check_search(
-            self.population,
-            self.sigma,
-            self.episodes_per_candidate,
-            self.workers,
-        )?;
+        self.search_options().validate()?;
         if self.antithetic && !self.population.is_multiple_of(2) {
             return Err(invalid(
                 "population",
@@ -100,17 +95,17 @@ impl Config {
     }
 }
 
-impl super::Algorithm for Config {
-    fn normalize_observations(&self) -> bool {
-        self.normalize_observations
-    }
+impl PolicySearch for Config {
+    const GRADIENT: bool = true;
 
-    fn threads(&self) -> usize {
-        self.workers
-    }
-
-    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
-        super::check_policy_search(rc, probe, self.normalize_observations)
+    fn search_options(&self) -> SearchOptions {
+        SearchOptions {
+            population: self.population,
+            sigma: self.sigma,
+            episodes_per_candidate: self.episodes_per_candidate,
+            normalize_observations: self.normalize_observations,
+            workers: self.workers,
+        }
     }
 }
 

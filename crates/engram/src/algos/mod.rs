@@ -43,6 +43,7 @@ use crate::config::{
 };
 use crate::error::TrainError;
 use crate::runtime::{Session, StopReason};
+use crate::search::PolicySearch;
 use engram_env::{Env, Space};
 use std::any::Any;
 use std::path::Path;
@@ -629,6 +630,23 @@ pub fn check_actor_critic(
         )));
     }
     Ok(())
+}
+
+/// Every policy search (CEM, ES, CMA-ES) answers the registry from its shared options.
+impl<T: PolicySearch> Algorithm for T {
+    const GRADIENT: bool = T::GRADIENT;
+
+    fn normalize_observations(&self) -> bool {
+        self.search_options().normalize_observations
+    }
+
+    fn threads(&self) -> usize {
+        self.search_options().workers
+    }
+
+    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
+        check_policy_search(rc, probe, self.search_options().normalize_observations)
+    }
 }
 
 /// The check of the policy searches (CEM, ES, CMA-ES): the actor-critic's, and greedy play,

@@ -49,7 +49,7 @@ use crate::agent::{ActorCritic, SequencePass};
 use crate::config::{check, invalid, ConfigError, NetConfig, ScheduleKind};
 use crate::error::TrainError;
 use crate::onpolicy::collector::Collector;
-use crate::onpolicy::collector::{collector_json, saved_collector};
+use crate::onpolicy::collector::{checkpoint_parts, open_collector};
 use crate::onpolicy::{MiniBatch, Normalizer, Rollout};
 use crate::runtime::{
     CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason, Tensor,
@@ -634,9 +634,6 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
     let mut store = session.local_store(&policy.layout, &rc.optim)?;
     let mut update = PpoUpdate::new(&session, rc, c, &policy);
-    let envs = (0..c.n_envs)
-        .map(|_| rc.common.make_env())
-        .collect::<Result<Vec<_>, _>>()?;
     let normalizer = Normalizer::new(
         policy.obs_dim(),
         c.n_envs,
@@ -644,19 +641,19 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         c.normalize_rewards,
         c.gamma,
     );
-    let mut collector = Collector::new(&policy, envs, rc.common.seed, c.reward_scale as f32)?
-        .with_normalizer(normalizer, policy.obs_dim());
-    if let Some(saved) = saved_collector(&session, 0)? {
-        collector.restore(&policy, &saved)?;
-    }
+    let mut collector = open_collector(
+        &session,
+        &rc.common,
+        &policy,
+        c.n_envs,
+        c.reward_scale,
+        normalizer,
+    )?;
     session.start(policy.clone(), true)?;
     let mut rollout = Rollout::new(&policy, c.t_max, c.n_envs);
     let parts = |store: &LocalStore, collector: &Collector, extra: Vec<Tensor>| CheckpointParts {
-        params: store.snapshot(),
-        optimizers: store.optimizer_states(),
         extra,
-        collectors: vec![collector_json(&collector.save())],
-        obs_stats: collector.obs_stats(),
+        ..checkpoint_parts(store, collector)
     };
     let monitor = session.monitor.clone();
     let result: Result<(), TrainError> = (|| {

@@ -14,7 +14,9 @@
 //!   drops the actor's gradients from the critic's step the same way).
 //!
 //! The actor's parameters are everything but the value head (or, with `separate_critic`,
-//! the critic network): sb3-contrib's "every parameter without `value` in its name".
+//! the critic network): sb3-contrib's "every parameter without `value` in its name". With
+//! `separate_critic` the actor's passes (surrogate gradient, Fisher products, line search) run
+//! the actor's network alone and the critic's passes the critic's alone ([`Part`]).
 //!
 //! # The Fisher-vector product
 //! engram's core has hand-written backward passes and no double backward, so `F v` is not the
@@ -22,21 +24,23 @@
 //! which equals the KL's Hessian at the old policy exactly: `F = (1/N) sum_rows J^T F_z J`,
 //! `J` the Jacobian of the policy head's outputs `z` (logits, Gaussian means) with respect to
 //! the parameters and `F_z` the KL's Hessian in `z` (`diag(p) - p p^T` per categorical,
-//! `1 / sigma^2` for Gaussian means), plus `2 v` on a Gaussian's `log_std`. `J v` is a central
-//! finite difference of two forward passes at `theta +- h v / |v|` (`h = 1e-3`), `F_z` is
-//! applied exactly, and `J^T` is one ordinary backward pass through time, so recurrent
+//! `1 / sigma^2` for Gaussian means), plus the `log_std` block
+//! ([`ActorCritic::log_std_fisher_product`]: `2 v` for a state-independent `log_std`; with gSDE
+//! `mean_rows J_s^T 2 J_s v`, `J_s` the exact Jacobian of each row's `ln sigma` in `log_std`,
+//! the features held constant as SB3 holds them, and each row's own `sigma` in `F_z`). `J v`
+//! is a central finite difference of two forward passes at `theta +- h v / |v|` (`h = 1e-3`),
+//! `F_z` is applied exactly, and `J^T` is one ordinary backward pass through time, so recurrent
 //! policies work through the existing BPTT. Against a dense Fisher built column by column on
 //! tiny networks, the product agrees to 1e-6 (MLP) to 2e-5 (GRU) relative error (tested
 //! below 1e-2; figures in BENCHMARKS.md).
 
 use super::RunConfig;
-use crate::agent::{ActorCritic, SequencePass};
+use crate::agent::{ActorCritic, DistRows, Part, SequencePass};
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
-use crate::onpolicy::collector::{collector_json, saved_collector, Collector};
+use crate::onpolicy::collector::{checkpoint_parts, open_collector, Collector};
 use crate::onpolicy::{MiniBatch, Normalizer, Rollout};
-use crate::runtime::{CheckpointParts, LocalStore, Metric, ParamStore, Session, StopReason};
-use engram_env::Env;
+use crate::runtime::{LocalStore, Metric, ParamStore, Session, StopReason};
 use engram_nn::optim::clip_grad_norm;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -155,17 +159,6 @@ impl super::Algorithm for Config {
     fn normalize_observations(&self) -> bool {
         self.normalize_observations
     }
-
-    fn check(&self, rc: &RunConfig, probe: &dyn Env) -> Result<(), TrainError> {
-        if rc.ac.use_sde {
-            return Err(TrainError::Usage(
-                "engram's TRPO has no gSDE: its Fisher-vector product knows Categorical and \
-                 state-independent Gaussian policies; remove use_sde (--set use_sde=false)"
-                    .into(),
-            ));
-        }
-        super::check_actor_critic(rc, probe, self.normalize_observations)
-    }
 }
 
 /// Conjugate gradient for `A x = b`, `A` symmetric positive definite given as a product:
@@ -224,6 +217,8 @@ pub struct TrustRegion {
     probe: SequencePass,
     batch: MiniBatch,
     old_head: Vec<f32>,
+    /// gSDE: each row's `ln sigma` under the old parameters (empty otherwise).
+    old_log_sigma: Vec<f32>,
     advantages: Vec<f32>,
     mask: Vec<bool>,
     scratch_head: Vec<f32>,
@@ -247,6 +242,7 @@ impl TrustRegion {
             probe: SequencePass::new(policy, t_max, n_envs),
             batch: MiniBatch::new(policy, t_max, n_envs),
             old_head: vec![0.0; rows * width],
+            old_log_sigma: Vec::new(),
             advantages: vec![0.0; rows],
             mask: actor_mask(policy),
             scratch_head: vec![0.0; rows * width],
@@ -261,8 +257,20 @@ impl TrustRegion {
         if normalize {
             crate::onpolicy::advantage::normalize(&mut self.advantages);
         }
-        forward(&mut self.pass, policy, p, &self.batch);
-        self.old_head.copy_from_slice(self.pass.policy_head(policy));
+        forward(&mut self.pass, Part::Policy, policy, p, &self.batch);
+        let old = self.pass.dist_rows(policy, p);
+        self.old_head.copy_from_slice(old.head);
+        self.old_log_sigma.clear();
+        self.old_log_sigma.extend_from_slice(old.log_sigma);
+    }
+
+    /// The old parameters' distributions on the batch.
+    fn old_rows<'a>(&'a self, p_old: &'a [f32]) -> DistRows<'a> {
+        DistRows {
+            params: p_old,
+            head: &self.old_head,
+            log_sigma: &self.old_log_sigma,
+        }
     }
 
     /// The surrogate `mean(ratio * A)` of `logp` (from a forward on the batch).
@@ -286,10 +294,9 @@ impl TrustRegion {
             self.pass.d_logp[i] = -ratio * self.advantages[i] / n;
         }
         self.pass.d_entropy.fill(0.0);
-        self.pass.d_values.fill(0.0);
         let mut g = vec![0.0f32; p.len()];
         self.pass
-            .backward(policy, p, &mut g, &self.batch.obs, &self.batch.actions);
+            .backward_logp(policy, p, &mut g, &self.batch.obs, &self.batch.actions);
         let grad = g
             .iter()
             .zip(&self.mask)
@@ -319,10 +326,22 @@ impl TrustRegion {
         };
         let rows = self.advantages.len();
         let width = self.old_head.len() / rows.max(1);
-        forward(&mut self.probe, policy, &shifted(1.0), &self.batch);
+        forward(
+            &mut self.probe,
+            Part::Policy,
+            policy,
+            &shifted(1.0),
+            &self.batch,
+        );
         self.scratch_head
             .copy_from_slice(self.probe.policy_head(policy));
-        forward(&mut self.probe, policy, &shifted(-1.0), &self.batch);
+        forward(
+            &mut self.probe,
+            Part::Policy,
+            policy,
+            &shifted(-1.0),
+            &self.batch,
+        );
         let scale = norm / (2.0 * JVP_STEP);
         let jv: Vec<f32> = self
             .scratch_head
@@ -331,7 +350,7 @@ impl TrustRegion {
             .map(|(a, b)| ((*a as f64 - *b as f64) * scale) as f32)
             .collect();
         let mut w = vec![0.0f32; rows * width];
-        policy.head_fisher_product(p, &self.old_head, &jv, &mut w);
+        policy.head_fisher_product(self.old_rows(p), &jv, &mut w);
         let inv_n = 1.0 / rows as f32;
         w.iter_mut().for_each(|x| *x *= inv_n);
         let mut g = vec![0.0f32; p.len()];
@@ -340,11 +359,13 @@ impl TrustRegion {
         for ((o, g), &m) in out.iter_mut().zip(&g).zip(&self.mask) {
             *o = if m { *g as f64 } else { 0.0 };
         }
-        if let Some(slot) = policy.log_std_slot() {
-            for i in slot.offset..slot.offset + slot.len() {
-                out[i] += 2.0 * v[i];
-            }
-        }
+        policy.log_std_fisher_product(
+            p,
+            self.pass.policy_features(policy),
+            &self.old_log_sigma,
+            v,
+            &mut out,
+        );
         for ((o, v), &m) in out.iter_mut().zip(v).zip(&self.mask) {
             if m {
                 *o += damping * v;
@@ -355,8 +376,8 @@ impl TrustRegion {
 
     /// The mean KL(old || new) and the surrogate at `p_new`.
     pub fn evaluate(&mut self, policy: &ActorCritic, p_old: &[f32], p_new: &[f32]) -> (f64, f64) {
-        forward(&mut self.probe, policy, p_new, &self.batch);
-        let kl = policy.mean_kl(p_old, &self.old_head, p_new, self.probe.policy_head(policy));
+        forward(&mut self.probe, Part::Policy, policy, p_new, &self.batch);
+        let kl = policy.mean_kl(self.old_rows(p_old), self.probe.dist_rows(policy, p_new));
         (kl, self.objective(&self.probe.logp))
     }
 
@@ -440,8 +461,9 @@ fn policy_head_width(policy: &ActorCritic) -> usize {
     }
 }
 
-fn forward(pass: &mut SequencePass, policy: &ActorCritic, p: &[f32], mb: &MiniBatch) {
-    pass.forward(
+fn forward(pass: &mut SequencePass, part: Part, policy: &ActorCritic, p: &[f32], mb: &MiniBatch) {
+    pass.forward_part(
+        part,
         policy,
         p,
         &mb.obs,
@@ -497,9 +519,7 @@ fn critic_updates(
             } else {
                 mb.gather_steps(rollout, &order[k * batch..(k + 1) * batch]);
             }
-            forward(&mut pass, policy, &store.params, &mb);
-            pass.d_logp.fill(0.0);
-            pass.d_entropy.fill(0.0);
+            forward(&mut pass, Part::Value, policy, &store.params, &mb);
             let n = (steps * batch) as f32;
             let mut loss = 0.0f64;
             let (values, d_values) = pass.values_and_grad();
@@ -510,7 +530,7 @@ fn critic_updates(
             }
             loss /= n as f64;
             grads.fill(0.0);
-            pass.backward(policy, &store.params, &mut grads, &mb.obs, &mb.actions);
+            pass.backward_values(policy, &store.params, &mut grads, &mb.obs);
             for (g, &m) in grads.iter_mut().zip(mask) {
                 if m {
                     *g = 0.0;
@@ -536,9 +556,6 @@ fn critic_updates(
 pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let policy = super::actor_critic(rc, &*rc.common.make_env()?)?;
     let mut store = session.local_store(&policy.layout, &rc.optim)?;
-    let envs = (0..c.n_envs)
-        .map(|_| rc.common.make_env())
-        .collect::<Result<Vec<_>, _>>()?;
     let normalizer = Normalizer::new(
         policy.obs_dim(),
         c.n_envs,
@@ -546,24 +563,21 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         c.normalize_rewards,
         c.gamma,
     );
-    let mut collector = Collector::new(&policy, envs, rc.common.seed, c.reward_scale as f32)?
-        .with_normalizer(normalizer, policy.obs_dim());
-    if let Some(saved) = saved_collector(&session, 0)? {
-        collector.restore(&policy, &saved)?;
-    }
+    let mut collector = open_collector(
+        &session,
+        &rc.common,
+        &policy,
+        c.n_envs,
+        c.reward_scale,
+        normalizer,
+    )?;
     session.start(policy.clone(), true)?;
     let mut rollout = Rollout::new(&policy, c.t_max, c.n_envs);
     let mut region = TrustRegion::new(&policy, c.t_max, c.n_envs);
     let rollout_steps = (c.t_max * c.n_envs) as u64;
     let lr_schedule = rc.optim.lr();
     let recurrent = rc.net.recurrent();
-    let parts = |store: &LocalStore, collector: &Collector| CheckpointParts {
-        params: store.snapshot(),
-        optimizers: store.optimizer_states(),
-        collectors: vec![collector_json(&collector.save())],
-        obs_stats: collector.obs_stats(),
-        ..CheckpointParts::default()
-    };
+    let parts = |store: &LocalStore, collector: &Collector| checkpoint_parts(store, collector);
     let monitor = session.monitor.clone();
     let result: Result<(), TrainError> = (|| {
         while session.running() {
@@ -636,9 +650,14 @@ mod tests {
     }
 
     /// A tiny policy, a rollout collected with it, and the trust region loaded on it.
-    fn fixture(env: &str, policy: PolicyKind) -> (ActorCritic, Vec<f32>, TrustRegion, Config) {
+    fn fixture(
+        env: &str,
+        policy: PolicyKind,
+        use_sde: bool,
+    ) -> (ActorCritic, Vec<f32>, TrustRegion, Config) {
         let mut rc = RunConfig::tuned("trpo", env).unwrap();
         rc.net.policy = policy;
+        rc.ac.use_sde = use_sde;
         rc.net.hidden_size = 3;
         rc.net.encoder_layers = vec![3];
         rc.ac.log_std_init = -0.3;
@@ -676,12 +695,40 @@ mod tests {
     /// The Fisher as the Hessian of the mean KL, column by column: central differences of
     /// the mean KL's second derivatives in f64 would be too noisy in f32, so each column is
     /// `J^T F_z J e_i` with `J` by finite differences of single coordinates, which is the
-    /// same matrix built with no shared code path (no backward pass).
+    /// same matrix built with no shared code path (no backward pass). gSDE adds
+    /// `J_s^T 2 J_s` (the KL's Hessian in each row's `ln sigma` is 2), `J_s` the rows'
+    /// `ln sigma` by central differences of the `log_std` coordinates (the features held
+    /// constant, as SB3 holds them: no other coordinate moves `ln sigma`).
     fn dense_fisher(ac: &ActorCritic, p: &[f32], region: &mut TrustRegion) -> Vec<Vec<f64>> {
         let mask = actor_mask(ac);
         let coords: Vec<usize> = (0..p.len()).filter(|&i| mask[i]).collect();
         let rows = region.advantages.len();
         let h = 1e-2f64;
+        let gsde = !region.old_log_sigma.is_empty();
+        let in_log_std = |i: usize| {
+            ac.log_std_slot()
+                .is_some_and(|s| (s.offset..s.offset + s.len()).contains(&i))
+        };
+        let jac_sigma: Vec<Vec<f64>> = coords
+            .iter()
+            .map(|&i| {
+                if !(gsde && in_log_std(i)) {
+                    return Vec::new();
+                }
+                let mut plus = p.to_vec();
+                let mut minus = p.to_vec();
+                plus[i] += h as f32;
+                minus[i] -= h as f32;
+                forward(&mut region.probe, Part::Policy, ac, &plus, &region.batch);
+                let sp = region.probe.dist_rows(ac, &plus).log_sigma.to_vec();
+                forward(&mut region.probe, Part::Policy, ac, &minus, &region.batch);
+                let sm = region.probe.dist_rows(ac, &minus).log_sigma;
+                sp.iter()
+                    .zip(sm)
+                    .map(|(a, b)| (*a as f64 - *b as f64) / (2.0 * h))
+                    .collect()
+            })
+            .collect();
         // Column i of J (head outputs by parameter i), by central differences in f32.
         let jac: Vec<Vec<f64>> = coords
             .iter()
@@ -690,9 +737,9 @@ mod tests {
                 let mut minus = p.to_vec();
                 plus[i] += h as f32;
                 minus[i] -= h as f32;
-                forward(&mut region.probe, ac, &plus, &region.batch);
+                forward(&mut region.probe, Part::Policy, ac, &plus, &region.batch);
                 let hp = region.probe.policy_head(ac).to_vec();
-                forward(&mut region.probe, ac, &minus, &region.batch);
+                forward(&mut region.probe, Part::Policy, ac, &minus, &region.batch);
                 let hm = region.probe.policy_head(ac);
                 hp.iter()
                     .zip(hm)
@@ -705,16 +752,22 @@ mod tests {
         for (b, jb) in jac.iter().enumerate() {
             let u: Vec<f32> = jb.iter().map(|v| *v as f32).collect();
             let mut w = vec![0.0f32; rows * width];
-            ac.head_fisher_product(p, &region.old_head, &u, &mut w);
+            ac.head_fisher_product(region.old_rows(p), &u, &mut w);
             for (a, ja) in jac.iter().enumerate() {
                 f[a][b] = ja.iter().zip(&w).map(|(x, y)| x * *y as f64).sum::<f64>() / rows as f64;
+                f[a][b] += 2.0
+                    * jac_sigma[a]
+                        .iter()
+                        .zip(&jac_sigma[b])
+                        .map(|(x, y)| x * y)
+                        .sum::<f64>()
+                    / rows as f64;
             }
         }
-        if let Some(slot) = ac.log_std_slot() {
-            for (a, &i) in coords.iter().enumerate() {
-                if (slot.offset..slot.offset + slot.len()).contains(&i) {
-                    f[a][a] += 2.0;
-                }
+        // A state-independent Gaussian's log_std: the KL's Hessian is 2 per coordinate.
+        for (a, &i) in coords.iter().enumerate() {
+            if !gsde && in_log_std(i) {
+                f[a][a] += 2.0;
             }
         }
         f
@@ -722,12 +775,13 @@ mod tests {
 
     #[test]
     fn fisher_vector_product_matches_a_dense_fisher_on_a_tiny_network() {
-        for (env, policy) in [
-            ("CartPole-v1", PolicyKind::Mlp),
-            ("Pendulum-v1", PolicyKind::Mlp),
-            ("CartPole-v1", PolicyKind::Gru),
+        for (env, policy, use_sde) in [
+            ("CartPole-v1", PolicyKind::Mlp, false),
+            ("Pendulum-v1", PolicyKind::Mlp, false),
+            ("Pendulum-v1", PolicyKind::Mlp, true),
+            ("CartPole-v1", PolicyKind::Gru, false),
         ] {
-            let (ac, p, mut region, _) = fixture(env, policy);
+            let (ac, p, mut region, _) = fixture(env, policy, use_sde);
             let dense = dense_fisher(&ac, &p, &mut region);
             let mask = actor_mask(&ac);
             let coords: Vec<usize> = (0..p.len()).filter(|&i| mask[i]).collect();
@@ -756,7 +810,7 @@ mod tests {
             assert!(scale > 1e-4, "{env}: degenerate Fisher");
             // BENCHMARKS.md quotes these (cargo test -p engram --lib trpo -- --nocapture).
             eprintln!(
-                "Fv vs dense Fisher, {env} {policy:?}: relative error {:.2e}",
+                "Fv vs dense Fisher, {env} {policy:?} use_sde={use_sde}: relative error {:.2e}",
                 err / scale
             );
             assert!(
@@ -783,7 +837,7 @@ mod tests {
         assert!(line_search(|_| (1.0, 2.0), 0.5, &c).is_none());
 
         // On a real network: an accepted step honours both conditions, measured afresh.
-        let (ac, mut p, mut region, c) = fixture("CartPole-v1", PolicyKind::Mlp);
+        let (ac, mut p, mut region, c) = fixture("CartPole-v1", PolicyKind::Mlp, false);
         let old = p.clone();
         let (objective, _) = region.surrogate_gradient(&ac, &old);
         let step = region.actor_step(&ac, &mut p, &c);
@@ -801,5 +855,13 @@ mod tests {
         let _ = region.actor_step(&ac, &mut p2, &tight);
         let (kl2, _) = region.evaluate(&ac, &old, &p2);
         assert!(kl2 < 1e-30 || p2 == old, "{kl2}");
+
+        // gSDE: the KL and the step use each row's sigma; an accepted step keeps to the bound.
+        let (ac, mut p, mut region, c) = fixture("Pendulum-v1", PolicyKind::Mlp, true);
+        let old = p.clone();
+        let step = region.actor_step(&ac, &mut p, &c);
+        assert!(step.accepted, "{step:?}");
+        let (kl, _) = region.evaluate(&ac, &old, &p);
+        assert!(kl < c.target_kl && kl > 0.0, "{kl}");
     }
 }

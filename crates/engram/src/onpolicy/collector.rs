@@ -10,8 +10,9 @@
 use super::normalize::Normalizer;
 use super::rollout::Rollout;
 use crate::agent::{step_env, Actor, ActorCritic, StepScratch};
+use crate::config::CommonConfig;
 use crate::error::TrainError;
-use crate::runtime::{EpisodeSink, Session};
+use crate::runtime::{CheckpointParts, EpisodeSink, ParamStore, Session};
 use engram_env::wrappers::RunningMeanStd;
 use engram_env::{Env, EnvError};
 use rand::{Rng, SeedableRng};
@@ -320,5 +321,38 @@ pub fn saved_collector(
                 ))
             }),
         _ => Ok(None),
+    }
+}
+
+/// The lockstep collector of an on-policy run (A2C, PPO, TRPO): `n_envs` environments made
+/// from `common`, seeded with the run's seed, observations (and rewards) normalised as
+/// `normalizer` says, and restored from the checkpoint when the session resumes one.
+pub fn open_collector(
+    session: &Session,
+    common: &CommonConfig,
+    policy: &ActorCritic,
+    n_envs: usize,
+    reward_scale: f64,
+    normalizer: Option<Normalizer>,
+) -> Result<Collector, TrainError> {
+    let envs = (0..n_envs)
+        .map(|_| common.make_env())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut collector = Collector::new(policy, envs, common.seed, reward_scale as f32)?
+        .with_normalizer(normalizer, policy.obs_dim());
+    if let Some(saved) = saved_collector(session, 0)? {
+        collector.restore(policy, &saved)?;
+    }
+    Ok(collector)
+}
+
+/// A lockstep run's checkpoint: the parameters, the optimizers' state and the collector's.
+pub fn checkpoint_parts(store: &dyn ParamStore, collector: &Collector) -> CheckpointParts {
+    CheckpointParts {
+        params: store.snapshot(),
+        optimizers: store.optimizer_states(),
+        collectors: vec![collector_json(&collector.save())],
+        obs_stats: collector.obs_stats(),
+        ..CheckpointParts::default()
     }
 }

@@ -50,33 +50,55 @@ pub fn episode_seeds(rng: &mut ChaCha8Rng, episodes: usize) -> Vec<u64> {
     (0..episodes).map(|_| rng.gen::<u64>() >> 1).collect()
 }
 
-/// The checks every search shares; each error names the key.
-pub fn check_search(
-    population: usize,
-    sigma: f64,
-    episodes_per_candidate: usize,
-    workers: usize,
-) -> Result<(), ConfigError> {
-    if population < 2 {
-        return Err(invalid(
+/// The options every search has (CEM, ES, CMA-ES), as each `Config` holds them: their checks
+/// live here once, and `algos` answers the registry's questions (optimizer keys, threads,
+/// observation normalisation, the spaces' check) for every [`PolicySearch`] at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchOptions {
+    pub population: usize,
+    pub sigma: f64,
+    pub episodes_per_candidate: usize,
+    pub normalize_observations: bool,
+    pub workers: usize,
+}
+
+/// Defaults every search shares: one greedy episode per candidate.
+pub const EPISODES_PER_CANDIDATE: usize = 1;
+
+/// A policy search's `Config`.
+pub trait PolicySearch {
+    /// It steps an optimizer (ES) and takes the optimizer keys; CEM and CMA-ES do not.
+    const GRADIENT: bool = false;
+
+    /// Its shared options.
+    fn search_options(&self) -> SearchOptions;
+}
+
+impl SearchOptions {
+    /// The checks every search shares; each error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let population = self.population;
+        if population < 2 {
+            return Err(invalid(
+                "population",
+                format!("must be at least 2 (a search ranks candidates against each other), got {population}"),
+            ));
+        }
+        check::count(
             "population",
-            format!("must be at least 2 (a search ranks candidates against each other), got {population}"),
-        ));
+            population,
+            MAX_POPULATION,
+            "candidates per generation",
+        )?;
+        check::positive("sigma", self.sigma)?;
+        check::count(
+            "episodes_per_candidate",
+            self.episodes_per_candidate,
+            MAX_EPISODES_PER_CANDIDATE,
+            "episodes per candidate and generation",
+        )?;
+        check::count("workers", self.workers, MAX_WORKERS, "threads")
     }
-    check::count(
-        "population",
-        population,
-        MAX_POPULATION,
-        "candidates per generation",
-    )?;
-    check::positive("sigma", sigma)?;
-    check::count(
-        "episodes_per_candidate",
-        episodes_per_candidate,
-        MAX_EPISODES_PER_CANDIDATE,
-        "episodes per candidate and generation",
-    )?;
-    check::count("workers", workers, MAX_WORKERS, "threads")
 }
 
 /// Records every episode of the generation in candidate order (episodes.csv, the training

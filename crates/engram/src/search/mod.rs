@@ -22,5 +22,6 @@ pub use fitness::{
     centered_ranks, saved_search_state, Candidate, FitnessPool, Outcome, SearchSpace,
 };
 pub use generation::{
-    account, check_saved, check_search, episode_seeds, fitness_metrics, search_rng, RngState,
+    account, check_saved, episode_seeds, fitness_metrics, search_rng, PolicySearch, RngState,
+    SearchOptions, EPISODES_PER_CANDIDATE,
 };
