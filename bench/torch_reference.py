@@ -191,15 +191,6 @@ class R2d2Update:
             a = self.a(y)
             return self.v(y) + a - a.mean(dim=-1, keepdim=True), state
 
-class SacUpdate:
-    """SB3's SAC.train step, batch 256, on Pendulum-sized data (obs 3, action 1): actor
-    (squashed Gaussian, [256, 256] ReLU, mean and clamped log-std heads) and twin critics
-    ([256, 256] ReLU on obs + action); the entropy coefficient's Adam step, the critics' (target
-    from the next observations' sampled actions and the target critics), the actor's through the
-    updated critics, Polyak tau 0.005. Three Adam optimizers, as SB3."""
-
-    OBS, ACT = 3, 1
-
     def __init__(self, batch, seed=0):
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
@@ -251,6 +242,25 @@ class SacUpdate:
         return priorities
 
 
+class SacUpdate:
+    """SB3's SAC.train step, batch 256, on Pendulum-sized data (obs 3, action 1): actor
+    (squashed Gaussian, [256, 256] ReLU, mean and clamped log-std heads) and twin critics
+    ([256, 256] ReLU on obs + action); the entropy coefficient's Adam step, the critics' (target
+    from the next observations' sampled actions and the target critics), the actor's through the
+    updated critics, Polyak tau 0.005. Three Adam optimizers, as SB3.
+
+    SB3's actor loss backpropagates into the critics' parameters too (their gradients are
+    computed, then zeroed before the critics' next step); engram computes only the input
+    gradient there. `frozen_critics=True` turns requires_grad off for the critics during the
+    actor's backward, so PyTorch skips the same work (the fair twin of engram's step)."""
+
+    OBS, ACT = 3, 1
+
+    def __init__(self, batch, seed=0, frozen_critics=False):
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.frozen_critics = frozen_critics
+
         def mlp(inp, out):
             return nn.Sequential(nn.Linear(inp, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                                  nn.Linear(256, out))
@@ -295,12 +305,16 @@ class SacUpdate:
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()
+        if self.frozen_critics:
+            self.critics.requires_grad_(False)
         x = torch.cat([self.obs, a_pi], 1)
         min_q = torch.min(self.critics[0](x), self.critics[1](x))
         actor_loss = (alpha * log_prob.reshape(-1, 1) - min_q).mean()
         self.actor_opt.zero_grad()
         actor_loss.backward()
         self.actor_opt.step()
+        if self.frozen_critics:
+            self.critics.requires_grad_(True)
         with torch.no_grad():
             for t, p in zip(self.targets.parameters(), self.critics.parameters()):
                 t.mul_(1 - 0.005).add_(p, alpha=0.005)
@@ -407,8 +421,8 @@ def workloads(per_step):
         ("act_conv_nature", lambda: ConvAct("nature"), 1),
         ("update_conv_nature_b32", lambda: ConvUpdate("nature"), 32),
         ("r2d2_update_lstm64_b32_t80", lambda: R2d2Update(32), 32),
-
         ("sac_update_mlp256_b256", lambda: SacUpdate(256), 256),
+        ("sac_update_mlp256_b256_frozen", lambda: SacUpdate(256, frozen_critics=True), 256),
     ]
 
 
