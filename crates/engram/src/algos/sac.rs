@@ -1277,7 +1277,7 @@ mod tests {
             *e = standard_normal(&mut rng);
         }
         let alpha = 0.3;
-        let mut run = |q: &[f32], s: &mut Scratch| {
+        let run = |q: &[f32], s: &mut Scratch| {
             gsde_explore(&agent, q, s);
             sample_policy(&agent, q, s);
             continuous_actor_loss(&agent, q, alpha, s)
