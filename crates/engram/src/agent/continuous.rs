@@ -468,6 +468,7 @@ impl QActorCritic {
     /// `d_q[j]` d loss / d Q of row `rows[j]`; writes row `rows[j]`'s action gradient into
     /// `d_actions` `[pass rows * n_out]` (other rows untouched). `d_input` is scratch of at
     /// least `rows.len()` critic input rows.
+    #[allow(clippy::too_many_arguments)]
     pub fn critic_action_gradient(
         &self,
         k: usize,

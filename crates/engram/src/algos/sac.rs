@@ -899,7 +899,7 @@ fn gsde_sample(
     }
     let half_ln_2pi = 0.5 * (2.0 * std::f32::consts::PI).ln();
     let mean = pass.tape.head(0);
-    for i in 0..b {
+    for (i, lp_row) in log_prob[..b].iter_mut().enumerate() {
         let mut lp = 0.0f32;
         for j in i * n..(i + 1) * n {
             let u = mean[j].clamp(-GSDE_CLIP_MEAN, GSDE_CLIP_MEAN) + noise[j];
@@ -907,7 +907,7 @@ fn gsde_sample(
             let scaled = noise[j] * (-log_sigma[j]).exp();
             lp += -0.5 * scaled * scaled - log_sigma[j] - half_ln_2pi - log1m_tanh_sq(u);
         }
-        log_prob[i] = lp;
+        *lp_row = lp;
     }
 }
 
