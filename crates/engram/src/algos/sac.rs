@@ -1290,10 +1290,10 @@ mod tests {
         for j in 0..n {
             let mut noise = 0.0f64;
             let mut var = 1e-6f64;
-            for i in 0..latent {
+            for (i, &zi) in z.iter().enumerate().take(latent) {
                 let e = s.gsde.explore[i * n + j] as f64;
-                noise += z[i] as f64 * e;
-                var += (z[i] as f64 * g.std(g.log_std.of(&p)[i * n + j]) as f64).powi(2);
+                noise += zi as f64 * e;
+                var += (zi as f64 * g.std(g.log_std.of(&p)[i * n + j]) as f64).powi(2);
             }
             let u = (s.pi.tape.head(0)[j] as f64).clamp(-2.0, 2.0) + noise;
             lp += -0.5 * noise * noise / var
