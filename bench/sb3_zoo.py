@@ -8,6 +8,8 @@ environment and seed, then evaluates the deterministic policy: the Python side o
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo trpo --env CartPole-v1 --seed 0   # sb3-contrib
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo sac --env Pendulum-v1 --seed 0
     /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo td3 --env Pendulum-v1 --seed 0
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo ddpg --env Pendulum-v1 --seed 0
+    /tmp/oracle-venv/bin/python bench/sb3_zoo.py --algo sac --env MountainCarContinuous-v0 --seed 0  # gSDE
 
 Prints one JSON line: training wall and CPU time (user + sys of this process), env steps, and the mean/std return of
 `--episodes` deterministic episodes (VecNormalize statistics frozen, as rl-zoo evaluates)

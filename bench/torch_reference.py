@@ -247,60 +247,19 @@ class SacUpdate:
     (squashed Gaussian, [256, 256] ReLU, mean and clamped log-std heads) and twin critics
     ([256, 256] ReLU on obs + action); the entropy coefficient's Adam step, the critics' (target
     from the next observations' sampled actions and the target critics), the actor's through the
-    updated critics, Polyak tau 0.005. Three Adam optimizers, as SB3."""
+    updated critics, Polyak tau 0.005. Three Adam optimizers, as SB3.
+
+    SB3's actor loss backpropagates into the critics' parameters too (their gradients are
+    computed, then zeroed before the critics' next step); engram computes only the input
+    gradient there. `frozen_critics=True` turns requires_grad off for the critics during the
+    actor's backward, so PyTorch skips the same work (the fair twin of engram's step)."""
 
     OBS, ACT = 3, 1
 
-    def __init__(self, batch, seed=0):
+    def __init__(self, batch, seed=0, frozen_critics=False):
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        self.q, self.target = self.Net(self.HID), self.Net(self.HID)
-        self.target.load_state_dict(self.q.state_dict())
-        self.opt = torch.optim.Adam(self.q.parameters(), lr=LEARNING_RATE)
-        t, b = self.L, batch
-        self.obs = torch.rand(t + 1, b, OBS, generator=g) * 2 - 1
-        self.actions = torch.randint(0, ACTIONS, (t, b, 1), generator=g)
-        self.rewards = torch.rand(t, b, generator=g)
-        self.state = tuple(torch.rand(1, b, self.HID, generator=g) - 0.5 for _ in range(2))
-        self.weights = torch.rand(b, generator=g)
-
-    @staticmethod
-    def h(x, eps=1e-3):
-        return torch.sign(x) * (torch.sqrt(x.abs() + 1) - 1) + eps * x
-
-    @staticmethod
-    def h_inv(x, eps=1e-3):
-        return torch.sign(x) * (((torch.sqrt(1 + 4 * eps * (x.abs() + 1 + eps)) - 1) / (2 * eps)) ** 2 - 1)
-
-    def __call__(self):
-        burn, t, n = self.BURN, self.L, self.N
-        with torch.no_grad():
-            tq, _ = self.target(self.obs, self.state)
-            _, s = self.q(self.obs[:burn], self.state)
-        oq, _ = self.q(self.obs[burn:], s)
-        with torch.no_grad():
-            steps = torch.arange(burn, t)
-            k = torch.clamp(t - steps, max=n)
-            ret = torch.zeros(t - burn, oq.shape[1])
-            for i in range(n):
-                idx = torch.clamp(steps + i, max=t - 1)
-                ret += torch.where((i < k)[:, None], self.GAMMA ** i * self.rewards[idx], 0.0)
-            boot = steps + k
-            best = oq[boot - burn].argmax(dim=-1, keepdim=True)
-            v = tq[boot].gather(-1, best).squeeze(-1)
-            y = self.h(ret + (self.GAMMA ** k.float())[:, None] * self.h_inv(v))
-        q_sa = oq[:t - burn].gather(-1, self.actions[burn:]).squeeze(-1)
-        td = q_sa - y
-        loss = (nn.functional.smooth_l1_loss(q_sa, y, reduction="none") * self.weights).mean()
-        with torch.no_grad():
-            a = td.abs()
-            priorities = 0.9 * a.max(dim=0)[0] + 0.1 * a.mean(dim=0)
-        self.opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
-        self.opt.step()
-        return priorities
-
+        self.frozen_critics = frozen_critics
 
         def mlp(inp, out):
             return nn.Sequential(nn.Linear(inp, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
@@ -346,12 +305,16 @@ class SacUpdate:
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()
+        if self.frozen_critics:
+            self.critics.requires_grad_(False)
         x = torch.cat([self.obs, a_pi], 1)
         min_q = torch.min(self.critics[0](x), self.critics[1](x))
         actor_loss = (alpha * log_prob.reshape(-1, 1) - min_q).mean()
         self.actor_opt.zero_grad()
         actor_loss.backward()
         self.actor_opt.step()
+        if self.frozen_critics:
+            self.critics.requires_grad_(True)
         with torch.no_grad():
             for t, p in zip(self.targets.parameters(), self.critics.parameters()):
                 t.mul_(1 - 0.005).add_(p, alpha=0.005)
@@ -458,8 +421,8 @@ def workloads(per_step):
         ("act_conv_nature", lambda: ConvAct("nature"), 1),
         ("update_conv_nature_b32", lambda: ConvUpdate("nature"), 32),
         ("r2d2_update_lstm64_b32_t80", lambda: R2d2Update(32), 32),
-
         ("sac_update_mlp256_b256", lambda: SacUpdate(256), 256),
+        ("sac_update_mlp256_b256_frozen", lambda: SacUpdate(256, frozen_critics=True), 256),
     ]
 
 

@@ -77,6 +77,54 @@ CASES = [
         {"encoder": "conv", "learning_starts": 200},
         500,
     ),
+    # The off-policy actors (SAC's squashed Gaussian, gSDE's clipped mean, TD3's and DDPG's
+    # deterministic actor, discrete SAC's logits), rescaled to the Box bounds.
+    (
+        "sac-pendulum",
+        engram.SAC,
+        "MlpPolicy",
+        "Pendulum-v1",
+        {},
+        {"learning_starts": 100, "batch_size": 32, "policy_kwargs": {"net_arch": [32, 32]}},
+        400,
+    ),
+    (
+        "sac-sde-mountaincar",
+        engram.SAC,
+        "MlpPolicy",
+        "MountainCarContinuous-v0",
+        {},
+        {"learning_starts": 100, "batch_size": 32, "use_sde": True, "use_expln": True,
+         "policy_kwargs": {"net_arch": [16]}},
+        400,
+    ),
+    (
+        "td3-pendulum",
+        engram.TD3,
+        "MlpPolicy",
+        "Pendulum-v1",
+        {},
+        {"learning_starts": 100, "batch_size": 32, "policy_kwargs": {"net_arch": [32]}},
+        400,
+    ),
+    (
+        "ddpg-pendulum",
+        engram.DDPG,
+        "MlpPolicy",
+        "Pendulum-v1",
+        {},
+        {"learning_starts": 100, "batch_size": 32, "policy_kwargs": {"net_arch": [32]}},
+        400,
+    ),
+    (
+        "sac-discrete-cartpole",
+        engram.SAC,
+        "MlpPolicy",
+        "CartPole-v1",
+        {},
+        {"learning_starts": 100, "batch_size": 32, "policy_kwargs": {"net_arch": [32]}},
+        400,
+    ),
 ]
 
 

@@ -711,20 +711,27 @@ pub fn r2d2_workloads() -> Vec<Workload> {
 /// `sac_update_mlp256_b256`: one full SAC gradient step as SB3 takes it (entropy coefficient,
 /// twin critics, actor through the updated critics, Polyak targets; three Adams) on rl-zoo's
 /// Pendulum-v1 networks, [256, 256] ReLU actor and critics, batch 256 sampled uniformly from a
-/// 10k replay buffer of Pendulum-sized transitions. Rates: samples, and the GEMM FLOP of the
-/// step (backward counted as twice the forward).
+/// 10k replay buffer of Pendulum-sized transitions. Rates: samples; `flop`, the GEMM FLOP
+/// engram performs (backward counted as twice the forward; the actor's loss takes only the
+/// critics' input gradients, each row through the one critic that is its minimum); and
+/// `sb3_flop`, the GEMM FLOP of SB3's step (which also takes the critics' weight gradients
+/// in the actor's loss, on every row of both critics).
 pub fn sac_workloads() -> Vec<Workload> {
     use crate::algos::sac::{self, SacLearner};
     use crate::offpolicy::driver::{Learner, NoGuard};
     use crate::offpolicy::replay::{Batch, ReplayBuffer};
+    use crate::offpolicy::split_store::Start;
     const BATCH: usize = 256;
     const OBS_P: usize = 3;
     const HIDDEN: usize = 256;
     // Multiply-adds of one row through the actor (3 -> 256 -> 256 -> 2) and a critic (4 -> ... -> 1).
     let actor = (OBS_P * HIDDEN + HIDDEN * HIDDEN + HIDDEN * 2) as f64;
     let critic = ((OBS_P + 1) * HIDDEN + HIDDEN * HIDDEN + HIDDEN) as f64;
-    // Actor: 2 forwards, 1 backward; critics: 2 target forwards, 2 + 2 forwards, 2 + 2 backwards.
-    let flop = 2.0 * BATCH as f64 * (4.0 * actor + 14.0 * critic);
+    // Actor: 2 forwards, 1 backward; critics: 2 target forwards, 2 + 2 forwards, 2 backwards
+    // and the actor loss's input gradients (one critic per row: a forward's worth).
+    let flop = 2.0 * BATCH as f64 * (4.0 * actor + 11.0 * critic);
+    // SB3: the actor loss's 2 critic backwards are full ones on every row.
+    let sb3_flop = 2.0 * BATCH as f64 * (4.0 * actor + 14.0 * critic);
     let update = Workload::new(
         "sac_update_mlp256_b256",
         "SAC gradient step: alpha, twin critics, actor, Polyak; [256, 256] ReLU, B=256, Pendulum-sized",
@@ -734,7 +741,8 @@ pub fn sac_workloads() -> Vec<Workload> {
             let c: sac::Config = rc.algo::<sac::Config>().cloned().unwrap_or_default();
             let probe = rc.common.make_env().expect("Pendulum-v1 exists");
             let agent = sac::build_agent(&rc, &c, &*probe).expect("the bench networks build");
-            let mut learner = SacLearner::fresh(&rc, &c, agent, 0);
+            let mut learner =
+                SacLearner::new(Start::Seed(0), &rc, &c, agent).expect("fresh SAC networks");
             let mut rng = ChaCha8Rng::seed_from_u64(1);
             let mut buffer = ReplayBuffer::new(10_000, 1, OBS_P, 1).expect("a small buffer");
             for _ in 0..10_000 {
@@ -754,7 +762,8 @@ pub fn sac_workloads() -> Vec<Workload> {
         },
     )
     .with_rate("samples", BATCH as f64)
-    .with_rate("flop", flop);
+    .with_rate("flop", flop)
+    .with_rate("sb3_flop", sb3_flop);
     vec![update]
 }
 

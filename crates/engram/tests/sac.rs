@@ -96,6 +96,11 @@ fn resume_with_the_saved_buffer_is_exact() {
     for (algo, env, extra) in [
         ("sac", "Pendulum-v1", &[][..]),
         ("sac", "CartPole-v1", &[][..]),
+        (
+            "sac",
+            "Pendulum-v1",
+            &["use_sde=true", "sde_sample_freq=3", "use_expln=true"][..],
+        ),
         ("td3", "Pendulum-v1", &["action_noise=\"normal\""][..]),
         (
             "ddpg",
@@ -129,6 +134,14 @@ fn bad_settings_and_spaces_are_refused_naming_the_fix() {
     );
     let err = refused("ddpg", "CartPole-v1");
     assert!(err.contains("dqn"), "{err}");
+    let c = with(
+        tuned("sac", "CartPole-v1"),
+        &["use_sde=true", "total_steps=100"],
+    );
+    let err = train(c, Some(&tmp.path().join("sde")), true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("use_sde=false"), "{err}");
     for (algo, set, key) in [
         ("sac", "tau=0", "tau"),
         ("td3", "tau=0", "tau"),
@@ -142,6 +155,9 @@ fn bad_settings_and_spaces_are_refused_naming_the_fix() {
         ("sac", "target_update_interval=0", "target_update_interval"),
         ("sac", "n_critics=0", "n_critics"),
         ("sac", "batch_size=0", "batch_size"),
+        ("sac", "noise_std=-0.5", "noise_std"),
+        ("sac", "sde_sample_freq=0", "sde_sample_freq"),
+        ("sac", "log_std_init=40", "log_std_init"),
     ] {
         let mut c = tuned(algo, "Pendulum-v1");
         c.set(set).unwrap();

@@ -83,6 +83,15 @@ fn mutated_checkpoints_of_every_algorithm_are_refused_or_played_never_panic() {
     let dir = root.path().join("ppo-pendulum");
     template("ppo", "Pendulum-v1", &["normalize_observations=true"], &dir);
     templates.push(("ppo-pendulum".into(), dir));
+    // SAC's gSDE adds the actor's log_std matrix.
+    let dir = root.path().join("sac-gsde");
+    template(
+        "sac",
+        "Pendulum-v1",
+        &["use_sde=true", "use_expln=true"],
+        &dir,
+    );
+    templates.push(("sac-gsde".into(), dir));
 
     let seed: u64 = std::env::var("ENGRAM_FUZZ_SEED")
         .ok()

@@ -315,6 +315,93 @@ impl Sequential {
     }
 }
 
+impl Sequential {
+    /// d loss / d x only (no parameter gradients) for the rows `rows` of the last forward
+    /// pass: `dy` is d loss / d output of those rows, compacted `[rows.len(), out_size]`, and
+    /// `dx` `[rows.len(), in_size]` receives (`+=`) their input gradients. Rows not listed
+    /// cost nothing, which is what a gradient through `min(Q_1, Q_2)` needs (each row flows
+    /// through one critic). Linear and activation layers only.
+    pub fn input_gradient_rows(
+        &self,
+        p: &[f32],
+        tape: &mut SequentialTape,
+        rows: &[usize],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) {
+        let n = rows.len();
+        assert!(
+            rows.iter().all(|&r| r < tape.batch),
+            "Sequential::input_gradient_rows: a row is past the last forward pass's {}",
+            tape.batch
+        );
+        assert_eq!(
+            dy.len(),
+            n * self.out_size,
+            "Sequential: dy must be [rows, out]"
+        );
+        assert_eq!(
+            dx.len(),
+            n * self.in_size,
+            "Sequential: dx must be [rows, in]"
+        );
+        if n == 0 {
+            return;
+        }
+        let mut cur = self.out_size;
+        tape.grad_a[..n * cur].copy_from_slice(dy);
+        for i in (0..self.layers.len()).rev() {
+            match &self.layers[i] {
+                Layer::Activation(a) => {
+                    let y = &tape.outputs[i];
+                    for (j, &r) in rows.iter().enumerate() {
+                        a.backward_inplace(
+                            &y[r * cur..(r + 1) * cur],
+                            &mut tape.grad_a[j * cur..(j + 1) * cur],
+                        );
+                    }
+                    if i == 0 {
+                        dx.iter_mut()
+                            .zip(&tape.grad_a[..n * cur])
+                            .for_each(|(a, b)| *a += b);
+                    }
+                }
+                Layer::Linear(l) => {
+                    let n_in = l.in_features;
+                    let w = l.weight.of(p);
+                    let (beta, out): (f32, &mut [f32]) = if i == 0 {
+                        (1.0, &mut *dx)
+                    } else {
+                        (0.0, &mut tape.grad_b[..n * n_in])
+                    };
+                    crate::kernels::gemm(
+                        crate::kernels::Trans::No,
+                        crate::kernels::Trans::No,
+                        n,
+                        n_in,
+                        cur,
+                        1.0,
+                        &tape.grad_a[..n * cur],
+                        cur,
+                        w,
+                        n_in,
+                        beta,
+                        out,
+                        n_in,
+                    );
+                    if i != 0 {
+                        std::mem::swap(&mut tape.grad_a, &mut tape.grad_b);
+                    }
+                    cur = n_in;
+                }
+                Layer::Conv2d(_) => {
+                    panic!("Sequential::input_gradient_rows: Conv2d layers are not supported")
+                }
+            }
+        }
+    }
+}
+
 /// `prefix.name`, or `name` when the prefix is empty.
 pub(crate) fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {

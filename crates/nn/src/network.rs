@@ -525,6 +525,24 @@ impl Network {
         dxs: Option<&mut [f32]>,
         d_initial: Option<&mut RecurrentState>,
     ) {
+        self.backward_with_features(p, g, xs, d_heads, None, tape, dxs, d_initial);
+    }
+
+    /// [`backward_seq`](Self::backward_seq) with a gradient `d_features` with respect to
+    /// [`NetworkTape::features`] added to what the heads pass down (a loss that reads the
+    /// features directly, such as SAC's gSDE with learned features).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_with_features(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        xs: &[f32],
+        d_heads: &[&[f32]],
+        extra_d_features: Option<&[f32]>,
+        tape: &mut NetworkTape,
+        dxs: Option<&mut [f32]>,
+        d_initial: Option<&mut RecurrentState>,
+    ) {
         let (steps, batch) = (tape.steps, tape.batch);
         let rows = steps * batch;
         assert_eq!(
@@ -548,7 +566,18 @@ impl Network {
             CoreTape::None => encoded,
         };
         let d_features = &mut tape.d_features[..rows * self.feature_size];
-        d_features.fill(0.0);
+        match extra_d_features {
+            Some(extra) => {
+                assert_eq!(
+                    extra.len(),
+                    rows * self.feature_size,
+                    "Network::backward_with_features: d_features must be [steps, batch, {}]",
+                    self.feature_size
+                );
+                d_features.copy_from_slice(extra);
+            }
+            None => d_features.fill(0.0),
+        }
         for (i, head) in self.heads.iter().enumerate() {
             assert_eq!(
                 d_heads[i].len(),
@@ -589,6 +618,59 @@ impl Network {
                     dxs.iter_mut().zip(d_encoded).for_each(|(a, b)| *a += b);
                 }
             }
+        }
+    }
+
+    /// d loss / d input only (no parameter gradients) for the rows `rows` of the last
+    /// [`forward_seq`](Self::forward_seq) (one step, no recurrent core): `d_heads[i]` is
+    /// d loss / d (head i output) of those rows, compacted `[rows.len(), size_i]`; `dxs`
+    /// `[rows.len(), input]` receives (`+=`) their input gradients. About a third of a full
+    /// backward (no weight gradients), and rows not listed cost nothing.
+    pub fn input_gradient_rows(
+        &self,
+        p: &[f32],
+        tape: &mut NetworkTape,
+        rows: &[usize],
+        d_heads: &[&[f32]],
+        dxs: &mut [f32],
+    ) {
+        assert!(
+            matches!(self.core, Core::None) && tape.steps == 1,
+            "Network::input_gradient_rows: feed-forward networks and one step only"
+        );
+        let n = rows.len();
+        let width = self.feature_size;
+        let d_features = &mut tape.d_features[..n * width];
+        for (i, head) in self.heads.iter().enumerate() {
+            assert_eq!(
+                d_heads[i].len(),
+                n * head.out_features,
+                "Network::input_gradient_rows: gradient of head `{}` must be [rows, {}]",
+                self.head_names[i],
+                head.out_features
+            );
+            crate::kernels::gemm(
+                crate::kernels::Trans::No,
+                crate::kernels::Trans::No,
+                n,
+                width,
+                head.out_features,
+                1.0,
+                d_heads[i],
+                head.out_features,
+                head.weight.of(p),
+                width,
+                if i == 0 { 0.0 } else { 1.0 },
+                d_features,
+                width,
+            );
+        }
+        match (&self.encoder, &mut tape.encoder) {
+            (Some(e), Some(t)) => e.input_gradient_rows(p, t, rows, d_features, dxs),
+            _ => dxs
+                .iter_mut()
+                .zip(d_features.iter())
+                .for_each(|(a, b)| *a += b),
         }
     }
 

@@ -21,8 +21,9 @@ use super::{Act, Player};
 use crate::config::{DiscreteEncoding, NetConfig, PolicyKind};
 use crate::error::TrainError;
 use engram_env::Space;
-use engram_nn::dist::{standard_normal, Categorical, TanhGaussian};
+use engram_nn::dist::{standard_normal, Categorical, Gsde, TanhGaussian};
 use engram_nn::network::{Network, NetworkConfig, NetworkTape};
+use engram_nn::onnx::{Attr, Dim, ElemType, Graph};
 use engram_nn::recurrent::RecurrentState;
 use engram_nn::{Init, ParamLayout, Slot};
 use rand::Rng;
@@ -50,8 +51,55 @@ pub struct Shape<'a> {
     pub n_critics: usize,
     /// Initial value of a learned entropy coefficient (registers `log_ent_coef`), or none.
     pub learned_ent_coef: Option<f32>,
+    /// SAC's gSDE (`use_sde`): the initial value of the exploration log-std matrix; the
+    /// actor then has only the `mu` head.
+    pub gsde_log_std_init: Option<f32>,
+    /// gSDE: SB3's `use_expln`.
+    pub gsde_expln: bool,
     /// Who asks, for error messages.
     pub algo: &'a str,
+}
+
+/// SB3's `clip_mean`: with gSDE the actor's mean is clipped to [-2, 2] (`nn.Hardtanh`).
+pub const GSDE_CLIP_MEAN: f32 = 2.0;
+
+/// SAC's gSDE: the distribution and its `actor.log_std` `[latent x dim]` parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct GsdePart {
+    pub dist: Gsde,
+    pub log_std: Slot,
+    /// SB3's `use_expln`: the standard deviation grows as `ln(1 + x) + 1` above `x = 0`
+    /// instead of `exp(x)`.
+    pub expln: bool,
+}
+
+impl GsdePart {
+    /// SB3's `get_std`: `exp(x)`, or with `use_expln` `ln(1 + x + 1e-6) + 1` for `x > 0`.
+    pub fn std(&self, log_std: f32) -> f32 {
+        if self.expln && log_std > 0.0 {
+            (log_std + Gsde::EPS).ln_1p() + 1.0
+        } else {
+            log_std.exp()
+        }
+    }
+
+    /// d std / d log_std.
+    pub fn d_std(&self, log_std: f32) -> f32 {
+        if self.expln && log_std > 0.0 {
+            1.0 / (1.0 + log_std + Gsde::EPS)
+        } else {
+            log_std.exp()
+        }
+    }
+
+    /// Exploration matrices `std(log_std) * N(0, 1)`, `matrices.len() / (latent * dim)` of them.
+    pub fn sample_exploration(&self, log_std: &[f32], rng: &mut ChaCha8Rng, matrices: &mut [f32]) {
+        for m in matrices.chunks_exact_mut(self.dist.matrix_len()) {
+            for (e, &ls) in m.iter_mut().zip(log_std) {
+                *e = self.std(ls) * standard_normal(rng);
+            }
+        }
+    }
 }
 
 pub struct QActorCritic {
@@ -62,6 +110,8 @@ pub struct QActorCritic {
     critics: Vec<Network>,
     /// `log_ent_coef` `[1]` when the entropy coefficient is learned.
     pub log_ent_coef: Option<Slot>,
+    /// gSDE exploration (SAC with `use_sde`).
+    pub gsde: Option<GsdePart>,
     pub actor_range: Range<usize>,
     pub critic_range: Range<usize>,
     pub ent_coef_range: Range<usize>,
@@ -176,7 +226,16 @@ impl QActorCritic {
         let hidden_init = init(std::f32::consts::SQRT_2);
         let mut actor_config =
             NetworkConfig::new(enc).encoder(shape.actor_layers, activation, hidden_init);
+        if shape.gsde_log_std_init.is_some() && shape.head != PolicyHead::Squashed {
+            return Err(TrainError::Usage(format!(
+                "use_sde (gSDE) is for SAC's squashed Gaussian on Box actions; {algo} on \
+                 {action_space} cannot use it: remove use_sde (--set use_sde=false)"
+            )));
+        }
         actor_config = match shape.head {
+            PolicyHead::Squashed if shape.gsde_log_std_init.is_some() => {
+                actor_config.head("mu", n_out, init(0.01))
+            }
             PolicyHead::Squashed => {
                 actor_config
                     .head("mu", n_out, init(0.01))
@@ -187,6 +246,14 @@ impl QActorCritic {
         };
         let nn_err = |e: engram_nn::NnError| TrainError::Policy(e.to_string());
         let actor = Network::new(&mut layout, "actor", &actor_config).map_err(nn_err)?;
+        let gsde = shape.gsde_log_std_init.map(|init| {
+            let latent = actor.feature_size;
+            GsdePart {
+                dist: Gsde::new(latent, n_out),
+                log_std: layout.matrix("actor.log_std", latent, n_out, Init::Constant(init)),
+                expln: shape.gsde_expln,
+            }
+        });
         let actor_end = layout.len();
         let (critic_in, critic_out) = match shape.head {
             PolicyHead::Categorical => (enc, n_out),
@@ -211,6 +278,7 @@ impl QActorCritic {
             actor,
             critics,
             log_ent_coef,
+            gsde,
             actor_range: 0..actor_end,
             critic_range: actor_end..critic_end,
             ent_coef_range: critic_end..len,
@@ -358,11 +426,84 @@ impl QActorCritic {
         self.critics[k].backward_seq(p, g, &pass.input, &[d_q], &mut pass.tape, d_input, None);
     }
 
+    /// gSDE actions in [-1, 1] after [`Self::actor_forward`] on `rows` rows:
+    /// `tanh(clip(mu) + z^T E_r)` with row `r`'s exploration matrix `E_r` from `matrices`
+    /// (`rows * latent * dim`, drawn by [`Gsde::sample_exploration`]), `z` the actor's last
+    /// hidden layer.
+    pub fn gsde_actions(&self, pass: &Pass, matrices: &[f32], noise: &mut [f32], out: &mut [f32]) {
+        let Some(g) = self.gsde else {
+            return;
+        };
+        g.dist.noise(pass.tape.features(&[]), matrices, noise);
+        for ((o, &m), &e) in out.iter_mut().zip(pass.tape.head(0)).zip(noise.iter()) {
+            *o = (m.clamp(-GSDE_CLIP_MEAN, GSDE_CLIP_MEAN) + e).tanh();
+        }
+    }
+
+    /// Adds the actor's parameter gradients for head gradients `d_heads` plus a gradient
+    /// `d_features` on its last hidden layer (gSDE's learned features) into `g`.
+    pub fn actor_backward_with_features(
+        &self,
+        p: &[f32],
+        g: &mut [f32],
+        enc: &[f32],
+        pass: &mut Pass,
+        d_heads: &[&[f32]],
+        d_features: &[f32],
+    ) {
+        self.actor.backward_with_features(
+            p,
+            g,
+            enc,
+            d_heads,
+            Some(d_features),
+            &mut pass.tape,
+            None,
+            None,
+        );
+    }
+
+    /// d loss / d action only (no parameter gradients: the actor's loss needs nothing else
+    /// from a critic) for the rows `rows` of critic `k`'s last forward on `pass`, with
+    /// `d_q[j]` d loss / d Q of row `rows[j]`; writes row `rows[j]`'s action gradient into
+    /// `d_actions` `[pass rows * n_out]` (other rows untouched). `d_input` is scratch of at
+    /// least `rows.len()` critic input rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn critic_action_gradient(
+        &self,
+        k: usize,
+        p: &[f32],
+        pass: &mut Pass,
+        rows: &[usize],
+        d_q: &[f32],
+        d_input: &mut [f32],
+        d_actions: &mut [f32],
+    ) {
+        let width = pass.input.len() / pass.rows;
+        let n = self.n_out;
+        let d_input = &mut d_input[..rows.len() * width];
+        d_input.fill(0.0);
+        self.critics[k].input_gradient_rows(p, &mut pass.tape, rows, &[d_q], d_input);
+        for (j, &r) in rows.iter().enumerate() {
+            d_actions[r * n..(r + 1) * n]
+                .copy_from_slice(&d_input[j * width + width - n..(j + 1) * width]);
+        }
+    }
+
     /// Policy actions for `rows` encoded observations (after [`Self::actor_forward`]): in
     /// [-1, 1] for Box spaces (indices for discrete); sampled with `rng`, else greedy.
     pub fn actions_from_heads(&self, pass: &Pass, rng: Option<&mut ChaCha8Rng>, out: &mut [f32]) {
         let n = self.n_out;
         match self.head {
+            PolicyHead::Squashed if self.gsde.is_some() => {
+                // Greedy: tanh of the clipped mean. Sampled play (no learner to keep the
+                // exploration matrix): one fresh matrix per step from the learned log-std is
+                // drawn by `gsde_actions`; here, without the parameters, the greedy action.
+                let _ = rng;
+                for (o, &m) in out.iter_mut().zip(pass.tape.head(0)) {
+                    *o = m.clamp(-GSDE_CLIP_MEAN, GSDE_CLIP_MEAN).tanh();
+                }
+            }
             PolicyHead::Squashed => {
                 let (mean, log_std) = (pass.tape.head(0), pass.tape.head(1));
                 match rng {
@@ -414,7 +555,15 @@ impl Player for QacPlayer<'_> {
         let a = self.agent;
         a.encode(obs, 1, &mut self.enc);
         a.actor_forward(self.params, &self.enc, &mut self.pass);
-        a.actions_from_heads(&self.pass, rng, &mut self.scaled);
+        match (a.gsde, rng) {
+            (Some(g), Some(rng)) => {
+                let mut matrix = vec![0.0; g.dist.matrix_len()];
+                g.sample_exploration(g.log_std.of(self.params), rng, &mut matrix);
+                let mut noise = vec![0.0; a.n_out];
+                a.gsde_actions(&self.pass, &matrix, &mut noise, &mut self.scaled);
+            }
+            (_, rng) => a.actions_from_heads(&self.pass, rng, &mut self.scaled),
+        }
         match a.head {
             PolicyHead::Categorical => action[0] = self.scaled[0],
             _ => a.unscale(&self.scaled, action),
@@ -440,6 +589,55 @@ impl Act for QActorCritic {
 
     fn action_kind(&self) -> &ActionKind {
         &self.action_kind
+    }
+
+    /// The greedy actor: `action` (Box: `low + (tanh(mu) + 1) / 2 * (high - low)`, the mean
+    /// clipped to [-2, 2] first with gSDE; Discrete: the argmax as a float), then `mean` (or
+    /// `logits`), as [`Player::outputs`].
+    fn onnx(&self, g: &mut Graph, p: &[f32], obs: &str) -> Result<(), TrainError> {
+        let input = self.encoder.onnx(g, p, obs);
+        let (heads, _) = self.actor.onnx_step(g, p, &input, None);
+        let n = self.n_out;
+        let rows = |k: usize| vec![Dim::batch(), Dim::Fixed(k)];
+        match self.head {
+            PolicyHead::Categorical => {
+                let best = g.op(
+                    "ArgMax",
+                    &[&heads[0]],
+                    vec![("axis", Attr::Int(1)), ("keepdims", Attr::Int(1))],
+                );
+                let action = g.op(
+                    "Cast",
+                    &[&best],
+                    vec![("to", Attr::Int(ElemType::F32 as i64))],
+                );
+                g.output(&action, "action", ElemType::F32, rows(1));
+                g.output(&heads[0], "logits", ElemType::F32, rows(n));
+            }
+            PolicyHead::Squashed | PolicyHead::Deterministic => {
+                let mean = match self.gsde {
+                    Some(_) => {
+                        let lo = g.constant("clip_min", &[], &[-GSDE_CLIP_MEAN]);
+                        let hi = g.constant("clip_max", &[], &[GSDE_CLIP_MEAN]);
+                        g.op("Clip", &[&heads[0], &lo, &hi], Vec::new())
+                    }
+                    None => heads[0].clone(),
+                };
+                let squashed = g.op("Tanh", &[&mean], Vec::new());
+                // low + 0.5 (a + 1)(high - low) = a * half_range + centre, as `unscale`.
+                let half: Vec<f32> = (0..n).map(|d| 0.5 * (self.high[d] - self.low[d])).collect();
+                let centre: Vec<f32> = (0..n)
+                    .map(|d| self.low[d] + 0.5 * (self.high[d] - self.low[d]))
+                    .collect();
+                let half = g.constant("half_range", &[n], &half);
+                let centre = g.constant("centre", &[n], &centre);
+                let scaled = g.op("Mul", &[&squashed, &half], Vec::new());
+                let action = g.op("Add", &[&scaled, &centre], Vec::new());
+                g.output(&action, "action", ElemType::F32, rows(n));
+                g.output(&heads[0], "mean", ElemType::F32, rows(n));
+            }
+        }
+        Ok(())
     }
 
     fn player<'a>(&'a self, params: &'a [f32]) -> Box<dyn Player + 'a> {
@@ -496,6 +694,8 @@ mod tests {
             critic_layers: &[6],
             n_critics: 2,
             learned_ent_coef: None,
+            gsde_log_std_init: None,
+            gsde_expln: false,
             algo: "sac",
         };
         QActorCritic::new(&obs, &actions, &net, &shape).unwrap()
@@ -550,6 +750,8 @@ mod tests {
             critic_layers: &[4],
             n_critics: 1,
             learned_ent_coef: None,
+            gsde_log_std_init: None,
+            gsde_expln: false,
             algo: "td3",
         };
         let err = |space: &Space, head| {

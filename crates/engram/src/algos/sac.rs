@@ -22,10 +22,20 @@
 //!
 //! Actions live in [-1, 1] inside SAC (replay buffer, critics) and are rescaled to the Box
 //! bounds for the environment. Where engram differs from SB3: `target_update_interval` counts
-//! gradient steps over the whole run (SB3: within one `train` call), and gSDE is not available.
+//! gradient steps over the whole run (SB3: within one `train` call).
+//!
+//! gSDE (`use_sde`, SB3's `StateDependentNoiseDistribution` as SAC uses it): the actor has a
+//! mean head clipped to [-2, 2] and a `log_std` matrix `[last hidden layer x dim(A)]`; actions
+//! are `tanh(mean + z^T E)` with `z` the actor's last hidden layer (learned: gradients flow
+//! into it) and `E ~ N(0, std^2)` elementwise. Acting draws one `E` per env at the start of
+//! each collection and every `sde_sample_freq` steps; each gradient step draws one `E` for
+//! the batch (and the next observations' actions) by reparameterisation, as SB3's `train`.
+//! `use_sde_at_warmup` acts with it before `learning_starts`; `use_expln` is SB3's.
 
 use super::RunConfig;
-use crate::agent::continuous::{PolicyHead, QActorCritic, Shape, LOG_STD_MAX, LOG_STD_MIN};
+use crate::agent::continuous::{
+    GsdePart, Pass, PolicyHead, QActorCritic, Shape, GSDE_CLIP_MEAN, LOG_STD_MAX, LOG_STD_MIN,
+};
 use crate::agent::Act;
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
@@ -34,11 +44,12 @@ use crate::offpolicy::driver::{
 };
 use crate::offpolicy::exploration::NoiseKind;
 use crate::offpolicy::replay::{Batch, ReplayBuffer};
-use crate::offpolicy::split_store::SplitStore;
-use crate::runtime::checkpoint::{load_params, param_tensors};
+use crate::offpolicy::split_store::{self, SplitStore, Start};
+use crate::runtime::checkpoint::param_tensors;
 use crate::runtime::{Session, StopReason, Tensor};
-use engram_nn::dist::{standard_normal, Categorical, TanhGaussian};
-use engram_nn::optim::{clip_grad_norm, OptimizerState};
+use engram_nn::dist::{softplus, standard_normal, Categorical, Gsde, TanhGaussian};
+use engram_nn::kernels::Trans;
+use engram_nn::optim::OptimizerState;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -109,6 +120,11 @@ pub struct Config {
     pub noise_std: f64,
     pub ou_theta: f64,
     pub save_replay_buffer: bool,
+    pub use_sde: bool,
+    pub sde_sample_freq: i64,
+    pub use_sde_at_warmup: bool,
+    pub log_std_init: f64,
+    pub use_expln: bool,
 }
 
 impl Default for Config {
@@ -133,6 +149,11 @@ impl Default for Config {
             noise_std: 0.1,
             ou_theta: 0.15,
             save_replay_buffer: false,
+            use_sde: false,
+            sde_sample_freq: -1,
+            use_sde_at_warmup: false,
+            log_std_init: -3.0,
+            use_expln: false,
         }
     }
 }
@@ -163,6 +184,12 @@ impl Config {
             }
         }
         check::positive("target_entropy_scale", self.target_entropy_scale)?;
+        crate::config::ActorCriticConfig {
+            log_std_init: self.log_std_init,
+            sde_sample_freq: self.sde_sample_freq,
+            ..Default::default()
+        }
+        .validate()?;
         check::count("n_critics", self.n_critics, 10, "critics")
     }
 
@@ -206,6 +233,8 @@ pub fn build_agent(
             critic_layers: layers_or(&c.critic_layers, &rc.net.encoder_layers),
             n_critics: c.n_critics,
             learned_ent_coef: learned.map(|v| v as f32),
+            gsde_log_std_init: c.use_sde.then_some(c.log_std_init as f32),
+            gsde_expln: c.use_expln,
             algo: NAME,
         },
     )?))
@@ -235,7 +264,7 @@ const TARGET: &str = "target";
 pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let probe = rc.common.make_env()?;
     let agent = build_agent(rc, c, &*probe)?;
-    let mut learner = SacLearner::new(&session, rc, c, agent)?;
+    let mut learner = SacLearner::new(Start::Session(&session), rc, c, agent)?;
     driver::run(
         session,
         &rc.common,
@@ -263,6 +292,11 @@ pub struct SacLearner {
     target_update_interval: u64,
     max_grad_norm: f32,
     n_updates: u64,
+    /// gSDE: redraw the acting matrices every this many steps (None: once per collection).
+    sde_sample_freq: Option<u64>,
+    use_sde_at_warmup: bool,
+    /// gSDE acting steps since the last redraw.
+    collected: u64,
     s: Scratch,
 }
 
@@ -290,6 +324,9 @@ struct Scratch {
     d_q: Vec<f32>,
     min_q: Vec<f32>,
     argmin: Vec<usize>,
+    /// Rows of the batch a critic is the minimum of, and their critic input gradients.
+    rows: Vec<usize>,
+    d_input: Vec<f32>,
     d_actions: Vec<f32>,
     d_log_prob: Vec<f32>,
     d_mean: Vec<f32>,
@@ -298,6 +335,23 @@ struct Scratch {
     /// Discrete: log pi(.|s) and log pi(.|s') `[b * n]`.
     log_pi: Vec<f32>,
     log_pi_next: Vec<f32>,
+    gsde: GsdeScratch,
+}
+
+/// gSDE's buffers: one exploration matrix per gradient step (`E = exp(log_std) * eps`, SB3's
+/// `reset_noise` in `train`) and one per env for acting.
+struct GsdeScratch {
+    eps: Vec<f32>,
+    /// `std(log_std)` `[latent x dim]` of this gradient step.
+    std: Vec<f32>,
+    explore: Vec<f32>,
+    acting: Vec<f32>,
+    acting_noise: Vec<f32>,
+    /// `z^T E` and `ln s` of the batch's rows (`s^2 = sum_i z_i^2 exp(2 log_std_ij) + eps`).
+    noise: Vec<f32>,
+    log_sigma: Vec<f32>,
+    d_features: Vec<f32>,
+    d_log_std: Vec<f32>,
 }
 
 impl Scratch {
@@ -312,7 +366,7 @@ impl Scratch {
             pi_next: agent.actor_pass(b),
             q_target: (0..nc).map(|_| agent.critic_pass(b, false)).collect(),
             q: (0..nc).map(|_| agent.critic_pass(b, false)).collect(),
-            q_pi: (0..nc).map(|_| agent.critic_pass(b, true)).collect(),
+            q_pi: (0..nc).map(|_| agent.critic_pass(b, false)).collect(),
             acting: agent.actor_pass(n_envs),
             enc_acting: vec![0.0; n_envs * e],
             noise: vec![0.0; b * n],
@@ -326,6 +380,8 @@ impl Scratch {
             d_q: vec![0.0; b * n],
             min_q: vec![0.0; b * n],
             argmin: vec![0; b],
+            rows: Vec::with_capacity(b),
+            d_input: vec![0.0; b * (e + n)],
             d_actions: vec![0.0; b * n],
             d_log_prob: vec![0.0; b],
             d_mean: vec![0.0; b * n],
@@ -333,52 +389,46 @@ impl Scratch {
             probs: vec![0.0; b * n],
             log_pi: vec![0.0; b * n],
             log_pi_next: vec![0.0; b * n],
+            gsde: {
+                let (latent, m) = agent
+                    .gsde
+                    .map_or((0, 0), |g| (g.dist.latent, g.dist.matrix_len()));
+                GsdeScratch {
+                    eps: vec![0.0; m],
+                    std: vec![0.0; m],
+                    explore: vec![0.0; m],
+                    acting: vec![0.0; n_envs * m],
+                    acting_noise: vec![0.0; n_envs * n],
+                    noise: vec![0.0; b * n],
+                    log_sigma: vec![0.0; b * n],
+                    d_features: vec![0.0; b * latent],
+                    d_log_std: vec![0.0; m],
+                }
+            },
         }
     }
 }
 
 impl SacLearner {
+    /// SAC's networks from `start` (a run's session, or a seed for benchmarks and tests).
     pub fn new(
-        session: &Session,
+        start: Start,
         rc: &RunConfig,
         c: &Config,
         agent: Arc<QActorCritic>,
     ) -> Result<SacLearner, TrainError> {
-        let layout = &agent.layout;
-        let store = SplitStore::new(
-            session,
-            layout,
+        let (store, target) = split_store::with_target(
+            start,
+            &agent.layout,
             &rc.optim,
             &[
                 ("actor", agent.actor_range.clone()),
                 ("critic", agent.critic_range.clone()),
                 ("ent_coef", agent.ent_coef_range.clone()),
             ],
+            TARGET,
         )?;
-        let target = match &session.resume {
-            Some(r) => load_params(&r.checkpoint, layout, TARGET, &r.path)?,
-            None => store.params.clone(),
-        };
         Ok(Self::from_store(rc, c, agent, store, target))
-    }
-
-    /// Fresh parameters from `seed`, fresh optimizers (benchmarks and tests).
-    pub fn fresh(rc: &RunConfig, c: &Config, agent: Arc<QActorCritic>, seed: u64) -> Self {
-        use rand::SeedableRng;
-        let params = agent
-            .layout
-            .initialize(&mut ChaCha8Rng::seed_from_u64(seed));
-        let store = SplitStore::fresh(
-            params,
-            &rc.optim,
-            &[
-                ("actor", agent.actor_range.clone()),
-                ("critic", agent.critic_range.clone()),
-                ("ent_coef", agent.ent_coef_range.clone()),
-            ],
-        );
-        let target = store.params.clone();
-        Self::from_store(rc, c, agent, store, target)
     }
 
     fn from_store(
@@ -409,7 +459,21 @@ impl SacLearner {
             target_update_interval: c.target_update_interval,
             max_grad_norm: rc.optim.max_grad_norm as f32,
             n_updates: 0,
+            sde_sample_freq: u64::try_from(c.sde_sample_freq).ok(),
+            use_sde_at_warmup: c.use_sde && c.use_sde_at_warmup,
+            collected: 0,
             s,
+        }
+    }
+
+    /// gSDE: one exploration matrix per env from the current `log_std` (SB3's `reset_noise`).
+    fn redraw_acting_matrices(&mut self, rng: &mut ChaCha8Rng) {
+        if let Some(g) = &self.agent.gsde {
+            g.sample_exploration(
+                g.log_std.of(&self.store.params),
+                rng,
+                &mut self.s.gsde.acting,
+            );
         }
     }
 
@@ -433,23 +497,6 @@ impl SacLearner {
         loss
     }
 
-    /// Clips the gradient of `range`, checks it, and applies it to part `name`.
-    fn apply(
-        &mut self,
-        name: &str,
-        range: std::ops::Range<usize>,
-        loss: f64,
-        lr: f32,
-        guard: &dyn Guard,
-    ) -> bool {
-        let norm = clip_grad_norm(&mut self.s.grads[range], self.max_grad_norm) as f64;
-        if !guard.update_is_finite(loss, norm) {
-            return false;
-        }
-        self.store.apply(name, &self.s.grads, lr);
-        true
-    }
-
     /// One continuous SAC gradient step; metrics: actor, critic and entropy losses, alpha.
     pub fn continuous_step(
         &mut self,
@@ -464,9 +511,19 @@ impl SacLearner {
         let dist = TanhGaussian::new(n);
         agent.encode(&batch.obs, b, &mut self.s.enc_obs);
         agent.encode(&batch.next_obs, b, &mut self.s.enc_next);
-        // 1. a ~ pi(.|s).
-        for e in self.s.noise.iter_mut() {
-            *e = standard_normal(rng);
+        // 1. a ~ pi(.|s) (gSDE: a fresh exploration matrix for this step, as SB3's train).
+        match agent.gsde {
+            Some(_) => {
+                for e in self.s.gsde.eps.iter_mut() {
+                    *e = standard_normal(rng);
+                }
+                gsde_explore(&agent, &self.store.params, &mut self.s);
+            }
+            None => {
+                for e in self.s.noise.iter_mut() {
+                    *e = standard_normal(rng);
+                }
+            }
         }
         sample_policy(&agent, &self.store.params, &mut self.s);
         // 2. The entropy coefficient (the losses below use its value from before the step).
@@ -478,17 +535,32 @@ impl SacLearner {
             let s = &mut self.s;
             let p = &self.store.params;
             agent.actor_forward(p, &s.enc_next, &mut s.pi_next);
-            clamp_log_std(s.pi_next.tape.head(1), &mut s.log_std);
-            for e in s.noise_next.iter_mut() {
-                *e = standard_normal(rng);
+            match &agent.gsde {
+                // The same exploration matrix as pi(.|s) (SB3's exploration_mat).
+                Some(g) => gsde_sample(
+                    g,
+                    &s.gsde.std,
+                    &s.pi_next,
+                    &s.gsde.explore,
+                    &mut s.noise_next,
+                    &mut s.log_std,
+                    &mut s.actions_next,
+                    &mut s.log_prob_next,
+                ),
+                None => {
+                    clamp_log_std(s.pi_next.tape.head(1), &mut s.log_std);
+                    for e in s.noise_next.iter_mut() {
+                        *e = standard_normal(rng);
+                    }
+                    dist.rsample(
+                        s.pi_next.tape.head(0),
+                        &s.log_std,
+                        &s.noise_next,
+                        &mut s.actions_next,
+                        &mut s.log_prob_next,
+                    );
+                }
             }
-            dist.rsample(
-                s.pi_next.tape.head(0),
-                &s.log_std,
-                &s.noise_next,
-                &mut s.actions_next,
-                &mut s.log_prob_next,
-            );
             for k in 0..agent.n_critics() {
                 agent.critic_forward(
                     k,
@@ -518,12 +590,26 @@ impl SacLearner {
             }
             loss
         };
-        if !self.apply("critic", agent.critic_range.clone(), critic_loss, lr, guard) {
+        if !self.store.clip_and_apply(
+            "critic",
+            &mut self.s.grads,
+            critic_loss,
+            lr,
+            self.max_grad_norm,
+            guard,
+        ) {
             return false;
         }
         // 4. Actor, through the updated critics.
         let actor_loss = continuous_actor_loss(&agent, &self.store.params, alpha, &mut self.s);
-        if !self.apply("actor", agent.actor_range.clone(), actor_loss, lr, guard) {
+        if !self.store.clip_and_apply(
+            "actor",
+            &mut self.s.grads,
+            actor_loss,
+            lr,
+            self.max_grad_norm,
+            guard,
+        ) {
             return false;
         }
         self.after_step(
@@ -587,12 +673,26 @@ impl SacLearner {
             }
             loss
         };
-        if !self.apply("critic", agent.critic_range.clone(), critic_loss, lr, guard) {
+        if !self.store.clip_and_apply(
+            "critic",
+            &mut self.s.grads,
+            critic_loss,
+            lr,
+            self.max_grad_norm,
+            guard,
+        ) {
             return false;
         }
         // 4. Actor: sum_a pi (alpha log pi - min_k Q_k), gradient p_j (c_j - E[c]) per logit.
         let actor_loss = discrete_actor_loss(&agent, &self.store.params, alpha, &mut self.s);
-        if !self.apply("actor", agent.actor_range.clone(), actor_loss, lr, guard) {
+        if !self.store.clip_and_apply(
+            "actor",
+            &mut self.s.grads,
+            actor_loss,
+            lr,
+            self.max_grad_norm,
+            guard,
+        ) {
             return false;
         }
         self.after_step(
@@ -635,6 +735,20 @@ impl SacLearner {
 /// already in `s.noise`; fills `s.pi`, `s.log_std`, `s.actions_pi` and `s.log_prob`.
 fn sample_policy(agent: &QActorCritic, p: &[f32], s: &mut Scratch) {
     agent.actor_forward(p, &s.enc_obs, &mut s.pi);
+    if let Some(g) = &agent.gsde {
+        let gs = &mut s.gsde;
+        gsde_sample(
+            g,
+            &gs.std,
+            &s.pi,
+            &gs.explore,
+            &mut gs.noise,
+            &mut gs.log_sigma,
+            &mut s.actions_pi,
+            &mut s.log_prob,
+        );
+        return;
+    }
     clamp_log_std(s.pi.tape.head(1), &mut s.log_std);
     TanhGaussian::new(agent.n_out()).rsample(
         s.pi.tape.head(0),
@@ -668,25 +782,26 @@ fn continuous_actor_loss(agent: &QActorCritic, p: &[f32], alpha: f32, s: &mut Sc
             s.argmin[i] = kmin;
             loss += (alpha * s.log_prob[i] - best) as f64 / b as f64;
         }
-        // d loss / d a_pi through the critic that is the minimum of each row.
-        s.d_actions.fill(0.0);
+        // d loss / d a_pi through the critic that is the minimum of each row: each critic
+        // takes only its rows, and only the input gradient (the critics' parameters are not
+        // optimised by this loss).
         for k in 0..agent.n_critics() {
-            if !s.argmin.contains(&k) {
-                continue;
-            }
-            for i in 0..b {
-                s.d_q[i] = if s.argmin[i] == k {
-                    -1.0 / b as f32
-                } else {
-                    0.0
-                };
-            }
-            agent.critic_backward(k, p, &mut s.grads, &mut s.q_pi[k], &s.d_q[..b]);
-            for i in 0..b {
-                if s.argmin[i] == k {
-                    s.d_actions[i * n..(i + 1) * n].copy_from_slice(s.q_pi[k].d_action(i, n));
-                }
-            }
+            s.rows.clear();
+            s.rows.extend((0..b).filter(|&i| s.argmin[i] == k));
+            s.d_q[..s.rows.len()].fill(-1.0 / b as f32);
+            agent.critic_action_gradient(
+                k,
+                p,
+                &mut s.q_pi[k],
+                &s.rows,
+                &s.d_q[..s.rows.len()],
+                &mut s.d_input,
+                &mut s.d_actions,
+            );
+        }
+        if agent.gsde.is_some() {
+            gsde_actor_backward(agent, p, alpha / b as f32, s);
+            return loss;
         }
         s.d_log_prob.fill(alpha / b as f32);
         clamp_log_std(s.pi.tape.head(1), &mut s.log_std);
@@ -716,6 +831,150 @@ fn continuous_actor_loss(agent: &QActorCritic, p: &[f32], alpha: f32, s: &mut Sc
         loss
     };
     actor_loss
+}
+
+/// gSDE: this gradient step's exploration matrix `E = exp(log_std) * eps` from `s.gsde.eps`.
+fn gsde_explore(agent: &QActorCritic, p: &[f32], s: &mut Scratch) {
+    if let Some(g) = &agent.gsde {
+        let gs = &mut s.gsde;
+        for (((e, sd), &eps), &ls) in gs
+            .explore
+            .iter_mut()
+            .zip(gs.std.iter_mut())
+            .zip(&gs.eps)
+            .zip(g.log_std.of(p))
+        {
+            *sd = g.std(ls);
+            *e = *sd * eps;
+        }
+    }
+}
+
+/// SAC's gSDE sample (SB3's `StateDependentNoiseDistribution` with `squash_output`, learned
+/// features) after the actor's forward on `pass`: `u = clip(mu, -2, 2) + z E` with `z` the
+/// actor's last hidden layer and one matrix `E` for every row, `a = tanh(u)`, and
+/// `log pi(a) = log N(u; clip(mu), s) - sum log(1 - tanh(u)^2)` with
+/// `s_j^2 = sum_i z_i^2 std_ij^2 + 1e-6` (`std` from [`GsdePart::std`]). Keeps `z E` in `noise` and `ln s` in
+/// `log_sigma` for the backward pass. (SB3 takes the log-probability of `atanh(a)`, which
+/// is `u` up to rounding and its clamp near saturation.)
+#[allow(clippy::too_many_arguments)]
+fn gsde_sample(
+    g: &GsdePart,
+    std: &[f32],
+    pass: &Pass,
+    explore: &[f32],
+    noise: &mut [f32],
+    log_sigma: &mut [f32],
+    actions: &mut [f32],
+    log_prob: &mut [f32],
+) {
+    let (latent, n) = (g.dist.latent, g.dist.dim);
+    let z = pass.tape.features(&[]);
+    let b = z.len() / latent;
+    engram_nn::kernels::gemm(
+        Trans::No,
+        Trans::No,
+        b,
+        n,
+        latent,
+        1.0,
+        z,
+        latent,
+        explore,
+        n,
+        0.0,
+        noise,
+        n,
+    );
+    log_sigma[..b * n].fill(0.0);
+    for (zr, ls) in z.chunks_exact(latent).zip(log_sigma.chunks_exact_mut(n)) {
+        for (&zi, sd) in zr.iter().zip(std.chunks_exact(n)) {
+            for (l, &sd) in ls.iter_mut().zip(sd) {
+                *l += zi * zi * sd * sd;
+            }
+        }
+    }
+    for l in log_sigma[..b * n].iter_mut() {
+        *l = 0.5 * (*l + Gsde::EPS).ln();
+    }
+    let half_ln_2pi = 0.5 * (2.0 * std::f32::consts::PI).ln();
+    let mean = pass.tape.head(0);
+    for (i, lp_row) in log_prob[..b].iter_mut().enumerate() {
+        let mut lp = 0.0f32;
+        for j in i * n..(i + 1) * n {
+            let u = mean[j].clamp(-GSDE_CLIP_MEAN, GSDE_CLIP_MEAN) + noise[j];
+            actions[j] = u.tanh();
+            let scaled = noise[j] * (-log_sigma[j]).exp();
+            lp += -0.5 * scaled * scaled - log_sigma[j] - half_ln_2pi - log1m_tanh_sq(u);
+        }
+        *lp_row = lp;
+    }
+}
+
+/// `log(1 - tanh(u)^2)` in the stable form `2 (ln 2 - u - softplus(-2u))`.
+fn log1m_tanh_sq(u: f32) -> f32 {
+    2.0 * (std::f32::consts::LN_2 - u - softplus(-2.0 * u))
+}
+
+/// The actor's gradient of `mean(alpha log pi - min Q)` under gSDE, given d loss / d action
+/// in `s.d_actions` and `w = alpha / b` = d loss / d log pi per row: into the mean head, the
+/// features (learned, as SB3's SAC) and `log_std` (through `s` and through `E`'s
+/// reparameterisation).
+fn gsde_actor_backward(agent: &QActorCritic, p: &[f32], w: f32, s: &mut Scratch) {
+    let Some(g) = &agent.gsde else {
+        return;
+    };
+    let (latent, n) = (g.dist.latent, g.dist.dim);
+    let b = s.log_prob.len();
+    let gs = &mut s.gsde;
+    let z = s.pi.tape.features(&[]);
+    let mean = s.pi.tape.head(0);
+    let log_std = g.log_std.of(p);
+    gs.d_features[..b * latent].fill(0.0);
+    gs.d_log_std.fill(0.0);
+    for r in 0..b {
+        let zr = &z[r * latent..(r + 1) * latent];
+        let dz = &mut gs.d_features[r * latent..(r + 1) * latent];
+        for j in 0..n {
+            let k = r * n + j;
+            let (a, noise) = (s.actions_pi[k], gs.noise[k]);
+            let inv_var = (-2.0 * gs.log_sigma[k]).exp();
+            let d_u = s.d_actions[k] * (1.0 - a * a) + w * 2.0 * a;
+            let raw = mean[k];
+            s.d_mean[k] = if raw > -GSDE_CLIP_MEAN && raw < GSDE_CLIP_MEAN {
+                d_u
+            } else {
+                0.0
+            };
+            let d_noise = d_u - w * noise * inv_var;
+            let d_var = w * 0.5 * (noise * noise * inv_var * inv_var - inv_var);
+            for i in 0..latent {
+                let (e, sd) = (gs.explore[i * n + j], gs.std[i * n + j]);
+                dz[i] += d_noise * e + d_var * 2.0 * zr[i] * sd * sd;
+                // d loss / d std_ij, through E = std * eps and through s^2.
+                gs.d_log_std[i * n + j] +=
+                    zr[i] * d_noise * gs.eps[i * n + j] + d_var * zr[i] * zr[i] * 2.0 * sd;
+            }
+        }
+    }
+    s.grads[agent.actor_range.clone()].fill(0.0);
+    agent.actor_backward_with_features(
+        p,
+        &mut s.grads,
+        &s.enc_obs,
+        &mut s.pi,
+        &[&s.d_mean],
+        &gs.d_features[..b * latent],
+    );
+    for ((d, &v), &ls) in g
+        .log_std
+        .of_mut(&mut s.grads)
+        .iter_mut()
+        .zip(&gs.d_log_std)
+        .zip(log_std)
+    {
+        *d += v * g.d_std(ls);
+    }
 }
 
 /// Step 1 of discrete SAC: `pi(.|s)` on `s.enc_obs` into `s.probs` and `s.log_pi`; returns
@@ -796,13 +1055,40 @@ impl Learner for SacLearner {
         Ok(())
     }
 
+    fn start_collection(&mut self, rng: &mut ChaCha8Rng) {
+        self.collected = 0;
+        self.redraw_acting_matrices(rng);
+    }
+
+    fn acts_during_warmup(&self) -> bool {
+        self.use_sde_at_warmup
+    }
+
     fn act(&mut self, obs: &[f32], rng: &mut ChaCha8Rng, out: &mut [f32]) {
         let rows = out.len() / self.agent.action_dim();
+        if self.agent.gsde.is_some() {
+            // SB3: every sde_sample_freq collected steps, counting from the collection's start.
+            if self
+                .sde_sample_freq
+                .is_some_and(|f| self.collected.is_multiple_of(f))
+            {
+                self.redraw_acting_matrices(rng);
+            }
+            self.collected += 1;
+        }
         let s = &mut self.s;
         self.agent.encode(obs, rows, &mut s.enc_acting);
         self.agent
             .actor_forward(&self.store.params, &s.enc_acting, &mut s.acting);
-        self.agent.actions_from_heads(&s.acting, Some(rng), out);
+        match self.agent.gsde {
+            Some(_) => self.agent.gsde_actions(
+                &s.acting,
+                &s.gsde.acting[..rows * s.gsde.eps.len()],
+                &mut s.gsde.acting_noise[..out.len()],
+                out,
+            ),
+            None => self.agent.actions_from_heads(&s.acting, Some(rng), out),
+        }
     }
 
     fn metric_names(&self) -> &'static [&'static str] {
@@ -873,6 +1159,8 @@ mod tests {
                 critic_layers: &[7],
                 n_critics: 2,
                 learned_ent_coef: Some(1.0),
+                gsde_log_std_init: None,
+                gsde_expln: false,
                 algo: NAME,
             },
         )
@@ -934,6 +1222,93 @@ mod tests {
             sample_policy(&agent, q, &mut s);
             continuous_actor_loss(&agent, q, alpha, &mut s)
         };
+        check_directions(&p, &grad, agent.actor_range.clone(), &mut loss, &mut rng);
+    }
+
+    #[test]
+    fn gsde_actor_loss_gradient_matches_finite_differences() {
+        // Through the mean (clipped), the learned features and log_std (in s and in E).
+        let space = Space::Box {
+            low: vec![-2.0, 0.0],
+            high: vec![2.0, 1.0],
+            shape: vec![2],
+        };
+        let net = NetConfig {
+            policy: PolicyKind::Mlp,
+            encoder_layers: vec![8],
+            activation: crate::config::Activation::Tanh,
+            ..NetConfig::default()
+        };
+        let obs = Space::Box {
+            low: vec![-1.0; 3],
+            high: vec![1.0; 3],
+            shape: vec![3],
+        };
+        let agent = QActorCritic::new(
+            &obs,
+            &space,
+            &net,
+            &Shape {
+                head: PolicyHead::Squashed,
+                actor_layers: &[8, 6],
+                critic_layers: &[7],
+                n_critics: 2,
+                learned_ent_coef: Some(1.0),
+                gsde_log_std_init: Some(-0.5),
+                gsde_expln: true,
+                algo: NAME,
+            },
+        )
+        .unwrap();
+        let g = agent.gsde.unwrap();
+        assert!(g.log_std.range().end <= agent.actor_range.end);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut p = agent.layout.initialize(&mut rng);
+        // Both sides of expln's switch at 0.
+        for x in g.log_std.of_mut(&mut p) {
+            *x = rng.gen_range(-1.0..0.8);
+        }
+        let b = 5;
+        let mut s = Scratch::new(&agent, b, 1);
+        for x in s.enc_obs.iter_mut() {
+            *x = rng.gen_range(-1.0..1.0);
+        }
+        for e in s.gsde.eps.iter_mut() {
+            *e = standard_normal(&mut rng);
+        }
+        let alpha = 0.3;
+        let run = |q: &[f32], s: &mut Scratch| {
+            gsde_explore(&agent, q, s);
+            sample_policy(&agent, q, s);
+            continuous_actor_loss(&agent, q, alpha, s)
+        };
+        run(&p, &mut s);
+        // The log-probability by hand for row 0: a Gaussian around clip(mu) with variance s^2.
+        let (latent, n) = (g.dist.latent, 2);
+        let z = s.pi.tape.features(&[]).to_vec();
+        let mut lp = 0.0f64;
+        for j in 0..n {
+            let mut noise = 0.0f64;
+            let mut var = 1e-6f64;
+            for (i, &zi) in z.iter().enumerate().take(latent) {
+                let e = s.gsde.explore[i * n + j] as f64;
+                noise += zi as f64 * e;
+                var += (zi as f64 * g.std(g.log_std.of(&p)[i * n + j]) as f64).powi(2);
+            }
+            let u = (s.pi.tape.head(0)[j] as f64).clamp(-2.0, 2.0) + noise;
+            lp += -0.5 * noise * noise / var
+                - 0.5 * var.ln()
+                - 0.5 * (2.0 * std::f64::consts::PI).ln()
+                - (1.0 - u.tanh().powi(2)).ln();
+        }
+        assert!(
+            (lp - s.log_prob[0] as f64).abs() < 1e-3,
+            "{lp} vs {}",
+            s.log_prob[0]
+        );
+        let grad = s.grads.clone();
+        assert!(g.log_std.of(&grad).iter().any(|&v| v != 0.0));
+        let mut loss = |q: &[f32]| run(q, &mut s);
         check_directions(&p, &grad, agent.actor_range.clone(), &mut loss, &mut rng);
     }
 

@@ -21,11 +21,11 @@ use crate::offpolicy::driver::{
 };
 use crate::offpolicy::exploration::NoiseKind;
 use crate::offpolicy::replay::{Batch, ReplayBuffer};
-use crate::offpolicy::split_store::SplitStore;
-use crate::runtime::checkpoint::{load_params, param_tensors};
+use crate::offpolicy::split_store::{self, SplitStore, Start};
+use crate::runtime::checkpoint::param_tensors;
 use crate::runtime::{Session, StopReason, Tensor};
 use engram_nn::dist::standard_normal;
-use engram_nn::optim::{clip_grad_norm, OptimizerState};
+use engram_nn::optim::OptimizerState;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -152,6 +152,8 @@ pub fn agent(
             critic_layers: layers_or(&c.critic_layers, &rc.net.encoder_layers),
             n_critics: c.n_critics,
             learned_ent_coef: None,
+            gsde_log_std_init: None,
+            gsde_expln: false,
             algo,
         },
     )?))
@@ -199,7 +201,7 @@ pub fn run_as(
 ) -> Result<StopReason, TrainError> {
     let probe = rc.common.make_env()?;
     let agent = agent(rc, c, &*probe, algo)?;
-    let mut learner = Td3Learner::new(&session, rc, c, agent)?;
+    let mut learner = Td3Learner::new(Start::Session(&session), rc, c, agent)?;
     driver::run(
         session,
         &rc.common,
@@ -246,48 +248,32 @@ struct Scratch {
     y: Vec<f32>,
     d_q: Vec<f32>,
     d_mu: Vec<f32>,
+    /// 0..batch, the critic's input gradients and d Q / d action of the actor's loss.
+    all_rows: Vec<usize>,
+    d_input: Vec<f32>,
+    d_actions: Vec<f32>,
 }
 
 impl Td3Learner {
+    /// TD3's (DDPG's) networks from `start` (a run's session, or a seed for benchmarks and
+    /// tests).
     pub fn new(
-        session: &Session,
+        start: Start,
         rc: &RunConfig,
         c: &Config,
         agent: Arc<QActorCritic>,
     ) -> Result<Td3Learner, TrainError> {
-        let layout = &agent.layout;
-        let store = SplitStore::new(
-            session,
-            layout,
+        let (store, target) = split_store::with_target(
+            start,
+            &agent.layout,
             &rc.optim,
             &[
                 ("actor", agent.actor_range.clone()),
                 ("critic", agent.critic_range.clone()),
             ],
+            TARGET,
         )?;
-        let target = match &session.resume {
-            Some(r) => load_params(&r.checkpoint, layout, TARGET, &r.path)?,
-            None => store.params.clone(),
-        };
         Ok(Self::from_store(rc, c, agent, store, target))
-    }
-
-    /// Fresh parameters from `seed`, fresh optimizers (benchmarks and tests).
-    pub fn fresh(rc: &RunConfig, c: &Config, agent: Arc<QActorCritic>, seed: u64) -> Self {
-        use rand::SeedableRng;
-        let params = agent
-            .layout
-            .initialize(&mut ChaCha8Rng::seed_from_u64(seed));
-        let store = SplitStore::fresh(
-            params,
-            &rc.optim,
-            &[
-                ("actor", agent.actor_range.clone()),
-                ("critic", agent.critic_range.clone()),
-            ],
-        );
-        let target = store.params.clone();
-        Self::from_store(rc, c, agent, store, target)
     }
 
     fn from_store(
@@ -307,7 +293,7 @@ impl Td3Learner {
             pi_next: agent.actor_pass(b),
             q_target: (0..nc).map(|_| agent.critic_pass(b, false)).collect(),
             q: (0..nc).map(|_| agent.critic_pass(b, false)).collect(),
-            q_pi: agent.critic_pass(b, true),
+            q_pi: agent.critic_pass(b, false),
             acting: agent.actor_pass(c.n_envs),
             enc_acting: vec![0.0; c.n_envs * e],
             actions_next: vec![0.0; b * n],
@@ -315,6 +301,9 @@ impl Td3Learner {
             y: vec![0.0; b],
             d_q: vec![0.0; b],
             d_mu: vec![0.0; b * n],
+            all_rows: (0..b).collect(),
+            d_input: vec![0.0; b * (e + n)],
+            d_actions: vec![0.0; b * n],
         };
         Td3Learner {
             agent,
@@ -328,22 +317,6 @@ impl Td3Learner {
             n_updates: 0,
             s,
         }
-    }
-
-    fn apply(
-        &mut self,
-        name: &str,
-        range: std::ops::Range<usize>,
-        loss: f64,
-        lr: f32,
-        guard: &dyn Guard,
-    ) -> bool {
-        let norm = clip_grad_norm(&mut self.s.grads[range], self.max_grad_norm) as f64;
-        if !guard.update_is_finite(loss, norm) {
-            return false;
-        }
-        self.store.apply(name, &self.s.grads, lr);
-        true
     }
 
     /// The smoothed target actions `a'` of the batch's next observations (step 1), into
@@ -407,7 +380,14 @@ impl Td3Learner {
             }
             loss
         };
-        if !self.apply("critic", agent.critic_range.clone(), critic_loss, lr, guard) {
+        if !self.store.clip_and_apply(
+            "critic",
+            &mut self.s.grads,
+            critic_loss,
+            lr,
+            self.max_grad_norm,
+            guard,
+        ) {
             return false;
         }
         sums[1].0 += critic_loss;
@@ -422,11 +402,20 @@ impl Td3Learner {
                 }
                 agent.critic_forward(0, p, &s.enc_obs, Some(&s.actions_pi), &mut s.q_pi);
                 let loss = -s.q_pi.tape.head(0).iter().map(|&q| q as f64).sum::<f64>() / b as f64;
+                // Only d Q / d action: this loss does not optimise the critic.
                 s.d_q.fill(-1.0 / b as f32);
-                agent.critic_backward(0, p, &mut s.grads, &mut s.q_pi, &s.d_q);
+                agent.critic_action_gradient(
+                    0,
+                    p,
+                    &mut s.q_pi,
+                    &s.all_rows,
+                    &s.d_q,
+                    &mut s.d_input,
+                    &mut s.d_actions,
+                );
                 for i in 0..b {
-                    let da = s.q_pi.d_action(i, n);
                     let row = i * n..(i + 1) * n;
+                    let da = &s.d_actions[row.clone()];
                     for ((d_mu, &a), &g) in s.d_mu[row.clone()]
                         .iter_mut()
                         .zip(&s.actions_pi[row])
@@ -439,7 +428,14 @@ impl Td3Learner {
                 agent.actor_backward(p, &mut s.grads, &s.enc_obs, &mut s.pi, &[&s.d_mu]);
                 loss
             };
-            if !self.apply("actor", agent.actor_range.clone(), actor_loss, lr, guard) {
+            if !self.store.clip_and_apply(
+                "actor",
+                &mut self.s.grads,
+                actor_loss,
+                lr,
+                self.max_grad_norm,
+                guard,
+            ) {
                 return false;
             }
             sums[0].0 += actor_loss;

@@ -297,6 +297,14 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     ("noise_std", "standard deviation of the action noise, in [-1, 1] action units"),
     ("ou_theta", "Ornstein-Uhlenbeck noise: mean reversion rate theta (dt = 0.01)"),
+    (
+        "use_sde_at_warmup",
+        "sac with use_sde: act with gSDE instead of uniform random actions before learning_starts",
+    ),
+    (
+        "use_expln",
+        "sac with use_sde: gSDE's std is ln(1 + x) + 1 above log_std 0 instead of exp (SB3's use_expln)",
+    ),
     ("policy_delay", "td3: update actor and targets every this many critic updates"),
     (
         "target_policy_noise",

@@ -136,6 +136,11 @@ pub trait Learner {
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), String>;
     /// Before each collection (gSDE redraws its exploration matrices there).
     fn start_collection(&mut self, _rng: &mut ChaCha8Rng) {}
+    /// Whether the policy acts before `learning_starts` instead of uniform random actions
+    /// (SB3's `use_sde_at_warmup`).
+    fn acts_during_warmup(&self) -> bool {
+        false
+    }
     /// Policy actions for `obs` (`n_envs` rows), in [-1, 1] (indices for Discrete).
     fn act(&mut self, obs: &[f32], rng: &mut ChaCha8Rng, out: &mut [f32]);
     /// Names of the metrics a gradient step adds up (averaged per collection).
@@ -286,7 +291,7 @@ pub fn run(
             learner.start_collection(&mut stepper.rng);
             while steps < c.train_freq {
                 obs_before.copy_from_slice(stepper.obs());
-                if timesteps < c.learning_starts {
+                if timesteps < c.learning_starts && !learner.acts_during_warmup() {
                     random_actions(&agent, &mut stepper.rng, &mut scaled);
                 } else {
                     learner.act(&obs_before, &mut stepper.rng, &mut scaled);

@@ -5,12 +5,53 @@
 //! Checkpoints hold each part's optimizer as `optim.<part>.<buffer>.<param>` over the whole
 //! layout (zeros outside the part), so the runtime saves and loads them like any optimizer.
 
+use super::driver::Guard;
 use crate::config::OptimConfig;
 use crate::error::TrainError;
+use crate::runtime::checkpoint::load_params;
 use crate::runtime::Session;
-use engram_nn::optim::{Optimizer, OptimizerState};
+use engram_nn::optim::{clip_grad_norm, Optimizer, OptimizerState};
 use engram_nn::ParamLayout;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
+
+/// Where a learner's parameters come from.
+pub enum Start<'a> {
+    /// A run: the session's initial parameters, or its checkpoint when resuming.
+    Session(&'a Session),
+    /// Benchmarks and tests: fresh parameters from this seed, fresh optimizers.
+    Seed(u64),
+}
+
+/// The parameters with one optimizer per part and a copy kept as target networks (SAC, TD3,
+/// DDPG): restored from the checkpoint (targets from its tensors named `target_name`) when
+/// the session resumes, else the target starts as a copy of the parameters.
+pub fn with_target(
+    start: Start,
+    layout: &ParamLayout,
+    optim: &OptimConfig,
+    parts: &[(&str, Range<usize>)],
+    target_name: &str,
+) -> Result<(SplitStore, Vec<f32>), TrainError> {
+    let store = match start {
+        Start::Session(session) => {
+            let store = SplitStore::new(session, layout, optim, parts)?;
+            if let Some(r) = &session.resume {
+                let target = load_params(&r.checkpoint, layout, target_name, &r.path)?;
+                return Ok((store, target));
+            }
+            store
+        }
+        Start::Seed(seed) => SplitStore::fresh(
+            layout.initialize(&mut ChaCha8Rng::seed_from_u64(seed)),
+            optim,
+            parts,
+        ),
+    };
+    let target = store.params.clone();
+    Ok((store, target))
+}
 
 struct Part {
     prefix: String,
@@ -86,6 +127,34 @@ impl SplitStore {
             part.optimizer
                 .step(&mut self.params[range.clone()], &grads[range], lr);
         }
+    }
+
+    /// Clips part `name`'s range of the whole-layout gradient `grads` to `max_grad_norm`,
+    /// asks `guard` whether the loss and the norm are finite, and if so takes the part's
+    /// optimizer step. False: a non-finite update stopped training (the guard was told).
+    pub fn clip_and_apply(
+        &mut self,
+        name: &str,
+        grads: &mut [f32],
+        loss: f64,
+        lr: f32,
+        max_grad_norm: f32,
+        guard: &dyn Guard,
+    ) -> bool {
+        let Some(range) = self
+            .parts
+            .iter()
+            .find(|p| p.prefix[6..] == *name)
+            .map(|p| p.range.clone())
+        else {
+            return true;
+        };
+        let norm = clip_grad_norm(&mut grads[range], max_grad_norm) as f64;
+        if !guard.update_is_finite(loss, norm) {
+            return false;
+        }
+        self.apply(name, grads, lr);
+        true
     }
 
     /// Every part's optimizer state over the whole layout, for a checkpoint.
