@@ -8,14 +8,16 @@ use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::explore::{argmax_random_tie, Explorer};
-use crate::tabular::runner::{Runner, RunnerState};
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
-use crate::tabular::{chunk_len, table_agent};
+use crate::runtime::{Session, StopReason};
+use crate::tabular::control::{self, Ctx, TdControl};
+use crate::tabular::explore::argmax_random_tie;
+use crate::tabular::runner::Transition;
+use crate::tabular::table_agent;
+use crate::tabular::values::check_len;
 use engram_env::Env;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const NAME: &str = "double-q-learning";
@@ -55,113 +57,86 @@ impl super::Algorithm for Config {
     }
 }
 
+/// What a checkpoint stores of the method.
 #[derive(Serialize, Deserialize)]
 struct State {
-    runner: RunnerState,
     q1: Vec<f64>,
     q2: Vec<f64>,
-    visits: Vec<u64>,
-    epsilon: f64,
 }
 
-fn mean(q1: &[f64], q2: &[f64]) -> Vec<f64> {
-    q1.iter().zip(q2).map(|(a, b)| 0.5 * (a + b)).collect()
+struct DoubleQ {
+    q1: Vec<f64>,
+    q2: Vec<f64>,
+    gamma: f64,
+    /// `Q1 + Q2` in the current state (scratch).
+    sum: Vec<f64>,
+}
+
+impl TdControl for DoubleQ {
+    type Saved = State;
+
+    #[inline]
+    fn act(&mut self, s: usize, ctx: &mut Ctx) -> usize {
+        let row = ctx.row(s);
+        for (x, (a, b)) in self
+            .sum
+            .iter_mut()
+            .zip(self.q1[row.clone()].iter().zip(&self.q2[row.clone()]))
+        {
+            *x = a + b;
+        }
+        ctx.explorer.choose(&self.sum, &ctx.visits[row], ctx.rng)
+    }
+
+    #[inline]
+    fn learn(&mut self, t: &Transition, ctx: &mut Ctx, td_sum: &mut f64) {
+        // ALGO LOGIC: a coin picks the table to update; the other one evaluates.
+        let (update, evaluate) = if ctx.rng.gen::<bool>() {
+            (&mut self.q1, &self.q2)
+        } else {
+            (&mut self.q2, &self.q1)
+        };
+        let boot = if t.terminated {
+            0.0
+        } else {
+            let best = argmax_random_tie(&update[ctx.row(t.next)], ctx.rng);
+            evaluate[t.next * ctx.n_actions + best]
+        };
+        let i = t.state * ctx.n_actions + t.action;
+        *td_sum += ctx.update(update, i, t.reward + self.gamma * boot);
+    }
+
+    fn save(&self) -> State {
+        State {
+            q1: self.q1.clone(),
+            q2: self.q2.clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: State) -> Result<(), TrainError> {
+        check_len("Q1 table", saved.q1.len(), self.q1.len())?;
+        check_len("Q2 table", saved.q2.len(), self.q2.len())?;
+        (self.q1, self.q2) = (saved.q1, saved.q2);
+        Ok(())
+    }
+
+    fn played(&self) -> Cow<'_, [f64]> {
+        Cow::Owned(
+            self.q1
+                .iter()
+                .zip(&self.q2)
+                .map(|(a, b)| 0.5 * (a + b))
+                .collect(),
+        )
+    }
 }
 
 /// Runs Double Q-learning.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
-    let env_id = &rc.common.env;
-    let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::make(&rc.common)?;
-    let (n_s, n) = (runner.n_states(), runner.n_actions);
-    let tab = &rc.tab;
-    let mut explorer = Explorer::new(tab, n);
-    let mut q1 = vec![tab.q_init; n_s * n];
-    let mut q2 = q1.clone();
-    let mut visits = vec![0u64; n_s * n];
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("Q1 table", saved.q1.len(), q1.len())?;
-        check_len("Q2 table", saved.q2.len(), q2.len())?;
-        check_len("visit counts", saved.visits.len(), visits.len())?;
-        runner.restore(&saved.runner)?;
-        (q1, q2, visits) = (saved.q1, saved.q2, saved.visits);
-        explorer.epsilon = saved.epsilon;
-    }
-    session.start(agent, true)?;
-    let parts = |q1: &[f64], q2: &[f64], visits: &[u64], runner: &Runner, eps: f64| {
-        let state = State {
-            runner: runner.save(),
-            q1: q1.to_vec(),
-            q2: q2.to_vec(),
-            visits: visits.to_vec(),
-            epsilon: eps,
-        };
-        CheckpointParts {
-            params: agent_params(&mean(q1, q2), n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
-    let monitor = session.monitor.clone();
-    let (gamma, alpha) = (c.gamma, tab.alpha);
-    let mut sum = vec![0.0; n];
-    let result: Result<(), TrainError> = (|| {
-        while session.running() {
-            let chunk = chunk_len(&session);
-            let (mut steps, mut td_sum) = (0u64, 0.0);
-            while steps < chunk {
-                let s = runner.state;
-                let row = s * n..(s + 1) * n;
-                for (x, (a, b)) in sum
-                    .iter_mut()
-                    .zip(q1[row.clone()].iter().zip(&q2[row.clone()]))
-                {
-                    *x = a + b;
-                }
-                let a = explorer.choose(&sum, &visits[row], &mut runner.rng);
-                let t = runner.step(a, &monitor)?;
-                let i = s * n + a;
-                visits[i] += 1;
-                steps += 1;
-                // ALGO LOGIC: a coin picks the table to update; the other one evaluates.
-                let (update, evaluate) = if runner.rng.gen::<bool>() {
-                    (&mut q1, &q2)
-                } else {
-                    (&mut q2, &q1)
-                };
-                let boot = if t.terminated {
-                    0.0
-                } else {
-                    let next = t.next * n..(t.next + 1) * n;
-                    let best = argmax_random_tie(&update[next.clone()], &mut runner.rng);
-                    evaluate[t.next * n + best]
-                };
-                let step = if alpha > 0.0 {
-                    alpha
-                } else {
-                    1.0 / visits[i] as f64
-                };
-                let td = t.reward + gamma * boot - update[i];
-                update[i] += step * td;
-                td_sum += td.abs();
-                if t.done() {
-                    explorer.end_episode();
-                    break;
-                }
-            }
-            let metrics = [
-                Metric::mean("td_error", td_sum / steps.max(1) as f64),
-                Metric::last("epsilon", explorer.epsilon),
-            ];
-            session.after_update(steps, &metrics, &mut || {
-                parts(&q1, &q2, &visits, &runner, explorer.epsilon)
-            })?;
-        }
-        Ok(())
-    })();
-    let stop = session.finish(result, || {
-        parts(&q1, &q2, &visits, &runner, explorer.epsilon)
-    })?;
-    Values::from_q(&mean(&q1, &q2), n, runner.action_start).write(&session.run_dir)?;
-    Ok(stop)
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    control::run(session, &rc.common, &rc.tab, |n_s, n| DoubleQ {
+        q1: vec![rc.tab.q_init; n_s * n],
+        q2: vec![rc.tab.q_init; n_s * n],
+        gamma: c.gamma,
+        sum: vec![0.0; n],
+    })
 }

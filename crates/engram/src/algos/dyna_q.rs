@@ -12,14 +12,15 @@ use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, invalid, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::explore::Explorer;
-use crate::tabular::runner::{Runner, RunnerState};
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
-use crate::tabular::{chunk_len, table_agent};
+use crate::runtime::{Session, StopReason};
+use crate::tabular::control::{self, Ctx, TdControl};
+use crate::tabular::runner::Transition;
+use crate::tabular::table_agent;
+use crate::tabular::values::check_len;
 use engram_env::Env;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const NAME: &str = "dyna-q";
@@ -86,160 +87,128 @@ struct Modelled {
     last_tried: u64,
 }
 
+/// What a checkpoint stores of the method.
 #[derive(Serialize, Deserialize)]
 struct State {
-    runner: RunnerState,
     q: Vec<f64>,
-    visits: Vec<u64>,
-    epsilon: f64,
     model: Vec<Modelled>,
     /// Pairs in the model, in the order they entered it (planning draws from these).
     known: Vec<usize>,
     time: u64,
 }
 
-/// Runs Dyna-Q.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
-    let env_id = &rc.common.env;
-    let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::make(&rc.common)?;
-    let (n_s, n) = (runner.n_states(), runner.n_actions);
-    let tab = &rc.tab;
-    let mut explorer = Explorer::new(tab, n);
-    let mut q = vec![tab.q_init; n_s * n];
-    let mut visits = vec![0u64; n_s * n];
-    let mut model = vec![Modelled::default(); n_s * n];
-    let mut known: Vec<usize> = Vec::new();
-    let mut time = 0u64;
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("Q table", saved.q.len(), q.len())?;
-        check_len("visit counts", saved.visits.len(), visits.len())?;
-        check_len("model", saved.model.len(), model.len())?;
-        if saved.known.iter().any(|&i| i >= model.len())
-            || saved.model.iter().any(|m| m.next >= n_s)
+struct DynaQ {
+    q: Vec<f64>,
+    model: Vec<Modelled>,
+    known: Vec<usize>,
+    /// Real steps taken.
+    time: u64,
+    n_states: usize,
+    c: Config,
+}
+
+impl DynaQ {
+    /// One Q-learning update of pair `i` from a real or simulated step.
+    #[inline]
+    fn q_update(&mut self, ctx: &Ctx, i: usize, reward: f64, next: usize, terminated: bool) -> f64 {
+        let boot = if terminated {
+            0.0
+        } else {
+            self.q[ctx.row(next)]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        ctx.update(&mut self.q, i, reward + self.c.gamma * boot)
+    }
+}
+
+impl TdControl for DynaQ {
+    type Saved = State;
+
+    #[inline]
+    fn act(&mut self, s: usize, ctx: &mut Ctx) -> usize {
+        ctx.explore(&self.q, s)
+    }
+
+    fn learn(&mut self, t: &Transition, ctx: &mut Ctx, td_sum: &mut f64) {
+        let (s, n, kappa) = (t.state, ctx.n_actions, self.c.kappa);
+        let i = s * n + t.action;
+        self.time += 1;
+        // ALGO LOGIC: (a) direct RL, (b) model learning, (c) planning.
+        *td_sum += self.q_update(ctx, i, t.reward, t.next, t.terminated);
+        if kappa > 0.0 && !(0..n).any(|b| self.model[s * n + b].known) {
+            // Dyna-Q+: untried actions of a newly visited state lead back to it.
+            for b in 0..n {
+                self.model[s * n + b] = Modelled {
+                    known: true,
+                    reward: 0.0,
+                    next: s,
+                    terminated: false,
+                    last_tried: 0,
+                };
+                self.known.push(s * n + b);
+            }
+        }
+        if !self.model[i].known {
+            self.known.push(i);
+        }
+        self.model[i] = Modelled {
+            known: true,
+            reward: t.reward,
+            next: t.next,
+            terminated: t.terminated,
+            last_tried: self.time,
+        };
+        for _ in 0..self.c.planning_steps {
+            let j = self.known[ctx.rng.gen_range(0..self.known.len())];
+            let m = self.model[j];
+            let bonus = if kappa > 0.0 {
+                kappa * ((self.time - m.last_tried) as f64).sqrt()
+            } else {
+                0.0
+            };
+            self.q_update(ctx, j, m.reward + bonus, m.next, m.terminated);
+        }
+    }
+
+    fn save(&self) -> State {
+        State {
+            q: self.q.clone(),
+            model: self.model.clone(),
+            known: self.known.clone(),
+            time: self.time,
+        }
+    }
+
+    fn restore(&mut self, saved: State) -> Result<(), TrainError> {
+        check_len("Q table", saved.q.len(), self.q.len())?;
+        check_len("model", saved.model.len(), self.model.len())?;
+        if saved.known.iter().any(|&i| i >= self.model.len())
+            || saved.model.iter().any(|m| m.next >= self.n_states)
         {
             return Err(TrainError::Usage(
                 "the checkpoint's model names states outside this environment".into(),
             ));
         }
-        runner.restore(&saved.runner)?;
-        (q, visits, model, known, time) =
-            (saved.q, saved.visits, saved.model, saved.known, saved.time);
-        explorer.epsilon = saved.epsilon;
-    }
-    session.start(agent, true)?;
-    let parts = |q: &[f64],
-                 visits: &[u64],
-                 runner: &Runner,
-                 eps: f64,
-                 model: &[Modelled],
-                 known: &[usize],
-                 time: u64| {
-        let state = State {
-            runner: runner.save(),
-            q: q.to_vec(),
-            visits: visits.to_vec(),
-            epsilon: eps,
-            model: model.to_vec(),
-            known: known.to_vec(),
-            time,
-        };
-        CheckpointParts {
-            params: agent_params(q, n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
-    let monitor = session.monitor.clone();
-    let (gamma, alpha) = (c.gamma, tab.alpha);
-    let q_update =
-        |q: &mut [f64], visits: &[u64], i: usize, reward: f64, next: usize, terminated: bool| {
-            let boot = if terminated {
-                0.0
-            } else {
-                q[next * n..(next + 1) * n]
-                    .iter()
-                    .copied()
-                    .fold(f64::NEG_INFINITY, f64::max)
-            };
-            let step = if alpha > 0.0 {
-                alpha
-            } else {
-                1.0 / visits[i].max(1) as f64
-            };
-            let td = reward + gamma * boot - q[i];
-            q[i] += step * td;
-            td.abs()
-        };
-    let result: Result<(), TrainError> = (|| {
-        while session.running() {
-            let chunk = chunk_len(&session);
-            let (mut steps, mut td_sum) = (0u64, 0.0);
-            while steps < chunk {
-                let s = runner.state;
-                let a = explorer.choose(
-                    &q[s * n..(s + 1) * n],
-                    &visits[s * n..(s + 1) * n],
-                    &mut runner.rng,
-                );
-                let t = runner.step(a, &monitor)?;
-                let i = s * n + a;
-                visits[i] += 1;
-                steps += 1;
-                time += 1;
-                // ALGO LOGIC: (a) direct RL, (b) model learning, (c) planning.
-                td_sum += q_update(&mut q, &visits, i, t.reward, t.next, t.terminated);
-                if c.kappa > 0.0 && !(0..n).any(|b| model[s * n + b].known) {
-                    // Dyna-Q+: untried actions of a newly visited state lead back to it.
-                    for b in 0..n {
-                        model[s * n + b] = Modelled {
-                            known: true,
-                            reward: 0.0,
-                            next: s,
-                            terminated: false,
-                            last_tried: 0,
-                        };
-                        known.push(s * n + b);
-                    }
-                }
-                if !model[i].known {
-                    known.push(i);
-                }
-                model[i] = Modelled {
-                    known: true,
-                    reward: t.reward,
-                    next: t.next,
-                    terminated: t.terminated,
-                    last_tried: time,
-                };
-                for _ in 0..c.planning_steps {
-                    let j = known[runner.rng.gen_range(0..known.len())];
-                    let m = model[j];
-                    let bonus = if c.kappa > 0.0 {
-                        c.kappa * ((time - m.last_tried) as f64).sqrt()
-                    } else {
-                        0.0
-                    };
-                    q_update(&mut q, &visits, j, m.reward + bonus, m.next, m.terminated);
-                }
-                if t.done() {
-                    explorer.end_episode();
-                    break;
-                }
-            }
-            let metrics = [
-                Metric::mean("td_error", td_sum / steps.max(1) as f64),
-                Metric::last("epsilon", explorer.epsilon),
-            ];
-            session.after_update(steps, &metrics, &mut || {
-                parts(&q, &visits, &runner, explorer.epsilon, &model, &known, time)
-            })?;
-        }
+        (self.q, self.model, self.known, self.time) =
+            (saved.q, saved.model, saved.known, saved.time);
         Ok(())
-    })();
-    let stop = session.finish(result, || {
-        parts(&q, &visits, &runner, explorer.epsilon, &model, &known, time)
-    })?;
-    Values::from_q(&q, n, runner.action_start).write(&session.run_dir)?;
-    Ok(stop)
+    }
+
+    fn played(&self) -> Cow<'_, [f64]> {
+        Cow::Borrowed(&self.q)
+    }
+}
+
+/// Runs Dyna-Q.
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    control::run(session, &rc.common, &rc.tab, |n_s, n| DynaQ {
+        q: vec![rc.tab.q_init; n_s * n],
+        model: vec![Modelled::default(); n_s * n],
+        known: Vec::new(),
+        time: 0,
+        n_states: n_s,
+        c: c.clone(),
+    })
 }

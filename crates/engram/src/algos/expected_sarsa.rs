@@ -8,14 +8,15 @@ use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::explore::Explorer;
+use crate::runtime::{Session, StopReason};
+use crate::tabular::control::{self, Ctx, TdControl};
 use crate::tabular::nstep::Window;
-use crate::tabular::runner::{Runner, RunnerState};
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
-use crate::tabular::{chunk_len, table_agent};
+use crate::tabular::runner::Transition;
+use crate::tabular::table_agent;
+use crate::tabular::values::check_len;
 use engram_env::Env;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const NAME: &str = "expected-sarsa";
@@ -60,126 +61,80 @@ impl super::Algorithm for Config {
     }
 }
 
+/// What a checkpoint stores of the method.
 #[derive(Serialize, Deserialize)]
 struct State {
-    runner: RunnerState,
     q: Vec<f64>,
-    visits: Vec<u64>,
-    epsilon: f64,
     window: Window,
 }
 
-/// Runs Expected Sarsa.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
-    let env_id = &rc.common.env;
-    let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::make(&rc.common)?;
-    let (n_s, n) = (runner.n_states(), runner.n_actions);
-    let tab = &rc.tab;
-    let mut explorer = Explorer::new(tab, n);
-    let mut q = vec![tab.q_init; n_s * n];
-    let mut visits = vec![0u64; n_s * n];
-    let mut window = Window::new(c.n_step);
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("Q table", saved.q.len(), q.len())?;
-        check_len("visit counts", saved.visits.len(), visits.len())?;
-        runner.restore(&saved.runner)?;
-        (q, visits, window) = (saved.q, saved.visits, saved.window);
-        window.n = c.n_step;
-        explorer.epsilon = saved.epsilon;
+struct ExpectedSarsa {
+    q: Vec<f64>,
+    window: Window,
+    gamma: f64,
+    /// The policy's probabilities in S' (scratch).
+    probs: Vec<f64>,
+}
+
+impl TdControl for ExpectedSarsa {
+    type Saved = State;
+
+    #[inline]
+    fn act(&mut self, s: usize, ctx: &mut Ctx) -> usize {
+        ctx.explore(&self.q, s)
     }
-    session.start(agent, true)?;
-    let parts = |q: &[f64], visits: &[u64], runner: &Runner, eps: f64, window: &Window| {
-        let state = State {
-            runner: runner.save(),
-            q: q.to_vec(),
-            visits: visits.to_vec(),
-            epsilon: eps,
-            window: window.clone(),
-        };
-        CheckpointParts {
-            params: agent_params(q, n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
-    let monitor = session.monitor.clone();
-    let (gamma, alpha) = (c.gamma, tab.alpha);
-    let update = |q: &mut [f64], visits: &[u64], s: usize, a: usize, target: f64| {
-        let i = s * n + a;
-        let step = if alpha > 0.0 {
-            alpha
+
+    #[inline]
+    fn learn(&mut self, t: &Transition, ctx: &mut Ctx, td_sum: &mut f64) {
+        // ALGO LOGIC: the expected value of S' under the policy, then the update.
+        let boot = if t.terminated {
+            0.0
         } else {
-            1.0 / visits[i].max(1) as f64
+            let row = ctx.row(t.next);
+            ctx.explorer.probabilities(
+                &self.q[row.clone()],
+                &ctx.visits[row.clone()],
+                &mut self.probs,
+            );
+            self.probs
+                .iter()
+                .zip(&self.q[row])
+                .map(|(p, v)| p * v)
+                .sum()
         };
-        let td = target - q[i];
-        q[i] += step * td;
-        td.abs()
-    };
-    let mut probs = vec![0.0; n];
-    let result: Result<(), TrainError> = (|| {
-        while session.running() {
-            let chunk = chunk_len(&session);
-            let (mut steps, mut td_sum) = (0u64, 0.0);
-            while steps < chunk {
-                let s = runner.state;
-                let a = explorer.choose(
-                    &q[s * n..(s + 1) * n],
-                    &visits[s * n..(s + 1) * n],
-                    &mut runner.rng,
-                );
-                let t = runner.step(a, &monitor)?;
-                visits[s * n + a] += 1;
-                steps += 1;
-                // ALGO LOGIC: the expected value of S' under the policy, then the update.
-                let boot = if t.terminated {
-                    0.0
-                } else {
-                    let row = t.next * n..(t.next + 1) * n;
-                    explorer.probabilities(&q[row.clone()], &visits[row.clone()], &mut probs);
-                    probs.iter().zip(&q[row]).map(|(p, v)| p * v).sum()
-                };
-                window.push(s, a, t.reward);
-                if window.full() {
-                    if let Some(e) = window.oldest() {
-                        td_sum += update(
-                            &mut q,
-                            &visits,
-                            e.state,
-                            e.action,
-                            window.n_step_return(gamma, boot),
-                        );
-                    }
-                    window.pop();
-                }
-                if t.done() {
-                    while let Some(e) = window.oldest() {
-                        td_sum += update(
-                            &mut q,
-                            &visits,
-                            e.state,
-                            e.action,
-                            window.n_step_return(gamma, boot),
-                        );
-                        window.pop();
-                    }
-                    explorer.end_episode();
-                    break;
-                }
-            }
-            let metrics = [
-                Metric::mean("td_error", td_sum / steps.max(1) as f64),
-                Metric::last("epsilon", explorer.epsilon),
-            ];
-            session.after_update(steps, &metrics, &mut || {
-                parts(&q, &visits, &runner, explorer.epsilon, &window)
-            })?;
+        let (q, gamma, n) = (&mut self.q, self.gamma, ctx.n_actions);
+        self.window.advance(t, td_sum, |w| match w.oldest() {
+            Some(e) => ctx.update(q, e.state * n + e.action, w.n_step_return(gamma, boot)),
+            None => 0.0,
+        });
+    }
+
+    fn save(&self) -> State {
+        State {
+            q: self.q.clone(),
+            window: self.window.clone(),
         }
+    }
+
+    fn restore(&mut self, saved: State) -> Result<(), TrainError> {
+        check_len("Q table", saved.q.len(), self.q.len())?;
+        let n_step = self.window.n;
+        (self.q, self.window) = (saved.q, saved.window);
+        self.window.n = n_step;
         Ok(())
-    })();
-    let stop = session.finish(result, || {
-        parts(&q, &visits, &runner, explorer.epsilon, &window)
-    })?;
-    Values::from_q(&q, n, runner.action_start).write(&session.run_dir)?;
-    Ok(stop)
+    }
+
+    fn played(&self) -> Cow<'_, [f64]> {
+        Cow::Borrowed(&self.q)
+    }
+}
+
+/// Runs Expected Sarsa.
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    control::run(session, &rc.common, &rc.tab, |n_s, n| ExpectedSarsa {
+        q: vec![rc.tab.q_init; n_s * n],
+        window: Window::new(c.n_step),
+        gamma: c.gamma,
+        probs: vec![0.0; n],
+    })
 }

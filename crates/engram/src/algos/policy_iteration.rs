@@ -17,8 +17,9 @@ use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
 use crate::tabular::bellman::{
     action_start, check_theta, dp_model, expected_value, q_table, Policy,
 };
+use crate::tabular::dp::{self, sweep};
 use crate::tabular::table_agent;
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
+use crate::tabular::values::{agent_params, check_len, saved_state};
 use engram_env::Env;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -161,14 +162,9 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
                 Some(p) => Policy::deterministic(p, n),
                 None => first.clone(),
             };
-            previous.copy_from_slice(&v);
-            let mut delta: f64 = 0.0;
-            for s in 0..n_s {
-                let from = if c.in_place { &v } else { &previous };
-                let new = expected_value(&model, from, &pi, s, c.gamma);
-                delta = delta.max((new - v[s]).abs());
-                v[s] = new;
-            }
+            let delta = sweep(&mut v, &mut previous, c.in_place, |from, s| {
+                expected_value(&model, from, &pi, s, c.gamma)
+            });
             sweeps += 1;
             let evaluated = delta < c.theta || (c.eval_sweeps > 0 && sweeps >= c.eval_sweeps);
             let mut changed = 0u64;
@@ -209,8 +205,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         Ok(())
     })();
     let stop = session.finish(result, || parts(&v, &policy, sweeps, improvements, stable))?;
-    let q = q_table(&model, &v, c.gamma);
-    let mut values = Values::new(v.clone(), &q, n, action_start(&*probe));
+    let mut values = dp::values(&model, &v, c.gamma, action_start(&*probe));
     if let Some(p) = &policy {
         values.policy = p
             .iter()

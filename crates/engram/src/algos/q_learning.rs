@@ -8,21 +8,21 @@
 //! 1` is plain Q-learning. A truncated episode (time limit) bootstraps from its last state, a
 //! terminated one does not. `alpha = 0` uses sample averages (1 / visits of the pair).
 //!
-//! Each env step is one update; the session hears of them every [`crate::tabular::CHUNK`] steps and at every
-//! episode's end.
+//! Each env step is one update (the loop: [`crate::tabular::control`]).
 
 use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::explore::Explorer;
+use crate::runtime::{Session, StopReason};
+use crate::tabular::control::{self, Ctx, TdControl};
 use crate::tabular::nstep::Window;
-use crate::tabular::runner::{Runner, RunnerState};
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
-use crate::tabular::{chunk_len, table_agent};
+use crate::tabular::runner::Transition;
+use crate::tabular::table_agent;
+use crate::tabular::values::check_len;
 use engram_env::Env;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const NAME: &str = "q-learning";
@@ -67,36 +67,25 @@ impl super::Algorithm for Config {
     }
 }
 
-/// What a checkpoint stores besides the agent's table.
+/// What a checkpoint stores of the method.
 #[derive(Serialize, Deserialize)]
 struct State {
-    runner: RunnerState,
     q: Vec<f64>,
-    visits: Vec<u64>,
-    epsilon: f64,
     window: Window,
 }
 
 /// Updates the oldest window entry towards its tree-backup return; `boot` is the value after
 /// the window's last step (0 if it terminated). Returns |TD error|.
-#[allow(clippy::too_many_arguments)]
 #[inline]
-fn update_oldest(
-    q: &mut [f64],
-    visits: &[u64],
-    window: &Window,
-    boot: f64,
-    n: usize,
-    gamma: f64,
-    alpha: f64,
-) -> f64 {
+fn update_oldest(q: &mut [f64], window: &Window, boot: f64, gamma: f64, ctx: &Ctx) -> f64 {
+    let n = ctx.n_actions;
     let entries = &window.entries;
     let mut g = boot;
     for i in (0..entries.len()).rev() {
         if i + 1 < entries.len() {
             // The step after i: follow it if its action was greedy, else back up max Q.
             let next = entries[i + 1];
-            let row = &q[next.state * n..(next.state + 1) * n];
+            let row = &q[ctx.row(next.state)];
             let best = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if row[next.action] < best {
                 g = best;
@@ -105,118 +94,69 @@ fn update_oldest(
         g = entries[i].reward + gamma * g;
     }
     let e = entries[0];
-    let i = e.state * n + e.action;
-    let step = if alpha > 0.0 {
-        alpha
-    } else {
-        1.0 / visits[i].max(1) as f64
-    };
-    let td = g - q[i];
-    q[i] += step * td;
-    td.abs()
+    ctx.update(q, e.state * n + e.action, g)
+}
+
+struct QLearning {
+    q: Vec<f64>,
+    window: Window,
+    gamma: f64,
+}
+
+impl TdControl for QLearning {
+    type Saved = State;
+
+    #[inline]
+    fn act(&mut self, s: usize, ctx: &mut Ctx) -> usize {
+        ctx.explore(&self.q, s)
+    }
+
+    #[inline]
+    fn learn(&mut self, t: &Transition, ctx: &mut Ctx, td_sum: &mut f64) {
+        // ALGO LOGIC: the (n-step) Q-learning update.
+        let boot = if t.terminated {
+            0.0
+        } else {
+            self.q[ctx.row(t.next)]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        if self.window.n == 1 {
+            let i = t.state * ctx.n_actions + t.action;
+            *td_sum += ctx.update(&mut self.q, i, t.reward + self.gamma * boot);
+        } else {
+            let (q, gamma) = (&mut self.q, self.gamma);
+            self.window
+                .advance(t, td_sum, |w| update_oldest(q, w, boot, gamma, ctx));
+        }
+    }
+
+    fn save(&self) -> State {
+        State {
+            q: self.q.clone(),
+            window: self.window.clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: State) -> Result<(), TrainError> {
+        check_len("Q table", saved.q.len(), self.q.len())?;
+        let n = self.window.n;
+        (self.q, self.window) = (saved.q, saved.window);
+        self.window.n = n;
+        Ok(())
+    }
+
+    fn played(&self) -> Cow<'_, [f64]> {
+        Cow::Borrowed(&self.q)
+    }
 }
 
 /// Runs Q-learning.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
-    let env_id = &rc.common.env;
-    let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::make(&rc.common)?;
-    let (n_s, n) = (runner.n_states(), runner.n_actions);
-    let tab = &rc.tab;
-    let mut explorer = Explorer::new(tab, n);
-    let mut q = vec![tab.q_init; n_s * n];
-    let mut visits = vec![0u64; n_s * n];
-    let mut window = Window::new(c.n_step);
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("Q table", saved.q.len(), q.len())?;
-        check_len("visit counts", saved.visits.len(), visits.len())?;
-        runner.restore(&saved.runner)?;
-        (q, visits, window) = (saved.q, saved.visits, saved.window);
-        window.n = c.n_step;
-        explorer.epsilon = saved.epsilon;
-    }
-    session.start(agent, true)?;
-    let parts = |q: &[f64], visits: &[u64], runner: &Runner, eps: f64, window: &Window| {
-        let state = State {
-            runner: runner.save(),
-            q: q.to_vec(),
-            visits: visits.to_vec(),
-            epsilon: eps,
-            window: window.clone(),
-        };
-        CheckpointParts {
-            params: agent_params(q, n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
-    let monitor = session.monitor.clone();
-    let (gamma, alpha) = (c.gamma, tab.alpha);
-    let result: Result<(), TrainError> = (|| {
-        while session.running() {
-            let chunk = chunk_len(&session);
-            let (mut steps, mut td_sum) = (0u64, 0.0);
-            while steps < chunk {
-                let s = runner.state;
-                let a = explorer.choose(
-                    &q[s * n..(s + 1) * n],
-                    &visits[s * n..(s + 1) * n],
-                    &mut runner.rng,
-                );
-                let t = runner.step(a, &monitor)?;
-                visits[s * n + a] += 1;
-                steps += 1;
-                // ALGO LOGIC: the (n-step) Q-learning update.
-                let boot = if t.terminated {
-                    0.0
-                } else {
-                    q[t.next * n..(t.next + 1) * n]
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max)
-                };
-                if c.n_step == 1 {
-                    let i = s * n + a;
-                    let step = if alpha > 0.0 {
-                        alpha
-                    } else {
-                        1.0 / visits[i] as f64
-                    };
-                    let td = t.reward + gamma * boot - q[i];
-                    q[i] += step * td;
-                    td_sum += td.abs();
-                } else {
-                    window.push(s, a, t.reward);
-                    if window.full() {
-                        td_sum += update_oldest(&mut q, &visits, &window, boot, n, gamma, alpha);
-                        window.pop();
-                    }
-                    if t.done() {
-                        while !window.is_empty() {
-                            td_sum +=
-                                update_oldest(&mut q, &visits, &window, boot, n, gamma, alpha);
-                            window.pop();
-                        }
-                    }
-                }
-                if t.done() {
-                    explorer.end_episode();
-                    break;
-                }
-            }
-            let metrics = [
-                Metric::mean("td_error", td_sum / steps.max(1) as f64),
-                Metric::last("epsilon", explorer.epsilon),
-            ];
-            session.after_update(steps, &metrics, &mut || {
-                parts(&q, &visits, &runner, explorer.epsilon, &window)
-            })?;
-        }
-        Ok(())
-    })();
-    let stop = session.finish(result, || {
-        parts(&q, &visits, &runner, explorer.epsilon, &window)
-    })?;
-    Values::from_q(&q, n, runner.action_start).write(&session.run_dir)?;
-    Ok(stop)
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    control::run(session, &rc.common, &rc.tab, |n_s, n| QLearning {
+        q: vec![rc.tab.q_init; n_s * n],
+        window: Window::new(c.n_step),
+        gamma: c.gamma,
+    })
 }

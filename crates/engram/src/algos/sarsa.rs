@@ -9,14 +9,15 @@ use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::explore::Explorer;
+use crate::runtime::{Session, StopReason};
+use crate::tabular::control::{self, Ctx, TdControl};
 use crate::tabular::nstep::Window;
-use crate::tabular::runner::{Runner, RunnerState};
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
-use crate::tabular::{chunk_len, table_agent};
+use crate::tabular::runner::Transition;
+use crate::tabular::table_agent;
+use crate::tabular::values::check_len;
 use engram_env::Env;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const NAME: &str = "sarsa";
@@ -60,142 +61,82 @@ impl super::Algorithm for Config {
     }
 }
 
+/// What a checkpoint stores of the method.
 #[derive(Serialize, Deserialize)]
 struct State {
-    runner: RunnerState,
     q: Vec<f64>,
-    visits: Vec<u64>,
-    epsilon: f64,
     window: Window,
     /// The action already chosen for the current state (Sarsa's A').
     next_action: Option<usize>,
 }
 
-/// Runs Sarsa.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
-    let env_id = &rc.common.env;
-    let agent = table_agent(env_id, &*rc.common.make_env()?)?;
-    let mut runner = Runner::make(&rc.common)?;
-    let (n_s, n) = (runner.n_states(), runner.n_actions);
-    let tab = &rc.tab;
-    let mut explorer = Explorer::new(tab, n);
-    let mut q = vec![tab.q_init; n_s * n];
-    let mut visits = vec![0u64; n_s * n];
-    let mut window = Window::new(c.n_step);
-    let mut next_action: Option<usize> = None;
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("Q table", saved.q.len(), q.len())?;
-        check_len("visit counts", saved.visits.len(), visits.len())?;
-        runner.restore(&saved.runner)?;
-        (q, visits, window, next_action) = (saved.q, saved.visits, saved.window, saved.next_action);
-        window.n = c.n_step;
-        next_action = next_action.filter(|&a| a < n);
-        explorer.epsilon = saved.epsilon;
+struct Sarsa {
+    q: Vec<f64>,
+    window: Window,
+    next_action: Option<usize>,
+    n_actions: usize,
+    gamma: f64,
+}
+
+impl TdControl for Sarsa {
+    type Saved = State;
+
+    #[inline]
+    fn act(&mut self, s: usize, ctx: &mut Ctx) -> usize {
+        match self.next_action.take() {
+            Some(a) => a,
+            None => ctx.explore(&self.q, s),
+        }
     }
-    session.start(agent, true)?;
-    let parts = |q: &[f64],
-                 visits: &[u64],
-                 runner: &Runner,
-                 eps: f64,
-                 window: &Window,
-                 next: Option<usize>| {
-        let state = State {
-            runner: runner.save(),
-            q: q.to_vec(),
-            visits: visits.to_vec(),
-            epsilon: eps,
-            window: window.clone(),
-            next_action: next,
-        };
-        CheckpointParts {
-            params: agent_params(q, n),
-            collectors: vec![serde_json::to_value(state).ok()],
-            ..CheckpointParts::default()
-        }
-    };
-    let monitor = session.monitor.clone();
-    let (gamma, alpha) = (c.gamma, tab.alpha);
-    // The (sample-average or constant) step of the oldest window entry towards `target`.
-    let update = |q: &mut [f64], visits: &[u64], s: usize, a: usize, target: f64| {
-        let i = s * n + a;
-        let step = if alpha > 0.0 {
-            alpha
+
+    #[inline]
+    fn learn(&mut self, t: &Transition, ctx: &mut Ctx, td_sum: &mut f64) {
+        // ALGO LOGIC: choose A' in S', then the n-step Sarsa update.
+        let boot = if t.terminated {
+            0.0
         } else {
-            1.0 / visits[i].max(1) as f64
-        };
-        let td = target - q[i];
-        q[i] += step * td;
-        td.abs()
-    };
-    let result: Result<(), TrainError> = (|| {
-        while session.running() {
-            let chunk = chunk_len(&session);
-            let (mut steps, mut td_sum) = (0u64, 0.0);
-            while steps < chunk {
-                let s = runner.state;
-                let a = match next_action.take() {
-                    Some(a) => a,
-                    None => explorer.choose(
-                        &q[s * n..(s + 1) * n],
-                        &visits[s * n..(s + 1) * n],
-                        &mut runner.rng,
-                    ),
-                };
-                let t = runner.step(a, &monitor)?;
-                visits[s * n + a] += 1;
-                steps += 1;
-                // ALGO LOGIC: choose A' in S', then the n-step Sarsa update.
-                let boot = if t.terminated {
-                    0.0
-                } else {
-                    let row = t.next * n..(t.next + 1) * n;
-                    let a2 = explorer.choose(&q[row.clone()], &visits[row], &mut runner.rng);
-                    if !t.done() {
-                        next_action = Some(a2);
-                    }
-                    q[t.next * n + a2]
-                };
-                window.push(s, a, t.reward);
-                if window.full() {
-                    if let Some(e) = window.oldest() {
-                        td_sum += update(
-                            &mut q,
-                            &visits,
-                            e.state,
-                            e.action,
-                            window.n_step_return(gamma, boot),
-                        );
-                    }
-                    window.pop();
-                }
-                if t.done() {
-                    while let Some(e) = window.oldest() {
-                        td_sum += update(
-                            &mut q,
-                            &visits,
-                            e.state,
-                            e.action,
-                            window.n_step_return(gamma, boot),
-                        );
-                        window.pop();
-                    }
-                    explorer.end_episode();
-                    break;
-                }
+            let a2 = ctx.explore(&self.q, t.next);
+            if !t.done() {
+                self.next_action = Some(a2);
             }
-            let metrics = [
-                Metric::mean("td_error", td_sum / steps.max(1) as f64),
-                Metric::last("epsilon", explorer.epsilon),
-            ];
-            session.after_update(steps, &metrics, &mut || {
-                parts(&q, &visits, &runner, explorer.epsilon, &window, next_action)
-            })?;
+            self.q[t.next * ctx.n_actions + a2]
+        };
+        let (q, gamma, n) = (&mut self.q, self.gamma, ctx.n_actions);
+        self.window.advance(t, td_sum, |w| match w.oldest() {
+            Some(e) => ctx.update(q, e.state * n + e.action, w.n_step_return(gamma, boot)),
+            None => 0.0,
+        });
+    }
+
+    fn save(&self) -> State {
+        State {
+            q: self.q.clone(),
+            window: self.window.clone(),
+            next_action: self.next_action,
         }
+    }
+
+    fn restore(&mut self, saved: State) -> Result<(), TrainError> {
+        check_len("Q table", saved.q.len(), self.q.len())?;
+        let n_step = self.window.n;
+        (self.q, self.window) = (saved.q, saved.window);
+        self.window.n = n_step;
+        self.next_action = saved.next_action.filter(|&a| a < self.n_actions);
         Ok(())
-    })();
-    let stop = session.finish(result, || {
-        parts(&q, &visits, &runner, explorer.epsilon, &window, next_action)
-    })?;
-    Values::from_q(&q, n, runner.action_start).write(&session.run_dir)?;
-    Ok(stop)
+    }
+
+    fn played(&self) -> Cow<'_, [f64]> {
+        Cow::Borrowed(&self.q)
+    }
+}
+
+/// Runs Sarsa.
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+    control::run(session, &rc.common, &rc.tab, |n_s, n| Sarsa {
+        q: vec![rc.tab.q_init; n_s * n],
+        window: Window::new(c.n_step),
+        next_action: None,
+        n_actions: n,
+        gamma: c.gamma,
+    })
 }

@@ -12,10 +12,10 @@ use super::RunConfig;
 use crate::agent::Act;
 use crate::config::{check, ConfigError};
 use crate::error::TrainError;
-use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
-use crate::tabular::bellman::{action_start, check_theta, dp_model, q_table, q_value};
+use crate::runtime::{Session, StopReason};
+use crate::tabular::bellman::{action_start, check_theta, dp_model, q_value};
+use crate::tabular::dp::{sweep_until_converged, Sweeps};
 use crate::tabular::table_agent;
-use crate::tabular::values::{agent_params, check_len, saved_state, Values};
 use engram_env::Env;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -62,65 +62,30 @@ impl super::Algorithm for Config {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct State {
-    v: Vec<f64>,
-    /// The last sweep's largest change (`None` before the first): a run that converged
-    /// stays converged when resumed with the same `theta`.
-    delta: Option<f64>,
-}
-
 /// Runs value iteration.
-pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
+pub fn run(session: Session, rc: &RunConfig, c: &Config) -> Result<StopReason, TrainError> {
     let probe = rc.common.make_env()?;
     let model = dp_model(&rc.common.env, &rc.common.algo, &*probe)?;
     let agent = table_agent(&rc.common.env, &*probe)?;
-    let (n_s, n) = (model.n_states(), model.n_actions());
-    let mut v = vec![0.0; n_s];
-    let mut last_delta: Option<f64> = None;
-    if let Some(saved) = saved_state::<State>(&session)? {
-        check_len("V table", saved.v.len(), n_s)?;
-        (v, last_delta) = (saved.v, saved.delta);
-    }
-    session.start(agent, true)?;
-    let parts = |v: &[f64], delta: Option<f64>| CheckpointParts {
-        params: agent_params(&q_table(&model, v, c.gamma), n),
-        collectors: vec![serde_json::to_value(State {
-            v: v.to_vec(),
-            delta,
-        })
-        .ok()],
-        ..CheckpointParts::default()
+    let n = model.n_actions();
+    let run = Sweeps {
+        model: &model,
+        agent,
+        action_start: action_start(&*probe),
+        gamma: c.gamma,
+        theta: c.theta,
+        in_place: c.in_place,
     };
-    let mut previous = v.clone();
-    let result: Result<(), TrainError> = (|| {
-        while session.running() && last_delta.is_none_or(|d| d >= c.theta) {
-            // ALGO LOGIC: one sweep of the Bellman optimality backup.
-            previous.copy_from_slice(&v);
-            let mut delta: f64 = 0.0;
-            for s in 0..n_s {
-                let from = if c.in_place { &v } else { &previous };
-                let best = (0..n)
-                    .filter(|&a| model.allowed(s, a))
-                    .map(|a| q_value(&model, from, s, a, c.gamma))
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let best = if best.is_finite() { best } else { 0.0 };
-                delta = delta.max((best - v[s]).abs());
-                v[s] = best;
-            }
-            last_delta = Some(delta);
-            let metrics = [Metric::last("delta", delta)];
-            session.after_update(1, &metrics, &mut || parts(&v, last_delta))?;
+    sweep_until_converged(session, run, |from, s| {
+        // ALGO LOGIC: the Bellman optimality backup.
+        let best = (0..n)
+            .filter(|&a| model.allowed(s, a))
+            .map(|a| q_value(&model, from, s, a, c.gamma))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if best.is_finite() {
+            best
+        } else {
+            0.0
         }
-        Ok(())
-    })();
-    let stop = session.finish(result, || parts(&v, last_delta))?;
-    Values::new(
-        v.clone(),
-        &q_table(&model, &v, c.gamma),
-        n,
-        action_start(&*probe),
-    )
-    .write(&session.run_dir)?;
-    Ok(stop)
+    })
 }

@@ -84,8 +84,25 @@ impl Explorer {
     }
 
     /// An action for a state whose action values are `q` and pair visit counts `counts`.
-    #[inline]
+    /// Plain epsilon-greedy, the TD methods' step, is inlined into their loops; the rest is
+    /// [`Explorer::choose_other`].
+    #[inline(always)]
     pub fn choose(&mut self, q: &[f64], counts: &[u64], rng: &mut ChaCha8Rng) -> usize {
+        if matches!(
+            self.kind,
+            ExplorationKind::EpsilonGreedy | ExplorationKind::Gradient
+        ) && self.count_bonus <= 0.0
+        {
+            if self.epsilon > 0.0 && rng.gen::<f64>() < self.epsilon {
+                return rng.gen_range(0..q.len());
+            }
+            return argmax_random_tie(q, rng);
+        }
+        self.choose_other(q, counts, rng)
+    }
+
+    #[inline(never)]
+    fn choose_other(&mut self, q: &[f64], counts: &[u64], rng: &mut ChaCha8Rng) -> usize {
         let n = q.len();
         match self.kind {
             ExplorationKind::EpsilonGreedy | ExplorationKind::Gradient => {

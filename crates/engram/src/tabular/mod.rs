@@ -1,11 +1,14 @@
 //! Machinery of the tabular methods (Sutton & Barto, 2nd ed.): one environment stepped with
 //! exact resume ([`runner`]), exploration strategies shared by MDP methods and bandits
-//! ([`explore`]), Bellman backups over an environment's model ([`bellman`]), and what a
-//! tabular run writes: its parameters for the evaluator and `values.json` ([`values`]).
+//! ([`explore`]), Bellman backups over an environment's model ([`bellman`]) and the sweeps of
+//! dynamic programming ([`dp`]), the loop of TD control ([`control`]), and what a tabular
+//! run writes: its parameters for the evaluator and `values.json` ([`values`]).
 //!
 //! Values and returns are `f64` throughout; the agent's `f32` table is only what plays.
 
 pub mod bellman;
+pub mod control;
+pub mod dp;
 pub mod explore;
 pub mod nstep;
 pub mod runner;

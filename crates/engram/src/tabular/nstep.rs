@@ -2,6 +2,7 @@
 //! states, actions and rewards, whose oldest entry is updated once `n` rewards are known,
 //! and all of which are updated when the episode ends.
 
+use crate::tabular::runner::Transition;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -74,5 +75,28 @@ impl Window {
     #[inline]
     pub fn pop(&mut self) {
         self.entries.pop_front();
+    }
+
+    /// Pushes a step, then updates the oldest entry once `n` rewards are known and, when the
+    /// episode ended, every entry left; `update` sees the window with the entry to update
+    /// oldest and returns its |TD error|, added to `td_sum`.
+    #[inline]
+    pub fn advance(
+        &mut self,
+        t: &Transition,
+        td_sum: &mut f64,
+        mut update: impl FnMut(&Window) -> f64,
+    ) {
+        self.push(t.state, t.action, t.reward);
+        if self.full() {
+            *td_sum += update(self);
+            self.pop();
+        }
+        if t.done() {
+            while !self.is_empty() {
+                *td_sum += update(self);
+                self.pop();
+            }
+        }
     }
 }
