@@ -280,9 +280,14 @@ fn killed_multi_seed_runs_resume_to_the_single_runs() {
             .enumerate()
             .filter(|&(i, _)| i != at && i != at + 1)
             .map(|(_, a)| a.clone())
-            // `--seeds` turns TensorBoard off unless it is set, and the checkpoint holds the
-            // config: set it for the single runs too, so both configs are the same.
-            .chain(["--set".to_string(), "tensorboard=false".to_string()])
+            // `--seeds` turns TensorBoard and each seed's curve.png off unless they are set,
+            // and the checkpoint holds the config: set them for the single runs too, so both
+            // configs are the same.
+            .chain(
+                ["--set", "tensorboard=false", "--set", "curve_png=false"]
+                    .into_iter()
+                    .map(String::from),
+            )
             .collect()
     };
     let seeds = [0u64, 1, 2];
