@@ -198,15 +198,14 @@ fn fuzz_algorithm(
             ]
             .map(String::from),
         );
-        // Small networks, and small batches for replay learners, first (the random keys below
-        // may override them): the cases test what the settings do, not how fast a 256x256
-        // update is in the test profile.
+        // Replay learners start from a small network and batch (the random keys below may
+        // override them): the cases test what the settings do, not how fast a 256x256 update
+        // is in the test profile. (Tabular methods refuse network keys: they get none.)
         let has = |key: &str| keys.iter().any(|(k, _)| k == key);
-        if has("encoder_layers") {
-            args.extend(["--set".into(), "encoder_layers=[32]".into()]);
-        }
         if has("buffer_size") && has("batch_size") {
-            args.extend(["--set".into(), "batch_size=32".into()]);
+            args.extend(
+                ["--set", "encoder_layers=[32]", "--set", "batch_size=32"].map(String::from),
+            );
         }
         for _ in 0..(1 + rng.next() % 3) {
             let (key, default) = rng.pick(keys).clone();
@@ -273,7 +272,7 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
         .map_or(2, |n| n.get())
         .min(4);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let counts = std::sync::Mutex::new((0usize, 0usize));
+    let counts = std::sync::Mutex::new((0usize, 0usize, Vec::new()));
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {
@@ -286,10 +285,15 @@ fn random_command_lines_succeed_or_fail_clearly_for_every_algorithm() {
                 let mut c = counts.lock().unwrap();
                 c.0 += ok;
                 c.1 += refused;
+                c.2.push(format!("{algo} {ok}/{}", ok + refused));
             });
         }
     });
-    let (ok, refused) = *counts.lock().unwrap();
-    eprintln!("fuzzed command lines: {ok} trained, {refused} refused with a message");
+    let (ok, refused, per_algorithm) = counts.into_inner().unwrap();
+    eprintln!(
+        "fuzzed command lines: {ok} trained, {refused} refused with a message (trained per \
+         algorithm: {})",
+        per_algorithm.join(", ")
+    );
     assert!(ok > 0 && refused > 0, "{ok} ok, {refused} refused");
 }
