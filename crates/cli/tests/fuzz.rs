@@ -4,7 +4,8 @@
 //! covered without anyone remembering to.
 //!
 //! Besides `--set` keys, the generator mixes in `--episodes` and `--seeds` (with `--jobs`),
-//! valid and invalid.
+//! valid and invalid. Every fourth case is valid by construction (the algorithm's example
+//! environment, one key at its printed default) and must train.
 //!
 //! `ENGRAM_FUZZ_CASES=N` sets the cases per algorithm (CI: 12); `ENGRAM_FUZZ_SEED` the seed.
 
@@ -52,7 +53,8 @@ fn algorithms() -> Vec<(String, Vec<(String, String)>)> {
                 .filter(|l| l.starts_with("  "))
                 .filter_map(|l| {
                     let key = l.split_whitespace().next()?.to_string();
-                    let default = l.rsplit_once(" [")?.1.trim_end_matches(']').to_string();
+                    // The default is the last bracketed part: `... [[64, 64]]` -> `[64, 64]`.
+                    let default = l.rsplit_once(" [")?.1.strip_suffix(']')?.to_string();
                     Some((key, default))
                 })
                 .collect();
@@ -165,7 +167,27 @@ fn run_case(args: &[String], dir: &Path, what: &str) -> (Option<i32>, String) {
     (status.code(), stderr)
 }
 
-/// `cases` random command lines for one algorithm; returns `(trained, refused)`.
+/// Keys the cases never set: the command line's own, and evaluation (kept short).
+fn skipped_key(key: &str) -> bool {
+    matches!(key, "env" | "algo" | "env_options" | "total_steps") || key.contains("eval")
+}
+
+/// Replay learners start from a small network and batch: the cases test what the settings
+/// do, not how fast a 256x256 update is in the test profile. (Tabular methods refuse network
+/// keys: they get none.)
+fn small_replay_learner(keys: &[(String, String)]) -> Vec<String> {
+    let has = |key: &str| keys.iter().any(|(k, _)| k == key);
+    if has("buffer_size") && has("batch_size") {
+        ["--set", "encoder_layers=[32]", "--set", "batch_size=32"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
+/// `cases` random command lines for one algorithm, every fourth a valid one; returns
+/// `(trained, refused)`.
 fn fuzz_algorithm(
     algo: &str,
     keys: &[(String, String)],
@@ -177,6 +199,33 @@ fn fuzz_algorithm(
     let (mut ok, mut refused) = (0, 0);
     assert!(keys.len() > 10, "{algo}: keys {keys:?}");
     for case in 0..cases {
+        // Every fourth case is a valid one: the algorithm's own example environment and one
+        // key set to the default `engram algos NAME` prints for it. It must train: a printed
+        // default that does not read back, or an algorithm that fails on its own example, is
+        // a bug (and most random cases are refused, so these keep every algorithm training).
+        if case % 4 == 3 {
+            let usable: Vec<&(String, String)> = keys
+                .iter()
+                .filter(|(k, d)| !skipped_key(k) && !d.is_empty() && d != "{}")
+                .collect();
+            let (key, default) = rng.pick(&usable);
+            let mut args: Vec<String> = ["train", "--quiet", "--algo", algo, "--steps", "1500"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            args.extend(["--out".into(), format!("run_{algo}_{case}")]);
+            args.extend(small_replay_learner(keys));
+            args.extend(["--set".into(), format!("{key}={default}")]);
+            let (code, stderr) = run_case(&args, dir, &format!("{algo} case {case}"));
+            assert_eq!(
+                code,
+                Some(0),
+                "{algo} case {case} (a valid one) did not train: engram {}\n{stderr}",
+                args.join(" ")
+            );
+            ok += 1;
+            continue;
+        }
         let env = rng.pick(envs).to_string();
         let out = format!("run_{algo}_{case}");
         let mut args: Vec<String> = [
@@ -198,20 +247,11 @@ fn fuzz_algorithm(
             ]
             .map(String::from),
         );
-        // Replay learners start from a small network and batch (the random keys below may
-        // override them): the cases test what the settings do, not how fast a 256x256 update
-        // is in the test profile. (Tabular methods refuse network keys: they get none.)
-        let has = |key: &str| keys.iter().any(|(k, _)| k == key);
-        if has("buffer_size") && has("batch_size") {
-            args.extend(
-                ["--set", "encoder_layers=[32]", "--set", "batch_size=32"].map(String::from),
-            );
-        }
+        // The random keys below may override the small network and batch.
+        args.extend(small_replay_learner(keys));
         for _ in 0..(1 + rng.next() % 3) {
             let (key, default) = rng.pick(keys).clone();
-            if matches!(key.as_str(), "env" | "algo" | "env_options" | "total_steps")
-                || key.contains("eval")
-            {
+            if skipped_key(&key) {
                 continue;
             }
             args.push("--set".into());
