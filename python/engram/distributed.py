@@ -238,7 +238,7 @@ def train(
     if resume is not None:
         if config.pop("env", None) is not None:
             raise ValueError("resume continues a run with its own environment: leave env out")
-        run_algo = _engram.RolloutLearner.algo_of(os.fspath(resume))
+        run_algo = _engram.Learner.algo_of(os.fspath(resume))
         if algo is not None and algo != run_algo:
             raise ValueError(f"resume: the run in {resume} is {run_algo}, not {algo}")
         algo = run_algo
@@ -253,10 +253,7 @@ def train(
         overrides = _settings(config)
         # Connected first: an unreachable cluster leaves the run untouched.
         _connect(ray, ray_address, connect_timeout)
-        if rollouts:
-            learner = _engram.RolloutLearner.resume(os.fspath(resume), overrides, quiet)
-        else:
-            learner = _engram.A3cLearner.resume(os.fspath(resume), overrides, quiet)
+        learner = _engram.Learner.resume(os.fspath(resume), overrides, quiet)
     else:
         env = config.pop("env", None)
         if env is None:
@@ -264,17 +261,11 @@ def train(
         if out is None:
             raise ValueError("out: give the run directory")
         # Checked before connecting: a bad setting fails at once.
-        if rollouts:
-            _engram.RolloutLearner.check(algo, env, _settings(config), num_workers)
-        else:
+        if not rollouts:
             config.setdefault("workers", num_workers)
-            _engram.A3cLearner.check(env, _settings(config))
+        _engram.Learner.check(algo, env, _settings(config), num_workers)
         _connect(ray, ray_address, connect_timeout)
-        if rollouts:
-            learner = _engram.RolloutLearner.train(algo, env, _settings(config), os.fspath(out),
-                                                   quiet)
-        else:
-            learner = _engram.A3cLearner.train(env, _settings(config), os.fspath(out), quiet)
+        learner = _engram.Learner.train(algo, env, _settings(config), os.fspath(out), quiet)
     try:
         if rollouts:
             stats = _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,

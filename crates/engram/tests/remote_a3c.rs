@@ -34,15 +34,15 @@ fn remote_run(config: RunConfig, dir: &std::path::Path, streams: &[u64]) {
         .iter()
         .map(|&s| RemoteWorker::new(&rc, s).unwrap())
         .collect();
-    let mut params = vec![0.0; learner.num_params()];
+    let mut params = vec![0.0; learner.run().num_params()];
     let mut w = 0;
-    while learner.running() {
+    while learner.run().running() {
         let (version, finite) = learner.read_params(&mut params).unwrap();
         assert!(finite);
         let update = workers[w].compute(&params).unwrap();
         let grads = workers[w].grads().to_vec();
         assert!(learner.apply(w, &grads, &update).unwrap());
-        assert_eq!(learner.version(), version + 1);
+        assert_eq!(learner.run().version(), version + 1);
         w = (w + 1) % workers.len();
     }
     let (_, stop) = learner.finish().unwrap();
@@ -78,7 +78,7 @@ fn mismatched_buffers_and_settings_are_refused() {
     let mut worker = RemoteWorker::new(&rc, 0).unwrap();
     let err = worker.compute(&[0.0; 3]).unwrap_err().to_string();
     assert!(err.contains("3 numbers"), "{err}");
-    let mut params = vec![0.0; learner.num_params()];
+    let mut params = vec![0.0; learner.run().num_params()];
     learner.read_params(&mut params).unwrap();
     params[1] = f32::NAN;
     let err = worker.compute(&params).unwrap_err().to_string();

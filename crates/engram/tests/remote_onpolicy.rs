@@ -32,8 +32,8 @@ fn remote_run(config: RunConfig, dir: &std::path::Path, workers: usize) {
     let mut collectors: Vec<RolloutWorker> = (0..workers)
         .map(|w| RolloutWorker::new(&rc, workers, w as u64).unwrap())
         .collect();
-    let mut params = vec![0.0; learner.num_params()];
-    while learner.running() {
+    let mut params = vec![0.0; learner.run().num_params()];
+    while learner.run().running() {
         let (version, finite) = learner.read_params(&mut params).unwrap();
         assert!(finite);
         let mut episodes = Vec::new();
@@ -42,7 +42,7 @@ fn remote_run(config: RunConfig, dir: &std::path::Path, workers: usize) {
         }
         let rollouts: Vec<&[f32]> = collectors.iter().map(|c| c.packed()).collect();
         assert!(learner.learn(&rollouts, &episodes).unwrap());
-        assert_eq!(learner.version(), version + 1);
+        assert_eq!(learner.run().version(), version + 1);
     }
     let (_, stop) = learner.finish().unwrap();
     close(&rc, &monitor, dir, Ok(stop)).unwrap();
@@ -151,7 +151,7 @@ fn unsupported_settings_and_mismatched_buffers_are_refused() {
     let mut worker = RolloutWorker::new(&config, 2, 0).unwrap();
     let err = worker.collect(&[0.0; 3]).unwrap_err().to_string();
     assert!(err.contains("3 numbers"), "{err}");
-    let mut params = vec![0.0; learner.num_params()];
+    let mut params = vec![0.0; learner.run().num_params()];
     learner.read_params(&mut params).unwrap();
     worker.collect(&params).unwrap();
     // Two workers' rollouts expected, one given: the buffer is half the size needed.

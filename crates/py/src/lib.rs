@@ -852,26 +852,44 @@ fn train_error(e: engram::error::TrainError) -> PyErr {
     }
 }
 
-/// The learner of a distributed A3C run: owns the run directory, the global parameters, the
-/// optimizer statistics, the metrics and the checkpoints, exactly as a local run.
+/// The learner of a distributed run (A3C, PPO or A2C): owns the run directory, the
+/// parameters, the optimizer statistics, the metrics and the checkpoints, exactly as a local
+/// run. A3C's applies gradients (`apply_gradients`), PPO's and A2C's learn from rollouts
+/// (`learn`).
 #[pyclass(module = "engram._engram", frozen)]
-struct A3cLearner {
-    inner: Mutex<Option<engram::algos::a3c::RemoteLearner>>,
+struct Learner {
+    inner: Mutex<Option<RemoteLearner>>,
 }
 
-impl A3cLearner {
+enum RemoteLearner {
+    A3c(Box<engram::algos::a3c::RemoteLearner>),
+    Rollouts(Box<engram::algos::remote::RolloutLearner>),
+}
+
+impl RemoteLearner {
+    fn run(&self) -> &engram::algos::distributed::LearnerRun {
+        match self {
+            RemoteLearner::A3c(l) => l.run(),
+            RemoteLearner::Rollouts(l) => l.run(),
+        }
+    }
+}
+
+impl Learner {
     fn of(opened: engram::train::OpenRun) -> PyResult<Self> {
-        let learner = engram::algos::a3c::RemoteLearner::new(opened.session, opened.config)
-            .map_err(train_error)?;
-        Ok(A3cLearner {
-            inner: Mutex::new(Some(learner)),
+        let learner = if opened.config.common.algo == engram::algos::a3c::NAME {
+            engram::algos::a3c::RemoteLearner::new(opened.session, opened.config)
+                .map(|l| RemoteLearner::A3c(Box::new(l)))
+        } else {
+            engram::algos::remote::RolloutLearner::new(opened.session, opened.config)
+                .map(|l| RemoteLearner::Rollouts(Box::new(l)))
+        };
+        Ok(Learner {
+            inner: Mutex::new(Some(learner.map_err(train_error)?)),
         })
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut engram::algos::a3c::RemoteLearner) -> PyResult<T>,
-    ) -> PyResult<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut RemoteLearner) -> PyResult<T>) -> PyResult<T> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_mut() {
             Some(learner) => f(learner),
@@ -881,24 +899,35 @@ impl A3cLearner {
 }
 
 #[pymethods]
-impl A3cLearner {
-    /// A new run of A3C on `env` in `out` (`settings`: `key=value`, as `engram train --set`).
+impl Learner {
+    /// A new run of `algo` (a3c, ppo or a2c) on `env` in `out` (`settings`: `key=value`, as
+    /// `engram train --set`).
     #[staticmethod]
-    #[pyo3(signature = (env, settings, out, quiet=true))]
-    fn train(env: &str, settings: Vec<String>, out: PathBuf, quiet: bool) -> PyResult<Self> {
-        let config = config_of("a3c", env, &settings)?;
+    #[pyo3(signature = (algo, env, settings, out, quiet=true))]
+    fn train(
+        algo: &str,
+        env: &str,
+        settings: Vec<String>,
+        out: PathBuf,
+        quiet: bool,
+    ) -> PyResult<Self> {
+        let config = config_of(algo, env, &settings)?;
         let opened = engram::train::open_new(config, Some(&out), quiet.into(), |_| {})
             .map_err(train_error)?;
         Self::of(opened)
     }
 
-    /// Checks a new distributed run's settings without starting it.
+    /// Checks a new distributed run's settings for `num_workers` workers without starting it.
     #[staticmethod]
-    fn check(env: &str, settings: Vec<String>) -> PyResult<()> {
-        let config = config_of("a3c", env, &settings)?;
+    fn check(algo: &str, env: &str, settings: Vec<String>, num_workers: usize) -> PyResult<()> {
+        let config = config_of(algo, env, &settings)?;
         let probe = config.common.make_env().map_err(value_error)?;
         config.algo.check(&config, &*probe).map_err(value_error)?;
-        engram::algos::a3c::check_remote(&config).map_err(train_error)
+        if config.common.algo == engram::algos::a3c::NAME {
+            engram::algos::a3c::check_remote(&config).map_err(train_error)
+        } else {
+            engram::algos::remote::check_remote(&config, num_workers).map_err(train_error)
+        }
     }
 
     /// Continues the run in `dir` from its latest checkpoint.
@@ -910,40 +939,51 @@ impl A3cLearner {
         Self::of(opened)
     }
 
+    /// The algorithm of the run in `dir` (to check a resume before connecting).
+    #[staticmethod]
+    fn algo_of(dir: PathBuf) -> PyResult<String> {
+        let config = RunConfig::from_file(&dir.join("config.toml")).map_err(value_error)?;
+        Ok(config.common.algo.clone())
+    }
+
     /// The run's whole configuration as TOML (what the workers are built from).
     fn config_toml(&self) -> PyResult<String> {
-        self.with(|l| l.config().to_toml().map_err(value_error))
+        self.with(|l| l.run().config().to_toml().map_err(value_error))
     }
 
     fn run_dir(&self) -> PyResult<PathBuf> {
-        self.with(|l| Ok(l.session().run_dir.clone()))
+        self.with(|l| Ok(l.run().session().run_dir.clone()))
     }
 
     fn num_params(&self) -> PyResult<usize> {
-        self.with(|l| Ok(l.num_params()))
+        self.with(|l| Ok(l.run().num_params()))
     }
 
     /// Updates applied so far by this learner (the parameters' version).
     fn version(&self) -> PyResult<u64> {
-        self.with(|l| Ok(l.version()))
+        self.with(|l| Ok(l.run().version()))
     }
 
     fn env_steps(&self) -> PyResult<u64> {
-        self.with(|l| Ok(l.session().monitor.env_steps()))
+        self.with(|l| Ok(l.run().session().monitor.env_steps()))
     }
 
-    /// `(version, parameters)`: a copy of the global parameters as one float32 array.
+    /// `(version, parameters)`: a copy of the parameters as one float32 array.
     fn params<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyArray1<f32>>)> {
         let (version, params) = self.with(|l| {
-            let mut out = vec![0.0; l.num_params()];
-            let (version, _finite) = l.read_params(&mut out).map_err(train_error)?;
+            let mut out = vec![0.0; l.run().num_params()];
+            let read = match l {
+                RemoteLearner::A3c(l) => l.read_params(&mut out),
+                RemoteLearner::Rollouts(l) => l.read_params(&mut out),
+            };
+            let (version, _finite) = read.map_err(train_error)?;
             Ok((version, out))
         })?;
         Ok((version, PyArray1::from_vec(py, params)))
     }
 
-    /// Applies worker `worker`'s gradient. `stats`: (policy_loss, value_loss, entropy, loss,
-    /// grad_norm), `steps` its environment steps, `episodes` its finished episodes
+    /// A3C: applies worker `worker`'s gradient. `stats`: (policy_loss, value_loss, entropy,
+    /// loss, grad_norm), `steps` its environment steps, `episodes` its finished episodes
     /// (return, length). Returns false when refused as non-finite (the run then stops).
     fn apply_gradients(
         &self,
@@ -969,21 +1009,47 @@ impl A3cLearner {
             },
             episodes,
         };
-        self.with(|l| {
-            py.detach(|| l.apply(worker, grads, &update))
-                .map_err(train_error)
+        self.with(|l| match l {
+            RemoteLearner::A3c(l) => py
+                .detach(|| l.apply(worker, grads, &update))
+                .map_err(train_error),
+            RemoteLearner::Rollouts(_) => Err(PyRuntimeError::new_err(
+                "apply_gradients is A3C's learner's; a PPO or A2C learner learns from rollouts",
+            )),
+        })
+    }
+
+    /// PPO and A2C: one update from every worker's packed rollout (float32 arrays, in worker
+    /// order) and their finished episodes (return, length). False when refused as non-finite.
+    fn learn(
+        &self,
+        py: Python<'_>,
+        rollouts: Vec<PyReadonlyArray1<'_, f32>>,
+        episodes: Vec<(f64, u64)>,
+    ) -> PyResult<bool> {
+        let slices = rollouts
+            .iter()
+            .map(|r| r.as_slice())
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with(|l| match l {
+            RemoteLearner::Rollouts(l) => py
+                .detach(|| l.learn(&slices, &episodes))
+                .map_err(train_error),
+            RemoteLearner::A3c(_) => Err(PyRuntimeError::new_err(
+                "learn is PPO's and A2C's learner's; an A3C learner applies gradients",
+            )),
         })
     }
 
     /// Whether training goes on (budget, stop request, failure).
     fn running(&self) -> PyResult<bool> {
-        self.with(|l| Ok(l.running()))
+        self.with(|l| Ok(l.run().running()))
     }
 
     /// Stops the run as failed with `message` (the last good checkpoint is kept).
     fn fail(&self, message: String) -> PyResult<()> {
         self.with(|l| {
-            l.fail(message);
+            l.run().fail(message);
             Ok(())
         })
     }
@@ -997,10 +1063,15 @@ impl A3cLearner {
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("this learner's run has finished"))?;
         let summary = py.detach(move || {
-            let config = learner.config().clone();
-            let monitor = learner.session().monitor.clone();
-            let run_dir = learner.session().run_dir.clone();
-            let stop = learner.finish().map(|(_, reason)| reason);
+            let run = learner.run();
+            let config = run.config().clone();
+            let monitor = run.session().monitor.clone();
+            let run_dir = run.session().run_dir.clone();
+            let stop = match learner {
+                RemoteLearner::A3c(l) => (*l).finish(),
+                RemoteLearner::Rollouts(l) => (*l).finish(),
+            }
+            .map(|(_, reason)| reason);
             engram::train::close(&config, &monitor, &run_dir, stop)
         });
         summary_json(&summary.map_err(train_error)?)
@@ -1037,7 +1108,7 @@ impl A3cWorker {
     }
 
     /// Collects `t_max` steps with `params`; returns (gradient as float32 array, stats,
-    /// steps, episodes) as `A3cLearner.apply_gradients` takes them.
+    /// steps, episodes) as `Learner.apply_gradients` takes them.
     #[allow(clippy::type_complexity)]
     fn compute_gradients<'py>(
         &self,
@@ -1074,156 +1145,6 @@ impl A3cWorker {
 // PPO and A2C across machines: remote collectors ship packed rollouts (one float32 array
 // each) to the learner, which runs the algorithm's own update on them.
 
-/// The learner of a distributed PPO or A2C run: owns the run directory, the parameters, the
-/// optimizer, the metrics and the checkpoints, exactly as a local run.
-#[pyclass(module = "engram._engram", frozen)]
-struct RolloutLearner {
-    inner: Mutex<Option<engram::algos::remote::RolloutLearner>>,
-}
-
-impl RolloutLearner {
-    fn of(opened: engram::train::OpenRun) -> PyResult<Self> {
-        let learner = engram::algos::remote::RolloutLearner::new(opened.session, opened.config)
-            .map_err(train_error)?;
-        Ok(RolloutLearner {
-            inner: Mutex::new(Some(learner)),
-        })
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut engram::algos::remote::RolloutLearner) -> PyResult<T>,
-    ) -> PyResult<T> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_mut() {
-            Some(learner) => f(learner),
-            None => Err(PyRuntimeError::new_err("this learner's run has finished")),
-        }
-    }
-}
-
-#[pymethods]
-impl RolloutLearner {
-    /// A new run of `algo` (ppo or a2c) on `env` in `out`.
-    #[staticmethod]
-    #[pyo3(signature = (algo, env, settings, out, quiet=true))]
-    fn train(
-        algo: &str,
-        env: &str,
-        settings: Vec<String>,
-        out: PathBuf,
-        quiet: bool,
-    ) -> PyResult<Self> {
-        let config = config_of(algo, env, &settings)?;
-        let opened = engram::train::open_new(config, Some(&out), quiet.into(), |_| {})
-            .map_err(train_error)?;
-        Self::of(opened)
-    }
-
-    /// Checks a new distributed run's settings for `num_workers` collectors without starting it.
-    #[staticmethod]
-    fn check(algo: &str, env: &str, settings: Vec<String>, num_workers: usize) -> PyResult<()> {
-        let config = config_of(algo, env, &settings)?;
-        let probe = config.common.make_env().map_err(value_error)?;
-        config.algo.check(&config, &*probe).map_err(value_error)?;
-        engram::algos::remote::check_remote(&config, num_workers).map_err(train_error)
-    }
-
-    /// Continues the run in `dir` from its latest checkpoint.
-    #[staticmethod]
-    #[pyo3(signature = (dir, overrides, quiet=true))]
-    fn resume(dir: PathBuf, overrides: Vec<String>, quiet: bool) -> PyResult<Self> {
-        let opened =
-            engram::train::open_resume(&dir, &overrides, quiet.into()).map_err(train_error)?;
-        Self::of(opened)
-    }
-
-    /// The algorithm of the run in `dir` (to pick the learner of a resumed run).
-    #[staticmethod]
-    fn algo_of(dir: PathBuf) -> PyResult<String> {
-        let config = RunConfig::from_file(&dir.join("config.toml")).map_err(value_error)?;
-        Ok(config.common.algo.clone())
-    }
-
-    fn config_toml(&self) -> PyResult<String> {
-        self.with(|l| l.config().to_toml().map_err(value_error))
-    }
-
-    fn run_dir(&self) -> PyResult<PathBuf> {
-        self.with(|l| Ok(l.session().run_dir.clone()))
-    }
-
-    fn num_params(&self) -> PyResult<usize> {
-        self.with(|l| Ok(l.num_params()))
-    }
-
-    /// Updates applied so far by this learner (the parameters' version).
-    fn version(&self) -> PyResult<u64> {
-        self.with(|l| Ok(l.version()))
-    }
-
-    fn env_steps(&self) -> PyResult<u64> {
-        self.with(|l| Ok(l.session().monitor.env_steps()))
-    }
-
-    /// `(version, parameters)`: a copy of the parameters as one float32 array.
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyArray1<f32>>)> {
-        let (version, params) = self.with(|l| {
-            let mut out = vec![0.0; l.num_params()];
-            let (version, _finite) = l.read_params(&mut out).map_err(train_error)?;
-            Ok((version, out))
-        })?;
-        Ok((version, PyArray1::from_vec(py, params)))
-    }
-
-    /// One update from every worker's packed rollout (float32 arrays, in worker order) and
-    /// their finished episodes (return, length). False when refused as non-finite.
-    fn learn(
-        &self,
-        py: Python<'_>,
-        rollouts: Vec<PyReadonlyArray1<'_, f32>>,
-        episodes: Vec<(f64, u64)>,
-    ) -> PyResult<bool> {
-        let slices = rollouts
-            .iter()
-            .map(|r| r.as_slice())
-            .collect::<Result<Vec<_>, _>>()?;
-        self.with(|l| {
-            py.detach(|| l.learn(&slices, &episodes))
-                .map_err(train_error)
-        })
-    }
-
-    fn running(&self) -> PyResult<bool> {
-        self.with(|l| Ok(l.running()))
-    }
-
-    fn fail(&self, message: String) -> PyResult<()> {
-        self.with(|l| {
-            l.fail(message);
-            Ok(())
-        })
-    }
-
-    /// Ends the run: the final checkpoint and `summary.json`, whose text it returns.
-    fn finish(&self, py: Python<'_>) -> PyResult<String> {
-        let learner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| PyRuntimeError::new_err("this learner's run has finished"))?;
-        let summary = py.detach(move || {
-            let config = learner.config().clone();
-            let monitor = learner.session().monitor.clone();
-            let run_dir = learner.session().run_dir.clone();
-            let stop = learner.finish().map(|(_, reason)| reason);
-            engram::train::close(&config, &monitor, &run_dir, stop)
-        });
-        summary_json(&summary.map_err(train_error)?)
-    }
-}
-
 /// A remote collector of a distributed PPO or A2C run: `n_envs / num_workers` environments,
 /// RNG stream seed + `stream`.
 #[pyclass(module = "engram._engram", frozen)]
@@ -1247,7 +1168,7 @@ impl RolloutWorker {
     }
 
     /// Collects `t_max` steps with `params`; returns (packed rollout as float32 array,
-    /// finished episodes, environment steps) as `RolloutLearner.learn` takes them.
+    /// finished episodes, environment steps) as `Learner.learn` takes them.
     #[allow(clippy::type_complexity)]
     fn collect<'py>(
         &self,
@@ -1272,9 +1193,8 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RawEnv>()?;
     m.add_class::<RawVecEnv>()?;
     m.add_class::<Policy>()?;
-    m.add_class::<A3cLearner>()?;
+    m.add_class::<Learner>()?;
     m.add_class::<A3cWorker>()?;
-    m.add_class::<RolloutLearner>()?;
     m.add_class::<RolloutWorker>()?;
     m.add_function(wrap_pyfunction!(algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(options, m)?)?;

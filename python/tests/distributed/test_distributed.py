@@ -101,8 +101,8 @@ def _random_return(episodes=200, seed=0):
 
 
 def test_parameters_and_gradients_cross_nodes_bit_exactly(cluster, tmp_path):
-    learner = _engram.A3cLearner.train("CartPole-v1", ["hidden_size=16", "workers=2"],
-                                       str(tmp_path / "run"))
+    learner = _engram.Learner.train("a3c", "CartPole-v1", ["hidden_size=16", "workers=2"],
+                                    str(tmp_path / "run"))
     version, params = learner.params()
     assert version == 0 and params.dtype == np.float32 and params.shape == (learner.num_params(),)
     worker_class = dist._worker_class(ray)
@@ -204,9 +204,9 @@ PPO = dict(SMALL, algo="ppo", n_envs=8)
 
 
 def test_rollouts_cross_nodes_bit_exactly(cluster, tmp_path):
-    learner = _engram.RolloutLearner.train("ppo", "CartPole-v1",
-                                           ["hidden_size=16", "n_envs=4", "t_max=16",
-                                            "batch_size=64"], str(tmp_path / "run"))
+    learner = _engram.Learner.train("ppo", "CartPole-v1",
+                                    ["hidden_size=16", "n_envs=4", "t_max=16", "batch_size=64"],
+                                    str(tmp_path / "run"))
     version, params = learner.params()
     toml = learner.config_toml()
     worker_class = dist._rollout_worker_class(ray)

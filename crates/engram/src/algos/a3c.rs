@@ -6,6 +6,7 @@
 //! (`shared_optimizer_stats = false`).
 
 use super::a2c;
+use super::distributed::LearnerRun;
 use super::RunConfig;
 use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
@@ -272,15 +273,11 @@ pub struct RemoteUpdate {
 }
 
 /// The learner of a distributed A3C run: the global parameters, the optimizer statistics and
-/// the run's session.
+/// the run.
 pub struct RemoteLearner {
-    session: Session,
-    rc: RunConfig,
-    policy: Arc<ActorCritic>,
+    run: LearnerRun,
     params: Arc<SharedParams>,
     optimizers: Optimizers,
-    /// Updates applied by this learner: the version stamp of the parameters.
-    version: u64,
 }
 
 impl RemoteLearner {
@@ -291,48 +288,20 @@ impl RemoteLearner {
         let (params, optimizers) = global_store(&session, &rc, c, &policy)?;
         session.start(policy.clone(), false)?;
         Ok(RemoteLearner {
-            session,
-            rc,
-            policy,
+            run: LearnerRun::new(session, rc, policy.layout.len()),
             params,
             optimizers,
-            version: 0,
         })
     }
 
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
-    pub fn config(&self) -> &RunConfig {
-        &self.rc
-    }
-
-    pub fn num_params(&self) -> usize {
-        self.policy.layout.len()
-    }
-
-    pub fn version(&self) -> u64 {
-        self.version
+    pub fn run(&self) -> &LearnerRun {
+        &self.run
     }
 
     /// Copies the current parameters into `out` and returns their version; false (and the
     /// run stops with a message) when one is not finite.
     pub fn read_params(&self, out: &mut [f32]) -> Result<(u64, bool), TrainError> {
-        self.check_len("parameter", out.len())?;
-        self.params.read_into(out);
-        Ok((self.version, self.session.params_are_finite(out)))
-    }
-
-    fn check_len(&self, what: &str, len: usize) -> Result<(), TrainError> {
-        if len != self.num_params() {
-            return Err(TrainError::Usage(format!(
-                "a {what} buffer of {len} numbers for a network of {}: the worker was built \
-                 from another configuration",
-                self.num_params()
-            )));
-        }
-        Ok(())
+        self.run.read_params(out, |out| self.params.read_into(out))
     }
 
     /// Applies worker `worker`'s gradient (its episodes are recorded first); false when the
@@ -343,43 +312,27 @@ impl RemoteLearner {
         grads: &[f32],
         update: &RemoteUpdate,
     ) -> Result<bool, TrainError> {
-        self.check_len("gradient", grads.len())?;
-        for &(episode_return, length) in &update.episodes {
-            self.session.monitor.episode_done(episode_return, length);
-        }
+        self.run.check_len("gradient", grads.len())?;
+        self.run.record_episodes(&update.episodes);
         let mut store = store_of(&self.params, &self.optimizers, worker);
         let parts = |store: &dyn ParamStore| checkpoint_parts(store, &[]);
         let applied = a2c::apply_update(
-            &self.session,
-            &self.rc,
+            self.run.session(),
+            self.run.config(),
             &mut store,
             grads,
             &update.computed,
             &parts,
         )?;
-        if applied {
-            self.version += 1;
-        }
-        Ok(applied)
-    }
-
-    /// Whether training goes on (budget, stop request, failure).
-    pub fn running(&self) -> bool {
-        self.session.running()
-    }
-
-    /// Stops the run with `message` as its failure (the last good checkpoint is kept).
-    pub fn fail(&self, message: String) {
-        self.session.monitor.fail(message);
+        Ok(self.run.count_update(applied))
     }
 
     /// Ends the run: waits for the evaluator and writes the final checkpoint.
-    pub fn finish(mut self) -> Result<(Session, StopReason), TrainError> {
+    pub fn finish(self) -> Result<(Session, StopReason), TrainError> {
         let store = store_of(&self.params, &self.optimizers, 0);
-        let reason = self
-            .session
-            .finish(Ok(()), || checkpoint_parts(&store, &[]))?;
-        Ok((self.session, reason))
+        let mut session = self.run.into_session();
+        let reason = session.finish(Ok(()), || checkpoint_parts(&store, &[]))?;
+        Ok((session, reason))
     }
 }
 

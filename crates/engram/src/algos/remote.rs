@@ -13,6 +13,7 @@
 //! run. Collection is synchronous: every rollout of an update was collected with the
 //! parameters of the version the learner sent, so none is stale.
 
+use super::distributed::LearnerRun;
 use super::{a2c, ppo, RunConfig};
 use crate::agent::ActorCritic;
 use crate::error::TrainError;
@@ -101,19 +102,16 @@ fn checkpoint_parts(store: &dyn ParamStore, extra: Vec<Tensor>) -> CheckpointPar
 }
 
 /// The learner of a distributed PPO or A2C run: the parameters, the optimizer, the
-/// algorithm's update and the run's session (directory, metrics, evaluator, checkpoints: a
-/// local run's, so either trainer resumes the other's run).
+/// algorithm's update and the run (directory, metrics, evaluator, checkpoints: a local run's,
+/// so either trainer resumes the other's run).
 pub struct RolloutLearner {
-    session: Session,
-    rc: RunConfig,
+    run: LearnerRun,
     policy: Arc<ActorCritic>,
     store: LocalStore,
     rollout: Rollout,
     update: Update,
     gamma: f32,
     gae_lambda: f32,
-    /// Updates applied by this learner: the version stamp of the parameters.
-    version: u64,
 }
 
 impl RolloutLearner {
@@ -133,45 +131,23 @@ impl RolloutLearner {
         session.start(policy.clone(), true)?;
         Ok(RolloutLearner {
             rollout: Rollout::new(&policy, shape.t_max, shape.n_envs),
-            session,
-            rc,
+            run: LearnerRun::new(session, rc, policy.layout.len()),
             policy,
             store,
             update,
             gamma: shape.gamma as f32,
             gae_lambda: shape.gae_lambda as f32,
-            version: 0,
         })
     }
 
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
-    pub fn config(&self) -> &RunConfig {
-        &self.rc
-    }
-
-    pub fn num_params(&self) -> usize {
-        self.policy.layout.len()
-    }
-
-    pub fn version(&self) -> u64 {
-        self.version
+    pub fn run(&self) -> &LearnerRun {
+        &self.run
     }
 
     /// Copies the current parameters into `out` and returns their version; false (and the
     /// run stops with a message) when one is not finite.
     pub fn read_params(&self, out: &mut [f32]) -> Result<(u64, bool), TrainError> {
-        if out.len() != self.num_params() {
-            return Err(TrainError::Usage(format!(
-                "a parameter buffer of {} numbers for a network of {}",
-                out.len(),
-                self.num_params()
-            )));
-        }
-        self.store.read(out);
-        Ok((self.version, self.session.params_are_finite(out)))
+        self.run.read_params(out, |out| self.store.read(out))
     }
 
     /// One update from the workers' packed rollouts, all collected with this version's
@@ -196,19 +172,17 @@ impl RolloutLearner {
                 .unpack_columns(buf, w * per, per)
                 .map_err(|e| TrainError::Usage(format!("worker {w}: {e}")))?;
         }
-        for &(episode_return, length) in episodes {
-            self.session.monitor.episode_done(episode_return, length);
-        }
+        self.run.record_episodes(episodes);
         self.rollout.compute_advantages(self.gamma, self.gae_lambda);
         let RolloutLearner {
-            session,
-            rc,
+            run,
             policy,
             store,
             rollout,
             update,
             ..
         } = self;
+        let (session, rc) = (run.session(), run.config());
         let applied = match update {
             Update::Ppo(c, ppo) => {
                 let parts = |store: &LocalStore, extra| checkpoint_parts(store, extra);
@@ -220,33 +194,19 @@ impl RolloutLearner {
                 a2c::apply_update(session, rc, store, &step.grads, &computed, &parts)?
             }
         };
-        if applied {
-            self.version += 1;
-        }
-        Ok(applied)
-    }
-
-    /// Whether training goes on (budget, stop request, failure).
-    pub fn running(&self) -> bool {
-        self.session.running()
-    }
-
-    /// Stops the run with `message` as its failure (the last good checkpoint is kept).
-    pub fn fail(&self, message: String) {
-        self.session.monitor.fail(message);
+        Ok(self.run.count_update(applied))
     }
 
     /// Ends the run: waits for the evaluator and writes the final checkpoint.
-    pub fn finish(mut self) -> Result<(Session, StopReason), TrainError> {
+    pub fn finish(self) -> Result<(Session, StopReason), TrainError> {
         let extra = match &self.update {
             Update::Ppo(_, ppo) => ppo.extra(),
             Update::A2c(..) => Vec::new(),
         };
         let store = &self.store;
-        let reason = self
-            .session
-            .finish(Ok(()), || checkpoint_parts(store, extra.clone()))?;
-        Ok((self.session, reason))
+        let mut session = self.run.into_session();
+        let reason = session.finish(Ok(()), || checkpoint_parts(store, extra.clone()))?;
+        Ok((session, reason))
     }
 }
 
