@@ -126,26 +126,38 @@ def _settings(config: Dict[str, Any]) -> List[str]:
     ]
 
 
+class _WorkerBase:
+    """What both kinds of remote worker share: a random stream of their own (a restarted
+    worker must not replay its predecessor's), where they run, and their CPU time."""
+
+    def __init__(self, index: int, stream: int, num_workers: int):
+        import ray
+
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            stream += num_workers * (1 + os.getpid())
+        self.index = index
+        self.stream = stream
+
+    def where(self):
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id()
+
+    def cpu_seconds(self):
+        t = os.times()
+        return t.user + t.system
+
+
 def _worker_class(ray):
     @ray.remote
-    class EngramA3cWorker:
+    class EngramA3cWorker(_WorkerBase):
         """One A3C worker: engram's Rust worker with its own environment."""
 
         def __init__(self, config_toml: str, index: int, stream: int, num_workers: int):
             from engram import _engram as native
 
-            if ray.get_runtime_context().was_current_actor_reconstructed:
-                # A restarted worker must not replay its predecessor's random stream.
-                stream += num_workers * (1 + os.getpid())
-            self.worker = native.A3cWorker(config_toml, stream)
-            self.index = index
-
-        def where(self):
-            return os.getpid(), ray.get_runtime_context().get_node_id()
-
-        def cpu_seconds(self):
-            t = os.times()
-            return t.user + t.system
+            super().__init__(index, stream, num_workers)
+            self.worker = native.A3cWorker(config_toml, self.stream)
 
         def echo(self, array):
             """The array as this worker received it (transfer tests)."""
@@ -161,24 +173,14 @@ def _worker_class(ray):
 
 def _rollout_worker_class(ray):
     @ray.remote
-    class EngramRolloutWorker:
+    class EngramRolloutWorker(_WorkerBase):
         """One PPO/A2C collector: engram's Rust collector with n_envs / num_workers envs."""
 
         def __init__(self, config_toml: str, index: int, stream: int, num_workers: int):
             from engram import _engram as native
 
-            if ray.get_runtime_context().was_current_actor_reconstructed:
-                # A restarted worker must not replay its predecessor's random stream.
-                stream += num_workers * (1 + os.getpid())
-            self.worker = native.RolloutWorker(config_toml, num_workers, stream)
-            self.index = index
-
-        def where(self):
-            return os.getpid(), ray.get_runtime_context().get_node_id()
-
-        def cpu_seconds(self):
-            t = os.times()
-            return t.user + t.system
+            super().__init__(index, stream, num_workers)
+            self.worker = native.RolloutWorker(config_toml, num_workers, self.stream)
 
         def collect(self, version: int, params):
             start = time.perf_counter()
@@ -317,22 +319,90 @@ def _start_workers(ray, worker_class, learner, num_workers, max_restarts, step_t
     return workers, len({node for _, node in placed})
 
 
+class _Faults:
+    """Worker deaths as both drivers handle them: a call that finds its worker's process dead
+    is asked again (Ray restarts the actor) unless the worker stays down RESTART_TIMEOUT_S; a
+    worker that raises stops the run; ``kill_worker_every`` (chaos) kills one worker at a
+    time, the next in turn, never while a killed one is not back yet."""
+
+    def __init__(self, ray, workers, max_restarts, step_timeout, kill_worker_every):
+        self.ray = ray
+        self.workers = workers
+        self.max_restarts = max_restarts
+        self.step_timeout = step_timeout
+        self.kill_worker_every = kill_worker_every
+        self.failing_since = [0.0] * len(workers)
+        self.restarts = self.kills = 0
+        self.next_kill = (time.perf_counter() + kill_worker_every) if kill_worker_every else None
+
+    def wait(self, pending, what: str):
+        """The next finished call among ``pending``; None (call again) while chaos waits."""
+        if self.next_kill is not None and time.perf_counter() >= self.next_kill:
+            if not any(self.failing_since):
+                victim = self.kills % len(self.workers)
+                self.ray.kill(self.workers[victim], no_restart=False)
+                self.failing_since[victim] = time.perf_counter()
+                self.kills += 1
+            self.next_kill = time.perf_counter() + self.kill_worker_every
+        timeout = self.step_timeout if self.next_kill is None else 0.5
+        ready, _ = self.ray.wait(list(pending), num_returns=1, timeout=timeout)
+        if ready:
+            return ready[0]
+        if self.next_kill is not None:
+            return None
+        raise TimeoutError(f"no worker returned {what} within {self.step_timeout:g} s")
+
+    def get(self, ref, i: int):
+        """Worker ``i``'s result, or None when its process died (then ask it again)."""
+        from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+        try:
+            result = self.ray.get(ref, timeout=self.step_timeout)
+        except RayActorError as e:
+            self.restarts += 1
+            now = time.perf_counter()
+            self.failing_since[i] = self.failing_since[i] or now
+            if now - self.failing_since[i] > RESTART_TIMEOUT_S:
+                raise RuntimeError(
+                    f"worker {i} has failed for {now - self.failing_since[i]:.0f} s without "
+                    f"being restarted (max_restarts={self.max_restarts}); the last error: {e}"
+                ) from None
+            time.sleep(0.2)
+            return None
+        except RayTaskError as e:
+            # The worker raised (bad configuration, non-finite parameters): the run stops.
+            raise RuntimeError(
+                f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
+        except GetTimeoutError:
+            raise TimeoutError(f"worker {i} returned nothing within {self.step_timeout:g} s") \
+                from None
+        self.failing_since[i] = 0.0
+        return result
+
+    def stop(self) -> Optional[float]:
+        """Stops the workers; returns their CPU seconds (None when they could not say)."""
+        try:
+            cpu = sum(self.ray.get([w.cpu_seconds.remote() for w in self.workers], timeout=30))
+        except Exception:
+            cpu = None
+        for w in self.workers:
+            self.ray.kill(w, no_restart=True)
+        return cpu
+
+
 def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
                     kill_worker_every) -> Dict[str, Any]:
     """PPO/A2C: each update, every worker collects with the current parameters; the learner
     learns from all their rollouts."""
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
-
     workers, nodes = _start_workers(ray, _rollout_worker_class(ray), learner, num_workers,
                                     max_restarts, step_timeout)
-    failing_since = [0.0] * num_workers
-    restarts = kills = dropped = updates = 0
+    faults = _Faults(ray, workers, max_restarts, step_timeout, kill_worker_every)
+    dropped = updates = 0
     overhead, compute, learn_s, read_s, put_s = [], [], [], [], []
     rollout_bytes = param_bytes = 0
     submitted = {}
     started = time.perf_counter()
     driver_cpu = time.process_time()
-    next_kill = started + kill_worker_every if kill_worker_every else None
     while learner.running():
         t = time.perf_counter()
         version, params = learner.params()
@@ -352,46 +422,17 @@ def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
             submit(i)
         results: List[Any] = [None] * num_workers
         while pending:
-            if next_kill is not None and time.perf_counter() >= next_kill:
-                # One fault at a time: no kill while a killed worker is not back yet (each
-                # update waits for every worker, so overlapping restarts only stall it).
-                if not any(failing_since):
-                    victim = kills % num_workers
-                    ray.kill(workers[victim], no_restart=False)
-                    failing_since[victim] = time.perf_counter()
-                    kills += 1
-                next_kill = time.perf_counter() + kill_worker_every
-            ready, _ = ray.wait(list(pending), num_returns=1,
-                                timeout=step_timeout if next_kill is None else 0.5)
-            if not ready:
-                if next_kill is not None:
-                    continue
-                raise TimeoutError(f"no worker returned a rollout within {step_timeout:g} s")
-            ref = ready[0]
+            # Each update waits for every worker: a killed one only stalls it until Ray
+            # has restarted it.
+            ref = faults.wait(pending, "a rollout")
+            if ref is None:
+                continue
             i = pending.pop(ref)
-            try:
-                got_version, rollout, episodes, steps, compute_s = ray.get(
-                    ref, timeout=step_timeout)
-            except RayActorError as e:
-                # The worker's process died: Ray restarts the actor; ask it again.
-                restarts += 1
-                now = time.perf_counter()
-                failing_since[i] = failing_since[i] or now
-                if now - failing_since[i] > RESTART_TIMEOUT_S:
-                    raise RuntimeError(
-                        f"worker {i} has failed for {now - failing_since[i]:.0f} s without "
-                        f"being restarted (max_restarts={max_restarts}); the last error: {e}"
-                    ) from None
-                time.sleep(0.2)
+            got = faults.get(ref, i)
+            if got is None:
                 submit(i)
                 continue
-            except RayTaskError as e:
-                raise RuntimeError(
-                    f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
-            except GetTimeoutError:
-                raise TimeoutError(
-                    f"worker {i} returned nothing within {step_timeout:g} s") from None
-            failing_since[i] = 0.0
+            got_version, rollout, episodes, steps, compute_s = got
             if got_version != version:
                 # Cannot happen with synchronous collection; never learn from it.
                 dropped += 1
@@ -407,12 +448,7 @@ def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
         updates += 1
     wall = time.perf_counter() - started
     driver_cpu = time.process_time() - driver_cpu
-    try:
-        worker_cpu = sum(ray.get([w.cpu_seconds.remote() for w in workers], timeout=30))
-    except Exception:
-        worker_cpu = None
-    for w in workers:
-        ray.kill(w, no_restart=True)
+    worker_cpu = faults.stop()
     return {
         "workers": num_workers,
         "nodes": nodes,
@@ -422,8 +458,8 @@ def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
         # of the update it went into.
         "staleness": {"0": updates * num_workers},
         "dropped": dropped,
-        "worker_failures": restarts,
-        "workers_killed": kills,
+        "worker_failures": faults.restarts,
+        "workers_killed": faults.kills,
         "param_bytes": param_bytes,
         "rollout_bytes": rollout_bytes,
         # Per rollout, driver side: submit to result, less the worker's collection time.
@@ -440,13 +476,11 @@ def _drive_rollouts(ray, learner, num_workers, max_restarts, step_timeout,
 
 def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
            kill_worker_every) -> Dict[str, Any]:
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
-
     workers, nodes = _start_workers(ray, _worker_class(ray), learner, num_workers,
                                     max_restarts, step_timeout)
+    faults = _Faults(ray, workers, max_restarts, step_timeout, kill_worker_every)
     staleness = collections.Counter()
-    failing_since = [0.0] * num_workers
-    dropped = restarts = kills = 0
+    dropped = 0
     overhead, compute, apply_s, put_s = [], [], [], []
     submitted = {}
     pending = {}
@@ -474,44 +508,16 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
     grad_bytes = 0
     started = time.perf_counter()
     driver_cpu = time.process_time()
-    next_kill = started + kill_worker_every if kill_worker_every else None
     while learner.running():
-        if next_kill is not None and time.perf_counter() >= next_kill:
-            # The next worker in turn that is up (not one Ray is still restarting).
-            healthy = [w for w in range(num_workers) if not failing_since[w]]
-            if healthy:
-                victim = healthy[kills % len(healthy)]
-                ray.kill(workers[victim], no_restart=False)
-                kills += 1
-            next_kill = time.perf_counter() + kill_worker_every
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=step_timeout if next_kill is None else 0.5)
-        if not ready:
-            if next_kill is not None:
-                continue
-            raise TimeoutError(f"no worker returned a gradient within {step_timeout:g} s")
-        ref = ready[0]
+        ref = faults.wait(pending, "a gradient")
+        if ref is None:
+            continue
         i = pending.pop(ref)
-        try:
-            version, grads, stats, steps, episodes, compute_s = ray.get(ref, timeout=step_timeout)
-        except RayActorError as e:
-            # The worker's process died: Ray restarts the actor; ask it again.
-            restarts += 1
-            now = time.perf_counter()
-            failing_since[i] = failing_since[i] or now
-            if now - failing_since[i] > RESTART_TIMEOUT_S:
-                raise RuntimeError(
-                    f"worker {i} has failed for {now - failing_since[i]:.0f} s without being "
-                    f"restarted (max_restarts={max_restarts}); the last error: {e}"
-                ) from None
-            time.sleep(0.2)
+        got = faults.get(ref, i)
+        if got is None:
             submit(i)
             continue
-        except RayTaskError as e:
-            # The worker raised (bad configuration, non-finite parameters): the run stops.
-            raise RuntimeError(f"worker {i} failed: {e.cause if hasattr(e, 'cause') else e}") from None
-        except GetTimeoutError:
-            raise TimeoutError(f"worker {i} returned nothing within {step_timeout:g} s") from None
-        failing_since[i] = 0.0
+        version, grads, stats, steps, episodes, compute_s = got
         overhead.append(time.perf_counter() - submitted[i] - compute_s)
         compute.append(compute_s)
         grad_bytes = grads.nbytes
@@ -531,12 +537,7 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
     driver_cpu = time.process_time() - driver_cpu
     for ref in pending:
         ray.cancel(ref, force=False)
-    try:
-        worker_cpu = sum(ray.get([w.cpu_seconds.remote() for w in workers], timeout=30))
-    except Exception:
-        worker_cpu = None
-    for w in workers:
-        ray.kill(w, no_restart=True)
+    worker_cpu = faults.stop()
     updates = sum(staleness.values())
     return {
         "workers": num_workers,
@@ -548,8 +549,8 @@ def _drive(ray, learner, num_workers, max_staleness, max_restarts, step_timeout,
         "staleness": {str(k): v for k, v in sorted(staleness.items())},
         "mean_staleness": (sum(k * v for k, v in staleness.items()) / updates) if updates else None,
         # Calls that found their worker dead (several per kill while Ray restarts it).
-        "worker_failures": restarts,
-        "workers_killed": kills,
+        "worker_failures": faults.restarts,
+        "workers_killed": faults.kills,
         "param_bytes": current.get("bytes"),
         "grad_bytes": grad_bytes,
         # Per round trip, driver side: submit to result, less the worker's own compute time:
