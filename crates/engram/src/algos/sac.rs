@@ -590,26 +590,12 @@ impl SacLearner {
             }
             loss
         };
-        if !self.store.clip_and_apply(
-            "critic",
-            &mut self.s.grads,
-            critic_loss,
-            lr,
-            self.max_grad_norm,
-            guard,
-        ) {
+        if !self.apply("critic", critic_loss, lr, guard) {
             return false;
         }
         // 4. Actor, through the updated critics.
         let actor_loss = continuous_actor_loss(&agent, &self.store.params, alpha, &mut self.s);
-        if !self.store.clip_and_apply(
-            "actor",
-            &mut self.s.grads,
-            actor_loss,
-            lr,
-            self.max_grad_norm,
-            guard,
-        ) {
+        if !self.apply("actor", actor_loss, lr, guard) {
             return false;
         }
         self.after_step(
@@ -673,26 +659,12 @@ impl SacLearner {
             }
             loss
         };
-        if !self.store.clip_and_apply(
-            "critic",
-            &mut self.s.grads,
-            critic_loss,
-            lr,
-            self.max_grad_norm,
-            guard,
-        ) {
+        if !self.apply("critic", critic_loss, lr, guard) {
             return false;
         }
         // 4. Actor: sum_a pi (alpha log pi - min_k Q_k), gradient p_j (c_j - E[c]) per logit.
         let actor_loss = discrete_actor_loss(&agent, &self.store.params, alpha, &mut self.s);
-        if !self.store.clip_and_apply(
-            "actor",
-            &mut self.s.grads,
-            actor_loss,
-            lr,
-            self.max_grad_norm,
-            guard,
-        ) {
+        if !self.apply("actor", actor_loss, lr, guard) {
             return false;
         }
         self.after_step(
@@ -720,6 +692,14 @@ impl SacLearner {
             }
         }
         guard.params_are_finite(&self.store.params)
+    }
+
+    /// Clips the gradient of `part` (actor, critic) and takes its optimizer's step; false
+    /// when the loss or the gradient is not finite (the run then stops).
+    fn apply(&mut self, part: &str, loss: f64, lr: f32, guard: &dyn Guard) -> bool {
+        let max_grad_norm = self.max_grad_norm;
+        self.store
+            .clip_and_apply(part, &mut self.s.grads, loss, lr, max_grad_norm, guard)
     }
 
     pub fn params(&self) -> &[f32] {

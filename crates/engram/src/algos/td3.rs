@@ -380,14 +380,7 @@ impl Td3Learner {
             }
             loss
         };
-        if !self.store.clip_and_apply(
-            "critic",
-            &mut self.s.grads,
-            critic_loss,
-            lr,
-            self.max_grad_norm,
-            guard,
-        ) {
+        if !self.apply("critic", critic_loss, lr, guard) {
             return false;
         }
         sums[1].0 += critic_loss;
@@ -428,14 +421,7 @@ impl Td3Learner {
                 agent.actor_backward(p, &mut s.grads, &s.enc_obs, &mut s.pi, &[&s.d_mu]);
                 loss
             };
-            if !self.store.clip_and_apply(
-                "actor",
-                &mut self.s.grads,
-                actor_loss,
-                lr,
-                self.max_grad_norm,
-                guard,
-            ) {
+            if !self.apply("actor", actor_loss, lr, guard) {
                 return false;
             }
             sums[0].0 += actor_loss;
@@ -445,6 +431,14 @@ impl Td3Learner {
             polyak(&mut self.target[a.clone()], &self.store.params[a], self.tau);
         }
         guard.params_are_finite(&self.store.params)
+    }
+
+    /// Clips the gradient of `part` (actor, critic) and takes its optimizer's step; false
+    /// when the loss or the gradient is not finite (the run then stops).
+    fn apply(&mut self, part: &str, loss: f64, lr: f32, guard: &dyn Guard) -> bool {
+        let max_grad_norm = self.max_grad_norm;
+        self.store
+            .clip_and_apply(part, &mut self.s.grads, loss, lr, max_grad_norm, guard)
     }
 
     pub fn params(&self) -> &[f32] {
