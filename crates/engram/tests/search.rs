@@ -34,6 +34,7 @@ fn small(algo: &str, policy: &str, steps: u64) -> RunConfig {
 fn policy_search_resume_is_exact() {
     for (algo, policy) in [
         ("cem", "mlp"),
+        ("cem", "lstm"),
         ("es", "mlp"),
         ("es", "lstm"),
         ("cmaes", "mlp"),

@@ -458,8 +458,8 @@ impl ActorCritic {
         }
     }
 
-    /// The mean over rows of KL(old || new), from the same rows' distributions under two
-    /// parameter vectors (a state-independent `log_std` is read from each vector, gSDE's
+    /// The mean over rows of KL(old || new) (swap the arguments for KL(new || old)), from the
+    /// same rows' distributions under two parameter vectors (a state-independent `log_std` is read from each vector, gSDE's
     /// per-row `ln sigma` from the rows).
     pub fn mean_kl(&self, old: DistRows, new: DistRows) -> f64 {
         let width = self.head_width();

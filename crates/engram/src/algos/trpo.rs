@@ -4,10 +4,12 @@
 //! * **the actor** takes one natural-gradient step: `g` = the gradient of the surrogate
 //!   `L = mean(exp(log pi - old log pi) * A)` (advantages normalised over the rollout when
 //!   `normalize_advantage`); conjugate gradient (`cg_max_steps` iterations) solves
-//!   `(F + cg_damping I) x = g`, `F` the Hessian of the mean KL(old || new) at the old policy;
+//!   `(F + cg_damping I) x = g`, `F` the Hessian of the mean KL at the old policy (either
+//!   direction: the two agree to second order);
 //!   the step `sqrt(2 target_kl / x^T (F + cg_damping I) x) * x` is shrunk by
 //!   `line_search_shrinking_factor` up to `line_search_max_iter` times until the exact mean
-//!   KL is below `target_kl` and the surrogate improved; if no step passes, the policy stays;
+//!   KL(new || old) (sb3-contrib's direction) is below `target_kl` and the surrogate
+//!   improved; if no step passes, the policy stays;
 //! * **the critic** takes `n_critic_updates` passes of minibatches of `batch_size` steps
 //!   (recurrent policies: the whole rollout per pass) of the optimizer (Adam, `learning_rate`)
 //!   on `mean((V - R)^2)`, moving only the parameters the actor's step does not (sb3-contrib
@@ -374,10 +376,12 @@ impl TrustRegion {
         out
     }
 
-    /// The mean KL(old || new) and the surrogate at `p_new`.
+    /// The mean KL(new || old) and the surrogate at `p_new`. sb3-contrib checks
+    /// `kl_divergence(new, old)`; the direction changes the value only at third order, but
+    /// the line search's accept/reject is a threshold on it.
     pub fn evaluate(&mut self, policy: &ActorCritic, p_old: &[f32], p_new: &[f32]) -> (f64, f64) {
         forward(&mut self.probe, Part::Policy, policy, p_new, &self.batch);
-        let kl = policy.mean_kl(self.old_rows(p_old), self.probe.dist_rows(policy, p_new));
+        let kl = policy.mean_kl(self.probe.dist_rows(policy, p_new), self.old_rows(p_old));
         (kl, self.objective(&self.probe.logp))
     }
 

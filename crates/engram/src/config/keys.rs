@@ -167,7 +167,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "target_kl",
-        "ppo: stop the epochs when approx KL > 1.5 * target_kl (unset = off); trpo: the trust region, the largest mean KL(old || new) of an accepted step",
+        "ppo: stop the epochs when approx KL > 1.5 * target_kl (unset = off); trpo: the trust region, the largest mean KL(new || old) of an accepted step",
     ),
     ("kl_coef", "KL-penalty coefficient beta (0 = off)"),
     ("kl_adaptive", "adapt kl_coef towards kl_target after each update"),
