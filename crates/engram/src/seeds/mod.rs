@@ -17,11 +17,17 @@
 //! New files are made durable by one `syncfs` a second instead of two fsyncs each
 //! ([`DeferredSync`]), which would otherwise dominate thousands of short runs.
 //!
-//! **Logging.** Each seed's run directory is complete (`metrics.csv`, `episodes.csv`,
-//! `monitor.csv`, checkpoints), but the CLI turns TensorBoard events and `curve.png` off for
-//! `--seeds` runs unless `tensorboard` / `curve_png` is set explicitly: `curves.csv` (and
-//! `OUT/curve.png`) is the multi-seed result; an event file per seed cost a fifth of a short
-//! run, a picture per seed three quarters of a bandit run.
+//! **Logging.** Each seed's run directory is an ordinary one (`metrics.csv`, `summary.json`,
+//! checkpoints), but the CLI turns TensorBoard events, `curve.png` and, with a step budget,
+//! the per-episode files (`episode_logs`: `monitor.csv`, `episodes.csv`) off for `--seeds`
+//! runs unless set explicitly: `curves.csv` (and `OUT/curve.png`) is the multi-seed result;
+//! an event file per seed cost a fifth of a short run, a picture per seed three quarters of a
+//! bandit run, the episode rows (a bandit ends one per pull) a good part of the rest.
+//!
+//! **Curves.** Fresh seeds on a step axis hand their metrics rows over in memory as they end
+//! ([`curves::MemoryCurves`]: the same bytes as reading the files back, which a 2,000-seed
+//! bandit figure spent a fifth of its time on); resumed seeds and uneven grids are read from
+//! the files.
 //!
 //! **Stopping.** Ctrl-C stops every running seed as it stops one run (each saves its
 //! checkpoint) and starts no new one; `engram train --resume OUT` continues: it resumes the
