@@ -94,7 +94,8 @@ struct TrainArgs {
     seed: Option<u64>,
     /// One run per seed, in parallel, each in OUT/seed_N/, then OUT/curves.csv: e.g.
     /// `--seeds 0-99`, `--seeds 0,3,7`, `--seeds 0-4,10-12`. The seeds write no TensorBoard
-    /// events and no curve.png unless `--set tensorboard=true` / `curve_png=true` asks.
+    /// events, no curve.png and (with a step budget) no monitor.csv / episodes.csv unless
+    /// `--set tensorboard=true` / `curve_png=true` / `episode_logs=true` asks.
     #[arg(long, value_name = "SEEDS")]
     seeds: Option<String>,
     /// With --seeds: runs at a time (default: the available cores / the threads one run
@@ -517,6 +518,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 .any(|s| s.split('=').next().is_some_and(|k| k.trim() == key))
     };
     let (tensorboard_asked, curve_png_asked) = (asked("tensorboard"), asked("curve_png"));
+    let episode_logs_asked = asked("episode_logs");
     if let (Some(path), Some(mut table)) = (&args.config, file) {
         table.remove("algo");
         config.merge_table(table, &path.display().to_string())?;
@@ -610,6 +612,12 @@ fn train(args: TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             // OUT/curve.png draws curves.csv; one picture per seed was three quarters of the
             // 2,000-run bandit figure's time.
             config.common.curve_png = false;
+        }
+        if !episode_logs_asked && config.common.total_episodes.is_none() {
+            // With a step budget curves.csv is per step (metrics.csv); a row per episode in
+            // two more files per seed was most of the bandit figure's writing (each pull is
+            // an episode). Episode budgets need episodes.csv for their curves.
+            config.common.episode_logs = false;
         }
         return train_seeds(config, &seeds, args.out.as_deref(), args.jobs, quiet);
     }

@@ -280,13 +280,20 @@ fn killed_multi_seed_runs_resume_to_the_single_runs() {
             .enumerate()
             .filter(|&(i, _)| i != at && i != at + 1)
             .map(|(_, a)| a.clone())
-            // `--seeds` turns TensorBoard and each seed's curve.png off unless they are set,
-            // and the checkpoint holds the config: set them for the single runs too, so both
-            // configs are the same.
+            // `--seeds` turns TensorBoard, each seed's curve.png and (step budgets) its
+            // episode files off unless they are set, and the checkpoint holds the config: set
+            // them for the single runs too, so both configs are the same.
             .chain(
-                ["--set", "tensorboard=false", "--set", "curve_png=false"]
-                    .into_iter()
-                    .map(String::from),
+                [
+                    "--set",
+                    "tensorboard=false",
+                    "--set",
+                    "curve_png=false",
+                    "--set",
+                    "episode_logs=false",
+                ]
+                .into_iter()
+                .map(String::from),
             )
             .collect()
     };

@@ -314,3 +314,99 @@ fn out_directories_holding_a_run_are_refused() {
         "{err}"
     );
 }
+
+/// The bandit figure's multi-seed run, light: curves.csv averaged in memory as the seeds end
+/// equals curves.csv computed from the seeds' files, byte for byte; with `episode_logs =
+/// false` the seeds keep metrics.csv, summary and checkpoint but no per-episode files, each
+/// seed's checkpoint equals its single run's, the final checkpoint is written once, and the
+/// run resumes to a larger budget (curves from the files then).
+#[test]
+fn light_seeds_average_in_memory_as_the_files_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("multi");
+    let c = with(
+        tuned("bandit", "Bandit-v0"),
+        &[
+            "total_steps=300",
+            "checkpoint_interval=300",
+            "episode_logs=false",
+            "curve_png=false",
+            "tensorboard=false",
+        ],
+    );
+    // Five seeds, given out of order, added in the curve threads' shares in seed order.
+    let s = train_seeds(
+        c.clone(),
+        &[4, 0, 3, 1, 2],
+        Some(&out),
+        &quiet(2),
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!((s.finished, s.failed), (5, 0));
+    let seed_dir = out.join("seed_3");
+    for f in [
+        "metrics.csv",
+        "summary.json",
+        "values.json",
+        "checkpoints/latest.safetensors",
+    ] {
+        assert!(seed_dir.join(f).exists(), "missing {f}");
+    }
+    for f in ["monitor.csv", "episodes.csv"] {
+        assert!(
+            !seed_dir.join(f).exists(),
+            "{f} written with episode_logs = false"
+        );
+    }
+    assert!(summary(&seed_dir).final_train_mean_return.is_some());
+    let in_memory = fs::read(out.join("curves.csv")).unwrap();
+    let dirs: Vec<_> = (0..5).map(|s| out.join(format!("seed_{s}"))).collect();
+    let threads = 2.max(engram::algos::available_cores());
+    let from_files = tmp.path().join("files");
+    fs::create_dir_all(&from_files).unwrap();
+    engram::seeds::curves::write_curves(
+        &from_files,
+        &dirs,
+        engram::seeds::curves::Axis::Steps,
+        threads,
+    )
+    .unwrap();
+    assert!(
+        in_memory == fs::read(from_files.join("curves.csv")).unwrap(),
+        "curves.csv from memory differs from the files'"
+    );
+    // A seed is its single run (the checkpoint at the budget, not rewritten at the end), and
+    // resumes to the single run of the larger budget.
+    let single = tmp.path().join("single_3");
+    train(with(c.clone(), &["seed=3"]), Some(&single), true).unwrap();
+    assert!(
+        bytes(&single, "checkpoints/latest.safetensors")
+            == bytes(&seed_dir, "checkpoints/latest.safetensors")
+    );
+    let s = resume_seeds(&out, &["total_steps=400".into()], &quiet(2), |_, _| {}).unwrap();
+    assert!(s.runs.iter().all(|r| r.status == "resumed"), "{:?}", s.runs);
+    let longer = tmp.path().join("single_3_400");
+    train(with(c, &["seed=3", "total_steps=400"]), Some(&longer), true).unwrap();
+    assert!(
+        bytes(&longer, "checkpoints/latest.safetensors")
+            == bytes(&seed_dir, "checkpoints/latest.safetensors")
+    );
+    let curves = fs::read_to_string(out.join("curves.csv")).unwrap();
+    assert_eq!(curves.lines().count(), 401, "a row per pull, 1-400");
+    assert!(curves.lines().last().unwrap().starts_with("400,5,"));
+    // Curves per episode need the episode files: refused up front.
+    let err = train_seeds(
+        with(
+            tuned("bandit", "Bandit-v0"),
+            &["total_episodes=10", "episode_logs=false"],
+        ),
+        &[0, 1],
+        Some(&tmp.path().join("episodic")),
+        &quiet(2),
+        |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("episode_logs"), "{err}");
+}

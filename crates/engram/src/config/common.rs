@@ -29,6 +29,8 @@ pub struct CommonConfig {
     pub tensorboard: bool,
     /// Draw `curve.png` at the run's end.
     pub curve_png: bool,
+    /// Write `monitor.csv` and `episodes.csv` (a row per training episode).
+    pub episode_logs: bool,
 }
 
 impl Default for CommonConfig {
@@ -47,6 +49,7 @@ impl Default for CommonConfig {
             stop_at_threshold: false,
             tensorboard: true,
             curve_png: true,
+            episode_logs: true,
         }
     }
 }

@@ -42,6 +42,10 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "curve_png",
         "draw curve.png at the run's end (--seeds: off per seed unless set; OUT/ gets its own)",
     ),
+    (
+        "episode_logs",
+        "write monitor.csv and episodes.csv, a row per training episode (--seeds with a step budget: off per seed unless set; curves.csv is per step, summary.json keeps the last 100 episodes' mean)",
+    ),
     // NetConfig
     ("policy", "network core: lstm | gru | mlp (no memory)"),
     ("hidden_size", "units of the LSTM/GRU core"),

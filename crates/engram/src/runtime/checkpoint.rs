@@ -139,11 +139,42 @@ impl Checkpoint {
     /// Writes atomically: temp file, fsync, rename, fsync of the directory. Also writes a
     /// human-readable `<stem>.json` copy of the metadata the same way.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        self.save_unless_unchanged(path, &mut None)
+    }
+
+    /// [`Checkpoint::save`], except when its bytes equal `previous` (the last ones saved to
+    /// `path`, which still holds them): then nothing is written. A run that checkpointed at
+    /// its last step (the bandit's interval is its budget) would otherwise replace both
+    /// files with the same bytes at its end, four fsyncs per run. `previous` keeps the bytes
+    /// written (checkpoints up to [`Checkpoint::KEEP_BYTES`]; larger ones are always written).
+    pub fn save_unless_unchanged(
+        &self,
+        path: &Path,
+        previous: &mut Option<Vec<u8>>,
+    ) -> Result<(), CheckpointError> {
         let bytes = self.to_bytes().map_err(|reason| CheckpointError::Corrupt {
             path: path.to_path_buf(),
             reason,
         })?;
-        write_atomic(path, &bytes).map_err(|source| CheckpointError::Io {
+        if previous.as_deref() == Some(&bytes[..])
+            && path.exists()
+            && path.with_extension("json").exists()
+        {
+            return Ok(());
+        }
+        *previous = None;
+        self.write_files(path, &bytes)?;
+        if bytes.len() <= Self::KEEP_BYTES {
+            *previous = Some(bytes);
+        }
+        Ok(())
+    }
+
+    /// Checkpoints up to this size are remembered by [`Checkpoint::save_unless_unchanged`].
+    pub const KEEP_BYTES: usize = 1 << 20;
+
+    fn write_files(&self, path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+        write_atomic(path, bytes).map_err(|source| CheckpointError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -456,6 +487,19 @@ pub fn save_checkpoint(
     extra: Vec<Tensor>,
     state: &RunState,
 ) -> Result<(), TrainError> {
+    save_checkpoint_unless_unchanged(path, layout, params, extra, state, &mut None)
+}
+
+/// [`save_checkpoint`] that writes nothing when the bytes equal `previous`
+/// ([`Checkpoint::save_unless_unchanged`]).
+pub fn save_checkpoint_unless_unchanged(
+    path: &Path,
+    layout: &ParamLayout,
+    params: &[f32],
+    extra: Vec<Tensor>,
+    state: &RunState,
+    previous: &mut Option<Vec<u8>>,
+) -> Result<(), TrainError> {
     if let Some(i) = params.iter().position(|v| !v.is_finite()) {
         return Err(TrainError::Policy(format!(
             "refusing to save a checkpoint with a non-finite parameter (index {i}); the previous checkpoint is kept"
@@ -468,7 +512,7 @@ pub fn save_checkpoint(
         serde_json::to_value(state)
             .map_err(|e| TrainError::Policy(format!("cannot serialise run state: {e}")))?,
     );
-    Checkpoint { tensors, meta }.save(path)?;
+    Checkpoint { tensors, meta }.save_unless_unchanged(path, previous)?;
     Ok(())
 }
 
@@ -495,6 +539,31 @@ mod tests {
                 serde_json::json!({"env_steps": 42}),
             ),
         }
+    }
+
+    #[test]
+    fn an_unchanged_checkpoint_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latest.safetensors");
+        let mut previous = None;
+        sample()
+            .save_unless_unchanged(&path, &mut previous)
+            .unwrap();
+        assert!(previous.is_some());
+        // Same bytes: nothing written (a removed side file would have come back).
+        fs::write(path.with_extension("json"), b"marker").unwrap();
+        sample()
+            .save_unless_unchanged(&path, &mut previous)
+            .unwrap();
+        assert_eq!(fs::read(path.with_extension("json")).unwrap(), b"marker");
+        // Other bytes, or a missing file: written.
+        let mut other = sample();
+        other.tensors[1].data[0] = 0.5;
+        other.save_unless_unchanged(&path, &mut previous).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap().tensors[1].data, vec![0.5]);
+        fs::remove_file(path.with_extension("json")).unwrap();
+        other.save_unless_unchanged(&path, &mut previous).unwrap();
+        assert!(path.with_extension("json").exists());
     }
 
     #[test]

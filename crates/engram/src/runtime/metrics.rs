@@ -165,6 +165,93 @@ impl MetricsRow {
     }
 }
 
+/// A run's metrics rows kept in memory as `metrics.csv` has them (for `--seeds`' curves,
+/// which would otherwise read every seed's file back): per row its `env_steps` and the other
+/// columns' cells, each the number its text in the file reads back as ([`as_logged`]), so
+/// that curves from memory equal curves from the files bit for bit. Rows whose
+/// `env_steps` does not increase are left out, as a reader of the file leaves them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoggedRows {
+    /// The header less `env_steps`.
+    pub columns: Vec<String>,
+    pub index: Vec<u64>,
+    pub rows: Vec<Vec<Option<f64>>>,
+    /// A row had other metric columns than the first: the file's header does not describe
+    /// it, and these rows are not used (the file is read instead).
+    pub inconsistent: bool,
+}
+
+impl LoggedRows {
+    pub fn push(&mut self, row: &MetricsRow) {
+        if self.inconsistent {
+            return;
+        }
+        if self.index.is_empty() && self.columns.is_empty() {
+            self.columns = row.header().split(',').skip(1).map(String::from).collect();
+        } else {
+            let names = &self.columns[5..self.columns.len() - 1];
+            if names.len() != row.metrics.len()
+                || names.iter().zip(&row.metrics).any(|(a, (b, _))| a != b)
+            {
+                self.inconsistent = true;
+                return;
+            }
+        }
+        if self.index.last().is_some_and(|&last| row.env_steps <= last) {
+            return;
+        }
+        let mut cells = Vec::with_capacity(self.columns.len());
+        cells.push(as_logged(row.wall_seconds, 3));
+        cells.push(Some(row.episodes as f64));
+        cells.push(Some(row.updates as f64));
+        cells.push(row.mean_return.and_then(|v| as_logged(v, 4)));
+        cells.push(row.mean_length.and_then(|v| as_logged(v, 4)));
+        cells.extend(
+            row.metrics
+                .iter()
+                .map(|(_, v)| v.and_then(metric_as_logged)),
+        );
+        cells.push(as_logged(row.steps_per_second, 0));
+        self.index.push(row.env_steps);
+        self.rows.push(cells);
+    }
+}
+
+/// The number [`push_fixed`]`(v, decimals)`'s text reads back as (None: not finite, which a
+/// reader of the CSV drops): the digits are `round(v * 10^decimals)`, and the parse of `n`
+/// followed by `decimals` decimals is the correctly rounded `n / 10^decimals`, which one
+/// division of two exact doubles also is.
+pub fn as_logged(v: f64, decimals: usize) -> Option<f64> {
+    const POW10: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+    let p = POW10[decimals.min(6)];
+    let scaled = (v * p).round_ties_even();
+    if scaled.is_nan() || scaled.abs() >= 9.0e15 || decimals > 6 {
+        let mut text = Vec::new();
+        push_fixed(&mut text, v, decimals);
+        return parse_cell(&text);
+    }
+    let n = scaled.abs() / p;
+    Some(if v.is_sign_negative() { -n } else { n })
+}
+
+/// The number [`push_metric`]`(v)`'s text reads back as.
+pub fn metric_as_logged(v: f64) -> Option<f64> {
+    if v != 0.0 && v.abs() < 1e-3 {
+        let mut text = Vec::new();
+        push_metric(&mut text, v);
+        return parse_cell(&text);
+    }
+    as_logged(v, 6)
+}
+
+fn parse_cell(text: &[u8]) -> Option<f64> {
+    std::str::from_utf8(text)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
 /// Six significant digits, fixed or scientific by magnitude (learning rates are small).
 pub fn format_metric(v: f64) -> String {
     let mut out = Vec::new();
@@ -377,6 +464,49 @@ impl EvalRow {
 mod tests {
     use super::*;
 
+    #[test]
+    fn logged_values_are_what_the_text_reads_back_as() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values = vec![
+            0.0, -0.0, 0.5, -0.5, 1e-3, 2.5e-7, -3e-4, 1e15, -9e15, 123.4565,
+        ];
+        values.extend([f64::NAN, f64::INFINITY, 0.0004999995, 0.0005]);
+        for _ in 0..4_000 {
+            let bits = next();
+            let scale = 10f64.powi((bits % 19) as i32 - 9);
+            values.push((bits >> 11) as f64 / (1u64 << 53) as f64 * scale - scale / 2.0);
+            values.push(f64::from_bits(next()));
+        }
+        let read = |text: &[u8]| -> Option<f64> {
+            std::str::from_utf8(text)
+                .unwrap()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+        };
+        for &v in &values {
+            for decimals in [0, 3, 4, 6] {
+                let mut text = Vec::new();
+                push_fixed(&mut text, v, decimals);
+                let (want, got) = (read(&text), as_logged(v, decimals));
+                assert!(
+                    want.map(f64::to_bits) == got.map(f64::to_bits),
+                    "{v:e} with {decimals}: {want:?} vs {got:?}"
+                );
+            }
+            let mut text = Vec::new();
+            push_metric(&mut text, v);
+            let (want, got) = (read(&text), metric_as_logged(v));
+            assert!(want.map(f64::to_bits) == got.map(f64::to_bits), "{v:e}");
+        }
+    }
+
     /// The maximum mean is that of the windows summed in order, bit for bit, though most
     /// windows are not summed (returns with rounding-prone fractions, rising and noisy).
     #[test]
@@ -451,7 +581,7 @@ mod tests {
         let mut values = vec![
             0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 1e-7, -1e-7, 123.456, 1e12, 1e20, -3.75,
         ];
-        for _ in 0..20_000 {
+        for _ in 0..4_000 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let mantissa = (x >> 11) as f64 / (1u64 << 53) as f64;
             let exponent = ((x >> 3) % 16) as i32 - 8;

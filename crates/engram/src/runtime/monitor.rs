@@ -135,7 +135,12 @@ impl Monitor {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0)
             - wall_offset;
-        let monitor_csv = MonitorCsv::open(&run_dir.join(monitor_csv::FILE), &config.env, t_start)?;
+        let monitor_path = run_dir.join(monitor_csv::FILE);
+        let monitor_csv = if config.episode_logs {
+            MonitorCsv::open(&monitor_path, &config.env, t_start)?
+        } else {
+            MonitorCsv::disabled(&monitor_path)
+        };
         let tensorboard = if config.tensorboard {
             Some(EventWriter::create(run_dir)?)
         } else {
@@ -236,14 +241,19 @@ impl Monitor {
             // under it, so a checkpoint never counts an episode whose row is not in the file.
             let mut monitor = lock(&self.monitor_csv);
             let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Err(e) = monitor.push(episode_return, length, self.wall_seconds()) {
+            let pushed = if self.config.episode_logs {
+                monitor.push(episode_return, length, self.wall_seconds())
+            } else {
+                Ok(())
+            };
+            if let Err(e) = pushed {
                 let path = monitor.path().to_path_buf();
                 drop(monitor);
                 self.fail_to_write(&path, &e);
             }
             episode
         };
-        {
+        if self.config.episode_logs {
             let mut log = lock(&self.episode_log);
             let env_steps = self.env_steps();
             let written = log.row_bytes(EPISODES_HEADER, |line| {

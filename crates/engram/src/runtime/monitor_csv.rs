@@ -30,7 +30,8 @@ const BUFFER_LIMIT: usize = 64 * 1024;
 const COLUMNS: &str = "r,l,t";
 
 pub struct MonitorCsv {
-    file: File,
+    /// None: the run keeps no episode files (`episode_logs = false`); rows are dropped.
+    file: Option<File>,
     buffer: Vec<u8>,
     path: PathBuf,
 }
@@ -42,7 +43,7 @@ impl MonitorCsv {
         let fresh = fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let mut log = MonitorCsv {
-            file,
+            file: Some(file),
             buffer: Vec::new(),
             path: path.to_path_buf(),
         };
@@ -57,12 +58,24 @@ impl MonitorCsv {
         Ok(log)
     }
 
+    /// A log that writes nothing (no file is created).
+    pub fn disabled(path: &Path) -> MonitorCsv {
+        MonitorCsv {
+            file: None,
+            buffer: Vec::new(),
+            path: path.to_path_buf(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Buffers one episode's row; writes the buffer once it is large.
     pub fn push(&mut self, episode_return: f64, length: u64, t: f64) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
         // `{:?}` prints the shortest text that reads back as the same f64, and keeps a
         // decimal point ("23.0"), as Python's float repr does; whole numbers (most returns)
         // are written without it, as it would write them (a tabular run ends an episode
@@ -88,10 +101,13 @@ impl MonitorCsv {
 
     /// Writes the buffered rows in one call (whole lines only).
     pub fn flush(&mut self) -> io::Result<()> {
+        let Some(file) = &mut self.file else {
+            return Ok(());
+        };
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let result = self.file.write_all(&self.buffer);
+        let result = file.write_all(&self.buffer);
         // On an error the rows are dropped rather than written twice by the next attempt.
         self.buffer.clear();
         result

@@ -1,11 +1,11 @@
 //! What the user sees while training: a progress bar on a terminal, plain log lines elsewhere
 //! (CI logs, files, pipes), and a graceful stop on Ctrl-C / SIGTERM.
 
-use super::metrics::MetricsRow;
+use super::metrics::{LoggedRows, MetricsRow};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// `eprintln!` that ignores a closed stderr (a training run piped into `head` must go on, and
 /// save, rather than panic on a failed progress line).
@@ -71,6 +71,8 @@ impl From<bool> for Report {
 pub struct LiveCounters {
     pub env_steps: AtomicU64,
     pub episodes: AtomicU64,
+    /// Some: every metrics row is also kept here ([`LoggedRows`]), for whoever averages runs.
+    pub rows: Mutex<Option<LoggedRows>>,
 }
 
 /// Reports training progress.
@@ -155,6 +157,9 @@ impl Progress {
         if let Some(live) = &self.live {
             live.env_steps.store(row.env_steps, Ordering::Relaxed);
             live.episodes.store(row.episodes, Ordering::Relaxed);
+            if let Some(rows) = super::lock(&live.rows).as_mut() {
+                rows.push(row);
+            }
             return;
         }
         if self.quiet && self.bar.is_none() {

@@ -23,6 +23,8 @@ pub const LATEST: &str = "checkpoints/latest.safetensors";
 pub const BEST: &str = "checkpoints/best.safetensors";
 /// The file that marks a multi-seed directory (`OUT/seed_N/` run directories beside it).
 pub const SEEDS_FILE: &str = "seeds.toml";
+/// A multi-seed directory's averages across seeds (written by `seeds::curves`).
+pub const CURVES_CSV: &str = "curves.csv";
 
 /// A fresh directory `base/<env>_<algo>_s<seed>`, with `_2`, `_3`, ... appended if taken.
 pub fn fresh_run_dir(base: &Path, env: &str, algo: &str, seed: u64) -> std::io::Result<PathBuf> {

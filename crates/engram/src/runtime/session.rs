@@ -4,7 +4,7 @@
 //! non-finite updates, and finish (the final checkpoint).
 
 use super::checkpoint::{
-    optimizer_tensors, save_checkpoint, Checkpoint, CheckpointParts, RunState,
+    optimizer_tensors, save_checkpoint_unless_unchanged, Checkpoint, CheckpointParts, RunState,
 };
 use super::evaluator::{Evaluator, Snapshot};
 use super::metrics::Metric;
@@ -33,8 +33,9 @@ pub struct Session {
     agent: Option<Arc<dyn Act>>,
     evaluator: Option<Evaluator>,
     /// Serialises checkpoint writes of concurrent workers; holds the env steps of the last
-    /// one written, so that an older state never replaces a newer one.
-    saving: Mutex<u64>,
+    /// one written, so that an older state never replaces a newer one, and its bytes (small
+    /// ones), so that the final checkpoint does not rewrite an identical one.
+    saving: Mutex<(u64, Option<Vec<u8>>)>,
 }
 
 impl Session {
@@ -53,7 +54,7 @@ impl Session {
             resume,
             agent: None,
             evaluator: None,
-            saving: Mutex::new(0),
+            saving: Mutex::new((0, None)),
         }
     }
 
@@ -200,12 +201,12 @@ impl Session {
         let mut last = lock(&self.saving);
         let state = self.run_state(saved, collectors, obs_stats);
         let steps = state.monitor.counters.env_steps;
-        if steps < *last {
+        if steps < last.0 {
             return Ok(());
         }
-        *last = steps;
+        last.0 = steps;
         let path = self.run_dir.join(run_dir::LATEST);
-        match save_checkpoint(&path, layout, &params, extra, &state) {
+        match save_checkpoint_unless_unchanged(&path, layout, &params, extra, &state, &mut last.1) {
             Err(TrainError::Checkpoint(CheckpointError::Io { source, .. })) => {
                 // The previous checkpoint is intact (atomic writes): stop, and say so.
                 self.monitor.fail_to_write(&path, &source);

@@ -22,11 +22,11 @@
 //! digits to cancellation.
 
 use crate::runtime::checkpoint::write_atomic;
-use crate::runtime::metrics::format_metric;
+use crate::runtime::metrics::{format_metric, LoggedRows};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub const CURVES_CSV: &str = "curves.csv";
+pub use crate::runtime::run_dir::CURVES_CSV;
 
 /// What a curve is indexed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,8 +284,7 @@ pub fn write_curves(
         Axis::Steps => step_table(dir),
         Axis::Episodes => episode_table(dir),
     };
-    let threads = threads.clamp(1, dirs.len().max(1));
-    let chunk = dirs.len().div_ceil(threads).max(1);
+    let chunk = chunk_size(dirs.len(), threads);
     // Pass 1: the grid and the columns (in the order the seeds first list them).
     let firsts: Vec<std::io::Result<(BTreeSet<u64>, Vec<String>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs
@@ -342,9 +341,118 @@ pub fn write_curves(
     for part in parts {
         curves.merge(&part?);
     }
+    write_curves_csv(out, &curves)
+}
+
+/// Writes `out/curves.csv`; returns its path.
+pub fn write_curves_csv(out: &Path, curves: &Curves) -> std::io::Result<PathBuf> {
     let path = out.join(CURVES_CSV);
     write_atomic(&path, curves.to_csv().as_bytes())?;
     Ok(path)
+}
+
+/// Seeds per share of [`write_curves`]' threads (the shares are added up in order).
+pub fn chunk_size(seeds: usize, threads: usize) -> usize {
+    let threads = threads.clamp(1, seeds.max(1));
+    seeds.div_ceil(threads).max(1)
+}
+
+/// Per-step curves accumulated while the seeds run, from the rows each run kept in memory
+/// ([`LoggedRows`]), so that thousands of seeds' `metrics.csv` are not read back at the end.
+/// The result is [`write_curves`]' bit for bit: the seeds are added in the same shares and
+/// order (a seed that finishes before its predecessors waits in `pending`), and the cells are
+/// the numbers the files read back as. It applies when every seed logged the same steps and
+/// columns (any algorithm with a fixed schedule); otherwise [`MemoryCurves::finish`] gives
+/// nothing and the caller reads the files.
+#[derive(Debug)]
+pub struct MemoryCurves {
+    seeds: usize,
+    chunk: usize,
+    shares: Vec<Share>,
+    /// The first seed's grid and columns, which every other seed must have too.
+    shape: Option<(Vec<u64>, Vec<String>)>,
+    added: usize,
+    unusable: bool,
+}
+
+#[derive(Debug, Default)]
+struct Share {
+    curves: Option<Curves>,
+    /// Position (in ascending seed order) of the next seed to add.
+    next: usize,
+    pending: std::collections::BTreeMap<usize, SeedTable>,
+}
+
+impl MemoryCurves {
+    /// For `seeds` seeds, as [`write_curves`] on `threads` threads would share them.
+    pub fn new(seeds: usize, threads: usize) -> MemoryCurves {
+        let chunk = chunk_size(seeds, threads);
+        let shares = (0..seeds.div_ceil(chunk))
+            .map(|k| Share {
+                next: k * chunk,
+                ..Share::default()
+            })
+            .collect();
+        MemoryCurves {
+            seeds,
+            chunk,
+            shares,
+            shape: None,
+            added: 0,
+            unusable: false,
+        }
+    }
+
+    /// The rows of the seed at `position` (ascending seed order); None: it kept none usable.
+    pub fn add(&mut self, position: usize, rows: Option<LoggedRows>) {
+        if self.unusable {
+            return;
+        }
+        let table = match rows {
+            Some(rows) if !rows.inconsistent && !rows.index.is_empty() => SeedTable {
+                columns: rows.columns,
+                index: rows.index,
+                rows: rows.rows,
+            },
+            _ => return self.give_up(),
+        };
+        match &self.shape {
+            None => self.shape = Some((table.index.clone(), table.columns.clone())),
+            Some((grid, columns)) if *grid == table.index && *columns == table.columns => {}
+            Some(_) => return self.give_up(),
+        }
+        let Some(share) = self.shares.get_mut(position / self.chunk) else {
+            return self.give_up();
+        };
+        share.pending.insert(position, table);
+        let (grid, columns) = self.shape.clone().unwrap_or_default();
+        while let Some(table) = share.pending.remove(&share.next) {
+            share
+                .curves
+                .get_or_insert_with(|| Curves::new(Axis::Steps, grid.clone(), columns.clone()))
+                .add(&table);
+            share.next += 1;
+            self.added += 1;
+        }
+    }
+
+    fn give_up(&mut self) {
+        self.unusable = true;
+        self.shares.clear();
+    }
+
+    /// The curves, when every seed was added.
+    pub fn finish(self) -> Option<Curves> {
+        if self.unusable || self.added != self.seeds {
+            return None;
+        }
+        let (grid, columns) = self.shape?;
+        let mut curves = Curves::new(Axis::Steps, grid, columns);
+        for share in &self.shares {
+            curves.merge(share.curves.as_ref()?);
+        }
+        Some(curves)
+    }
 }
 
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, std::io::Result<T>>) -> std::io::Result<T> {

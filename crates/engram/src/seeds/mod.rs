@@ -17,11 +17,17 @@
 //! New files are made durable by one `syncfs` a second instead of two fsyncs each
 //! ([`DeferredSync`]), which would otherwise dominate thousands of short runs.
 //!
-//! **Logging.** Each seed's run directory is complete (`metrics.csv`, `episodes.csv`,
-//! `monitor.csv`, checkpoints), but the CLI turns TensorBoard events and `curve.png` off for
-//! `--seeds` runs unless `tensorboard` / `curve_png` is set explicitly: `curves.csv` (and
-//! `OUT/curve.png`) is the multi-seed result; an event file per seed cost a fifth of a short
-//! run, a picture per seed three quarters of a bandit run.
+//! **Logging.** Each seed's run directory is an ordinary one (`metrics.csv`, `summary.json`,
+//! checkpoints), but the CLI turns TensorBoard events, `curve.png` and, with a step budget,
+//! the per-episode files (`episode_logs`: `monitor.csv`, `episodes.csv`) off for `--seeds`
+//! runs unless set explicitly: `curves.csv` (and `OUT/curve.png`) is the multi-seed result;
+//! an event file per seed cost a fifth of a short run, a picture per seed three quarters of a
+//! bandit run, the episode rows (a bandit ends one per pull) a good part of the rest.
+//!
+//! **Curves.** Fresh seeds on a step axis hand their metrics rows over in memory as they end
+//! ([`curves::MemoryCurves`]: the same bytes as reading the files back, which a 2,000-seed
+//! bandit figure spent a fifth of its time on); resumed seeds and uneven grids are read from
+//! the files.
 //!
 //! **Stopping.** Ctrl-C stops every running seed as it stops one run (each saves its
 //! checkpoint) and starts no new one; `engram train --resume OUT` continues: it resumes the
@@ -33,10 +39,11 @@ pub mod list;
 use crate::algos::RunConfig;
 use crate::error::TrainError;
 use crate::runtime::checkpoint::{write_atomic, DeferredSync};
+use crate::runtime::metrics::LoggedRows;
 use crate::runtime::progress::{stop_flag, LiveCounters, Report};
 use crate::runtime::run_dir::{self, Summary};
 use crate::train;
-use curves::Axis;
+use curves::{Axis, MemoryCurves};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write as _};
@@ -158,6 +165,7 @@ pub fn train_seeds(
     }
     // Everything the runs would refuse is refused once, before any directory exists.
     config.validate()?;
+    refuse_episode_curves_without_logs(&config)?;
     let probe = config.common.make_env()?;
     config.algo.check(&config, &*probe)?;
     let out = match out {
@@ -221,6 +229,7 @@ pub fn resume_seeds(
         config.set(o)?;
     }
     config.validate()?;
+    refuse_episode_curves_without_logs(&config)?;
     let mut done_before = Vec::new();
     let mut tasks = Vec::new();
     for &seed in &seeds {
@@ -257,6 +266,18 @@ pub fn resume_seeds(
     let jobs = jobs_for(&config, options, tasks.len());
     on_start(out, jobs);
     run_all(out, &config, tasks, done_before, jobs, options)
+}
+
+/// Curves per episode are read from the seeds' `episodes.csv`.
+fn refuse_episode_curves_without_logs(config: &RunConfig) -> Result<(), TrainError> {
+    if config.common.total_episodes.is_some() && !config.common.episode_logs {
+        return Err(TrainError::Usage(
+            "an episode budget makes curves.csv per episode, from each seed's episodes.csv: \
+             remove episode_logs=false (or give a step budget instead of total_episodes)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the seed's run reached its budget (as `config` sets it now) or its threshold.
@@ -346,10 +367,31 @@ fn run_all(
     // Pool threads still working: the progress line ends when none is.
     let alive = AtomicUsize::new(0);
     let progress = SeedsProgress::new(config, tasks.len(), options.quiet);
+    let axis = if config.common.total_episodes.is_some() {
+        Axis::Episodes
+    } else {
+        Axis::Steps
+    };
+    let curve_threads = jobs.max(crate::algos::available_cores());
+    // Fresh seeds on a step axis: their rows are averaged as they finish, in memory.
+    let memory = (axis == Axis::Steps
+        && done_before.is_empty()
+        && tasks.iter().all(|(_, t)| matches!(t, Task::Train(_))))
+    .then(|| Mutex::new(MemoryCurves::new(tasks.len(), curve_threads)));
+    let positions: Vec<usize> = {
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by_key(|&i| tasks[i].0);
+        let mut positions = vec![0; tasks.len()];
+        for (position, &i) in order.iter().enumerate() {
+            positions[i] = position;
+        }
+        positions
+    };
     std::thread::scope(|scope| {
         for j in 0..jobs {
             let (tasks, live, results, next, finished_runs, alive) =
                 (&tasks, &live, &results, &next, &finished_runs, &alive);
+            let (memory, positions) = (&memory, &positions);
             alive.fetch_add(1, Ordering::SeqCst);
             let spawned = std::thread::Builder::new()
                 .name(format!("engram-seeds-{j}"))
@@ -364,7 +406,15 @@ fn run_all(
                         let Some((seed, task)) = tasks.get(i) else {
                             break;
                         };
+                        if memory.is_some() {
+                            *crate::runtime::lock(&live[i].rows) = Some(LoggedRows::default());
+                        }
                         let outcome = run_one(out, *seed, task, live[i].clone());
+                        if let Some(memory) = memory {
+                            let rows = crate::runtime::lock(&live[i].rows).take();
+                            let usable = outcome.error.is_none() && outcome.summary.is_some();
+                            crate::runtime::lock(memory).add(positions[i], rows.filter(|_| usable));
+                        }
                         crate::runtime::lock(results)[i] = Some(outcome);
                         finished_runs.fetch_add(1, Ordering::Relaxed);
                     }
@@ -410,13 +460,14 @@ fn run_all(
         .map(|r| PathBuf::from(&r.run_dir))
         .filter(|d| d.exists())
         .collect();
-    let axis = if config.common.total_episodes.is_some() {
-        Axis::Episodes
-    } else {
-        Axis::Steps
-    };
-    curves::write_curves(out, &dirs, axis, jobs.max(crate::algos::available_cores()))
-        .map_err(|source| io(&out.join(curves::CURVES_CSV), source))?;
+    let in_memory = memory
+        .and_then(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).finish())
+        .filter(|_| dirs.len() == tasks.len());
+    match in_memory {
+        Some(curves) => curves::write_curves_csv(out, &curves),
+        None => curves::write_curves(out, &dirs, axis, curve_threads),
+    }
+    .map_err(|source| io(&out.join(curves::CURVES_CSV), source))?;
     // A picture is a convenience: the seeds never fail because it could not be drawn.
     if let Err(e) = crate::plot::write_run_curve(out) {
         if !options.quiet {
