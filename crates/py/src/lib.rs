@@ -867,7 +867,7 @@ enum RemoteLearner {
 }
 
 impl RemoteLearner {
-    fn run(&self) -> &engram::algos::distributed::LearnerRun {
+    fn run(&self) -> &engram::runtime::LearnerRun<RunConfig> {
         match self {
             RemoteLearner::A3c(l) => l.run(),
             RemoteLearner::Rollouts(l) => l.run(),

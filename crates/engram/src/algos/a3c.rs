@@ -6,7 +6,6 @@
 //! (`shared_optimizer_stats = false`).
 
 use super::a2c;
-use super::distributed::LearnerRun;
 use super::RunConfig;
 use crate::agent::ActorCritic;
 use crate::config::{check, ConfigError};
@@ -15,7 +14,9 @@ use crate::onpolicy::collector::Collector;
 use crate::onpolicy::collector::{collector_json, saved_collector};
 use crate::onpolicy::CollectorState;
 use crate::runtime::params::optimizer_prefixes;
-use crate::runtime::{lock, CheckpointParts, HogwildStore, ParamStore, Session, StopReason};
+use crate::runtime::{
+    lock, CheckpointParts, HogwildStore, LearnerRun, ParamStore, Session, StopReason,
+};
 use engram_nn::shared::{SharedOptimizer, SharedParams};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -275,7 +276,7 @@ pub struct RemoteUpdate {
 /// The learner of a distributed A3C run: the global parameters, the optimizer statistics and
 /// the run.
 pub struct RemoteLearner {
-    run: LearnerRun,
+    run: LearnerRun<RunConfig>,
     params: Arc<SharedParams>,
     optimizers: Optimizers,
 }
@@ -294,7 +295,7 @@ impl RemoteLearner {
         })
     }
 
-    pub fn run(&self) -> &LearnerRun {
+    pub fn run(&self) -> &LearnerRun<RunConfig> {
         &self.run
     }
 

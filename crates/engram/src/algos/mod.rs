@@ -15,7 +15,6 @@ pub mod cem;
 pub mod cmaes;
 
 pub mod ddpg;
-pub mod distributed;
 pub mod double_q_learning;
 pub mod dqn;
 pub mod dyna_q;

@@ -13,12 +13,13 @@
 //! run. Collection is synchronous: every rollout of an update was collected with the
 //! parameters of the version the learner sent, so none is stale.
 
-use super::distributed::LearnerRun;
 use super::{a2c, ppo, RunConfig};
 use crate::agent::ActorCritic;
 use crate::error::TrainError;
 use crate::onpolicy::{Collector, Rollout};
-use crate::runtime::{lock, CheckpointParts, LocalStore, ParamStore, Session, StopReason, Tensor};
+use crate::runtime::{
+    lock, CheckpointParts, LearnerRun, LocalStore, ParamStore, Session, StopReason, Tensor,
+};
 use std::sync::{Arc, Mutex};
 
 /// The algorithm's learner half and its options.
@@ -105,7 +106,7 @@ fn checkpoint_parts(store: &dyn ParamStore, extra: Vec<Tensor>) -> CheckpointPar
 /// algorithm's update and the run (directory, metrics, evaluator, checkpoints: a local run's,
 /// so either trainer resumes the other's run).
 pub struct RolloutLearner {
-    run: LearnerRun,
+    run: LearnerRun<RunConfig>,
     policy: Arc<ActorCritic>,
     store: LocalStore,
     rollout: Rollout,
@@ -140,7 +141,7 @@ impl RolloutLearner {
         })
     }
 
-    pub fn run(&self) -> &LearnerRun {
+    pub fn run(&self) -> &LearnerRun<RunConfig> {
         &self.run
     }
 

@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod evaluator;
+pub mod learner_run;
 pub mod metrics;
 pub mod monitor;
 pub mod monitor_csv;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod tensorboard;
 
 pub use checkpoint::{Checkpoint, CheckpointParts, RunState, Tensor};
+pub use learner_run::LearnerRun;
 pub use metrics::Metric;
 pub use monitor::{lock, EpisodeSink, Monitor, StopReason};
 pub use params::{HogwildStore, LocalStore, ParamStore};

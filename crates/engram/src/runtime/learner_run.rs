@@ -1,24 +1,23 @@
-//! What every learner of a run across machines shares (`engram.distributed`: A3C's
-//! [`super::a3c::RemoteLearner`], PPO's and A2C's [`super::remote::RolloutLearner`]): the
-//! run's session and configuration, the network's size, and the version stamp of the
-//! parameters the workers are sent. Not an algorithm: the learners add their own update.
+//! What every learner of a run across machines shares (`engram.distributed`: A3C's learner,
+//! and PPO's and A2C's): the run's session and configuration (`C`: the run's whole
+//! configuration, which this floor does not name), the network's size, and the version stamp
+//! of the parameters the workers are sent. The learners add their own update.
 
-use super::RunConfig;
+use super::Session;
 use crate::error::TrainError;
-use crate::runtime::Session;
 
 /// A distributed run as its learner holds it.
-pub struct LearnerRun {
+pub struct LearnerRun<C> {
     session: Session,
-    config: RunConfig,
+    config: C,
     num_params: usize,
     /// Updates applied so far: the version stamp of the parameters.
     version: u64,
 }
 
-impl LearnerRun {
+impl<C> LearnerRun<C> {
     /// The run of a learner whose network has `num_params` parameters.
-    pub fn new(session: Session, config: RunConfig, num_params: usize) -> LearnerRun {
+    pub fn new(session: Session, config: C, num_params: usize) -> LearnerRun<C> {
         LearnerRun {
             session,
             config,
@@ -31,7 +30,7 @@ impl LearnerRun {
         &self.session
     }
 
-    pub fn config(&self) -> &RunConfig {
+    pub fn config(&self) -> &C {
         &self.config
     }
 
