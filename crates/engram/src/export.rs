@@ -47,7 +47,7 @@ pub fn onnx_model(loaded: &Loaded) -> Result<OnnxModel, TrainError> {
     let obs_dim = agent.obs_dim();
     let mut obs = g.input("obs", vec![Dim::batch(), Dim::Fixed(obs_dim)]);
     if let Some(stats) = &loaded.obs_stats {
-        if stats.mean.len() != obs_dim {
+        if stats.mean.len() != obs_dim || stats.var.len() != obs_dim {
             return Err(TrainError::Usage(format!(
                 "{}: its observation statistics have {} entries for {obs_dim} observation numbers",
                 loaded.path.display(),

@@ -143,6 +143,24 @@ pub fn from_checkpoint(ckpt: &Checkpoint, path: PathBuf) -> Result<Loaded, Train
     let agent = config.algo.agent(&config, &*probe)?;
     ckpt.check_architecture(&agent.layout().signature(), &path)?;
     let params = load_params(ckpt, agent.layout(), "", &path)?;
+    if let Some(stats) = &state.obs_stats {
+        let dim = agent.obs_dim();
+        let fits = stats.mean.len() == dim
+            && stats.var.len() == dim
+            && stats.mean.iter().all(|m| m.is_finite())
+            && stats.var.iter().all(|v| v.is_finite() && *v >= 0.0);
+        if !fits {
+            return Err(CheckpointError::Corrupt {
+                path,
+                reason: format!(
+                    "its observation statistics ({} means, {} variances) do not fit the                      network's {dim} finite observation numbers and non-negative variances",
+                    stats.mean.len(),
+                    stats.var.len()
+                ),
+            }
+            .into());
+        }
+    }
     Ok(Loaded {
         path,
         config,
