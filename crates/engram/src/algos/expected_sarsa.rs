@@ -118,9 +118,8 @@ impl TdControl for ExpectedSarsa {
 
     fn restore(&mut self, saved: State) -> Result<(), TrainError> {
         check_len("Q table", saved.q.len(), self.q.len())?;
-        let n_step = self.window.n;
-        (self.q, self.window) = (saved.q, saved.window);
-        self.window.n = n_step;
+        self.q = saved.q;
+        self.window.restore(saved.window);
         Ok(())
     }
 

@@ -141,9 +141,8 @@ impl TdControl for QLearning {
 
     fn restore(&mut self, saved: State) -> Result<(), TrainError> {
         check_len("Q table", saved.q.len(), self.q.len())?;
-        let n = self.window.n;
-        (self.q, self.window) = (saved.q, saved.window);
-        self.window.n = n;
+        self.q = saved.q;
+        self.window.restore(saved.window);
         Ok(())
     }
 

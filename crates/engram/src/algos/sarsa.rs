@@ -118,9 +118,8 @@ impl TdControl for Sarsa {
 
     fn restore(&mut self, saved: State) -> Result<(), TrainError> {
         check_len("Q table", saved.q.len(), self.q.len())?;
-        let n_step = self.window.n;
-        (self.q, self.window) = (saved.q, saved.window);
-        self.window.n = n_step;
+        self.q = saved.q;
+        self.window.restore(saved.window);
         self.next_action = saved.next_action.filter(|&a| a < self.n_actions);
         Ok(())
     }

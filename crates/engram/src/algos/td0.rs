@@ -17,6 +17,7 @@ use crate::config::{check, ConfigError};
 use crate::error::TrainError;
 use crate::runtime::{CheckpointParts, Metric, Session, StopReason};
 use crate::tabular::bellman::{q_table, Policy, PredictionError};
+use crate::tabular::control::step_toward;
 use crate::tabular::explore::sample;
 use crate::tabular::nstep::Window;
 use crate::tabular::runner::{Runner, RunnerState};
@@ -125,8 +126,8 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
         check_len("V table", saved.v.len(), v.len())?;
         check_len("visit counts", saved.visits.len(), visits.len())?;
         runner.restore(&saved.runner)?;
-        (v, visits, window) = (saved.v, saved.visits, saved.window);
-        window.n = c.n_step;
+        (v, visits) = (saved.v, saved.visits);
+        window.restore(saved.window);
     }
     session.start(agent, true)?;
     // The agent plays the one-step lookahead's greedy actions where there is a model.
@@ -150,14 +151,7 @@ pub fn run(mut session: Session, rc: &RunConfig, c: &Config) -> Result<StopReaso
     let monitor = session.monitor.clone();
     let (gamma, alpha) = (c.gamma, rc.tab.alpha);
     let update = |v: &mut [f64], visits: &[u64], s: usize, target: f64| {
-        let step = if alpha > 0.0 {
-            alpha
-        } else {
-            1.0 / visits[s].max(1) as f64
-        };
-        let td = target - v[s];
-        v[s] += step * td;
-        td.abs()
+        step_toward(v, s, target, alpha, visits[s])
     };
     let result: Result<(), TrainError> = (|| {
         while session.running() {

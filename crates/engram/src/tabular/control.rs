@@ -29,7 +29,24 @@ pub struct Ctx<'a> {
     pub alpha: f64,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    #[inline(always)]
+    fn new(
+        explorer: &'a mut Explorer,
+        rng: &'a mut ChaCha8Rng,
+        visits: &'a [u64],
+        n_actions: usize,
+        alpha: f64,
+    ) -> Ctx<'a> {
+        Ctx {
+            explorer,
+            rng,
+            visits,
+            n_actions,
+            alpha,
+        }
+    }
+
     /// The indices of state `s`'s row in a state-action table.
     #[inline]
     pub fn row(&self, s: usize) -> Range<usize> {
@@ -48,15 +65,23 @@ impl Ctx<'_> {
     /// `q[i] += alpha (target - q[i])`; returns the |TD error|.
     #[inline]
     pub fn update(&self, q: &mut [f64], i: usize, target: f64) -> f64 {
-        let step = if self.alpha > 0.0 {
-            self.alpha
-        } else {
-            1.0 / self.visits[i].max(1) as f64
-        };
-        let td = target - q[i];
-        q[i] += step * td;
-        td.abs()
+        step_toward(q, i, target, self.alpha, self.visits[i])
     }
+}
+
+/// `table[i] += step (target - table[i])` with the constant step `alpha`, or with 0 the
+/// sample average's `1 / visits` (`visits` of entry `i`, this visit counted); returns the
+/// |TD error|. Every tabular TD update takes this step.
+#[inline]
+pub fn step_toward(table: &mut [f64], i: usize, target: f64, alpha: f64, visits: u64) -> f64 {
+    let step = if alpha > 0.0 {
+        alpha
+    } else {
+        1.0 / visits.max(1) as f64
+    };
+    let td = target - table[i];
+    table[i] += step * td;
+    td.abs()
 }
 
 /// A TD-control method: its tables and its update rule.
@@ -128,24 +153,13 @@ pub fn run<M: TdControl>(
             let (mut steps, mut td_sum) = (0u64, 0.0);
             while steps < chunk {
                 let s = runner.state;
-                let mut ctx = Ctx {
-                    explorer: &mut explorer,
-                    rng: &mut runner.rng,
-                    visits: &visits,
-                    n_actions: n,
-                    alpha,
-                };
+                // Built twice: the pair's visit is counted between acting and learning.
+                let mut ctx = Ctx::new(&mut explorer, &mut runner.rng, &visits, n, alpha);
                 let a = method.act(s, &mut ctx);
                 let t = runner.step(a, &monitor)?;
                 visits[s * n + a] += 1;
                 steps += 1;
-                let mut ctx = Ctx {
-                    explorer: &mut explorer,
-                    rng: &mut runner.rng,
-                    visits: &visits,
-                    n_actions: n,
-                    alpha,
-                };
+                let mut ctx = Ctx::new(&mut explorer, &mut runner.rng, &visits, n, alpha);
                 method.learn(&t, &mut ctx, &mut td_sum);
                 if t.done() {
                     explorer.end_episode();

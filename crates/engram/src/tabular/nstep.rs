@@ -28,6 +28,13 @@ impl Window {
         }
     }
 
+    /// Takes a checkpoint's window back, keeping this run's `n` (configuration, not state).
+    pub fn restore(&mut self, saved: Window) {
+        let n = self.n;
+        *self = saved;
+        self.n = n;
+    }
+
     #[inline]
     pub fn push(&mut self, state: usize, action: usize, reward: f64) {
         self.entries.push_back(Entry {
