@@ -586,7 +586,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    config: Dict[str, Any] = {}
     raw = list(args.set)
     if args.steps is not None:
         raw.append(f"total_steps={args.steps}")
