@@ -75,6 +75,26 @@ impl Activation {
         }
     }
 
+    /// Writes d loss / d x into `dx` given the forward output `y` and `dy` (the same
+    /// arithmetic as [`Activation::backward_inplace`] on a copy of `dy`).
+    pub fn backward_to(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        assert!(
+            y.len() == dy.len() && dy.len() == dx.len(),
+            "activation: output, gradient and input-gradient lengths differ"
+        );
+        match *self {
+            Activation::Identity => dx.copy_from_slice(dy),
+            Activation::Relu => dx
+                .iter_mut()
+                .zip(dy.iter().zip(y))
+                .for_each(|(d, (&g, &y))| *d = if y <= 0.0 { 0.0 } else { g }),
+            _ => {
+                dx.copy_from_slice(dy);
+                self.backward_inplace(y, dx);
+            }
+        }
+    }
+
     /// Adds d loss / d x into `dx` given the forward output `y` and `dy`.
     pub fn backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) {
         assert!(
@@ -182,6 +202,9 @@ mod tests {
                 dx, dx2,
                 "{act:?}: in-place and accumulating backward differ"
             );
+            let mut dx3 = vec![f32::NAN; x.len()];
+            act.backward_to(&y, &dy, &mut dx3);
+            assert_eq!(dx3, dx2, "{act:?}: writing and in-place backward differ");
             check_gradient(loss, &x, &dx, 1e-2, 1e-3, 1e-3)
                 .unwrap_or_else(|e| panic!("{act:?}: {e}"));
         }

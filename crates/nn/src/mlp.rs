@@ -153,7 +153,7 @@ impl Sequential {
         let mut outputs = Vec::with_capacity(self.layers.len());
         let mut cols = Vec::with_capacity(self.layers.len());
         let mut widest_cols = 0;
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
             let scratch = match layer {
                 Layer::Linear(l) => {
                     width = l.out_features;
@@ -167,7 +167,9 @@ impl Sequential {
             };
             widest = widest.max(width);
             widest_cols = widest_cols.max(scratch);
-            outputs.push(vec![0.0; batch_max * width]);
+            // A layer that writes into the activation after it keeps no output of its own.
+            let kept = if self.feeds_activation(i) { 0 } else { width };
+            outputs.push(vec![0.0; batch_max * kept]);
             cols.push(vec![0.0; scratch]);
         }
         SequentialTape {
@@ -203,31 +205,47 @@ impl Sequential {
         );
         tape.batch = batch;
         let mut width = self.in_size;
-        for i in 0..self.layers.len() {
+        let mut i = 0;
+        while i < self.layers.len() {
+            // A Linear or Conv2d followed by an activation writes straight into the
+            // activation's output, which then applies in place: its own output would be read
+            // by nothing else (an activation's backward needs only what it output), and the
+            // copy between them was two passes over every hidden layer's output.
+            let fused = self.feeds_activation(i);
             let (done, rest) = tape.outputs.split_at_mut(i);
             let input: &[f32] = if i == 0 {
                 x
             } else {
                 &done[i - 1][..batch * width]
             };
-            match &self.layers[i] {
-                Layer::Linear(l) => {
+            let out = &mut rest[usize::from(fused)];
+            match (&self.layers[i], self.layers.get(i + 1)) {
+                (Layer::Linear(l), Some(&Layer::Activation(f))) if fused => {
                     width = l.out_features;
-                    l.forward(p, input, batch, &mut rest[0][..batch * width]);
+                    l.forward_activated(p, input, batch, &mut out[..batch * width], f);
                 }
-                Layer::Conv2d(c) => {
+                (Layer::Linear(l), _) => {
+                    width = l.out_features;
+                    l.forward(p, input, batch, &mut out[..batch * width]);
+                }
+                (Layer::Conv2d(c), next) => {
                     width = c.out_size();
-                    c.forward(
-                        p,
-                        input,
-                        batch,
-                        &mut rest[0][..batch * width],
-                        &mut tape.cols[i],
-                    );
+                    let out = &mut out[..batch * width];
+                    c.forward(p, input, batch, out, &mut tape.cols[i]);
+                    if let (true, Some(Layer::Activation(f))) = (fused, next) {
+                        f.forward_inplace(out);
+                    }
                 }
-                Layer::Activation(a) => a.forward(input, &mut rest[0][..batch * width]),
+                (Layer::Activation(a), _) => a.forward(input, &mut out[..batch * width]),
             }
+            i += 1 + usize::from(fused);
         }
+    }
+
+    /// Layer `i` is a Linear or Conv2d followed by an activation (see [`Sequential::forward`]).
+    fn feeds_activation(&self, i: usize) -> bool {
+        matches!(self.layers[i], Layer::Linear(_) | Layer::Conv2d(_))
+            && matches!(self.layers.get(i + 1), Some(Layer::Activation(_)))
     }
 
     /// Backward through the last forward pass: adds parameter gradients into `g` and, if
@@ -253,9 +271,18 @@ impl Sequential {
             "Sequential: x differs from the forward pass"
         );
         let mut cur = self.out_size;
-        tape.grad_a[..batch * cur].copy_from_slice(dy);
+        let mut below = self.layers.len();
+        match self.layers.last() {
+            // A last activation (not the only layer) reads dy directly instead of a copy.
+            Some(Layer::Activation(a)) if below > 1 => {
+                below -= 1;
+                let y = &tape.outputs[below][..batch * cur];
+                a.backward_to(y, dy, &mut tape.grad_a[..batch * cur]);
+            }
+            _ => tape.grad_a[..batch * cur].copy_from_slice(dy),
+        }
         let mut dx = dx;
-        for i in (0..self.layers.len()).rev() {
+        for i in (0..below).rev() {
             let input: &[f32] = if i == 0 { x } else { &tape.outputs[i - 1] };
             match &self.layers[i] {
                 Layer::Activation(a) => {
@@ -283,8 +310,14 @@ impl Sequential {
                         );
                     } else {
                         let gb = &mut tape.grad_b[..batch * n_in];
-                        gb.fill(0.0);
-                        l.backward(p, g, input, &tape.grad_a[..batch * cur], batch, Some(gb));
+                        l.backward_overwriting_dx(
+                            p,
+                            g,
+                            input,
+                            &tape.grad_a[..batch * cur],
+                            batch,
+                            gb,
+                        );
                         std::mem::swap(&mut tape.grad_a, &mut tape.grad_b);
                     }
                     cur = n_in;

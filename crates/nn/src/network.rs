@@ -566,7 +566,9 @@ impl Network {
             CoreTape::None => encoded,
         };
         let d_features = &mut tape.d_features[..rows * self.feature_size];
-        match extra_d_features {
+        // Without an extra gradient the first head writes d_features rather than adding to
+        // zeros (a pass over the widest buffer saved).
+        let mut first_overwrites = match extra_d_features {
             Some(extra) => {
                 assert_eq!(
                     extra.len(),
@@ -575,9 +577,14 @@ impl Network {
                     self.feature_size
                 );
                 d_features.copy_from_slice(extra);
+                false
             }
-            None => d_features.fill(0.0),
-        }
+            None if self.heads.is_empty() => {
+                d_features.fill(0.0);
+                false
+            }
+            None => true,
+        };
         for (i, head) in self.heads.iter().enumerate() {
             assert_eq!(
                 d_heads[i].len(),
@@ -586,7 +593,11 @@ impl Network {
                 self.head_names[i],
                 head.out_features
             );
-            head.backward(p, g, features, d_heads[i], rows, Some(d_features));
+            if std::mem::take(&mut first_overwrites) {
+                head.backward_overwriting_dx(p, g, features, d_heads[i], rows, d_features);
+            } else {
+                head.backward(p, g, features, d_heads[i], rows, Some(d_features));
+            }
         }
         let encoded_width = self
             .encoder
