@@ -124,6 +124,69 @@ pub trait Env: Send {
     fn model(&self) -> Option<std::sync::Arc<Model>> {
         None
     }
+
+    /// The environment as one of the finite MDPs that step by numbers ([`StepByIndex`]), for
+    /// tabular learners' inner loops; `None` for every other environment (and for wrappers).
+    fn by_index(&mut self) -> Option<ByIndex<'_>> {
+        None
+    }
+}
+
+/// One step of a finite MDP in numbers: the state reached, the reward, and whether the
+/// episode terminated there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndexStep {
+    pub next: usize,
+    pub reward: f64,
+    pub terminated: bool,
+}
+
+/// An environment whose observation is its state's number (`Discrete(n)` from 0) and whose
+/// actions are numbered from 0, stepped by numbers. [`StepByIndex::step_index`] is
+/// [`Env::step`] without what that does for every caller (the `Action` enum and its range
+/// check, the episode-order check, the observation buffer, the `Result`): in a tabular
+/// method's loop those cost as much as the step itself. Same draws, same state changes.
+pub trait StepByIndex {
+    /// The current state's number (the observation).
+    fn state_index(&self) -> usize;
+
+    /// `Env::step` with the action numbered `action`. The caller keeps `Env::step`'s
+    /// contract itself: the episode is running and `action` is below the number of actions
+    /// (an action past the table panics).
+    fn step_index(&mut self, action: usize) -> IndexStep;
+}
+
+/// The built-in environments that step by numbers, as [`Env::by_index`] hands them out: a
+/// caller's loop over [`StepByIndex`] is then compiled with each step inlined (one match on a
+/// tag that never changes, instead of a dynamic call).
+pub enum ByIndex<'a> {
+    FrozenLake(&'a mut crate::toy_text::FrozenLake),
+    CliffWalking(&'a mut crate::toy_text::CliffWalking),
+    Taxi(&'a mut crate::toy_text::Taxi),
+    /// The textbook's grid worlds, random walk, gambler and Jack's car rental.
+    Table(&'a mut crate::sutton_barto::TableEnv),
+}
+
+impl StepByIndex for ByIndex<'_> {
+    #[inline]
+    fn state_index(&self) -> usize {
+        match self {
+            ByIndex::FrozenLake(env) => env.state_index(),
+            ByIndex::CliffWalking(env) => env.state_index(),
+            ByIndex::Taxi(env) => env.state_index(),
+            ByIndex::Table(env) => env.state_index(),
+        }
+    }
+
+    #[inline(always)]
+    fn step_index(&mut self, action: usize) -> IndexStep {
+        match self {
+            ByIndex::FrozenLake(env) => env.step_index(action),
+            ByIndex::CliffWalking(env) => env.step_index(action),
+            ByIndex::Taxi(env) => env.step_index(action),
+            ByIndex::Table(env) => env.step_index(action),
+        }
+    }
 }
 
 impl<E: Env + ?Sized> Env for Box<E> {
@@ -159,5 +222,8 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn model(&self) -> Option<std::sync::Arc<Model>> {
         (**self).model()
+    }
+    fn by_index(&mut self) -> Option<ByIndex<'_>> {
+        (**self).by_index()
     }
 }

@@ -26,7 +26,9 @@ pub mod toy_text;
 pub mod vector;
 pub mod wrappers;
 
-pub use env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+pub use env::{
+    ByIndex, Env, EnvError, IndexStep, Info, InfoValue, Render, RenderMode, Step, StepByIndex,
+};
 pub use model::{Model, ModelBuilder, Outcome};
 pub use registry::{make, make_with, register};
 pub use registry::{EnvSpec, Options};

@@ -51,16 +51,18 @@ impl SeedSequence {
     /// `SeedSequence(entropy)` for a non-negative integer entropy (split into 32-bit words,
     /// lowest first; 0 is one word).
     pub fn new(entropy: u128) -> Self {
-        let mut words = Vec::with_capacity(4);
+        let mut words = [0u32; 4];
+        let mut len = 0;
         let mut n = entropy;
         if n == 0 {
-            words.push(0);
+            len = 1;
         }
         while n > 0 {
-            words.push(n as u32);
+            words[len] = n as u32;
+            len += 1;
             n >>= 32;
         }
-        Self::from_words(&words)
+        Self::from_words(&words[..len])
     }
 
     /// `SeedSequence(entropy_words)` where the entropy is already a list of `u32` words.
@@ -89,15 +91,20 @@ impl SeedSequence {
 
     /// `generate_state(n, np.uint32)`.
     pub fn generate_state_u32(&self, n_words: usize) -> Vec<u32> {
+        let mut words = vec![0; n_words];
+        self.fill_state_u32(&mut words);
+        words
+    }
+
+    /// `generate_state(words.len(), np.uint32)` into `words`.
+    fn fill_state_u32(&self, words: &mut [u32]) {
         let mut hash_const = INIT_B;
-        (0..n_words)
-            .map(|i| {
-                let mut v = self.pool[i % POOL_SIZE] ^ hash_const;
-                hash_const = hash_const.wrapping_mul(MULT_B);
-                v = v.wrapping_mul(hash_const);
-                v ^ (v >> XSHIFT)
-            })
-            .collect()
+        for (i, word) in words.iter_mut().enumerate() {
+            let mut v = self.pool[i % POOL_SIZE] ^ hash_const;
+            hash_const = hash_const.wrapping_mul(MULT_B);
+            v = v.wrapping_mul(hash_const);
+            *word = v ^ (v >> XSHIFT);
+        }
     }
 
     /// `generate_state(n, np.uint64)`: pairs of `u32` words, little-endian.
@@ -126,7 +133,11 @@ pub struct Pcg64 {
 impl Pcg64 {
     /// `PCG64(SeedSequence(seed))`.
     pub fn from_seed_sequence(seq: &SeedSequence) -> Self {
-        let w = seq.generate_state_u64(4);
+        // generate_state_u64(4) without its allocations (a tabular run reseeds every episode).
+        let mut halves = [0u32; 8];
+        seq.fill_state_u32(&mut halves);
+        let w: [u64; 4] =
+            std::array::from_fn(|i| halves[2 * i] as u64 | ((halves[2 * i + 1] as u64) << 32));
         let init_state = ((w[0] as u128) << 64) | w[1] as u128;
         let init_seq = ((w[2] as u128) << 64) | w[3] as u128;
         let mut rng = Pcg64 {
@@ -532,6 +543,17 @@ impl EnvRng {
     /// `Generator.random()`.
     #[inline]
     pub fn random(&mut self) -> f64 {
+        // Replaying or logging is the cold path: kept out of line, so that the generator's
+        // draw inlines into the environments' steps.
+        if self.injected.is_some() || self.log.is_some() {
+            return self.random_replayed_or_logged();
+        }
+        self.gen.next_f64()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn random_replayed_or_logged(&mut self) -> f64 {
         if self.injected.is_some() {
             if let Some(d) = self.next_injected("random") {
                 if let Some(v) = self.injected_f64(&d) {

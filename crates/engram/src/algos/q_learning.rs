@@ -16,6 +16,7 @@ use crate::config::{check, ConfigError};
 use crate::error::TrainError;
 use crate::runtime::{Session, StopReason};
 use crate::tabular::control::{self, Ctx, TdControl};
+use crate::tabular::explore::max_value;
 use crate::tabular::nstep::Window;
 use crate::tabular::runner::Transition;
 use crate::tabular::table_agent;
@@ -117,10 +118,7 @@ impl TdControl for QLearning {
         let boot = if t.terminated {
             0.0
         } else {
-            self.q[ctx.row(t.next)]
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max)
+            max_value(&self.q[ctx.row(t.next)])
         };
         if self.window.n == 1 {
             let i = t.state * ctx.n_actions + t.action;

@@ -270,19 +270,58 @@ pub fn push_metric(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-/// Appends the decimal digits of `n`.
+/// "00" to "99": the digits of a number two at a time.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// Appends the decimal digits of `n`. Two digits per division, pushed byte by byte (a copy of
+/// a few bytes through `memcpy` cost more: a tabular run writes two rows per episode).
 pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i] = DIGIT_PAIRS[pair];
+        digits[i + 1] = DIGIT_PAIRS[pair + 1];
     }
-    out.extend_from_slice(&digits[i..]);
+    if n >= 10 {
+        i -= 2;
+        digits[i] = DIGIT_PAIRS[n as usize * 2];
+        digits[i + 1] = DIGIT_PAIRS[n as usize * 2 + 1];
+    } else {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    for &digit in &digits[i..] {
+        out.push(digit);
+    }
+}
+
+/// `x.round_ties_even()` without a call into libm (baseline x86-64 has no rounding
+/// instruction): adding and taking away 2^52 rounds to a whole number, ties to even, exactly
+/// for |x| < 2^52; the sign of a zero result may differ.
+#[inline]
+fn round_ties_even(x: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if x.abs() < TWO_52 {
+        if x >= 0.0 {
+            (x + TWO_52) - TWO_52
+        } else {
+            (x - TWO_52) + TWO_52
+        }
+    } else {
+        x.round_ties_even()
+    }
 }
 
 /// Appends `{v:.decimals$}`, fast: the digits of `round(v * 10^decimals)` as an integer when
@@ -293,7 +332,8 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 pub fn push_fixed(out: &mut Vec<u8>, v: f64, decimals: usize) {
     const POW10: [f64; 7] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
     let scaled = match POW10.get(decimals) {
-        Some(p) => (v * p).round_ties_even(),
+        // Its sign is not used (that of `v` is).
+        Some(p) => round_ties_even(v * p),
         None => f64::INFINITY,
     };
     // Also NaN and infinities, which the standard formatting spells.
@@ -316,7 +356,9 @@ pub fn push_fixed(out: &mut Vec<u8>, v: f64, decimals: usize) {
             *d = b'0' + (frac % 10) as u8;
             frac /= 10;
         }
-        out.extend_from_slice(&digits[..decimals]);
+        for &digit in &digits[..decimals] {
+            out.push(digit);
+        }
     }
 }
 
@@ -427,6 +469,21 @@ impl EpisodeWindow {
         self.returns.len() == self.capacity
     }
 
+    /// Whether `mean_return()` is at least `threshold`: the window is summed only when the
+    /// running sum says it may be (a tabular run checks the threshold at every episode).
+    pub fn mean_return_reaches(&self, threshold: f64) -> bool {
+        if let Some(running) = self.running {
+            // As for the maximum mean in `push`: the running sum is within far less than
+            // this margin of the exact one.
+            let margin = 1e-9 * (running.sum_abs + 1.0);
+            let upper = (running.sum + margin) / self.returns.len().max(1) as f64;
+            if upper.is_finite() && upper < threshold {
+                return false;
+            }
+        }
+        self.mean_return().is_some_and(|mean| mean >= threshold)
+    }
+
     pub fn mean_return(&self) -> Option<f64> {
         (!self.returns.is_empty())
             .then(|| self.returns.iter().sum::<f64>() / self.returns.len() as f64)
@@ -528,6 +585,30 @@ mod tests {
         }
     }
 
+    /// The threshold check from the running sums answers as the exact mean does, also for
+    /// thresholds at (and one ulp around) the exact mean of each window.
+    #[test]
+    fn threshold_check_equals_the_exact_mean() {
+        let mut w = EpisodeWindow::new(100);
+        let mut x = 0.1f64;
+        for i in 0..3000 {
+            x = (x * 3.7 + 0.13).fract();
+            w.push((i as f64).sqrt() * 0.1 + x * 7.0 - 3.5, 1);
+            let Some(mean) = w.mean_return() else {
+                continue;
+            };
+            let ulp = mean.abs() * f64::EPSILON;
+            let near = [mean, mean + ulp, mean - ulp, mean + 0.5, mean - 0.5];
+            for threshold in near.into_iter().chain([f64::INFINITY, f64::NEG_INFINITY]) {
+                assert_eq!(
+                    w.mean_return_reaches(threshold),
+                    mean >= threshold,
+                    "after {i}, threshold {threshold}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn window_keeps_the_last_episodes() {
         let mut w = EpisodeWindow::new(3);
@@ -573,6 +654,32 @@ mod tests {
             "env_steps,wall_seconds,episodes,updates,mean_return,mean_length,loss,lr,steps_per_second"
         );
         assert_eq!(row.to_csv(), "10,0.000,0,0,,,2.000000,2.500000e-4,0");
+    }
+
+    #[test]
+    fn rounding_without_libm_equals_the_standard_one() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut values = vec![
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -2.5,
+            4503599627370495.5,
+            4503599627370497.0,
+        ];
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let mantissa = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let exponent = ((x >> 3) % 60) as i32 - 10;
+            let sign = if x & 1 == 1 { -1.0 } else { 1.0 };
+            values.push(sign * mantissa * 2f64.powi(exponent));
+            // Ties: k + 0.5.
+            values.push(sign * ((x >> 20) % 100_000) as f64 + 0.5);
+        }
+        for v in values {
+            assert_eq!(round_ties_even(v).abs(), v.round_ties_even().abs(), "{v}");
+        }
     }
 
     #[test]

@@ -48,23 +48,37 @@ pub struct MonitorState {
     pub pending_metrics: MetricsSum,
 }
 
+/// What each finished episode updates.
+struct Episodes {
+    window: EpisodeWindow,
+    /// `monitor.csv`: one row per training episode (SB3's format).
+    monitor_csv: MonitorCsv,
+    /// `episodes.csv`: one row per training episode.
+    log: CsvLog,
+}
+
+/// What each update adds to and checks.
+struct Pending {
+    metrics: MetricsSum,
+    /// The env-step counts of the next log, checkpoint and evaluation.
+    schedule: (u64, u64, u64),
+}
+
 pub struct Monitor {
     pub config: CommonConfig,
     pub reward_threshold: Option<f64>,
     env_steps: AtomicU64,
     episodes: AtomicU64,
     updates: AtomicU64,
-    window: Mutex<EpisodeWindow>,
+    /// The window and the two per-episode files, under one lock (a tabular run ends an
+    /// episode every few steps).
+    episodes_book: Mutex<Episodes>,
     threshold_hit: Mutex<Option<ThresholdHit>>,
     best_eval: Mutex<Option<EvalRow>>,
-    stats: Mutex<MetricsSum>,
-    schedule: Mutex<(u64, u64, u64)>,
+    /// The metrics since the last row, and the next log, checkpoint and evaluation.
+    pending: Mutex<Pending>,
     metrics: Mutex<CsvLog>,
     evals: Mutex<CsvLog>,
-    /// `episodes.csv`: one row per training episode.
-    episode_log: Mutex<CsvLog>,
-    /// `monitor.csv`: one row per training episode (SB3's format).
-    monitor_csv: Mutex<MonitorCsv>,
     /// `tb/`: the rows of metrics.csv and evals.csv as TensorBoard scalars (unless turned off).
     tensorboard: Mutex<Option<EventWriter>>,
     /// When monitor.csv and the events were last written out by [`Monitor::flush_live_logs`].
@@ -151,15 +165,19 @@ impl Monitor {
             env_steps: AtomicU64::new(state.counters.env_steps),
             episodes: AtomicU64::new(state.counters.episodes),
             updates: AtomicU64::new(state.counters.updates),
-            window: Mutex::new(state.window),
+            episodes_book: Mutex::new(Episodes {
+                window: state.window,
+                monitor_csv,
+                log: CsvLog::open_lazily(&run_dir.join(EPISODES_CSV)),
+            }),
             threshold_hit: Mutex::new(state.threshold_hit),
             best_eval: Mutex::new(state.best_eval),
-            stats: Mutex::new(state.pending_metrics),
-            schedule: Mutex::new((state.next_log, state.next_checkpoint, state.next_eval)),
+            pending: Mutex::new(Pending {
+                metrics: state.pending_metrics,
+                schedule: (state.next_log, state.next_checkpoint, state.next_eval),
+            }),
             metrics: Mutex::new(CsvLog::open(&run_dir.join("metrics.csv"))?),
             evals: Mutex::new(CsvLog::open_lazily(&run_dir.join("evals.csv"))),
-            episode_log: Mutex::new(CsvLog::open_lazily(&run_dir.join(EPISODES_CSV))),
-            monitor_csv: Mutex::new(monitor_csv),
             tensorboard: Mutex::new(tensorboard),
             live_flush: Mutex::new(Instant::now()),
             progress,
@@ -174,7 +192,12 @@ impl Monitor {
     }
 
     pub fn wall_seconds(&self) -> f64 {
-        self.wall_offset + self.started.elapsed().as_secs_f64()
+        self.wall_seconds_at(Instant::now())
+    }
+
+    /// The run's wall seconds at `now`.
+    fn wall_seconds_at(&self, now: Instant) -> f64 {
+        self.wall_offset + now.saturating_duration_since(self.started).as_secs_f64()
     }
 
     pub fn counters(&self) -> Counters {
@@ -194,18 +217,22 @@ impl Monitor {
     /// summary.json. Writes monitor.csv's buffered rows first: every episode a checkpoint
     /// counts has its row in the file.
     pub fn state(&self) -> MonitorState {
-        let (next_log, next_checkpoint, next_eval) = *lock(&self.schedule);
-        let mut log = lock(&self.monitor_csv);
-        let flushed = log.flush();
+        let (pending_metrics, (next_log, next_checkpoint, next_eval)) = {
+            let pending = lock(&self.pending);
+            (pending.metrics.clone(), pending.schedule)
+        };
+        let mut book = lock(&self.episodes_book);
+        let flushed = book.monitor_csv.flush();
         let counters = self.counters();
-        let path = log.path().to_path_buf();
-        drop(log);
+        let window = book.window.clone();
+        let path = book.monitor_csv.path().to_path_buf();
+        drop(book);
         if let Err(e) = flushed {
             self.fail_to_write(&path, &e);
         }
         MonitorState {
             counters,
-            window: lock(&self.window).clone(),
+            window,
             threshold_hit: lock(&self.threshold_hit).map(|h| ThresholdHit {
                 wall_seconds: 0.0,
                 ..h
@@ -217,7 +244,7 @@ impl Monitor {
             next_log,
             next_checkpoint,
             next_eval,
-            pending_metrics: lock(&self.stats).clone(),
+            pending_metrics,
         }
     }
 
@@ -233,30 +260,24 @@ impl Monitor {
 
     /// Records a finished episode (a row of `episodes.csv`); checks the solved threshold.
     pub fn episode_done(&self, episode_return: f64, length: u64) {
-        // Numbered and logged under the window's lock, so that concurrent workers' rows are
-        // in order.
-        let mut window = lock(&self.window);
-        let episode = {
-            // Counted under monitor.csv's lock: `state` flushes that log and reads the count
-            // under it, so a checkpoint never counts an episode whose row is not in the file.
-            let mut monitor = lock(&self.monitor_csv);
-            let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
-            let pushed = if self.config.episode_logs {
-                monitor.push(episode_return, length, self.wall_seconds())
-            } else {
-                Ok(())
-            };
-            if let Err(e) = pushed {
-                let path = monitor.path().to_path_buf();
-                drop(monitor);
-                self.fail_to_write(&path, &e);
-            }
-            episode
-        };
+        // Numbered and logged under one lock, so that concurrent workers' rows are in order,
+        // and counted under it: `state` flushes monitor.csv and reads the count under it, so
+        // a checkpoint never counts an episode whose row is not in the file.
+        let mut book = lock(&self.episodes_book);
+        let Episodes {
+            window,
+            monitor_csv,
+            log,
+        } = &mut *book;
+        let episode = self.episodes.fetch_add(1, Ordering::Relaxed) + 1;
         if self.config.episode_logs {
-            let mut log = lock(&self.episode_log);
+            // One clock reading for both rows (a tabular episode may be a microsecond).
+            let now = Instant::now();
+            if let Err(e) = monitor_csv.push(episode_return, length, self.wall_seconds_at(now)) {
+                self.fail_to_write(monitor_csv.path(), &e);
+            }
             let env_steps = self.env_steps();
-            let written = log.row_bytes(EPISODES_HEADER, |line| {
+            let written = log.row_bytes_at(now, EPISODES_HEADER, |line| {
                 push_u64(line, episode);
                 line.push(b',');
                 push_u64(line, env_steps);
@@ -271,15 +292,16 @@ impl Monitor {
         }
         window.push(episode_return, length);
         if let (Some(threshold), true) = (self.reward_threshold, window.is_full()) {
-            let mean = window.mean_return().unwrap_or(f64::NEG_INFINITY);
-            let mut hit = lock(&self.threshold_hit);
-            if mean >= threshold && hit.is_none() {
-                *hit = Some(ThresholdHit {
-                    env_steps: self.env_steps(),
-                    wall_seconds: self.wall_seconds(),
-                });
-                if self.config.stop_at_threshold {
-                    self.stop.store(true, Ordering::Relaxed);
+            if window.mean_return_reaches(threshold) {
+                let mut hit = lock(&self.threshold_hit);
+                if hit.is_none() {
+                    *hit = Some(ThresholdHit {
+                        env_steps: self.env_steps(),
+                        wall_seconds: self.wall_seconds(),
+                    });
+                    if self.config.stop_at_threshold {
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -291,9 +313,9 @@ impl Monitor {
     pub fn update_done(&self, steps: u64, metrics: &[Metric]) -> Duties {
         self.updates.fetch_add(1, Ordering::Relaxed);
         let now = self.env_steps.fetch_add(steps, Ordering::Relaxed) + steps;
-        lock(&self.stats).add(metrics);
-        let mut schedule = lock(&self.schedule);
-        let (next_log, next_checkpoint, next_eval) = &mut *schedule;
+        let mut pending = lock(&self.pending);
+        pending.metrics.add(metrics);
+        let (next_log, next_checkpoint, next_eval) = &mut pending.schedule;
         let mut duties = Duties {
             env_steps: now,
             ..Duties::default()
@@ -319,10 +341,10 @@ impl Monitor {
         // moment must not write rows out of order (nor see another's later counters).
         let mut metrics_file = lock(&self.metrics);
         let counters = self.counters();
-        let metrics = lock(&self.stats).take();
+        let metrics = lock(&self.pending).metrics.take();
         let (mean_return, mean_length) = {
-            let w = lock(&self.window);
-            (w.mean_return(), w.mean_length())
+            let book = lock(&self.episodes_book);
+            (book.window.mean_return(), book.window.mean_length())
         };
         // One clock reading for the row (a run may log every step).
         let now = Instant::now();
@@ -432,11 +454,11 @@ impl Monitor {
     }
 
     pub fn mean_return(&self) -> Option<f64> {
-        lock(&self.window).mean_return()
+        lock(&self.episodes_book).window.mean_return()
     }
 
     pub fn max_mean_return(&self) -> Option<f64> {
-        lock(&self.window).max_mean_return()
+        lock(&self.episodes_book).window.max_mean_return()
     }
 
     /// Ends training with an error message (e.g. a non-finite loss); workers stop at once.
@@ -474,13 +496,16 @@ impl Monitor {
 
     /// Whether workers should stop now, and why.
     pub fn should_stop(&self) -> Option<StopReason> {
-        if lock(&self.failure).is_some() {
+        // `fail` sets `stop` too: the failure's lock is taken only then (a tabular run asks
+        // at every episode's end).
+        let stopped = self.stop.load(Ordering::Relaxed);
+        if stopped && lock(&self.failure).is_some() {
             return Some(StopReason::Failed);
         }
         if stop_flag().load(Ordering::Relaxed) {
             return Some(StopReason::Interrupted);
         }
-        if self.stop.load(Ordering::Relaxed) {
+        if stopped {
             return Some(StopReason::Threshold);
         }
         if self.env_steps() >= self.config.total_steps {
@@ -513,21 +538,28 @@ impl Monitor {
     /// it has every row up to it, and at the end). A file that cannot be written stops the run
     /// ([`Monitor::fail_to_write`]); returns false then.
     pub fn flush_logs(&self) -> bool {
-        for log in [&self.metrics, &self.evals, &self.episode_log] {
+        for log in [&self.metrics, &self.evals] {
             let mut log = lock(log);
             if let Err(e) = log.flush() {
                 self.fail_to_write(log.path(), &e);
                 return false;
             }
         }
-        let mut monitor = lock(&self.monitor_csv);
-        if let Err(e) = monitor.flush() {
-            let path = monitor.path().to_path_buf();
-            drop(monitor);
+        let mut book = lock(&self.episodes_book);
+        let flushed = book
+            .log
+            .flush()
+            .map_err(|e| (book.log.path().to_path_buf(), e));
+        let flushed = flushed.and_then(|()| {
+            book.monitor_csv
+                .flush()
+                .map_err(|e| (book.monitor_csv.path().to_path_buf(), e))
+        });
+        drop(book);
+        if let Err((path, e)) = flushed {
             self.fail_to_write(&path, &e);
             return false;
         }
-        drop(monitor);
         let mut tb = lock(&self.tensorboard);
         if let Some(writer) = tb.as_mut() {
             if let Err(e) = writer.flush() {

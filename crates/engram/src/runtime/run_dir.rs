@@ -129,6 +129,16 @@ impl CsvLog {
         header: &str,
         line: impl FnOnce(&mut Vec<u8>),
     ) -> std::io::Result<()> {
+        self.row_bytes_at(Instant::now(), header, line)
+    }
+
+    /// [`CsvLog::row_bytes`] with the clock already read (`now`).
+    pub fn row_bytes_at(
+        &mut self,
+        now: Instant,
+        header: &str,
+        line: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
         let mut buffer = std::mem::take(&mut self.line);
         buffer.clear();
         line(&mut buffer);
@@ -144,7 +154,7 @@ impl CsvLog {
         })();
         self.line = buffer;
         written?;
-        if self.last_flush.elapsed() >= Self::FLUSH_EVERY {
+        if now.saturating_duration_since(self.last_flush) >= Self::FLUSH_EVERY {
             self.flush()?;
         }
         Ok(())

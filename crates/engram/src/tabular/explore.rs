@@ -24,8 +24,50 @@ pub struct Explorer {
 /// there are ties, none without (the all-equal tables of a method's first episodes tie on
 /// every step, so a draw per tied action was a sixth of a Q-learning step). NaNs never win;
 /// all NaN gives 0.
-#[inline]
+#[inline(always)]
 pub fn argmax_random_tie(values: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    if values.len() > 64 {
+        return argmax_random_tie_long(values, rng);
+    }
+    // Without a branch per action (which way a comparison goes is a coin toss to the
+    // processor): the maximum, then the ties to it as bits, lowest action first.
+    let top = max_value(values);
+    let (ties, count) = values
+        .iter()
+        .enumerate()
+        .fold((0u64, 0usize), |(bits, count), (i, &v)| {
+            (
+                bits | (((v == top) as u64) << i),
+                count + (v == top) as usize,
+            )
+        });
+    if count <= 1 {
+        return if ties == 0 {
+            0
+        } else {
+            ties.trailing_zeros() as usize
+        };
+    }
+    let mut left = ties;
+    for _ in 0..rng.gen_range(0..count) {
+        left &= left - 1;
+    }
+    left.trailing_zeros() as usize
+}
+
+/// The largest of `values`, NaNs skipped (`NEG_INFINITY` if all are): `fold(NEG_INFINITY,
+/// f64::max)` in one instruction per value. Only the sign of a zero maximum may differ, and
+/// no TD update can tell (`r + gamma * (+-0)` moves a value by the same amount).
+#[inline]
+pub fn max_value(values: &[f64]) -> f64 {
+    values
+        .iter()
+        .fold(f64::NEG_INFINITY, |top, &v| if v > top { v } else { top })
+}
+
+/// [`argmax_random_tie`] of a row too long for its bits.
+#[inline(never)]
+fn argmax_random_tie_long(values: &[f64], rng: &mut ChaCha8Rng) -> usize {
     // One pass for the first maximum and the number of ties; a second only on ties.
     let (mut top, mut best, mut ties) = (f64::NEG_INFINITY, 0, 0usize);
     for (i, &v) in values.iter().enumerate() {
@@ -263,8 +305,13 @@ mod tests {
         let pool = [0.0, 1.0, -1.0, f64::NEG_INFINITY, f64::NAN, 1.0];
         let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(7), ChaCha8Rng::seed_from_u64(7));
         let mut draw = ChaCha8Rng::seed_from_u64(1);
-        for _ in 0..5000 {
-            let n = draw.gen_range(1..7);
+        for case in 0..6000 {
+            // Rows of 1-6 actions, and some of up to 80 (past the 64 of the bit mask).
+            let n = if case % 6 == 0 {
+                draw.gen_range(1..81)
+            } else {
+                draw.gen_range(1..7)
+            };
             let row: Vec<f64> = (0..n)
                 .map(|_| pool[draw.gen_range(0..pool.len())])
                 .collect();

@@ -8,6 +8,11 @@
 //! actions of the space, and truncates at the registered step limit exactly as Gymnasium's
 //! `TimeLimit` does (the step that reaches it reports `truncated`).
 //!
+//! The finite MDPs that step by numbers ([`engram_env::StepByIndex`]: FrozenLake,
+//! CliffWalking, Taxi, the textbook's tables) skip the rest of `Env::step` too: no `Action`,
+//! no observation buffer, no `Result`, their state number straight from the environment.
+//! Same draws, same states: the other environments take the general path.
+//!
 //! Saving is small and exact, as the other collectors': the RNG position, the running
 //! episode's seed and actions (replayed on restore) and, for environments that remember
 //! across episodes (the changing mazes, the bandit's arm values), their `state()` at the
@@ -17,7 +22,7 @@ use crate::agent::tabular::{discrete_actions, StateIndex};
 use crate::config::CommonConfig;
 use crate::error::TrainError;
 use crate::runtime::Monitor;
-use engram_env::{Action, Env, EnvError, Info, Space};
+use engram_env::{Action, Env, EnvError, Info, StepByIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -52,6 +57,30 @@ pub struct RunnerState {
     pub env_state: Option<Vec<f64>>,
 }
 
+/// The environment's `state()` at the episode's start: for the environments that step by
+/// numbers it is `[state number]`, kept as the number (no allocation per episode).
+#[derive(Clone, Debug, PartialEq)]
+enum StartState {
+    Index(usize),
+    Full(Option<Vec<f64>>),
+}
+
+impl StartState {
+    fn of(env: &mut dyn Env) -> StartState {
+        match env.by_index() {
+            Some(env) => StartState::Index(env.state_index()),
+            None => StartState::Full(env.state()),
+        }
+    }
+
+    fn to_vec(&self) -> Option<Vec<f64>> {
+        match self {
+            StartState::Index(s) => Some(vec![*s as f64]),
+            StartState::Full(state) => state.clone(),
+        }
+    }
+}
+
 pub struct Runner {
     /// The environment without `make`'s order check and time limit (see the module docs).
     env: Box<dyn Env>,
@@ -69,7 +98,7 @@ pub struct Runner {
     episode_seed: u64,
     actions: Vec<u32>,
     episode_return: f64,
-    env_state: Option<Vec<f64>>,
+    env_state: StartState,
     /// `info` of the last step, before the next episode's reset (only when asked for).
     pub last_info: Info,
     keep_info: bool,
@@ -104,7 +133,7 @@ impl Runner {
             episode_seed: 0,
             actions: Vec::new(),
             episode_return: 0.0,
-            env_state: None,
+            env_state: StartState::Full(None),
             last_info: Info::new(),
             keep_info: false,
         };
@@ -132,7 +161,7 @@ impl Runner {
     fn begin_episode(&mut self) -> Result<(), EnvError> {
         self.episode_seed = self.rng.gen::<u64>() >> 1;
         self.env.reset(Some(self.episode_seed), &mut self.obs)?;
-        self.env_state = self.env.state();
+        self.env_state = StartState::of(&mut *self.env);
         self.actions.clear();
         self.episode_return = 0.0;
         self.state = self.states.index(&self.obs);
@@ -149,7 +178,7 @@ impl Runner {
             let s = self.rng.gen_range(0..n_states);
             match self.env.set_state(&[s as f64]) {
                 Ok(()) => {
-                    self.env_state = self.env.state();
+                    self.env_state = StartState::of(&mut *self.env);
                     self.state = s;
                     return Ok(());
                 }
@@ -164,43 +193,72 @@ impl Runner {
 
     /// Takes action index `a` in the current state; an ended episode is reported to the
     /// monitor and the next one begins.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, a: usize, monitor: &Monitor) -> Result<Transition, EnvError> {
-        let action = Action::Discrete(a as i64 + self.action_start);
         if a >= self.n_actions {
-            return Err(invalid_action(action, self.env.action_space()));
+            return Err(self.invalid_action(a));
         }
-        let step = self.env.step(action, &mut self.obs)?;
+        let (next, reward, terminated, truncated) = match self.env.by_index() {
+            Some(mut env) => {
+                let step = env.step_index(a);
+                (step.next, step.reward, step.terminated, false)
+            }
+            None => self.step_env(a)?,
+        };
         self.actions.push(a as u32);
-        self.episode_return += step.reward;
-        let next = self.states.index(&self.obs);
+        self.episode_return += reward;
         // TimeLimit's rule: the step that reaches the limit is truncated.
-        let truncated = step.truncated || self.actions.len() >= self.max_episode_steps;
+        let truncated = truncated || self.actions.len() >= self.max_episode_steps;
         let t = Transition {
             state: self.state,
             action: a,
-            reward: step.reward,
+            reward,
             next,
-            terminated: step.terminated,
-            truncated: truncated && !step.terminated,
+            terminated,
+            truncated: truncated && !terminated,
         };
         if self.keep_info {
             self.last_info = self.env.info();
         }
-        if step.terminated || truncated {
-            monitor.episode_done(self.episode_return, self.actions.len() as u64);
-            self.begin_episode()?;
+        if terminated || truncated {
+            self.next_episode(monitor)?;
         } else {
             self.state = next;
         }
         Ok(t)
     }
 
+    /// [`Runner::step`] through `Env::step`: `(next state, reward, terminated, truncated)`.
+    #[inline(never)]
+    fn step_env(&mut self, a: usize) -> Result<(usize, f64, bool, bool), EnvError> {
+        let action = Action::Discrete(a as i64 + self.action_start);
+        let step = self.env.step(action, &mut self.obs)?;
+        let next = self.states.index(&self.obs);
+        Ok((next, step.reward, step.terminated, step.truncated))
+    }
+
+    /// Reports the ended episode and begins the next (out of the step loop: a Taxi episode
+    /// is 15 steps, a FrozenLake one 80).
+    #[inline(never)]
+    fn next_episode(&mut self, monitor: &Monitor) -> Result<(), EnvError> {
+        monitor.episode_done(self.episode_return, self.actions.len() as u64);
+        self.begin_episode()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalid_action(&self, a: usize) -> EnvError {
+        let action = Action::Discrete(a as i64 + self.action_start);
+        EnvError::InvalidAction {
+            action: action.to_string(),
+            space: self.env.action_space().describe(),
+        }
+    }
+
     /// Ends the running episode early (a method's own length cap): reported to the monitor
     /// like a truncated one, and the next begins.
     pub fn cut_episode(&mut self, monitor: &Monitor) -> Result<(), EnvError> {
-        monitor.episode_done(self.episode_return, self.actions.len() as u64);
-        self.begin_episode()
+        self.next_episode(monitor)
     }
 
     pub fn save(&self) -> RunnerState {
@@ -210,7 +268,7 @@ impl Runner {
             episode_seed: self.episode_seed,
             actions: self.actions.clone(),
             episode_return: self.episode_return,
-            env_state: self.env_state.clone(),
+            env_state: self.env_state.to_vec(),
         }
     }
 
@@ -237,7 +295,7 @@ impl Runner {
         } else {
             self.state = self.states.index(&self.obs);
         }
-        self.env_state = saved.env_state.clone();
+        self.env_state = StartState::Full(saved.env_state.clone());
         for (taken, &a) in saved.actions.iter().enumerate() {
             if a as usize >= self.n_actions {
                 return Err(TrainError::Usage(format!(
@@ -262,13 +320,5 @@ impl Runner {
         self.actions = saved.actions.clone();
         self.episode_return = saved.episode_return;
         Ok(())
-    }
-}
-
-#[cold]
-fn invalid_action(action: Action<'_>, space: &Space) -> EnvError {
-    EnvError::InvalidAction {
-        action: action.to_string(),
-        space: space.describe(),
     }
 }

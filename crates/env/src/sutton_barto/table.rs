@@ -3,7 +3,9 @@
 //! `random()` draw). The textbook's finite MDPs are each a model plus this.
 
 use crate::builtin::{invalid_action, obs_array, Phase};
-use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+use crate::env::{
+    ByIndex, Env, EnvError, IndexStep, Info, InfoValue, Render, RenderMode, Step, StepByIndex,
+};
 use crate::model::Model;
 use crate::rng::EnvRng;
 use crate::space::{Action, Space};
@@ -100,26 +102,11 @@ impl Env for TableEnv {
             _ => return Err(invalid_action(action, &self.action_space)),
         };
         let obs = obs_array::<1>(obs)?;
-        let outcomes = self.model.outcomes(self.s, a);
-        let u = self.rng.random();
-        let mut acc = 0.0;
-        let mut picked = outcomes[0];
-        for o in outcomes {
-            acc += o.prob;
-            if acc > u {
-                picked = *o;
-                break;
-            }
-        }
-        self.s = picked.next as usize;
-        self.last_prob = picked.prob;
-        if picked.terminated {
-            self.phase = Phase::Done;
-        }
-        obs[0] = self.s as f32;
+        let t = self.step_index(a);
+        obs[0] = t.next as f32;
         Ok(Step {
-            reward: picked.reward,
-            terminated: picked.terminated,
+            reward: t.reward,
+            terminated: t.terminated,
             truncated: false,
         })
     }
@@ -176,5 +163,40 @@ impl Env for TableEnv {
 
     fn model(&self) -> Option<Arc<Model>> {
         Some(self.model.clone())
+    }
+
+    fn by_index(&mut self) -> Option<ByIndex<'_>> {
+        Some(ByIndex::Table(self))
+    }
+}
+
+impl StepByIndex for TableEnv {
+    fn state_index(&self) -> usize {
+        self.s
+    }
+
+    #[inline]
+    fn step_index(&mut self, action: usize) -> IndexStep {
+        let outcomes = self.model.outcomes(self.s, action);
+        let u = self.rng.random();
+        let mut acc = 0.0;
+        let mut picked = outcomes[0];
+        for o in outcomes {
+            acc += o.prob;
+            if acc > u {
+                picked = *o;
+                break;
+            }
+        }
+        self.s = picked.next as usize;
+        self.last_prob = picked.prob;
+        if picked.terminated {
+            self.phase = Phase::Done;
+        }
+        IndexStep {
+            next: self.s,
+            reward: picked.reward,
+            terminated: picked.terminated,
+        }
     }
 }

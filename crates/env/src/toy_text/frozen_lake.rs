@@ -2,7 +2,9 @@
 
 use super::{colorize, cumulative, normalised, sample_cumulative, Transition, TransitionTable};
 use crate::builtin::{invalid_action, obs_array, Phase};
-use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+use crate::env::{
+    ByIndex, Env, EnvError, IndexStep, Info, InfoValue, Render, RenderMode, Step, StepByIndex,
+};
 use crate::registry::Options;
 use crate::rng::EnvRng;
 use crate::space::{Action, Space};
@@ -322,14 +324,8 @@ impl Env for FrozenLake {
             _ => return Err(invalid_action(action, &self.action_space)),
         };
         let obs = obs_array::<1>(obs)?;
-        let t = self.table.sample(self.s, a, &mut self.rng);
-        self.s = t.next as usize;
-        self.last_action = Some(a);
-        self.last_prob = t.prob;
-        if t.terminated {
-            self.phase = Phase::Done;
-        }
-        obs[0] = self.s as f32;
+        let t = self.step_index(a);
+        obs[0] = t.next as f32;
         Ok(Step {
             reward: t.reward,
             terminated: t.terminated,
@@ -397,5 +393,31 @@ impl Env for FrozenLake {
 
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
+    }
+
+    fn by_index(&mut self) -> Option<ByIndex<'_>> {
+        Some(ByIndex::FrozenLake(self))
+    }
+}
+
+impl StepByIndex for FrozenLake {
+    fn state_index(&self) -> usize {
+        self.s
+    }
+
+    #[inline]
+    fn step_index(&mut self, action: usize) -> IndexStep {
+        let t = self.table.sample(self.s, action, &mut self.rng);
+        self.s = t.next as usize;
+        self.last_action = Some(action);
+        self.last_prob = t.prob;
+        if t.terminated {
+            self.phase = Phase::Done;
+        }
+        IndexStep {
+            next: self.s,
+            reward: t.reward,
+            terminated: t.terminated,
+        }
     }
 }

@@ -78,18 +78,19 @@ impl TransitionTable {
 
     /// Gymnasium's `step` for tabular envs: `categorical_sample` over `P[s][a]` (one `random()`
     /// draw, also when there is a single outcome).
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, s: usize, a: usize, rng: &mut EnvRng) -> Transition {
         let i = s * self.n_actions + a;
         let u = rng.random();
+        let count = self.counts[i] as usize;
+        if count == 1 {
+            // Certain (Taxi, a dry grid): the draw is made and cannot change the outcome.
+            return self.outcomes[i][0];
+        }
         // The first outcome whose running sum exceeds u is the number of sums not exceeding
         // it (the sums only grow); np.argmax over all-False is 0.
         let below: usize = self.cumulative[i].iter().map(|&c| (c <= u) as usize).sum();
-        let k = if below < self.counts[i] as usize {
-            below
-        } else {
-            0
-        };
+        let k = if below < count { below } else { 0 };
         self.outcomes[i][k]
     }
 }

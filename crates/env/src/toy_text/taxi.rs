@@ -3,7 +3,9 @@
 
 use super::{colorize, cumulative, normalised, sample_cumulative, Transition, TransitionTable};
 use crate::builtin::{invalid_action, obs_array, Phase};
-use crate::env::{Env, EnvError, Info, InfoValue, Render, RenderMode, Step};
+use crate::env::{
+    ByIndex, Env, EnvError, IndexStep, Info, InfoValue, Render, RenderMode, Step, StepByIndex,
+};
 use crate::registry::Options;
 use crate::rng::EnvRng;
 use crate::space::{Action, Space};
@@ -74,7 +76,6 @@ pub struct Taxi {
     last_action: Option<usize>,
     last_prob: f64,
     fickle_step: bool,
-    mask: [bool; N_ACTIONS],
     phase: Phase,
     rng: EnvRng,
     observation_space: Space,
@@ -178,7 +179,6 @@ impl Taxi {
             last_action: None,
             last_prob: 1.0,
             fickle_step: false,
-            mask: [false; N_ACTIONS],
             phase: Phase::NotReset,
             rng: EnvRng::default(),
             observation_space: Space::discrete(N_STATES as u64),
@@ -318,11 +318,11 @@ impl Taxi {
         Ok(Box::new(Self::new(config)?))
     }
 
-    /// Gymnasium's `action_mask(state)`: which actions change the state.
-    fn compute_mask(s: usize) -> [bool; N_ACTIONS] {
-        // Looked up: every step sets it.
+    /// Gymnasium's `action_mask(state)`: which actions change the state (looked up when
+    /// asked for, rather than set by every step).
+    fn mask(s: usize) -> &'static [bool; N_ACTIONS] {
         static MASKS: std::sync::OnceLock<Vec<[bool; N_ACTIONS]>> = std::sync::OnceLock::new();
-        MASKS.get_or_init(|| (0..N_STATES).map(Self::mask_of).collect())[s]
+        &MASKS.get_or_init(|| (0..N_STATES).map(Self::mask_of).collect())[s]
     }
 
     fn mask_of(s: usize) -> [bool; N_ACTIONS] {
@@ -336,6 +336,27 @@ impl Taxi {
             pass < 4 && taxi == LOCS[pass],
             pass == 4 && (taxi == LOCS[dest] || LOCS.contains(&taxi)),
         ]
+    }
+
+    /// The state after a move from the current state to `s` when the passenger is fickle
+    /// this episode: the first move with the passenger aboard changes the destination.
+    #[inline(never)]
+    fn fickle_move(&mut self, s: usize) -> usize {
+        let (shadow_row, shadow_col, shadow_pass, shadow_dest) = decode(self.s);
+        let (row, col, pass, _) = decode(s);
+        if shadow_pass != 4 || (row == shadow_row && col == shadow_col) {
+            return s;
+        }
+        self.fickle_step = false;
+        let mut others = [0i64; 3];
+        for (slot, d) in others
+            .iter_mut()
+            .zip((0..4).filter(|&d| d != shadow_dest as i64))
+        {
+            *slot = d;
+        }
+        let dest = self.rng.choice(&others) as usize;
+        encode(row, col, pass, dest)
     }
 
     /// `(taxi_row, taxi_col, passenger_location, destination)` of the current state.
@@ -363,7 +384,6 @@ impl Env for Taxi {
         self.last_prob = 1.0;
         self.fickle_step =
             self.config.fickle_passenger && self.rng.random() < self.config.fickle_probability;
-        self.mask = Self::compute_mask(self.s);
         self.phase = Phase::Running;
         obs[0] = self.s as f32;
         Ok(())
@@ -376,34 +396,8 @@ impl Env for Taxi {
             _ => return Err(invalid_action(action, &self.action_space)),
         };
         let obs = obs_array::<1>(obs)?;
-        let t = self.table.sample(self.s, a, &mut self.rng);
-        let mut s = t.next as usize;
-        self.last_action = Some(a);
-        let (shadow_row, shadow_col, shadow_pass, shadow_dest) = decode(self.s);
-        let (row, col, pass, _) = decode(s);
-        if self.config.fickle_passenger
-            && self.fickle_step
-            && shadow_pass == 4
-            && (row != shadow_row || col != shadow_col)
-        {
-            self.fickle_step = false;
-            let mut others = [0i64; 3];
-            for (slot, d) in others
-                .iter_mut()
-                .zip((0..4).filter(|&d| d != shadow_dest as i64))
-            {
-                *slot = d;
-            }
-            let dest = self.rng.choice(&others) as usize;
-            s = encode(row, col, pass, dest);
-        }
-        self.s = s;
-        self.last_prob = t.prob;
-        self.mask = Self::compute_mask(s);
-        if t.terminated {
-            self.phase = Phase::Done;
-        }
-        obs[0] = s as f32;
+        let t = self.step_index(a);
+        obs[0] = t.next as f32;
         Ok(Step {
             reward: t.reward,
             terminated: t.terminated,
@@ -416,13 +410,13 @@ impl Env for Taxi {
             ("prob", InfoValue::Float(self.last_prob)),
             (
                 "action_mask",
-                InfoValue::Ints(self.mask.iter().map(|&m| m as i64).collect()),
+                InfoValue::Ints(Self::mask(self.s).iter().map(|&m| m as i64).collect()),
             ),
         ]
     }
 
     fn action_mask(&self) -> Option<&[bool]> {
-        Some(&self.mask)
+        Some(Self::mask(self.s))
     }
 
     fn render(&self, mode: RenderMode) -> Result<Render, EnvError> {
@@ -477,7 +471,6 @@ impl Env for Taxi {
         match state {
             [s] if *s >= 0.0 && s.fract() == 0.0 && (*s as usize) < N_STATES => {
                 self.s = *s as usize;
-                self.mask = Self::compute_mask(self.s);
                 self.phase = Phase::Running;
                 Ok(())
             }
@@ -495,6 +488,36 @@ impl Env for Taxi {
 
     fn rng_mut(&mut self) -> Option<&mut EnvRng> {
         Some(&mut self.rng)
+    }
+
+    fn by_index(&mut self) -> Option<ByIndex<'_>> {
+        Some(ByIndex::Taxi(self))
+    }
+}
+
+impl StepByIndex for Taxi {
+    fn state_index(&self) -> usize {
+        self.s
+    }
+
+    #[inline]
+    fn step_index(&mut self, action: usize) -> IndexStep {
+        let t = self.table.sample(self.s, action, &mut self.rng);
+        let mut s = t.next as usize;
+        self.last_action = Some(action);
+        if self.fickle_step {
+            s = self.fickle_move(s);
+        }
+        self.s = s;
+        self.last_prob = t.prob;
+        if t.terminated {
+            self.phase = Phase::Done;
+        }
+        IndexStep {
+            next: s,
+            reward: t.reward,
+            terminated: t.terminated,
+        }
     }
 }
 
