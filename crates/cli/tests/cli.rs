@@ -417,8 +417,8 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         "--set",
         "eval_interval=0",
     ];
-    // With TensorBoard's events on, whichever log fills first (the events or a per-episode
-    // log, as buffering has them reach the file) stops the run at once, named.
+    // With TensorBoard's events on, whichever log fills first (the events, a per-episode log
+    // or metrics.csv, as their buffers happen to reach the file) stops the run at once, named.
     let mut args = base.to_vec();
     args.extend(["--out", "tb", "--set", "log_interval=100"]);
     let (code, err) = engram_with_file_limit(4, &args, tmp.path());
@@ -427,7 +427,8 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
         [
             "tb/tb/events.out.tfevents.",
             "tb/episodes.csv",
-            "tb/monitor.csv"
+            "tb/monitor.csv",
+            "tb/metrics.csv"
         ]
         .iter()
         .any(|f| err.contains(&format!("cannot write {f}"))),
@@ -436,13 +437,14 @@ fn a_full_disk_stops_the_run_with_the_first_failure_and_keeps_the_last_checkpoin
     assert!(!err.contains("panicked"), "{err}");
     let base = [&base[..], &["--set", "tensorboard=false"]].concat();
     // A per-episode log fills first (2 KiB; episodes.csv and monitor.csv, a row per episode,
-    // outgrow metrics.csv here): the run stops at once, naming it.
+    // outgrow metrics.csv's four rows; at log_interval 100 its 8 KiB buffer could reach the
+    // file first, depending on the digits of its clock columns): the run stops, naming it.
     let mut args = base.to_vec();
     args.extend([
         "--out",
         "logs",
         "--set",
-        "log_interval=100",
+        "log_interval=5000",
         "--set",
         "checkpoint_interval=100000",
     ]);

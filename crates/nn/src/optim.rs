@@ -744,13 +744,25 @@ pub fn global_norm(grads: &[f32]) -> f32 {
 /// diverges). A non-finite norm leaves the gradients untouched and is returned as is.
 pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
     let norm = global_norm(grads);
-    let coef = max_norm / (norm + 1e-6);
-    if norm.is_finite() && coef < 1.0 {
+    let coef = clip_scale(norm, max_norm);
+    if coef != 1.0 {
         for g in grads.iter_mut() {
             *g *= coef;
         }
     }
     norm
+}
+
+/// The factor [`clip_grad_norm`] multiplies gradients of global norm `norm` by (1 when it
+/// leaves them alone), for an optimizer pass that scales as it applies
+/// ([`crate::shared::SharedOptimizer::apply_and_read`]).
+pub fn clip_scale(norm: f32, max_norm: f32) -> f32 {
+    let coef = max_norm / (norm + 1e-6);
+    if norm.is_finite() && coef < 1.0 {
+        coef
+    } else {
+        1.0
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

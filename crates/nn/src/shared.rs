@@ -201,7 +201,27 @@ fn store_block(dst: &[AtomicU64], src: &[f32]) {
 /// called from many threads at once.
 pub trait SharedOptimizer: Send + Sync {
     /// Applies `grads` to `params` and the shared statistics, element-wise, lock-free.
-    fn apply(&self, params: &SharedParams, grads: &[f32], lr: f32);
+    fn apply(&self, params: &SharedParams, grads: &[f32], lr: f32) {
+        self.apply_and_read(params, grads, 1.0, lr, None);
+    }
+    /// [`SharedOptimizer::apply`] of `grads * grad_scale` (a clipped gradient's factor; 1
+    /// applies `grads` as they are), in one pass that also copies each updated block of
+    /// parameters into `read_back` (a worker's next read of the parameters). Returns whether
+    /// every value copied is finite (true without `read_back`).
+    ///
+    /// Bit for bit the same as scaling `grads` in place, `apply`, then
+    /// [`SharedParams::read_into`] on one thread. With other workers running, each block is
+    /// read as this worker left it rather than after its whole pass: the read is as stale as
+    /// Hogwild's always is, and three passes over the parameters are saved (the read, the
+    /// finiteness check, the clip's scaling).
+    fn apply_and_read(
+        &self,
+        params: &SharedParams,
+        grads: &[f32],
+        grad_scale: f32,
+        lr: f32,
+        read_back: Option<&mut [f32]>,
+    ) -> bool;
     /// The statistics, in the same format as the local optimizer of the same kind.
     fn state(&self) -> OptimizerState;
     /// Restores statistics saved by a shared or local optimizer of the same kind and config.
@@ -214,16 +234,31 @@ pub trait SharedOptimizer: Send + Sync {
     fn steps(&self) -> u64;
 }
 
-/// Runs `update` over `len` elements in blocks: loads parameters and the `K` statistics into
-/// stack arrays, updates them with a local slice kernel, stores them back.
+/// Runs `update` over the elements in blocks: loads parameters and the `K` statistics into
+/// stack arrays, updates them with a local slice kernel from the block's gradient (`grads *
+/// grad_scale`), stores them back, and copies the parameters into `read_back`. Returns
+/// whether every value copied is finite.
 fn blocked<const K: usize>(
-    len: usize,
     params: &SharedParams,
     stats: [&SharedParams; K],
-    mut update: impl FnMut(&mut [f32], std::ops::Range<usize>, &mut [[f32; BLOCK]; K]),
-) {
+    grads: &[f32],
+    grad_scale: f32,
+    mut read_back: Option<&mut [f32]>,
+    mut update: impl FnMut(&mut [f32], &[f32], &mut [[f32; BLOCK]; K]),
+) -> bool {
+    let len = params.len();
+    if let Some(out) = &read_back {
+        assert_eq!(
+            out.len(),
+            len,
+            "shared optimizer: read-back buffer has {} elements, shared parameters {len}",
+            out.len()
+        );
+    }
     let mut p = [0.0f32; BLOCK];
+    let mut g = [0.0f32; BLOCK];
     let mut s = [[0.0f32; BLOCK]; K];
+    let mut finite = true;
     let mut start = 0;
     while start < len {
         let end = (start + BLOCK).min(len);
@@ -232,13 +267,27 @@ fn blocked<const K: usize>(
         for k in 0..K {
             load_block(stats[k].pairs_of(start, end), &mut s[k][..n]);
         }
-        update(&mut p[..n], start..end, &mut s);
+        let block_grads = if grad_scale == 1.0 {
+            &grads[start..end]
+        } else {
+            for (scaled, &x) in g[..n].iter_mut().zip(&grads[start..end]) {
+                *scaled = x * grad_scale;
+            }
+            &g[..n]
+        };
+        update(&mut p[..n], block_grads, &mut s);
         store_block(params.pairs_of(start, end), &p[..n]);
         for k in 0..K {
             store_block(stats[k].pairs_of(start, end), &s[k][..n]);
         }
+        if let Some(out) = read_back.as_deref_mut() {
+            out[start..end].copy_from_slice(&p[..n]);
+            // `&`, not `&&`: no branch per element, so the check vectorises.
+            finite &= p[..n].iter().fold(true, |ok, v| ok & v.is_finite());
+        }
         start = end;
     }
+    finite
 }
 
 fn state_of(kind: &str, step: u64, named: &[(&str, &SharedParams)]) -> OptimizerState {
@@ -274,19 +323,34 @@ impl SharedSgd {
 }
 
 impl SharedOptimizer for SharedSgd {
-    fn apply(&self, params: &SharedParams, grads: &[f32], lr: f32) {
+    fn apply_and_read(
+        &self,
+        params: &SharedParams,
+        grads: &[f32],
+        grad_scale: f32,
+        lr: f32,
+        read_back: Option<&mut [f32]>,
+    ) -> bool {
         check_lengths("shared SGD", self.len, params.len(), grads.len());
         self.step.fetch_add(1, Relaxed);
         let c = &self.config;
+        let (g, scale, out) = (grads, grad_scale, read_back);
         if c.has_momentum() {
-            blocked(self.len, params, [&self.momentum_buffer], |p, r, [b]| {
-                let n = p.len();
-                sgd_slices(c, lr, p, &grads[r], &mut b[..n]);
-            });
+            blocked(
+                params,
+                [&self.momentum_buffer],
+                g,
+                scale,
+                out,
+                |p, g, [b]| {
+                    let n = p.len();
+                    sgd_slices(c, lr, p, g, &mut b[..n]);
+                },
+            )
         } else {
-            blocked(self.len, params, [], |p, r, []| {
-                sgd_slices(c, lr, p, &grads[r], &mut []);
-            });
+            blocked(params, [], g, scale, out, |p, g, []| {
+                sgd_slices(c, lr, p, g, &mut []);
+            })
         }
     }
 
@@ -352,42 +416,36 @@ impl SharedRmsProp {
 }
 
 impl SharedOptimizer for SharedRmsProp {
-    fn apply(&self, params: &SharedParams, grads: &[f32], lr: f32) {
+    fn apply_and_read(
+        &self,
+        params: &SharedParams,
+        grads: &[f32],
+        grad_scale: f32,
+        lr: f32,
+        read_back: Option<&mut [f32]>,
+    ) -> bool {
         check_lengths("shared RMSProp", self.len, params.len(), grads.len());
         self.step.fetch_add(1, Relaxed);
         let c = &self.config;
+        let (g, scale, out) = (grads, grad_scale, read_back);
+        let (sq, avg, mom) = (&self.square_avg, &self.grad_avg, &self.momentum_buffer);
         match (c.centered, c.has_momentum()) {
-            (false, false) => blocked(self.len, params, [&self.square_avg], |p, r, [s]| {
+            (false, false) => blocked(params, [sq], g, scale, out, |p, g, [s]| {
                 let n = p.len();
-                rmsprop_slices(c, lr, p, &grads[r], &mut s[..n], &mut [], &mut []);
+                rmsprop_slices(c, lr, p, g, &mut s[..n], &mut [], &mut []);
             }),
-            (true, false) => blocked(
-                self.len,
-                params,
-                [&self.square_avg, &self.grad_avg],
-                |p, r, [s, a]| {
-                    let n = p.len();
-                    rmsprop_slices(c, lr, p, &grads[r], &mut s[..n], &mut a[..n], &mut []);
-                },
-            ),
-            (false, true) => blocked(
-                self.len,
-                params,
-                [&self.square_avg, &self.momentum_buffer],
-                |p, r, [s, b]| {
-                    let n = p.len();
-                    rmsprop_slices(c, lr, p, &grads[r], &mut s[..n], &mut [], &mut b[..n]);
-                },
-            ),
-            (true, true) => blocked(
-                self.len,
-                params,
-                [&self.square_avg, &self.grad_avg, &self.momentum_buffer],
-                |p, r, [s, a, b]| {
-                    let n = p.len();
-                    rmsprop_slices(c, lr, p, &grads[r], &mut s[..n], &mut a[..n], &mut b[..n]);
-                },
-            ),
+            (true, false) => blocked(params, [sq, avg], g, scale, out, |p, g, [s, a]| {
+                let n = p.len();
+                rmsprop_slices(c, lr, p, g, &mut s[..n], &mut a[..n], &mut []);
+            }),
+            (false, true) => blocked(params, [sq, mom], g, scale, out, |p, g, [s, b]| {
+                let n = p.len();
+                rmsprop_slices(c, lr, p, g, &mut s[..n], &mut [], &mut b[..n]);
+            }),
+            (true, true) => blocked(params, [sq, avg, mom], g, scale, out, |p, g, [s, a, b]| {
+                let n = p.len();
+                rmsprop_slices(c, lr, p, g, &mut s[..n], &mut a[..n], &mut b[..n]);
+            }),
         }
     }
 
@@ -444,21 +502,31 @@ impl SharedAdam {
 }
 
 impl SharedOptimizer for SharedAdam {
-    fn apply(&self, params: &SharedParams, grads: &[f32], lr: f32) {
+    fn apply_and_read(
+        &self,
+        params: &SharedParams,
+        grads: &[f32],
+        grad_scale: f32,
+        lr: f32,
+        read_back: Option<&mut [f32]>,
+    ) -> bool {
         let len = self.exp_avg.len();
         check_lengths("shared Adam", len, params.len(), grads.len());
         let t = self.step.fetch_add(1, Relaxed) + 1;
         let c = &self.config;
         let s = c.scalars(t, lr);
+        let stats = [&self.exp_avg, &self.exp_avg_sq];
         blocked(
-            len,
             params,
-            [&self.exp_avg, &self.exp_avg_sq],
-            |p, r, [m, v]| {
+            stats,
+            grads,
+            grad_scale,
+            read_back,
+            |p, g, [m, v]| {
                 let n = p.len();
-                adam_slices(c, &s, p, &grads[r], &mut m[..n], &mut v[..n]);
+                adam_slices(c, &s, p, g, &mut m[..n], &mut v[..n]);
             },
-        );
+        )
     }
 
     fn state(&self) -> OptimizerState {
@@ -556,6 +624,44 @@ mod tests {
             }
             assert_eq!(sp.snapshot(), p, "{cfg:?}");
             assert_eq!(shared.state(), local.state(), "{cfg:?}");
+        }
+    }
+
+    #[test]
+    fn apply_and_read_equals_scaling_applying_and_reading() {
+        for cfg in configs() {
+            for grad_scale in [1.0f32, 0.37] {
+                let p0: Vec<f32> = (0..N).map(|i| (i as f32 * 0.37).sin()).collect();
+                let (separate, fused) = (cfg.build_shared(N), cfg.build_shared(N));
+                let (sp, fp) = (SharedParams::from(&p0[..]), SharedParams::from(&p0[..]));
+                let mut local = vec![0.0; N];
+                for step in 0..4 {
+                    let g: Vec<f32> = (0..N).map(|i| grad_at(step, i)).collect();
+                    let scaled: Vec<f32> = g.iter().map(|x| x * grad_scale).collect();
+                    separate.apply(&sp, &scaled, 0.01);
+                    assert!(fused.apply_and_read(&fp, &g, grad_scale, 0.01, Some(&mut local)));
+                    assert_eq!(local, sp.snapshot(), "{cfg:?}, scale {grad_scale}");
+                    assert_eq!(fp.snapshot(), local, "{cfg:?}");
+                    assert_eq!(fused.state(), separate.state(), "{cfg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn apply_and_read_reports_a_non_finite_parameter() {
+        for cfg in configs() {
+            let opt = cfg.build_shared(N);
+            let params = SharedParams::filled(N, 0.5);
+            let mut local = vec![0.0; N];
+            let mut g = vec![0.01; N];
+            assert!(opt.apply_and_read(&params, &g, 0.5, 0.01, Some(&mut local)));
+            // In the tail block, so every block is checked.
+            g[N - 1] = f32::INFINITY;
+            assert!(!opt.apply_and_read(&params, &g, 1.0, 0.01, Some(&mut local)));
+            assert!(!local[N - 1].is_finite(), "{cfg:?}");
+            // Without a read-back nothing is checked.
+            assert!(opt.apply_and_read(&params, &g, 1.0, 0.01, None));
         }
     }
 

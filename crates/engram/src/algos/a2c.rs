@@ -15,7 +15,7 @@ use crate::onpolicy::collector::{checkpoint_parts, open_collector, Collector};
 use crate::onpolicy::pg_loss::{Learner, LossCoefs, PgStats};
 use crate::onpolicy::{CollectorState, Normalizer, Rollout};
 use crate::runtime::{CheckpointParts, EpisodeSink, ParamStore, Session, StopReason};
-use engram_nn::optim::clip_grad_norm;
+use engram_nn::optim::{clip_scale, global_norm};
 use serde::{Deserialize, Serialize};
 
 pub const NAME: &str = "a2c";
@@ -97,14 +97,27 @@ pub fn learn(
 ) -> Result<CollectorState, TrainError> {
     let mut step = GradientStep::new(policy, c, rc.optim.max_grad_norm, collector.n_envs());
     let mut local = policy.layout.zeros();
+    store.read(&mut local);
+    if !session.params_are_finite(&local) {
+        return Ok(collector.save());
+    }
     while session.running() {
-        store.read(&mut local);
-        if !session.params_are_finite(&local) {
+        let (computed, grad_scale) =
+            step.compute_unscaled(policy, &local, collector, &*session.monitor)?;
+        if !session.update_is_finite(computed.loss, computed.grad_norm) {
             break;
         }
-        let computed = step.compute(policy, &local, collector, &*session.monitor)?;
-        let parts = |store: &dyn ParamStore| checkpoint(store, collector);
-        if !apply_update(session, rc, store, &step.grads, &computed, &parts)? {
+        // The clip's scaling, the update and the next rollout's read of the parameters are
+        // one pass over them (A3C's shared optimizer fuses them).
+        let lr = rc.optim.lr().value(session.monitor.progress_fraction());
+        let finite = store.apply_and_read(&mut step.grads, grad_scale, lr as f32, &mut local);
+        session.after_update(
+            computed.steps,
+            &computed.stats.metrics(computed.grad_norm, lr),
+            &mut || checkpoint(&*store, collector),
+        )?;
+        // (`params_are_finite` names the first bad value and stops the run.)
+        if !finite && !session.params_are_finite(&local) {
             break;
         }
     }
@@ -162,6 +175,21 @@ impl GradientStep {
         collector: &mut Collector,
         episodes: &dyn EpisodeSink,
     ) -> Result<Computed, TrainError> {
+        let (computed, grad_scale) = self.compute_unscaled(policy, params, collector, episodes)?;
+        self.scale_grads(grad_scale);
+        Ok(computed)
+    }
+
+    /// [`GradientStep::compute`] without the clip's scaling: `self.grads` is the raw gradient
+    /// and the factor the clip would multiply it by is returned with it, for an optimizer
+    /// that scales as it applies ([`ParamStore::apply_and_read`]).
+    pub fn compute_unscaled(
+        &mut self,
+        policy: &ActorCritic,
+        params: &[f32],
+        collector: &mut Collector,
+        episodes: &dyn EpisodeSink,
+    ) -> Result<(Computed, f32), TrainError> {
         collector.collect(
             policy,
             params,
@@ -171,9 +199,12 @@ impl GradientStep {
             self.gae_lambda,
         )?;
         let rollout = std::mem::take(&mut self.rollout);
-        let computed = self.gradient(policy, params, &rollout);
+        let computed = self.unscaled_gradient(policy, params, &rollout);
         self.rollout = rollout;
-        Ok(computed)
+        Ok((
+            computed,
+            clip_scale(computed.grad_norm as f32, self.max_grad_norm),
+        ))
     }
 
     /// The clipped gradient of a collected `rollout` (advantages computed) at `params`, left
@@ -185,15 +216,35 @@ impl GradientStep {
         params: &[f32],
         rollout: &Rollout,
     ) -> Computed {
+        let computed = self.unscaled_gradient(policy, params, rollout);
+        self.scale_grads(clip_scale(computed.grad_norm as f32, self.max_grad_norm));
+        computed
+    }
+
+    /// `clip_grad_norm`'s scaling, by the factor `clip_scale` gave.
+    fn scale_grads(&mut self, grad_scale: f32) {
+        if grad_scale != 1.0 {
+            for g in self.grads.iter_mut() {
+                *g *= grad_scale;
+            }
+        }
+    }
+
+    /// The gradient of `rollout` in `self.grads` before clipping; `grad_norm` its norm.
+    fn unscaled_gradient(
+        &mut self,
+        policy: &ActorCritic,
+        params: &[f32],
+        rollout: &Rollout,
+    ) -> Computed {
         self.grads.fill(0.0);
         let stats =
             self.learner
                 .compute_gradients(policy, params, &mut self.grads, rollout, &self.coefs);
-        let grad_norm = clip_grad_norm(&mut self.grads, self.max_grad_norm) as f64;
         Computed {
             stats,
             loss: stats.loss(&self.coefs),
-            grad_norm,
+            grad_norm: global_norm(&self.grads) as f64,
             steps: self.steps,
         }
     }

@@ -19,6 +19,25 @@ pub trait ParamStore {
     /// Copies the current parameters into a worker's local buffer.
     fn read(&self, local: &mut [f32]);
     fn apply(&mut self, grads: &[f32], lr: f32);
+    /// Applies `grads * grad_scale` (a clipped gradient's factor; `grads` may be scaled in
+    /// place), then copies the parameters into `local` for the next rollout; returns whether
+    /// they are all finite. A3C's store does it in the shared optimizer's one pass.
+    fn apply_and_read(
+        &mut self,
+        grads: &mut [f32],
+        grad_scale: f32,
+        lr: f32,
+        local: &mut [f32],
+    ) -> bool {
+        if grad_scale != 1.0 {
+            for g in grads.iter_mut() {
+                *g *= grad_scale;
+            }
+        }
+        self.apply(grads, lr);
+        self.read(local);
+        local.iter().fold(true, |ok, v| ok & v.is_finite())
+    }
     fn snapshot(&self) -> Vec<f32>;
     /// Optimizer states to checkpoint, with their tensor prefixes.
     fn optimizer_states(&self) -> Vec<(String, OptimizerState)>;
@@ -38,6 +57,16 @@ impl ParamStore for HogwildStore {
     }
     fn apply(&mut self, grads: &[f32], lr: f32) {
         self.optimizer.apply(&self.params, grads, lr);
+    }
+    fn apply_and_read(
+        &mut self,
+        grads: &mut [f32],
+        grad_scale: f32,
+        lr: f32,
+        local: &mut [f32],
+    ) -> bool {
+        self.optimizer
+            .apply_and_read(&self.params, grads, grad_scale, lr, Some(local))
     }
     fn snapshot(&self) -> Vec<f32> {
         self.params.snapshot()
