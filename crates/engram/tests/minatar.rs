@@ -14,7 +14,7 @@ fn quick(algo: &str, env: &str, extra: &[&str]) -> RunConfig {
 }
 
 /// Every tuned MinAtar entry builds and runs a few hundred steps (conv encoder for A3C-LSTM,
-/// A2C, PPO and DQN).
+/// A2C, PPO, DQN and discrete SAC).
 #[test]
 fn every_agent_runs_the_conv_encoder_on_minatar() {
     let tmp = tempfile::tempdir().unwrap();
@@ -46,6 +46,10 @@ fn every_agent_runs_the_conv_encoder_on_minatar() {
             ][..],
         ),
         ("dqn", &["total_steps=400", "learning_starts=100"][..]),
+        (
+            "sac",
+            &["total_steps=400", "learning_starts=100", "batch_size=16"][..],
+        ),
     ] {
         let dir = tmp.path().join(format!("{algo}-{}", extra.len()));
         let s = train(
@@ -61,7 +65,7 @@ fn every_agent_runs_the_conv_encoder_on_minatar() {
 #[test]
 fn conv_encoder_on_a_non_image_observation_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    for algo in ["a2c", "ppo", "dqn", "a3c"] {
+    for algo in ["a2c", "ppo", "dqn", "a3c", "sac"] {
         let c = with(
             tuned(algo, "CartPole-v1"),
             &["encoder=conv", "total_steps=100", "eval_interval=0"],

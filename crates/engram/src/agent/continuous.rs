@@ -10,13 +10,16 @@
 //!   [`PolicyHead::Categorical`] (discrete SAC): logits over the Discrete actions.
 //! * Critics (`qf0.*`, `qf1.*`, SB3's names): continuous actions: `Q(s, a)` from the encoded
 //!   observation concatenated with the action; discrete: `Q(s, .)` for every action.
+//! * `encoder = conv` (image observations, discrete SAC only): the actor and every critic get
+//!   their own convolutions in front of their dense layers, as CleanRL's `sac_atari` (no
+//!   shared encoder whose gradients the actor and critics would both write).
 //!
 //! Continuous actions live in [-1, 1] inside the algorithms (replay buffer, critics), as in
 //! SB3; [`QActorCritic::unscale`] maps them to the Box bounds for the environment. SB3's
 //! initialisation (PyTorch's default: fan-in uniform weights; biases here start at zero).
 
 use super::action::ActionKind;
-use super::encode::Encoder;
+use super::encode::{conv_spec, Encoder};
 use super::{Act, Player};
 use crate::config::{DiscreteEncoding, NetConfig, PolicyKind};
 use crate::error::TrainError;
@@ -212,10 +215,22 @@ impl QActorCritic {
                 )));
             }
         }
+        let conv = conv_spec(obs_space, net)?;
+        if conv.is_some() && shape.head != PolicyHead::Categorical {
+            return Err(TrainError::Usage(format!(
+                "{algo}: encoder = conv is supported for Discrete actions (discrete SAC) only: on \
+                 {action_space} the critics read the observation and the action together; use \
+                 encoder = mlp (--set encoder=mlp), or ppo, a2c or a3c for images with Box actions"
+            )));
+        }
         let mut layout = ParamLayout::new();
         let encoder = Encoder::new(obs_space, net, &mut layout)?;
         let enc = encoder.input_dim();
         let activation = net.activation.to_nn();
+        let with_conv = |config: NetworkConfig| match &conv {
+            Some(spec) => config.conv(spec.clone()),
+            None => config,
+        };
         let init = |gain: f32| {
             if net.ortho_init {
                 Init::Orthogonal { gain }
@@ -225,7 +240,7 @@ impl QActorCritic {
         };
         let hidden_init = init(std::f32::consts::SQRT_2);
         let mut actor_config =
-            NetworkConfig::new(enc).encoder(shape.actor_layers, activation, hidden_init);
+            with_conv(NetworkConfig::new(enc).encoder(shape.actor_layers, activation, hidden_init));
         if shape.gsde_log_std_init.is_some() && shape.head != PolicyHead::Squashed {
             return Err(TrainError::Usage(format!(
                 "use_sde (gSDE) is for SAC's squashed Gaussian on Box actions; {algo} on \
@@ -261,9 +276,12 @@ impl QActorCritic {
         };
         let mut critics = Vec::new();
         for k in 0..shape.n_critics {
-            let config = NetworkConfig::new(critic_in)
-                .encoder(shape.critic_layers, activation, hidden_init)
-                .head("q", critic_out, init(1.0));
+            let config = with_conv(NetworkConfig::new(critic_in).encoder(
+                shape.critic_layers,
+                activation,
+                hidden_init,
+            ))
+            .head("q", critic_out, init(1.0));
             critics.push(Network::new(&mut layout, &format!("qf{k}"), &config).map_err(nn_err)?);
         }
         let critic_end = layout.len();
@@ -730,6 +748,67 @@ mod tests {
                 player.act(&obs, None, &mut action);
                 assert!((-2.0..=2.0).contains(&action[0]) && (0.5..=3.0).contains(&action[1]));
             }
+        }
+    }
+
+    /// Discrete SAC on images: the actor and each critic own a convolution (16 filters 3x3 on
+    /// a 5x5x2 image: 16 x 18 weights) before their dense layers; with Box actions (critics
+    /// reading observation and action together) `encoder = conv` is refused, naming the fix.
+    #[test]
+    fn conv_encoder_gives_actor_and_critics_their_own_convolutions() {
+        let net = NetConfig {
+            policy: PolicyKind::Mlp,
+            encoder: crate::config::EncoderKind::Conv,
+            conv_filters: vec![16],
+            conv_kernel: 3,
+            ..NetConfig::default()
+        };
+        let image = Space::Box {
+            low: vec![0.0; 50],
+            high: vec![1.0; 50],
+            shape: vec![5, 5, 2],
+        };
+        let shape = |head| Shape {
+            head,
+            actor_layers: &[8],
+            critic_layers: &[8],
+            n_critics: 2,
+            learned_ent_coef: Some(1.0),
+            gsde_log_std_init: None,
+            gsde_expln: false,
+            algo: "sac",
+        };
+        let discrete = Space::Discrete { n: 3, start: 0 };
+        let a =
+            QActorCritic::new(&image, &discrete, &net, &shape(PolicyHead::Categorical)).unwrap();
+        for part in ["actor", "qf0", "qf1"] {
+            let conv = a.layout.get(&format!("{part}.encoder.0.weight")).unwrap();
+            assert_eq!(conv.shape, vec![16, 18], "{part}");
+            // The dense layer reads the 3x3x16 convolution output.
+            let dense = a.layout.get(&format!("{part}.encoder.2.weight")).unwrap();
+            assert_eq!(dense.shape, vec![8, 144], "{part}");
+        }
+        // Acting runs the convolutions (a batch-1 pass over an image).
+        let p = a.layout.initialize(&mut ChaCha8Rng::seed_from_u64(1));
+        let mut player = a.player(&p);
+        let mut action = [0.0f32];
+        player.act(&[0.5; 50], None, &mut action);
+        assert!((0.0..3.0).contains(&action[0]));
+        let boxed = Space::Box {
+            low: vec![-1.0],
+            high: vec![1.0],
+            shape: vec![1],
+        };
+        for head in [PolicyHead::Squashed, PolicyHead::Deterministic] {
+            let err = QActorCritic::new(&image, &boxed, &net, &shape(head))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains("encoder = conv is supported for Discrete actions")
+                    && err.contains("--set encoder=mlp"),
+                "{err}"
+            );
         }
     }
 
