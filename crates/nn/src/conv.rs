@@ -113,7 +113,7 @@ impl Conv2d {
     /// Whether the product uses the weight as it lies ([`kernels::gemm_nt`]) or the packing
     /// [`kernels::gemm`]: from the shape only, never the batch (see [`crate::linear`]).
     fn weight_as_stored(&self) -> bool {
-        self.out_channels <= 16
+        kernels::weight_as_stored_pays_off(self.out_channels, self.patch_size())
     }
 
     /// Fills `cols` `[batch*out_h*out_w, K]` with the receptive fields of `x`.

@@ -247,6 +247,23 @@ pub fn ger(alpha: f32, x: &[f32], y: &[f32], a: &mut [f32]) {
 // Small products against a row-major weight matrix (the recurrent products at batch > 1)
 // ---------------------------------------------------------------------------------------------
 
+/// Whether a layer's batched forward multiplies by its `[out, in]` weight as it lies
+/// ([`gemm_nt`]) rather than through [`gemm`], which packs both operands on every call and reads
+/// a transposed weight column by column to do it. The packing costs about `(m + n) k` against
+/// the product's `m n k`, so it is dearest for narrow outputs and for wide inputs at the modest
+/// batches reinforcement learning trains with. Measured (`cargo run --release -p engram-nn
+/// --example linear_kernels`, BENCHMARKS §16): with 64 inputs `gemm_nt` is 1.3-5x faster at 1
+/// to 16 outputs for batches of 64 to 1024 (Zen 1; from 64 outputs the packed product won
+/// there); a 1024 -> 128 layer (MinAtar's) at batch 32 takes 91 us as stored against 220 us
+/// packed (Zen 4), 3136 -> 512 (the Nature CNN's) at batch 32 1.2 ms against 2.0 ms. Decided
+/// by the layer's shape only, never the batch, so a row's output has the same bits in an acting
+/// batch of two or more rows and in a training minibatch (a single row takes [`gemv`], which
+/// sums in another order).
+#[inline]
+pub fn weight_as_stored_pays_off(n_out: usize, n_in: usize) -> bool {
+    n_out <= 16 || n_in >= 4 * n_out
+}
+
 /// `C += A W^T` for contiguous `A` `m x k`, a weight `W` stored `[n, k]` (PyTorch's
 /// `[out, in]`) and `C` `m x n`: through [`gemm_nt`] (the weight as it lies) when
 /// `weight_as_stored`, else through the packing [`gemm`]. Layers decide once, from their shape

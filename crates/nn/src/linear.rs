@@ -72,7 +72,7 @@ impl Linear {
         let y = &mut y[..batch * n_out];
         if batch == 1 {
             kernels::gemv(w, n_out, n_in, x, y, false);
-        } else if rows_as_stored_pay_off(n_out) {
+        } else if kernels::weight_as_stored_pays_off(n_out, n_in) {
             kernels::broadcast_rows(b, batch, y);
             kernels::add_times_weight_t(batch, n_out, n_in, x, w, y, true);
             f.forward_inplace(y);
@@ -190,21 +190,6 @@ impl Linear {
             }
         }
     }
-}
-
-/// Whether a batched forward multiplies by the `[out, in]` weight as it lies
-/// ([`kernels::gemm_nt`]) rather than through [`kernels::gemm`], which packs both operands on
-/// every call. For narrow outputs (policy and value heads) the packing costs more than the
-/// product: with 64 inputs, 1.3-5x faster at 1 to 16 outputs for batches of 64 to 1024; from
-/// 32 outputs the packed product catches up, and wins from 64 (`cargo run --release -p
-/// engram-nn --example linear_kernels` measures it). The backward stays with `gemm`: per-row
-/// rank-1 updates were slower there. Like the recurrent cores' choice this depends on the
-/// layer only, never on the batch, so a row's output has the same bits in an acting batch of
-/// two or more rows and in a training minibatch (a single row takes `gemv`, which sums in
-/// another order).
-#[inline]
-fn rows_as_stored_pay_off(n_out: usize) -> bool {
-    n_out <= 16
 }
 
 impl Linear {
