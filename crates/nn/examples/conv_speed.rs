@@ -1,7 +1,8 @@
 //! Convolutional networks against PyTorch (`bench/torch_reference.py --filter conv`): the same
 //! networks, inputs and loss, single thread.
 //!
-//! `cargo run --release -p engram-nn --example conv_speed`
+//! `cargo run --release -p engram-nn --example conv_speed` (with `CONV_SPEED_ACT_LOOP=1`: only
+//! MinAtar acting, for 4 s, to run under a profiler)
 //!
 //! * MinAtar (Young & Tian 2019): `[10, 10, 4]` -> Conv 16 3x3 -> ReLU -> Linear 1024->128 ->
 //!   ReLU -> policy 6 + value 1. `act_conv_minatar`: one observation, forward only.
@@ -89,6 +90,16 @@ fn run(name: &str, image: [usize; 3], convs: &[(usize, usize, usize)], dense: us
     let obs1 = values(obs_len, 2);
     let mut scratch = net.step_scratch(1);
     let mut state = net.initial_state(1);
+    if std::env::var("CONV_SPEED_ACT_LOOP").is_ok() {
+        // For a profiler: acting only, for a few seconds.
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < 4.0 {
+            for _ in 0..1000 {
+                net.step(&params, &obs1, &mut state, &mut scratch);
+            }
+        }
+        std::process::exit(0);
+    }
     let act = median_us(|| {
         net.step(&params, &obs1, &mut state, &mut scratch);
         black_box(scratch.head(0)[0]);
