@@ -162,13 +162,14 @@ def test_distributed_a3c_learns_cartpole(cluster, tmp_path):
 
 
 def test_killed_workers_are_replaced_and_the_run_finishes(cluster, tmp_path):
-    # 40,000 steps take several seconds at Ray's per-gradient overhead: a kill every 2 s
-    # lands during the run.
-    summary = dist.train(dict(SMALL, total_steps=40_000), num_workers=2, ray_address=cluster,
-                         out=str(tmp_path / "run"), kill_worker_every=2.0)
+    # 60,000 steps take 3 s or more at Ray's per-gradient overhead (about 2 s for 40,000 on
+    # a fast machine, where a kill every 2 s came too late to be seen): a kill every 0.5 s
+    # lands during the run, and the killed worker's next call fails and is asked again.
+    summary = dist.train(dict(SMALL, total_steps=60_000), num_workers=2, ray_address=cluster,
+                         out=str(tmp_path / "run"), kill_worker_every=0.5)
     d = summary["distributed"]
-    assert summary["stop_reason"] == "budget" and summary["env_steps"] == 40_000
-    assert d["applied"] == d["gradients"] == 40_000 // 20
+    assert summary["stop_reason"] == "budget" and summary["env_steps"] == 60_000
+    assert d["applied"] == d["gradients"] == 60_000 // 20
     assert d["workers_killed"] >= 1 and d["worker_failures"] >= 1, d
 
 
