@@ -56,7 +56,7 @@ pub enum CheckpointError {
     },
     #[error(
         "checkpoint {path} holds another architecture:\n  checkpoint: {found}\n  this model: {expected}\n\
-         the config (policy, hidden_size, encoder_layers, env) must match the run that wrote it"
+         the config (policy, hidden_size, encoder_layers, encoder and conv_*, env) must match the run that wrote it"
     )]
     Architecture {
         path: PathBuf,
