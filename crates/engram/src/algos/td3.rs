@@ -539,10 +539,8 @@ mod tests {
         smoothed_target_actions(&means, 0.2, 0.5, &mut rng, &mut out);
         for (i, &m) in means.iter().enumerate() {
             let noise = (0.2 * standard_normal(&mut twin)).clamp(-0.5, 0.5);
-            assert_eq!(
-                out[i],
-                (std::hint::black_box(m).tanh() + noise).clamp(-1.0, 1.0)
-            );
+            let expected = (m.tanh() + noise).clamp(-1.0, 1.0);
+            assert!((out[i] - expected).abs() <= 1e-6, "{out:?} {i}: {expected}");
         }
         // A huge sigma: every noise is clipped to +-0.5, and the sum to [-1, 1].
         smoothed_target_actions(&means, 1e6, 0.5, &mut rng, &mut out);
@@ -555,8 +553,10 @@ mod tests {
         let before = rng.get_word_pos();
         smoothed_target_actions(&means, 0.0, 0.0, &mut rng, &mut out);
         assert_eq!(rng.get_word_pos(), before);
-        // (black_box: a release build would fold the constant tanh at compile time, which can
-        // round differently from the run-time libm the function calls.)
-        assert_eq!(out, means.map(|m: f32| std::hint::black_box(m).tanh()));
+        // (Within 1e-6, not bit for bit: `tanh` of the same f32 came out 1 ulp apart between
+        // this test and the function, one way in debug builds and the other in release.)
+        for (&a, &m) in out.iter().zip(&means) {
+            assert!((a - m.tanh()).abs() <= 1e-6, "{out:?} for {means:?}");
+        }
     }
 }
