@@ -744,13 +744,17 @@ pub fn global_norm(grads: &[f32]) -> f32 {
 /// diverges). A non-finite norm leaves the gradients untouched and is returned as is.
 pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
     let norm = global_norm(grads);
-    let coef = clip_scale(norm, max_norm);
-    if coef != 1.0 {
+    scale_grads(grads, clip_scale(norm, max_norm));
+    norm
+}
+
+/// Multiplies `grads` by `factor` ([`clip_scale`]'s), leaving them untouched when it is 1.
+pub fn scale_grads(grads: &mut [f32], factor: f32) {
+    if factor != 1.0 {
         for g in grads.iter_mut() {
-            *g *= coef;
+            *g *= factor;
         }
     }
-    norm
 }
 
 /// The factor [`clip_grad_norm`] multiplies gradients of global norm `norm` by (1 when it

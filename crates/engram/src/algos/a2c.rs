@@ -15,7 +15,7 @@ use crate::onpolicy::collector::{checkpoint_parts, open_collector, Collector};
 use crate::onpolicy::pg_loss::{Learner, LossCoefs, PgStats};
 use crate::onpolicy::{CollectorState, Normalizer, Rollout};
 use crate::runtime::{CheckpointParts, EpisodeSink, ParamStore, Session, StopReason};
-use engram_nn::optim::{clip_scale, global_norm};
+use engram_nn::optim::{clip_scale, global_norm, scale_grads};
 use serde::{Deserialize, Serialize};
 
 pub const NAME: &str = "a2c";
@@ -104,21 +104,22 @@ pub fn learn(
     while session.running() {
         let (computed, grad_scale) =
             step.compute_unscaled(policy, &local, collector, &*session.monitor)?;
-        if !session.update_is_finite(computed.loss, computed.grad_norm) {
-            break;
-        }
         // The clip's scaling, the update and the next rollout's read of the parameters are
         // one pass over them (A3C's shared optimizer fuses them).
-        let lr = rc.optim.lr().value(session.monitor.progress_fraction());
-        let finite = store.apply_and_read(&mut step.grads, grad_scale, lr as f32, &mut local);
-        session.after_update(
-            computed.steps,
-            &computed.stats.metrics(computed.grad_norm, lr),
-            &mut || checkpoint(&*store, collector),
+        let grads = &mut step.grads;
+        let applied = update_with(
+            session,
+            rc,
+            store,
+            &computed,
+            &|store| checkpoint(store, collector),
+            |store, lr| store.apply_and_read(grads, grad_scale, lr, &mut local),
         )?;
         // (`params_are_finite` names the first bad value and stops the run.)
-        if !finite && !session.params_are_finite(&local) {
-            break;
+        match applied {
+            None => break,
+            Some(false) if !session.params_are_finite(&local) => break,
+            Some(_) => {}
         }
     }
     Ok(collector.save())
@@ -176,7 +177,7 @@ impl GradientStep {
         episodes: &dyn EpisodeSink,
     ) -> Result<Computed, TrainError> {
         let (computed, grad_scale) = self.compute_unscaled(policy, params, collector, episodes)?;
-        self.scale_grads(grad_scale);
+        scale_grads(&mut self.grads, grad_scale);
         Ok(computed)
     }
 
@@ -217,17 +218,11 @@ impl GradientStep {
         rollout: &Rollout,
     ) -> Computed {
         let computed = self.unscaled_gradient(policy, params, rollout);
-        self.scale_grads(clip_scale(computed.grad_norm as f32, self.max_grad_norm));
+        scale_grads(
+            &mut self.grads,
+            clip_scale(computed.grad_norm as f32, self.max_grad_norm),
+        );
         computed
-    }
-
-    /// `clip_grad_norm`'s scaling, by the factor `clip_scale` gave.
-    fn scale_grads(&mut self, grad_scale: f32) {
-        if grad_scale != 1.0 {
-            for g in self.grads.iter_mut() {
-                *g *= grad_scale;
-            }
-        }
     }
 
     /// The gradient of `rollout` in `self.grads` before clipping; `grad_norm` its norm.
@@ -261,17 +256,33 @@ pub fn apply_update(
     computed: &Computed,
     checkpoint: &dyn Fn(&dyn ParamStore) -> CheckpointParts,
 ) -> Result<bool, TrainError> {
+    let applied = update_with(session, rc, store, computed, checkpoint, |store, lr| {
+        store.apply(grads, lr)
+    })?;
+    Ok(applied.is_some())
+}
+
+/// [`apply_update`] with the store's step given by `apply` (called with the scheduled
+/// learning rate); `None` when the update was refused as non-finite, else what `apply` gave.
+fn update_with<R>(
+    session: &Session,
+    rc: &RunConfig,
+    store: &mut dyn ParamStore,
+    computed: &Computed,
+    checkpoint: &dyn Fn(&dyn ParamStore) -> CheckpointParts,
+    apply: impl FnOnce(&mut dyn ParamStore, f32) -> R,
+) -> Result<Option<R>, TrainError> {
     if !session.update_is_finite(computed.loss, computed.grad_norm) {
-        return Ok(false);
+        return Ok(None);
     }
     let lr = rc.optim.lr().value(session.monitor.progress_fraction());
-    store.apply(grads, lr as f32);
+    let applied = apply(&mut *store, lr as f32);
     session.after_update(
         computed.steps,
         &computed.stats.metrics(computed.grad_norm, lr),
         &mut || checkpoint(&*store),
     )?;
-    Ok(true)
+    Ok(Some(applied))
 }
 
 impl super::Algorithm for Config {

@@ -7,7 +7,7 @@ use super::checkpoint::{load_optimizer, load_params};
 use super::session::Session;
 use crate::config::OptimConfig;
 use crate::error::TrainError;
-use engram_nn::optim::{Optimizer, OptimizerState};
+use engram_nn::optim::{scale_grads, Optimizer, OptimizerState};
 use engram_nn::shared::{SharedOptimizer, SharedParams};
 use engram_nn::ParamLayout;
 use rand::SeedableRng;
@@ -29,11 +29,7 @@ pub trait ParamStore {
         lr: f32,
         local: &mut [f32],
     ) -> bool {
-        if grad_scale != 1.0 {
-            for g in grads.iter_mut() {
-                *g *= grad_scale;
-            }
-        }
+        scale_grads(grads, grad_scale);
         self.apply(grads, lr);
         self.read(local);
         local.iter().fold(true, |ok, v| ok & v.is_finite())
