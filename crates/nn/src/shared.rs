@@ -282,8 +282,7 @@ fn blocked<const K: usize>(
         }
         if let Some(out) = read_back.as_deref_mut() {
             out[start..end].copy_from_slice(&p[..n]);
-            // `&`, not `&&`: no branch per element, so the check vectorises.
-            finite &= p[..n].iter().fold(true, |ok, v| ok & v.is_finite());
+            finite &= crate::kernels::all_finite(&p[..n]);
         }
         start = end;
     }

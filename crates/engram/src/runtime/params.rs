@@ -32,7 +32,7 @@ pub trait ParamStore {
         scale_grads(grads, grad_scale);
         self.apply(grads, lr);
         self.read(local);
-        local.iter().fold(true, |ok, v| ok & v.is_finite())
+        engram_nn::kernels::all_finite(local)
     }
     fn snapshot(&self) -> Vec<f32>;
     /// Optimizer states to checkpoint, with their tensor prefixes.

@@ -98,9 +98,10 @@ impl Session {
     /// learning rate, an Adam beta that rounds to 1 in f32) stops training with a message,
     /// and the last good checkpoint is kept. Returns false then.
     pub fn params_are_finite(&self, params: &[f32]) -> bool {
-        let Some(i) = params.iter().position(|v| !v.is_finite()) else {
+        if engram_nn::kernels::all_finite(params) {
             return true;
-        };
+        }
+        let i = params.iter().position(|v| !v.is_finite()).unwrap_or(0);
         self.monitor.fail(format!(
             "a parameter became non-finite ({}, index {i}) in the update before {} env steps: \
              training stopped, the last good checkpoint is kept. Try a lower learning_rate or \
