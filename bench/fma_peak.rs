@@ -14,7 +14,9 @@ unsafe fn chains(iters: u64) -> f32 {
         }
     }
     let mut out = [0f32; 8];
-    let sum = acc.iter().fold(_mm256_setzero_ps(), |s, &x| _mm256_add_ps(s, x));
+    let sum = acc
+        .iter()
+        .fold(_mm256_setzero_ps(), |s, &x| _mm256_add_ps(s, x));
     _mm256_storeu_ps(out.as_mut_ptr(), sum);
     out.iter().sum()
 }
@@ -27,6 +29,9 @@ fn main() {
         // SAFETY: AVX2 and FMA detected above.
         let checksum = unsafe { chains(iters) };
         let flops = iters as f64 * 12.0 * 8.0 * 2.0;
-        println!("{:.1} GFLOP/s (checksum {checksum})", flops / start.elapsed().as_secs_f64() / 1e9);
+        println!(
+            "{:.1} GFLOP/s (checksum {checksum})",
+            flops / start.elapsed().as_secs_f64() / 1e9
+        );
     }
 }
