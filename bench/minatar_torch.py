@@ -8,7 +8,7 @@ PyTorch side: a CleanRL-style loop written for this comparison with MinAtar's DQ
 (examples/dqn.py of MinAtar 1.0.15): Conv 16 3x3 (stride 1, no padding) -> ReLU -> Linear 128
 -> ReLU -> Q(s, .), replay of 100k, batch 32, one update per frame after `--learning-starts`,
 target copy every 1,000 frames, epsilon 1 -> 0.1 over 100k frames, RMSprop(lr 2.5e-4, alpha
-0.95, eps 0.01), Huber loss, gamma 0.99; `torch.set_num_threads(1)`. Observations through
+0.95, eps 0.01, centered), Huber loss, gamma 0.99; `torch.set_num_threads(1)`. Observations through
 `gymnasium.make` of Python MinAtar. engram side: `engram train --algo dqn` with its tuned
 MinAtar entry (the same settings) and `--set learning_starts=...` to match.
 
@@ -58,7 +58,7 @@ def torch_dqn(env_id: str, frames: int, learning_starts: int, seed: int) -> dict
     channels, actions = obs.shape[2], env.action_space.n
     online, target = QNet(channels, actions), QNet(channels, actions)
     target.load_state_dict(online.state_dict())
-    optim = torch.optim.RMSprop(online.parameters(), lr=2.5e-4, alpha=0.95, eps=0.01)
+    optim = torch.optim.RMSprop(online.parameters(), lr=2.5e-4, alpha=0.95, eps=0.01, centered=True)
     capacity = 100_000
     store_obs = np.zeros((capacity, channels, 10, 10), dtype=np.float32)
     store_next = np.zeros_like(store_obs)

@@ -95,7 +95,7 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
         "gSDE: redraw the exploration matrix every n steps (-1 = per rollout; REINFORCE: per episode)",
     ),
     // OptimConfig
-    ("optimizer", "rmsprop (TF-style, the A3C paper's) | adam"),
+    ("optimizer", "rmsprop (see rmsprop_style) | adam"),
     ("learning_rate", "optimizer step size"),
     (
         "lr_schedule",
@@ -103,6 +103,14 @@ pub const KEY_DOCS: &[(&str, &str)] = &[
     ),
     ("rmsprop_alpha", "RMSProp smoothing constant"),
     ("rmsprop_eps", "RMSProp epsilon"),
+    (
+        "rmsprop_style",
+        "tf (eps inside the square root, average starts at 1: the A3C paper's, SB3's RMSpropTFLike) | torch (torch.optim.RMSprop: eps outside, starts at 0)",
+    ),
+    (
+        "rmsprop_centered",
+        "RMSProp divides by the gradient's running standard deviation (torch's centered=True)",
+    ),
     ("adam_beta1", "Adam first-moment decay"),
     ("adam_beta2", "Adam second-moment decay"),
     ("adam_eps", "Adam epsilon"),

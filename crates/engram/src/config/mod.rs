@@ -25,7 +25,7 @@ pub use common::CommonConfig;
 pub use net::{
     Activation, ActorCriticConfig, DiscreteEncoding, EncoderKind, NetConfig, PolicyKind,
 };
-pub use optim::{OptimConfig, OptimizerKind, ScheduleKind};
+pub use optim::{OptimConfig, OptimizerKind, RmsPropStyle, ScheduleKind};
 pub use tabular::{ExplorationKind, TabularConfig};
 
 use serde::de::{self, DeserializeOwned, Visitor};
