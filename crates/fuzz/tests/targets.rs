@@ -97,6 +97,7 @@ const VALUES: &[&str] = &[
     "\"mlp\"",
     "\"adam\"",
     "\"rmsprop\"",
+    "\"torch\"",
     "\"linear\"",
     "[]",
     "[0]",

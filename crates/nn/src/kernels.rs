@@ -981,6 +981,9 @@ pub fn add_column_sums(m: &[f32], rows: usize, acc: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn all_finite_finds_any_nan_or_infinity_anywhere() {
@@ -998,9 +1001,6 @@ mod tests {
             }
         }
     }
-    use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
 
     fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
